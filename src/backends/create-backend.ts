@@ -1,0 +1,17 @@
+import type { BackendConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { SecretBackend } from './types.js';
+
+export interface BackendDependencies {
+  readonly logger: Logger;
+}
+
+/** Builds a backend from its config. Providers are imported on demand so an unused SDK is never loaded. */
+export async function createBackend(config: BackendConfig, deps: BackendDependencies): Promise<SecretBackend> {
+  switch (config.type) {
+    case 'file': {
+      const { FileBackend } = await import('./file/file-backend.js');
+      return new FileBackend(config, deps.logger.child({ backend: config.name }));
+    }
+  }
+}

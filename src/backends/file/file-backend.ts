@@ -1,0 +1,166 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, sep } from 'node:path';
+import type { FSWatcher } from 'chokidar';
+import type { FileBackendConfig, FileBackendFormat } from '../../config/types.js';
+import { SidecarError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { Sealed } from '../../sealed.js';
+import { fingerprint } from '../fingerprint.js';
+import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
+import { parseDocument, type DocumentFormat } from './parse-document.js';
+import { isKubernetesAtomicEntry, watchSource } from './source-watch.js';
+
+const UNTIL_CHANGED = { kind: 'until-changed' } as const;
+
+/**
+ * Secrets from local files: a JSON or YAML document (PATH is a top-level key), or a directory with one file per
+ * secret (PATH is a file name, as in Docker's /run/secrets and Kubernetes secret volumes).
+ */
+export class FileBackend implements SecretBackend {
+  readonly type = 'file';
+  readonly name: string;
+  #format: Promise<FileBackendFormat> | undefined;
+  /** The parsed document, shared by every fetch until the source changes. */
+  #document: Promise<{ data: unknown }> | undefined;
+  #watcher: Promise<FSWatcher> | undefined;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(
+    private readonly config: FileBackendConfig,
+    private readonly logger: Logger,
+  ) {
+    this.name = config.name;
+  }
+
+  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+    const format = await this.format();
+    if (format === 'directory') return this.fetchFromDirectory(path);
+    const { data } = await this.document(format);
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${this.config.path} must hold an object of secrets at its top level`);
+    }
+    if (!Object.prototype.hasOwnProperty.call(data, path)) {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}" has no secret "${path}" in ${this.config.path}`);
+    }
+    const value = (data as Record<string, unknown>)[path];
+    return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: UNTIL_CHANGED };
+  }
+
+  async watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
+    this.#listeners.add(onChange);
+    this.#watcher ??= this.startWatching();
+    await this.#watcher;
+    return async () => {
+      this.#listeners.delete(onChange);
+      if (this.#listeners.size === 0 && this.#watcher) {
+        const watcher = this.#watcher;
+        this.#watcher = undefined;
+        await (await watcher).close();
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    if (watcher) await (await watcher).close();
+  }
+
+  private format(): Promise<FileBackendFormat> {
+    this.#format ??= this.detectFormat().catch((error: unknown) => {
+      this.#format = undefined; // the source may appear later
+      throw error;
+    });
+    return this.#format;
+  }
+
+  private async detectFormat(): Promise<FileBackendFormat> {
+    const info = await stat(this.config.path).catch((cause: unknown) => {
+      throw this.sourceError(cause);
+    });
+    if (this.config.format) {
+      if ((this.config.format === 'directory') !== info.isDirectory()) {
+        throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${this.config.path} is ${info.isDirectory() ? 'a directory' : 'not a directory'} but format is "${this.config.format}"`, { retryable: false });
+      }
+      return this.config.format;
+    }
+    if (info.isDirectory()) return 'directory';
+    const ext = extname(this.config.path).toLowerCase();
+    if (ext === '.json') return 'json';
+    if (ext === '.yaml' || ext === '.yml') return 'yaml';
+    throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": cannot tell the format of ${this.config.path} from its name`, {
+      hint: 'set format = "json", "yaml" or "directory" in the backend block',
+      retryable: false,
+    });
+  }
+
+  private document(format: DocumentFormat): Promise<{ data: unknown }> {
+    this.#document ??= readFile(this.config.path, 'utf8').then(
+      (text) => ({ data: parseDocument(text, format, this.config.path) }),
+      (cause: unknown) => {
+        throw this.sourceError(cause);
+      },
+    );
+    const current = this.#document;
+    // A failed read must not stick: the next fetch (after a change or a retry) reads again.
+    current.catch(() => {
+      if (this.#document === current) this.#document = undefined;
+    });
+    return current;
+  }
+
+  private async fetchFromDirectory(path: string): Promise<FetchedSecret> {
+    if (path.includes('/') || path.includes('\\') || path.includes('\0') || path.startsWith('.')) {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": "${path}" is not a plain file name in ${this.config.path}`, {
+        hint: 'a directory backend reads the files directly inside its directory; names starting with "." are never read',
+      });
+    }
+    const file = join(this.config.path, path);
+    let text: string;
+    try {
+      // Entries may be symlinks (Kubernetes points them into ..data); they must still land inside the directory.
+      const [root, real] = await Promise.all([realpath(this.config.path), realpath(file)]);
+      if (!real.startsWith(root + sep)) {
+        throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": "${path}" points outside ${this.config.path}`);
+      }
+      text = await readFile(real, 'utf8');
+    } catch (cause) {
+      if (cause instanceof SidecarError) throw cause;
+      throw this.sourceError(cause, path);
+    }
+    const ext = extname(path).toLowerCase();
+    const structured = ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined;
+    const value = structured ? parseDocument(text, structured, file) : text;
+    return { value: new Sealed(value), version: fingerprint(text), lifetime: UNTIL_CHANGED };
+  }
+
+  private async startWatching(): Promise<FSWatcher> {
+    const format = await this.format().catch(() => undefined);
+    const isDirectory = format === 'directory';
+    const directory = isDirectory ? this.config.path : dirname(this.config.path);
+    const file = basename(this.config.path);
+    return watchSource({
+      directory,
+      relevant: isDirectory ? () => true : (entry) => entry === file || isKubernetesAtomicEntry(entry),
+      pollIntervalMs: this.config.pollIntervalMs,
+      onEvent: () => {
+        this.#document = undefined;
+        for (const listener of this.#listeners) listener();
+      },
+      onError: (error) => this.logger.warn({ error: { message: (error as Error).message } }, 'file watch error'),
+    });
+  }
+
+  private sourceError(cause: unknown, entry?: string): SidecarError {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const what = entry === undefined ? this.config.path : `"${entry}" in ${this.config.path}`;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": ${what} does not exist`, { cause });
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": permission denied reading ${what}`, { cause });
+    }
+    return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": cannot read ${what} (${code ?? 'error'})`, { cause });
+  }
+}

@@ -1,0 +1,50 @@
+import type { Sealed } from '../sealed.js';
+
+/** How long a fetched value stays good, which decides when the watcher looks again. */
+export type Lifetime =
+  /** Good until the source changes; the backend pushes a notification through watch(). */
+  | { readonly kind: 'until-changed' }
+  /** Good until a known instant (a certificate's notAfter, a version's expiry), epoch ms. */
+  | { readonly kind: 'expiry'; readonly expiresAt: number }
+  /** A lease that can be renewed until `maxExpiresAt` (when known), and re-fetched after. */
+  | {
+      readonly kind: 'lease';
+      readonly leaseId: string;
+      readonly ttlMs: number;
+      readonly renewable: boolean;
+      readonly maxExpiresAt?: number | undefined;
+    };
+
+export interface FetchedSecret {
+  readonly value: Sealed;
+  /** Opaque and safe to log: it changes when the value changes, and reveals nothing of it. */
+  readonly version: string;
+  readonly lifetime: Lifetime;
+}
+
+export interface FetchContext {
+  readonly signal: AbortSignal;
+}
+
+/** Stops a watch. */
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * What every provider implements. PATH is whatever follows "NAME:" in a reference; keys inside structured
+ * values are resolved by the caller, so a backend returns the whole secret.
+ */
+export interface SecretBackend {
+  readonly name: string;
+  readonly type: string;
+  fetch(path: string, context: FetchContext): Promise<FetchedSecret>;
+  /** Extends a lease; returns the secret with its new lifetime. Only for backends that issue leases. */
+  renew?(secret: FetchedSecret, context: FetchContext): Promise<FetchedSecret>;
+  /** Gives a lease back on shutdown. */
+  revoke?(secret: FetchedSecret): Promise<void>;
+  /**
+   * Calls `onChange` whenever the secret at `path` may have changed. Resolves once the watch is live, so that
+   * a fetch made after it cannot miss a change.
+   */
+  watch?(path: string, onChange: () => void): Promise<Unsubscribe>;
+  close(): Promise<void>;
+}

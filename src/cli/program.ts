@@ -1,0 +1,169 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Writable } from 'node:stream';
+import { loadConfig } from '../config/load-config.js';
+import { parseDuration } from '../config/duration.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { SidecarError, toSidecarError } from '../errors.js';
+import { errorFields } from '../log/error-fields.js';
+import { LOG_FORMATS, LOG_LEVELS, createLogger, type LogFormat, type LogLevel, type Logger } from '../log/logger.js';
+import { Daemon } from '../runner/daemon.js';
+import { loadTemplates } from '../runner/load-templates.js';
+import { runOnce } from '../runner/once.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { packageVersion } from './version.js';
+
+export interface CliIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where `run` listens for SIGHUP/SIGTERM/SIGINT; the process, outside tests. */
+  readonly signals: NodeJS.EventEmitter;
+}
+
+interface GlobalOptions {
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
+
+const DEFAULT_TIMEOUT = '60s';
+
+function durationArg(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`"${text}" is not a duration such as "30s" or "2m"`);
+  return ms;
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT_CODES.success;
+  const program = new Command()
+    .name('secrets-sidecar')
+    .description('Render secrets from Vault/OpenBao, AWS, Azure Key Vault and local files into tmpfs, and keep them fresh.')
+    .version(packageVersion(), '-V, --version')
+    .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log format (overrides the config)').choices(LOG_FORMATS))
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  const setUp = async (configPath: string) => {
+    const globals = program.opts<GlobalOptions>();
+    // Until the config is read, log with the CLI's settings (or defaults), so config errors are logged too.
+    let logger = createLogger({ level: globals.logLevel ?? 'info', format: globals.logFormat ?? 'json' });
+    const config = await loadConfig(configPath).catch((error: unknown) => {
+      throw Object.assign(toSidecarError(error), { logger });
+    });
+    logger = createLogger({ level: globals.logLevel ?? config.logLevel, format: globals.logFormat ?? config.logFormat });
+    return { config, logger, globals };
+  };
+
+  const fail = (error: unknown, logger: Logger | undefined) => {
+    const coded = toSidecarError(error);
+    const target = logger ?? (error as { logger?: Logger }).logger ?? createLogger({ level: 'info', format: 'json' });
+    target.error({ error: errorFields(coded) }, coded.message.split('\n')[0] ?? 'failed');
+    exitCode = EXIT_CODES[coded.category];
+  };
+
+  program
+    .command('once')
+    .description('render every template once, write the files, and exit (for init containers and CI)')
+    .requiredOption('-c, --config <file>', 'config file (.hcl, or .json)')
+    .option('--dry-run', 'print each rendered template to stdout instead of writing it; secret values are masked', false)
+    .option('--show-secrets', 'with --dry-run: print real secret values', false)
+    .option('--timeout <duration>', 'give up after this long', durationArg, durationArg(DEFAULT_TIMEOUT))
+    .action(async (opts: { config: string; dryRun: boolean; showSecrets: boolean; timeout: number }) => {
+      if (opts.showSecrets && !opts.dryRun) throw new SidecarError('SIDECAR_ERR_USAGE', '--show-secrets only applies with --dry-run');
+      let logger: Logger | undefined;
+      try {
+        const setup = await setUp(opts.config);
+        logger = setup.logger;
+        await runOnce(setup.config, { logger, env: io.env, timeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
+      } catch (error) {
+        fail(error, logger);
+      }
+    });
+
+  program
+    .command('run')
+    .description('render every template, then re-render when a secret changes, until SIGTERM or SIGINT (SIGHUP reloads)')
+    .requiredOption('-c, --config <file>', 'config file (.hcl, or .json)')
+    .action(async (opts: { config: string }) => {
+      let logger: Logger | undefined;
+      try {
+        const setup = await setUp(opts.config);
+        logger = setup.logger;
+        exitCode = await runDaemon(setup.config, setup.logger, setup.globals, opts.config, io);
+      } catch (error) {
+        fail(error, logger);
+      }
+    });
+
+  program
+    .command('validate')
+    .description('check the config and the templates, without contacting any backend or writing anything')
+    .requiredOption('-c, --config <file>', 'config file (.hcl, or .json)')
+    .action(async (opts: { config: string }) => {
+      let logger: Logger | undefined;
+      try {
+        const setup = await setUp(opts.config);
+        logger = setup.logger;
+        await loadTemplates(setup.config);
+        io.stdout.write(`${setup.config.file}: valid (${setup.config.backends.length} backends, ${setup.config.templates.length} templates)\n`);
+      } catch (error) {
+        fail(error, logger);
+      }
+    });
+
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
+      return benign ? EXIT_CODES.success : EXIT_CODES.usage;
+    }
+    if (error instanceof SidecarError && error.code === 'SIDECAR_ERR_USAGE') {
+      io.stderr.write(`error: ${error.message}\n`);
+      return EXIT_CODES.usage;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+async function runDaemon(config: ResolvedConfig, logger: Logger, globals: GlobalOptions, configPath: string, io: CliIo): Promise<number> {
+  const daemon = new Daemon({
+    logger,
+    env: io.env,
+    reloadConfig: async () => {
+      const next = await loadConfig(configPath);
+      return globals.logLevel ? { ...next, logLevel: globals.logLevel } : next;
+    },
+  });
+  const stopped = new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      daemon.stop().then(
+        () => resolve(EXIT_CODES.success),
+        (error: unknown) => {
+          logger.error({ error: errorFields(error) }, 'shutdown failed');
+          resolve(EXIT_CODES.internal);
+        },
+      );
+    };
+    io.signals.once('SIGTERM', () => shutdown('SIGTERM'));
+    io.signals.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  const onHup = () => void daemon.reload();
+  io.signals.on('SIGHUP', onHup);
+  try {
+    await daemon.start(config);
+    const fatal = daemon.fatal.then(async (error) => {
+      logger.error({ error: errorFields(error) }, error.message);
+      await daemon.stop();
+      return EXIT_CODES[error.category];
+    });
+    return await Promise.race([stopped, fatal]);
+  } finally {
+    io.signals.off('SIGHUP', onHup);
+  }
+}

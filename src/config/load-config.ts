@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import type { core } from 'zod';
+import { SidecarError } from '../errors.js';
+import type { LogFormat, LogLevel } from '../log/logger.js';
+import { formatDuration } from './duration.js';
+import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
+import { parseHclConfig } from './parse-hcl.js';
+import { parseJsonConfig } from './parse-json.js';
+import { configSchema, type RawConfig, type RawTemplate, type RawWait } from './schema.js';
+import { formatLocation } from './syntax-error.js';
+import type { BackendConfig, ResolvedConfig, TemplateConfig, WaitPolicy } from './types.js';
+
+export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
+export const DEFAULT_PERMS = 0o600;
+
+/** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
+export async function loadConfig(path: string): Promise<ResolvedConfig> {
+  const file = resolve(path);
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
+    throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
+  }
+  return parseConfig(source, file);
+}
+
+/** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */
+export async function parseConfig(source: string, file: string): Promise<ResolvedConfig> {
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(source, file) : await parseHclConfig(source, file);
+  const parsed = configSchema.safeParse(toPlain(tree));
+  if (!parsed.success) throw schemaError(parsed.error.issues, tree, file);
+  return resolveConfig(parsed.data, file, tree);
+}
+
+function schemaError(issues: readonly core.$ZodIssue[], tree: LocatedNode, file: string): SidecarError {
+  const lines = issues.slice(0, 10).map((issue) => describeIssue(issue, tree, file));
+  const more = issues.length > 10 ? `\n(and ${issues.length - 10} more)` : '';
+  return new SidecarError('SIDECAR_ERR_CONFIG_INVALID', lines.join('\n') + more, {
+    hint: 'sidecar.example.hcl in the project documents every option',
+  });
+}
+
+function describeIssue(issue: core.$ZodIssue, tree: LocatedNode, file: string): string {
+  const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const where = formatLocation(file, locate(tree, path, key));
+    const known = unknownKeyContext(path);
+    return `${where}: unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map((k) => `"${k}"`).join(', ')}${known ? ` in ${known}` : ''}`;
+  }
+  const where = formatLocation(file, locate(tree, path));
+  const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+  const message = missing ? `required option "${String(path[path.length - 1])}" is missing` : issue.message;
+  return `${where}: ${formatPath(path) || '(top level)'}: ${message}`;
+}
+
+function unknownKeyContext(path: readonly PathSegment[]): string {
+  if (path.length === 1 && path[0] === 'backend') return 'backend types (known: file)';
+  return formatPath(path);
+}
+
+/** `template[0].wait.min`, the way users will search their config for it. */
+export function formatPath(path: readonly PathSegment[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function resolveWait(raw: RawWait | undefined, fallback: WaitPolicy): WaitPolicy {
+  const minMs = raw?.min ?? fallback.minMs;
+  const maxMs = raw?.max ?? Math.max(fallback.maxMs, minMs);
+  return Object.freeze({ minMs, maxMs });
+}
+
+function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): ResolvedConfig {
+  const base = dirname(file);
+  const invalid = (path: PathSegment[], message: string) =>
+    new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `${formatLocation(file, locate(tree, path))}: ${formatPath(path)}: ${message}`);
+
+  const wait = resolveWait(raw.wait, DEFAULT_WAIT);
+  if (wait.maxMs < wait.minMs) throw invalid(['wait', 'max'], `max (${formatDuration(wait.maxMs)}) is shorter than min (${formatDuration(wait.minMs)})`);
+
+  const backends: BackendConfig[] = [];
+  const seenNames = new Map<string, string>();
+  for (const [name, options] of Object.entries(raw.backend?.file ?? {})) {
+    const other = seenNames.get(name);
+    if (other) throw invalid(['backend', 'file', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seenNames.set(name, 'file');
+    backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
+  }
+
+  const destinations = new Map<string, number>();
+  const templates = (raw.template ?? []).map((t, index): TemplateConfig => {
+    const here = (key: string) => ['template', index, key];
+    if ((t.source === undefined) === (t.contents === undefined)) {
+      throw invalid(['template', index], 'a template needs exactly one of "source" or "contents"');
+    }
+    const destination = resolve(base, t.destination);
+    const clash = destinations.get(destination);
+    if (clash !== undefined) throw invalid(here('destination'), `${destination} is also the destination of template[${clash}]`);
+    destinations.set(destination, index);
+    const templateWait = resolveWait(t.wait, wait);
+    if (templateWait.maxMs < templateWait.minMs) throw invalid(['template', index, 'wait', 'max'], 'max is shorter than min');
+    return Object.freeze(resolveTemplate(t, index, base, destination, templateWait));
+  });
+
+  return Object.freeze({
+    file,
+    logLevel: (raw.log_level ?? 'info') as LogLevel,
+    logFormat: (raw.log_format ?? 'json') as LogFormat,
+    envAllow: Object.freeze([...(raw.env_allow ?? [])]),
+    retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
+    wait,
+    backends: Object.freeze(backends),
+    templates: Object.freeze(templates),
+  });
+}
+
+function resolveTemplate(t: RawTemplate, index: number, base: string, destination: string, wait: WaitPolicy): TemplateConfig {
+  return {
+    index,
+    name: t.source ?? `template[${index}] (contents)`,
+    source: t.source === undefined ? undefined : resolve(base, t.source),
+    contents: t.contents,
+    destination,
+    perms: t.perms ?? DEFAULT_PERMS,
+    user: t.user,
+    group: t.group,
+    createDestDirs: t.create_dest_dirs ?? true,
+    errorOnMissingKey: t.error_on_missing_key ?? true,
+    allowNonTmpfs: t.allow_non_tmpfs ?? false,
+    wait,
+  };
+}

@@ -1,0 +1,292 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Language, Parser, type Node as SyntaxNode } from 'web-tree-sitter';
+import type { LocatedEntry, LocatedNode, Position } from './located.js';
+import { configSyntaxError } from './syntax-error.js';
+
+/*
+ * HCL2 is parsed by the tree-sitter HCL grammar (a real HCL2 parser, run as WebAssembly so that no native build
+ * is needed). This module only turns its syntax tree into values: a config is data, so interpolation, variables,
+ * function calls and operators are rejected with their position rather than evaluated.
+ */
+
+let parserPromise: Promise<Parser> | undefined;
+
+async function loadParser(): Promise<Parser> {
+  await Parser.init();
+  const require = createRequire(import.meta.url);
+  const wasm = await readFile(require.resolve('@tree-sitter-grammars/tree-sitter-hcl/tree-sitter-hcl.wasm'));
+  const parser = new Parser();
+  parser.setLanguage(await Language.load(wasm));
+  return parser;
+}
+
+export async function parseHclConfig(source: string, file: string): Promise<LocatedNode> {
+  parserPromise ??= loadParser();
+  const parser = await parserPromise;
+  const tree = parser.parse(source);
+  if (!tree) throw configSyntaxError(file, { line: 1, column: 1 }, 'the HCL parser returned no tree');
+  try {
+    const root = tree.rootNode;
+    if (root.hasError) throw describeSyntaxError(root, file);
+    const converter = new HclConverter(source, file);
+    const body = root.namedChildren.find((node) => node?.type === 'body');
+    const object = root.namedChildren.find((node) => node?.type === 'object');
+    if (object) throw configSyntaxError(file, positionOf(object), 'a config file must be a body of attributes and blocks, not an object');
+    return converter.body(body ?? null, { line: 1, column: 1 });
+  } finally {
+    tree.delete();
+  }
+}
+
+function positionOf(node: SyntaxNode): Position {
+  return { line: node.startPosition.row + 1, column: node.startPosition.column + 1 };
+}
+
+function describeSyntaxError(root: SyntaxNode, file: string): Error {
+  const culprit = findFirstError(root) ?? root;
+  if (culprit.isMissing) return configSyntaxError(file, positionOf(culprit), `syntax error: missing "${culprit.type}"`);
+  const text = culprit.text.split('\n')[0]?.slice(0, 40) ?? '';
+  return configSyntaxError(file, positionOf(culprit), text ? `syntax error: unexpected "${text}"` : 'syntax error');
+}
+
+function findFirstError(node: SyntaxNode): SyntaxNode | undefined {
+  if (node.isMissing || node.type === 'ERROR') return node;
+  for (const childNode of node.children) {
+    if (!childNode || !childNode.hasError) continue;
+    const found = findFirstError(childNode);
+    if (found) return found;
+  }
+  return node.isError ? node : undefined;
+}
+
+type ObjectNode = Extract<LocatedNode, { kind: 'object' }>;
+
+class HclConverter {
+  constructor(
+    private readonly source: string,
+    private readonly file: string,
+  ) {}
+
+  body(body: SyntaxNode | null, pos: Position): ObjectNode {
+    const result: ObjectNode = { kind: 'object', pos, entries: new Map() };
+    for (const item of body?.namedChildren ?? []) {
+      if (!item) continue;
+      if (item.type === 'attribute') this.attribute(result, item);
+      else if (item.type === 'block') this.block(result, item);
+    }
+    return result;
+  }
+
+  private attribute(target: ObjectNode, node: SyntaxNode): void {
+    const [nameNode, valueNode] = node.namedChildren;
+    if (!nameNode || !valueNode) throw this.error(node, 'incomplete attribute');
+    const name = nameNode.text;
+    const previous = target.entries.get(name);
+    if (previous) {
+      const kind = previous.node.kind === 'scalar' || previous.node.kind === 'array' ? 'attribute' : 'block or attribute';
+      throw this.error(nameNode, `"${name}" is already defined as an ${kind} at line ${previous.keyPos.line}`);
+    }
+    target.entries.set(name, { keyPos: positionOf(nameNode), node: this.expression(valueNode) });
+  }
+
+  /**
+   * `type "a" "b" { … }` becomes `{type: {a: {b: body}}}` and an unlabelled `type { … }` is appended to a list,
+   * which is the shape of HCL's own JSON form and of our JSON configs.
+   */
+  private block(target: ObjectNode, node: SyntaxNode): void {
+    const children = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
+    const typeNode = children[0];
+    if (!typeNode) throw this.error(node, 'block without a type');
+    const labels = children.filter((c, i) => i > 0 && (c.type === 'string_lit' || c.type === 'identifier'));
+    const bodyNode = children.find((c) => c.type === 'body') ?? null;
+    const body = this.body(bodyNode, positionOf(node));
+    const type = typeNode.text;
+    const existing = target.entries.get(type);
+
+    if (labels.length === 0) {
+      if (!existing) {
+        target.entries.set(type, { keyPos: positionOf(typeNode), node: { kind: 'array', pos: positionOf(typeNode), items: [body] } });
+      } else if (existing.node.kind === 'array' && existing.node.items.every((item) => item.kind === 'object')) {
+        existing.node.items.push(body);
+      } else {
+        throw this.error(typeNode, `block "${type}" clashes with "${type}" at line ${existing.keyPos.line}`);
+      }
+      return;
+    }
+
+    let container: ObjectNode;
+    if (!existing) {
+      container = { kind: 'object', pos: positionOf(typeNode), entries: new Map() };
+      target.entries.set(type, { keyPos: positionOf(typeNode), node: container });
+    } else if (existing.node.kind === 'object') {
+      container = existing.node;
+    } else {
+      throw this.error(typeNode, `block "${type}" clashes with "${type}" at line ${existing.keyPos.line}`);
+    }
+    labels.forEach((labelNode, index) => {
+      const label = labelNode.type === 'string_lit' ? this.stringLiteral(labelNode) : labelNode.text;
+      const last = index === labels.length - 1;
+      const entry: LocatedEntry | undefined = container.entries.get(label);
+      if (last) {
+        if (entry) {
+          const all = labels.map((l) => `"${l.type === 'string_lit' ? this.stringLiteral(l) : l.text}"`).join(' ');
+          throw this.error(labelNode, `duplicate block ${type} ${all} (first defined at line ${entry.keyPos.line})`);
+        }
+        container.entries.set(label, { keyPos: positionOf(labelNode), node: body });
+        return;
+      }
+      if (entry && entry.node.kind !== 'object') throw this.error(labelNode, `block label "${label}" clashes with an earlier definition`);
+      const next: ObjectNode = entry?.node.kind === 'object' ? entry.node : { kind: 'object', pos: positionOf(labelNode), entries: new Map() };
+      if (!entry) container.entries.set(label, { keyPos: positionOf(labelNode), node: next });
+      container = next;
+    });
+  }
+
+  private expression(node: SyntaxNode): LocatedNode {
+    const pos = positionOf(node);
+    switch (node.type) {
+      case 'expression': {
+        const inner = node.namedChildren[0];
+        if (!inner) throw this.error(node, 'empty expression');
+        return this.expression(inner);
+      }
+      case 'literal_value': {
+        const inner = node.namedChildren[0];
+        if (!inner) throw this.error(node, 'empty literal');
+        return this.expression(inner);
+      }
+      case 'numeric_lit':
+        return { kind: 'scalar', pos, value: this.number(node) };
+      case 'bool_lit':
+        return { kind: 'scalar', pos, value: node.text === 'true' };
+      case 'null_lit':
+        return { kind: 'scalar', pos, value: null };
+      case 'string_lit':
+        return { kind: 'scalar', pos, value: this.stringLiteral(node) };
+      case 'template_expr': {
+        const inner = node.namedChildren[0];
+        if (!inner) throw this.error(node, 'empty template');
+        return { kind: 'scalar', pos, value: inner.type === 'heredoc_template' ? this.heredoc(inner) : this.quotedTemplate(inner) };
+      }
+      case 'collection_value': {
+        const inner = node.namedChildren[0];
+        if (!inner) throw this.error(node, 'empty collection');
+        return inner.type === 'tuple' ? this.tuple(inner) : this.object(inner);
+      }
+      case 'operation':
+        return this.negativeNumber(node);
+      case 'variable_expr':
+        throw this.error(node, `"${node.text}" looks like a variable; the config takes literal values only (quote strings)`);
+      default:
+        throw this.error(node, `${node.type.replace(/_/g, ' ')} is not supported; the config takes literal values only`);
+    }
+  }
+
+  private number(node: SyntaxNode): number {
+    const value = Number(node.text);
+    if (!Number.isFinite(value)) throw this.error(node, `"${node.text}" is not a number`);
+    return value;
+  }
+
+  private negativeNumber(node: SyntaxNode): LocatedNode {
+    const unary = node.namedChildren[0];
+    const operand = unary?.type === 'unary_operation' ? unary.namedChildren[0] : undefined;
+    const literal = operand?.type === 'literal_value' ? operand.namedChildren[0] : undefined;
+    if (unary && literal?.type === 'numeric_lit' && unary.text.trimStart().startsWith('-')) {
+      return { kind: 'scalar', pos: positionOf(node), value: -this.number(literal) };
+    }
+    throw this.error(node, 'operators are not supported; the config takes literal values only');
+  }
+
+  private tuple(node: SyntaxNode): LocatedNode {
+    const items = node.namedChildren.filter((c): c is SyntaxNode => c?.type === 'expression').map((c) => this.expression(c));
+    return { kind: 'array', pos: positionOf(node), items };
+  }
+
+  private object(node: SyntaxNode): LocatedNode {
+    const entries = new Map<string, LocatedEntry>();
+    for (const element of node.namedChildren) {
+      if (element?.type !== 'object_elem') continue;
+      const keyNode = element.childForFieldName('key');
+      const valueNode = element.childForFieldName('val');
+      if (!keyNode || !valueNode) throw this.error(element, 'incomplete object element');
+      const key = this.objectKey(keyNode);
+      if (entries.has(key)) throw this.error(keyNode, `duplicate key "${key}"`);
+      entries.set(key, { keyPos: positionOf(keyNode), node: this.expression(valueNode) });
+    }
+    return { kind: 'object', pos: positionOf(node), entries };
+  }
+
+  /** Object keys may be bare words (which HCL would otherwise read as variables) or strings. */
+  private objectKey(node: SyntaxNode): string {
+    const inner = node.type === 'expression' ? node.namedChildren[0] : node;
+    if (inner?.type === 'variable_expr') return inner.text;
+    const value = this.expression(node);
+    if (value.kind !== 'scalar' || typeof value.value !== 'string') throw this.error(node, 'an object key must be a name or a string');
+    return value.value;
+  }
+
+  private stringLiteral(node: SyntaxNode): string {
+    return node.namedChildren
+      .filter((c): c is SyntaxNode => c?.type === 'template_literal')
+      .map((c) => this.unescape(c.text, c))
+      .join('');
+  }
+
+  private quotedTemplate(node: SyntaxNode): string {
+    const parts: string[] = [];
+    for (const part of node.namedChildren) {
+      if (!part || part.type === 'quoted_template_start' || part.type === 'quoted_template_end') continue;
+      if (part.type !== 'template_literal') throw this.interpolationError(part);
+      parts.push(this.unescape(part.text, part));
+    }
+    return parts.join('');
+  }
+
+  /** Heredoc bodies are taken from the source text: everything between the marker lines, `<<-` un-indented. */
+  private heredoc(node: SyntaxNode): string {
+    const children = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
+    const interpolation = children.find((c) => c.type === 'template_interpolation' || c.type === 'template_directive');
+    if (interpolation) throw this.interpolationError(interpolation);
+    const start = children.find((c) => c.type === 'heredoc_start');
+    const markers = children.filter((c) => c.type === 'heredoc_identifier');
+    const open = markers[0];
+    const close = markers[markers.length - 1];
+    if (!start || !open || !close || open === close) throw this.error(node, 'unterminated heredoc');
+    const bodyStart = this.source.indexOf('\n', open.endIndex) + 1;
+    const bodyEnd = this.source.lastIndexOf('\n', close.startIndex) + 1;
+    let lines = this.source.slice(bodyStart, Math.max(bodyStart, bodyEnd)).split('\n');
+    lines.pop(); // the text ends with the newline before the closing marker
+    if (start.text.trim() === '<<-') {
+      const indents = lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)?.[0].length ?? 0);
+      const strip = indents.length ? Math.min(...indents) : 0;
+      lines = lines.map((l) => l.slice(strip));
+    }
+    return lines.map((l) => l.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).join('\n') + (lines.length ? '\n' : '');
+  }
+
+  private unescape(raw: string, node: SyntaxNode): string {
+    return raw.replace(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs, (match: string, u4?: string, u8?: string, single?: string) => {
+      if (match === '$${') return '${';
+      if (match === '%%{') return '%{';
+      if (u4 ?? u8) return String.fromCodePoint(parseInt((u4 ?? u8) as string, 16));
+      switch (single) {
+        case 'n': return '\n';
+        case 'r': return '\r';
+        case 't': return '\t';
+        case '"': return '"';
+        case '\\': return '\\';
+        default: throw this.error(node, `invalid escape "\\${single ?? ''}" in string`);
+      }
+    });
+  }
+
+  private interpolationError(node: SyntaxNode): Error {
+    return this.error(node, 'interpolation (${…} or %{…}) is not supported in the config; write "$${" for a literal "${"');
+  }
+
+  private error(node: SyntaxNode, message: string): Error {
+    return configSyntaxError(this.file, positionOf(node), message);
+  }
+}

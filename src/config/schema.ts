@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
+import { parseDuration } from './duration.js';
+
+/*
+ * The config schema, written against the shape both HCL and JSON configs share: a labelled block
+ * `backend "file" "local" {}` is `{backend: {file: {local: {…}}}}` and an unlabelled block is a list item.
+ * Every object is strict, so a misspelt key is an error rather than a silently ignored option.
+ */
+
+const duration = z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
+function singleBlock<T extends z.ZodType>(schema: T, name: string) {
+  return z.preprocess((value, ctx) => {
+    if (!Array.isArray(value)) return value;
+    if (value.length === 1) return value[0] as unknown;
+    ctx.addIssue({ code: 'custom', message: `block "${name}" may appear only once`, input: value, path: [1] });
+    return z.NEVER;
+  }, schema);
+}
+
+/** A block that may repeat: JSON may give a single object where HCL always gives a list. */
+function repeatedBlock<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? [value] : value), z.array(schema));
+}
+
+const perms = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'number' || !/^0?[0-7]{3}$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: `perms must be an octal string such as "0600", not ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return parseInt(value, 8);
+});
+
+const owner = z.union([z.number().int().min(0), z.string().min(1)], { error: 'expected a numeric id or a name' });
+
+const waitSchema = z.strictObject({ min: duration.optional(), max: duration.optional() });
+
+const retrySchema = z.strictObject({
+  attempts: z.number().int().min(0).optional(),
+  backoff: duration.optional(),
+  max_backoff: duration.optional(),
+});
+
+const fileBackendSchema = z.strictObject({
+  path: z.string().min(1),
+  format: z.enum(['json', 'yaml', 'directory']).optional(),
+  poll_interval: duration.optional(),
+});
+
+/** One entry per backend type; a provider issue adds its block schema here. */
+export const BACKEND_SCHEMAS = {
+  file: fileBackendSchema,
+} as const;
+
+const backendsSchema = z.strictObject(
+  Object.fromEntries(
+    Object.entries(BACKEND_SCHEMAS).map(([type, schema]) => [type, z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a backend name may use letters, digits, "_", "." and "-" only'), schema).optional()]),
+  ) as { [K in keyof typeof BACKEND_SCHEMAS]: z.ZodOptional<z.ZodRecord<z.ZodString, (typeof BACKEND_SCHEMAS)[K]>> },
+);
+
+const templateSchema = z.strictObject({
+  source: z.string().min(1).optional(),
+  contents: z.string().optional(),
+  destination: z.string().min(1),
+  perms: perms.optional(),
+  user: owner.optional(),
+  group: owner.optional(),
+  create_dest_dirs: z.boolean().optional(),
+  error_on_missing_key: z.boolean().optional(),
+  allow_non_tmpfs: z.boolean().optional(),
+  wait: singleBlock(waitSchema, 'wait').optional(),
+});
+
+export const configSchema = z.strictObject({
+  log_level: z.enum(LOG_LEVELS as [string, ...string[]]).optional(),
+  log_format: z.enum(LOG_FORMATS as [string, ...string[]]).optional(),
+  env_allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'an env_allow entry is a variable name, or a prefix ending in "*"')).optional(),
+  retry: singleBlock(retrySchema, 'retry').optional(),
+  wait: singleBlock(waitSchema, 'wait').optional(),
+  backend: backendsSchema.optional(),
+  template: repeatedBlock(templateSchema).optional(),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawTemplate = z.output<typeof templateSchema>;
+export type RawWait = z.output<typeof waitSchema>;

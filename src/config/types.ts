@@ -1,0 +1,60 @@
+import type { LogFormat, LogLevel } from '../log/logger.js';
+
+/** The config after validation and defaults: frozen, typed, every path absolute, every duration in ms. */
+export interface ResolvedConfig {
+  /** Absolute path of the config file; relative paths inside it were resolved against its directory. */
+  readonly file: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** Environment variables the `env` template helper may read: exact names, or prefixes ending in `*`. */
+  readonly envAllow: readonly string[];
+  readonly retry: RetryPolicy;
+  readonly wait: WaitPolicy;
+  readonly backends: readonly BackendConfig[];
+  readonly templates: readonly TemplateConfig[];
+}
+
+export interface RetryPolicy {
+  /** Attempts after the first failure; 0 means retry for as long as the process runs. */
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+/** Quiescence: render once no change has arrived for `minMs`, but never later than `maxMs` after the first. */
+export interface WaitPolicy {
+  readonly minMs: number;
+  readonly maxMs: number;
+}
+
+export type FileBackendFormat = 'json' | 'yaml' | 'directory';
+
+export interface FileBackendConfig {
+  readonly type: 'file';
+  readonly name: string;
+  readonly path: string;
+  /** undefined: decided from the path when the backend opens (directory, .json, .yaml/.yml). */
+  readonly format: FileBackendFormat | undefined;
+  /** undefined: inotify. Set for filesystems without it (NFS, some FUSE mounts): chokidar polls at this interval. */
+  readonly pollIntervalMs: number | undefined;
+}
+
+export type BackendConfig = FileBackendConfig;
+export type BackendType = BackendConfig['type'];
+
+export interface TemplateConfig {
+  /** Position in the config, for messages when there is no source file. */
+  readonly index: number;
+  /** What messages call this template: its source path as written, or "template[i] (contents)". */
+  readonly name: string;
+  readonly source: string | undefined;
+  readonly contents: string | undefined;
+  readonly destination: string;
+  readonly perms: number;
+  readonly user: number | string | undefined;
+  readonly group: number | string | undefined;
+  readonly createDestDirs: boolean;
+  readonly errorOnMissingKey: boolean;
+  readonly allowNonTmpfs: boolean;
+  readonly wait: WaitPolicy;
+}

@@ -1,0 +1,75 @@
+/**
+ * Coded errors. Every failure the user can meet has a stable code; the CLI maps a code's category to a
+ * documented exit code, and the watcher decides whether to retry from `retryable`, never from message text.
+ */
+
+/** What kind of failure an error is; each category has its own process exit code (see cli/exit-codes.ts). */
+export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'internal';
+
+interface CodeSpec {
+  readonly category: ErrorCategory;
+  readonly retryable: boolean;
+  /** One line for the README's error table. */
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  SIDECAR_ERR_USAGE: { category: 'usage', retryable: false, summary: 'The command line is invalid.' },
+  SIDECAR_ERR_CONFIG_READ: { category: 'config', retryable: false, summary: 'The config file cannot be read.' },
+  SIDECAR_ERR_CONFIG_SYNTAX: { category: 'config', retryable: false, summary: 'The config file is not valid HCL or JSON.' },
+  SIDECAR_ERR_CONFIG_INVALID: { category: 'config', retryable: false, summary: 'The config parses but breaks the schema (unknown key, wrong type, bad value).' },
+  SIDECAR_ERR_TEMPLATE_READ: { category: 'template', retryable: false, summary: 'A template source file cannot be read.' },
+  SIDECAR_ERR_TEMPLATE_SYNTAX: { category: 'template', retryable: false, summary: 'A template has a Handlebars syntax error or uses an unknown helper.' },
+  SIDECAR_ERR_TEMPLATE_REF: { category: 'template', retryable: false, summary: 'A template names a malformed secret reference or an unconfigured backend in a literal.' },
+  SIDECAR_ERR_REF_INVALID: { category: 'render', retryable: false, summary: 'A secret reference is malformed or names an unknown backend.' },
+  SIDECAR_ERR_RENDER_MISSING_KEY: { category: 'render', retryable: false, summary: 'A secret has no value at the key a template asked for.' },
+  SIDECAR_ERR_RENDER_FAILED: { category: 'render', retryable: false, summary: 'A template failed while rendering (helper error, missing field in strict mode).' },
+  SIDECAR_ERR_RENDER_UNSETTLED: { category: 'render', retryable: false, summary: 'A template kept asking for new secrets past the render limit.' },
+  SIDECAR_ERR_BACKEND_NOT_FOUND: { category: 'backend', retryable: false, summary: 'The backend has no secret at that path.' },
+  SIDECAR_ERR_BACKEND_UNAVAILABLE: { category: 'backend', retryable: true, summary: 'The backend cannot be reached or its source cannot be read right now.' },
+  SIDECAR_ERR_BACKEND_MALFORMED: { category: 'backend', retryable: true, summary: 'The backend answered with data that cannot be decoded.' },
+  SIDECAR_ERR_BACKEND_DENIED: { category: 'backend', retryable: false, summary: 'The backend refused access to the secret.' },
+  SIDECAR_ERR_OUTPUT_NOT_TMPFS: { category: 'output', retryable: false, summary: 'The destination is not on tmpfs or ramfs and the template does not allow disk.' },
+  SIDECAR_ERR_OUTPUT_WRITE: { category: 'output', retryable: false, summary: 'The rendered file could not be written, chmod-ed, chown-ed or renamed into place.' },
+  SIDECAR_ERR_OUTPUT_OWNER: { category: 'output', retryable: false, summary: 'The user or group named for a destination does not exist.' },
+  SIDECAR_ERR_TIMEOUT: { category: 'timeout', retryable: false, summary: '`once` did not finish within --timeout.' },
+  SIDECAR_ERR_INTERNAL: { category: 'internal', retryable: false, summary: 'A bug: an unexpected error inside secrets-sidecar.' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface SidecarErrorOptions {
+  readonly hint?: string;
+  readonly cause?: unknown;
+  /** Overrides the code's default, e.g. a normally retryable read that is known to be permanent. */
+  readonly retryable?: boolean;
+}
+
+export class SidecarError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: SidecarErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SidecarError';
+    this.code = code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+  }
+
+  get category(): ErrorCategory {
+    return ERROR_CODES[this.code].category;
+  }
+}
+
+export function isSidecarError(value: unknown): value is SidecarError {
+  return value instanceof SidecarError;
+}
+
+/** Wraps anything thrown into a SidecarError, keeping coded errors as they are. */
+export function toSidecarError(value: unknown, fallback: ErrorCode = 'SIDECAR_ERR_INTERNAL'): SidecarError {
+  if (isSidecarError(value)) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new SidecarError(fallback, message, { cause: value });
+}

@@ -1,0 +1,44 @@
+import type { Lifetime } from '../backends/types.js';
+
+export interface RefreshPolicy {
+  /** Act when this fraction of the remaining lifetime has passed (two thirds, as Vault Agent does). */
+  readonly fraction: number;
+  /** Spread actions by up to this fraction of the wait, earlier only, so a fleet does not act in step. */
+  readonly jitter: number;
+}
+
+export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({ fraction: 2 / 3, jitter: 0.1 });
+
+export type RefreshPlan =
+  | { readonly action: 'none' }
+  | { readonly action: 'renew' | 'refetch'; readonly at: number };
+
+/**
+ * When to act on a fetched secret, as a pure function of its lifetime, when it was fetched, and a random number
+ * in [0, 1) that the caller supplies (so tests are exact).
+ * - until-changed: nothing to schedule; the backend pushes changes.
+ * - expiry: re-fetch after `fraction` of the time left.
+ * - lease: renew after `fraction` of the TTL while a renewal can still extend it; otherwise re-fetch, ahead of
+ *   the hard end (TTL or max TTL), so the application has a new credential before the old one dies.
+ */
+export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: number, policy: RefreshPolicy = DEFAULT_REFRESH_POLICY): RefreshPlan {
+  const spread = (start: number, end: number) => {
+    const wait = Math.max(0, (end - start) * policy.fraction);
+    return Math.round(start + wait - wait * policy.jitter * random);
+  };
+  switch (lifetime.kind) {
+    case 'until-changed':
+      return { action: 'none' };
+    case 'expiry':
+      return { action: 'refetch', at: spread(fetchedAt, lifetime.expiresAt) };
+    case 'lease': {
+      const leaseEnd = fetchedAt + lifetime.ttlMs;
+      const hardEnd = lifetime.maxExpiresAt === undefined ? leaseEnd : Math.min(leaseEnd, lifetime.maxExpiresAt);
+      const renewAt = spread(fetchedAt, leaseEnd);
+      // A renewal only helps if, after it, time remains before max TTL beyond what we already have.
+      const renewalExtends = lifetime.maxExpiresAt === undefined || lifetime.maxExpiresAt > leaseEnd;
+      if (lifetime.renewable && renewalExtends) return { action: 'renew', at: renewAt };
+      return { action: 'refetch', at: spread(fetchedAt, hardEnd) };
+    }
+  }
+}

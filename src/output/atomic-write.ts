@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SidecarError } from '../errors.js';
+import { checkDestinationFilesystem } from './filesystem-check.js';
+
+export interface WriteRequest {
+  readonly destination: string;
+  readonly contents: string;
+  readonly perms: number;
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+  readonly createDirs: boolean;
+  readonly allowNonTmpfs: boolean;
+}
+
+export interface WriteResult {
+  readonly outcome: 'written' | 'unchanged';
+  /** Set when the destination is on disk and the template allowed it; the caller warns. */
+  readonly onDisk: string | undefined;
+}
+
+const TEMP_MARK = '.sidecar-tmp-';
+
+/** The temp file sits beside its destination (so rename is atomic) and is hidden from `*.ext` globs. */
+function tempPathFor(destination: string): string {
+  return join(dirname(destination), `.${basename(destination)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * Writes a rendered file so that a reader only ever sees the old complete file or the new complete one:
+ * temp file in the same directory, mode and owner set, fsync, rename, fsync of the directory. Nothing is written
+ * when the bytes, mode and owner are already right. The destination must be on tmpfs/ramfs unless allowed.
+ */
+export async function writeAtomically(request: WriteRequest): Promise<WriteResult> {
+  const { destination } = request;
+  const directory = dirname(destination);
+  const fs = await checkDestinationFilesystem(destination, request.allowNonTmpfs);
+  await ensureDirectory(directory, request.createDirs, destination);
+  if (await isAlreadyInPlace(request)) return { outcome: 'unchanged', onDisk: fs.inMemory ? undefined : fs.name };
+
+  const temp = tempPathFor(destination);
+  let handle;
+  try {
+    handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    await handle.writeFile(request.contents, 'utf8');
+    if (request.uid !== undefined || request.gid !== undefined) await handle.chown(request.uid ?? -1, request.gid ?? -1);
+    // chmod after chown: chown clears setuid/setgid bits, and the umask must not loosen or tighten our mode.
+    await handle.chmod(request.perms);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temp, destination);
+  } catch (cause) {
+    await handle?.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw writeError(destination, describeErrno(cause), cause);
+  }
+  await syncDirectory(directory);
+  return { outcome: 'written', onDisk: fs.inMemory ? undefined : fs.name };
+}
+
+async function ensureDirectory(directory: string, create: boolean, destination: string): Promise<void> {
+  try {
+    const info = await stat(directory);
+    if (!info.isDirectory()) throw writeError(destination, `${directory} is not a directory`);
+  } catch (error) {
+    if (error instanceof SidecarError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(destination, describeErrno(error), error);
+    if (!create) throw writeError(destination, `directory ${directory} does not exist (create_dest_dirs is false)`);
+    await mkdir(directory, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
+      throw writeError(destination, `cannot create ${directory}: ${describeErrno(cause)}`, cause);
+    });
+  }
+}
+
+async function isAlreadyInPlace(request: WriteRequest): Promise<boolean> {
+  try {
+    const info = await stat(request.destination);
+    if (!info.isFile() || (info.mode & 0o7777) !== request.perms) return false;
+    if (request.uid !== undefined && info.uid !== request.uid) return false;
+    if (request.gid !== undefined && info.gid !== request.gid) return false;
+    if (info.size !== Buffer.byteLength(request.contents, 'utf8')) return false;
+    return (await readFile(request.destination, 'utf8')) === request.contents;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes the rename durable on disk-backed filesystems; a no-op cost on tmpfs. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close();
+}
+
+/** Removes temp files a killed run left beside `destination`; returns how many. */
+export async function removeStaleTempFiles(destination: string): Promise<number> {
+  const prefix = `.${basename(destination)}${TEMP_MARK}`;
+  const entries = await readdir(dirname(destination)).catch(() => [] as string[]);
+  let removed = 0;
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix) || !/^[0-9a-f]{12}$/.test(entry.slice(prefix.length))) continue;
+    await unlink(join(dirname(destination), entry)).then(() => removed++, () => undefined);
+  }
+  return removed;
+}
+
+function describeErrno(cause: unknown): string {
+  const error = cause as NodeJS.ErrnoException;
+  return error.code ? `${error.code} (${error.syscall ?? 'io'})` : 'write failed';
+}
+
+function writeError(destination: string, why: string, cause?: unknown): SidecarError {
+  return new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${destination}: ${why}`, cause === undefined ? {} : { cause });
+}

@@ -1,0 +1,84 @@
+import type { Writable } from 'node:stream';
+import type { ResolvedConfig } from '../config/types.js';
+import { formatDuration } from '../config/duration.js';
+import { SidecarError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { writeAtomically } from '../output/atomic-write.js';
+import { Watcher } from '../watch/watcher.js';
+import { allowedEnvironment } from './environment.js';
+import { loadTemplates } from './load-templates.js';
+import { closeBackends, openBackends } from './open-backends.js';
+import { preflight } from './preflight.js';
+import { renderToCompletion } from './render-to-completion.js';
+
+export interface OnceOptions {
+  readonly logger: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly timeoutMs: number;
+  /** Print each rendered template to `stdout` instead of writing it. */
+  readonly dryRun: boolean;
+  /** With dryRun: print real values instead of placeholders. */
+  readonly showSecrets: boolean;
+  readonly stdout: Writable;
+}
+
+/**
+ * Renders every template completely, in memory, before writing any of them: a failure anywhere writes nothing
+ * (a file already in place stays as it was).
+ */
+export async function runOnce(config: ResolvedConfig, options: OnceOptions): Promise<void> {
+  const { logger } = options;
+  const templates = await loadTemplates(config);
+  const destinations = options.dryRun ? undefined : await preflight(config.templates, logger);
+  const backends = await openBackends(config, logger);
+  const watcher = new Watcher({ backends, logger, retry: config.retry, live: false });
+  const renderOptions = {
+    mask: options.dryRun && !options.showSecrets,
+    env: allowedEnvironment(options.env, config.envAllow),
+    envAllow: config.envAllow,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeoutError(watcher, options.timeoutMs)), options.timeoutMs);
+    });
+    const texts = await Promise.race([
+      Promise.all(templates.map((t) => renderToCompletion(t, watcher, { ...renderOptions, errorOnMissingKey: t.config.errorOnMissingKey }))),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    if (options.dryRun) {
+      if (options.showSecrets) logger.warn('printing secret values to stdout (--show-secrets)');
+      templates.forEach((t, i) => options.stdout.write(`==> ${t.config.destination} <==\n${texts[i] ?? ''}${texts[i]?.endsWith('\n') === false ? '\n' : ''}`));
+      return;
+    }
+    for (const [i, template] of templates.entries()) {
+      const owner = destinations?.get(template.config.index);
+      const result = await writeAtomically({
+        destination: template.config.destination,
+        contents: texts[i] ?? '',
+        perms: template.config.perms,
+        uid: owner?.uid,
+        gid: owner?.gid,
+        createDirs: template.config.createDestDirs,
+        allowNonTmpfs: template.config.allowNonTmpfs,
+      });
+      logger.info({ template: template.config.name, destination: template.config.destination, outcome: result.outcome }, 'rendered');
+    }
+  } finally {
+    clearTimeout(timer);
+    await watcher.stop();
+    await closeBackends(backends, logger);
+  }
+}
+
+function timeoutError(watcher: Watcher, timeoutMs: number): SidecarError {
+  const waiting: string[] = [];
+  for (const key of watcher.keys().filter((k) => !watcher.view(k)?.current)) {
+    const error = watcher.view(key)?.lastError;
+    waiting.push(error ? `${key} (last error: ${error.message})` : key);
+  }
+  return new SidecarError('SIDECAR_ERR_TIMEOUT', `once did not finish within ${formatDuration(timeoutMs)}${waiting.length ? `; still waiting for ${waiting.join(', ')}` : ''}`, {
+    hint: 'raise --timeout, or check that the backend is reachable',
+  });
+}

@@ -1,0 +1,17 @@
+import { createBackend } from '../backends/create-backend.js';
+import type { SecretBackend } from '../backends/types.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+
+export async function openBackends(config: ResolvedConfig, logger: Logger): Promise<Map<string, SecretBackend>> {
+  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, { logger })] as const));
+  return new Map(entries);
+}
+
+export async function closeBackends(backends: ReadonlyMap<string, SecretBackend>, logger: Logger): Promise<void> {
+  await Promise.all(
+    [...backends.values()].map((backend) =>
+      backend.close().catch((error: unknown) => logger.warn({ backend: backend.name, error: { message: (error as Error).message } }, 'backend close failed')),
+    ),
+  );
+}

@@ -1,0 +1,81 @@
+import type { SecretBackend } from '../backends/types.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { SidecarError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { Watcher } from '../watch/watcher.js';
+import { allowedEnvironment } from './environment.js';
+import type { LoadedTemplate } from './load-templates.js';
+import { closeBackends } from './open-backends.js';
+import type { Destination } from './preflight.js';
+import { TemplateRunner } from './template-runner.js';
+
+export interface SessionParts {
+  readonly config: ResolvedConfig;
+  readonly templates: readonly LoadedTemplate[];
+  readonly destinations: ReadonlyMap<number, Destination>;
+  readonly backends: ReadonlyMap<string, SecretBackend>;
+}
+
+export interface SessionOptions {
+  readonly logger: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly onFatal: (error: SidecarError) => void;
+  /** Once every template has rendered completely for the first time. */
+  readonly onFirstRender: () => void;
+}
+
+/** One generation of `run`: the backends, views and template runners built from one config. SIGHUP swaps it. */
+export class Session {
+  readonly #watcher: Watcher;
+  readonly #runners: TemplateRunner[];
+  #firstRenderDone = false;
+
+  constructor(
+    private readonly parts: SessionParts,
+    private readonly options: SessionOptions,
+  ) {
+    const { config, logger } = { config: parts.config, logger: options.logger };
+    this.#watcher = new Watcher({ backends: parts.backends, logger, retry: config.retry, live: true, onUpdate: (key) => this.#onUpdate(key) });
+    const renderOptions = { mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow };
+    this.#runners = parts.templates.map(
+      (template) =>
+        new TemplateRunner({
+          template,
+          destination: parts.destinations.get(template.config.index) ?? { uid: undefined, gid: undefined },
+          watcher: this.#watcher,
+          logger,
+          renderOptions,
+          retryBackoffMs: config.retry.backoffMs,
+          maxBackoffMs: config.retry.maxBackoffMs,
+          onRendered: () => this.#afterRender(),
+          onFatal: options.onFatal,
+        }),
+    );
+  }
+
+  start(): void {
+    for (const runner of this.#runners) runner.schedule();
+    if (this.#runners.length === 0) this.#afterRender();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#runners.map((runner) => runner.stop()));
+    await this.#watcher.stop();
+    await closeBackends(this.parts.backends, this.options.logger);
+  }
+
+  #onUpdate(key: string): void {
+    for (const runner of this.#runners) if (runner.deps.has(key)) runner.schedule();
+  }
+
+  #afterRender(): void {
+    // Views no template reads any more (a reference computed from a secret that changed) are stopped.
+    const inUse = new Set<string>();
+    for (const runner of this.#runners) for (const key of runner.deps) inUse.add(key);
+    void this.#watcher.retain(inUse);
+    if (!this.#firstRenderDone && this.#runners.every((runner) => runner.rendered)) {
+      this.#firstRenderDone = true;
+      this.options.onFirstRender();
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { inspect } from 'node:util';
+
+const REDACTED = '[redacted]';
+
+/**
+ * Carries a secret value so that logging, JSON serialisation and util.inspect show `[redacted]`.
+ * Only `reveal()` hands out the value, which keeps each place that needs it easy to find.
+ */
+export class Sealed<T = unknown> {
+  readonly #value: T;
+
+  constructor(value: T) {
+    this.#value = value;
+  }
+
+  reveal(): T {
+    return this.#value;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+/** Every string leaf of a secret value, for scrubbing error messages and masking output. */
+export function secretLeaves(value: unknown, into: Set<string> = new Set()): Set<string> {
+  if (typeof value === 'string') {
+    if (value.length > 0) into.add(value);
+  } else if (typeof value === 'number' && Math.abs(value) >= 100) {
+    // Short numbers (ports, flags) would garble every message they were scrubbed from.
+    into.add(String(value));
+  } else if (Array.isArray(value)) {
+    for (const item of value) secretLeaves(item, into);
+  } else if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) secretLeaves(item, into);
+  }
+  return into;
+}
+
+/** Replaces every occurrence of any secret leaf in `text`, longest first so that overlaps are covered. */
+export function scrubSecrets(text: string, leaves: Iterable<string>): string {
+  const sorted = [...leaves].filter((leaf) => leaf.length > 0).sort((a, b) => b.length - a.length);
+  let scrubbed = text;
+  for (const leaf of sorted) scrubbed = scrubbed.split(leaf).join(REDACTED);
+  return scrubbed;
+}

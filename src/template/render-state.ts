@@ -1,0 +1,36 @@
+import type { SecretRef } from './secret-ref.js';
+
+/** What a template sees of the secrets: a value, or "not fetched yet". */
+export type SecretLookup = { readonly status: 'ready'; readonly value: unknown } | { readonly status: 'missing' };
+
+export interface SecretStore {
+  /** `key` is secretKey(ref): one entry per backend and path. */
+  lookup(key: string, ref: SecretRef): SecretLookup;
+}
+
+export interface RenderOptions {
+  readonly store: SecretStore;
+  /** Replace every secret value with a placeholder naming its reference (dry runs). */
+  readonly mask: boolean;
+  readonly errorOnMissingKey: boolean;
+  /** The environment the `env` helper reads, already filtered to the config's env_allow. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly envAllow: readonly string[];
+}
+
+/** Per-render bookkeeping the helpers fill in; handed to them through Handlebars' data frame. */
+export interface RenderState {
+  readonly options: RenderOptions;
+  /** Secret keys the render read (or tried to), found or not. */
+  readonly used: Set<string>;
+  /** Secret keys that have not been fetched yet. */
+  readonly missing: Map<string, SecretRef>;
+  /** Every secret string the render handled, for scrubbing error messages. */
+  readonly leaves: Set<string>;
+  /** Placeholders produced in mask mode, so that transforming helpers pass them through. */
+  readonly masks: Set<string>;
+}
+
+export function createRenderState(options: RenderOptions): RenderState {
+  return { options, used: new Set(), missing: new Map(), leaves: new Set(), masks: new Set() };
+}

@@ -1,0 +1,184 @@
+import pRetry from 'p-retry';
+import type { FetchedSecret, SecretBackend, Unsubscribe } from '../backends/types.js';
+import type { RetryPolicy } from '../config/types.js';
+import { SidecarError, toSidecarError } from '../errors.js';
+import { writeAudit } from '../log/audit.js';
+import { errorFields } from '../log/error-fields.js';
+import type { Logger } from '../log/logger.js';
+import { planRefresh } from '../lease/refresh-schedule.js';
+
+export interface SecretViewOptions {
+  /** secretKey(): "backend:path". */
+  readonly key: string;
+  readonly path: string;
+  readonly backend: SecretBackend;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  /** run mode: subscribe to changes and refresh before leases or versions run out. `once`: fetch once. */
+  readonly live: boolean;
+  readonly now: () => number;
+  readonly random: () => number;
+  /** Called when the value's version differs from the one held (including the first value). */
+  readonly onUpdate: (key: string) => void;
+}
+
+/**
+ * One view per secret, shared by every reference to it (consul-template's watch/view.go): it fetches with
+ * retries, backs off with jitter, drops results whose version did not change, keeps the last good value through
+ * failures, and schedules the next renewal or re-fetch.
+ */
+export class SecretView {
+  #current: FetchedSecret | undefined;
+  #lastError: SidecarError | undefined;
+  #inFlight: Promise<void> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: Unsubscribe | undefined;
+  readonly #abort = new AbortController();
+  readonly #first: Promise<void>;
+  #settleFirst!: { resolve: () => void; reject: (error: SidecarError) => void };
+
+  constructor(private readonly options: SecretViewOptions) {
+    this.#first = new Promise<void>((resolve, reject) => {
+      this.#settleFirst = { resolve, reject };
+    });
+    this.#first.catch(() => undefined); // observed through firstValue(); never an unhandled rejection
+  }
+
+  get current(): FetchedSecret | undefined {
+    return this.#current;
+  }
+
+  get lastError(): SidecarError | undefined {
+    return this.#lastError;
+  }
+
+  /** Resolves once a value is held; rejects when the first fetch fails for good (not retryable, or out of attempts). */
+  firstValue(): Promise<void> {
+    return this.#first;
+  }
+
+  async start(): Promise<void> {
+    const { backend, path, live } = this.options;
+    if (live && backend.watch) {
+      // Subscribe before the first fetch so that a change in between cannot be missed.
+      this.#unsubscribe = await backend.watch(path, () => this.refresh());
+    }
+    this.refresh();
+  }
+
+  /** Fetches again now (coalesced with a fetch already running). */
+  refresh(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    this.#inFlight = this.#cycle().finally(() => {
+      this.#inFlight = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'watch stopped'));
+    clearTimeout(this.#timer);
+    await this.#unsubscribe?.().catch(() => undefined);
+    await this.#inFlight?.catch(() => undefined);
+  }
+
+  async #cycle(): Promise<void> {
+    do {
+      this.#again = false;
+      await this.#fetchWithRetry();
+    } while (this.#again && !this.#abort.signal.aborted);
+  }
+
+  async #fetchWithRetry(): Promise<void> {
+    const { retry, logger, key } = this.options;
+    try {
+      const secret = await pRetry(() => this.#fetchOnce(), {
+        retries: retry.attempts,
+        forever: retry.attempts === 0,
+        factor: 2,
+        minTimeout: retry.backoffMs,
+        maxTimeout: retry.maxBackoffMs,
+        randomize: true,
+        signal: this.#abort.signal,
+        shouldRetry: (error) => toSidecarError(error).retryable,
+        onFailedAttempt: (error) => {
+          logger.warn({ secret: key, attempt: error.attemptNumber, error: errorFields(error) }, 'fetch failed, retrying with backoff');
+        },
+      });
+      this.#accept(secret);
+    } catch (raw) {
+      if (this.#abort.signal.aborted) return;
+      const error = toSidecarError(raw, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      this.#lastError = error;
+      if (!this.#current) this.#settleFirst.reject(error);
+      logger.error({ secret: key, error: errorFields(error) }, this.#current ? 'fetch failed; keeping the last good value' : 'fetch failed');
+      this.#afterPermanentFailure();
+    }
+  }
+
+  async #fetchOnce(): Promise<FetchedSecret> {
+    const { backend, path, logger, now } = this.options;
+    const started = now();
+    try {
+      const secret = await backend.fetch(path, { signal: this.#abort.signal });
+      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: secret.version });
+      return secret;
+    } catch (error) {
+      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      throw coded;
+    }
+  }
+
+  #accept(secret: FetchedSecret): void {
+    const changed = this.#current?.version !== secret.version;
+    const recovered = this.#lastError !== undefined;
+    this.#current = secret;
+    this.#lastError = undefined;
+    this.#settleFirst.resolve();
+    if (recovered) this.options.logger.info({ secret: this.options.key }, 'fetch recovered');
+    if (this.options.live) this.#schedule(secret);
+    if (changed) this.options.onUpdate(this.options.key);
+  }
+
+  #schedule(secret: FetchedSecret): void {
+    clearTimeout(this.#timer);
+    const plan = planRefresh(secret.lifetime, this.options.now(), this.options.random());
+    if (plan.action === 'none') return;
+    const delay = Math.max(0, plan.at - this.options.now());
+    this.#timer = setTimeout(() => {
+      if (plan.action === 'renew') void this.#renew(secret);
+      else this.refresh();
+    }, delay);
+  }
+
+  async #renew(secret: FetchedSecret): Promise<void> {
+    const { backend, path, logger, now, key } = this.options;
+    if (!backend.renew || this.#abort.signal.aborted) return this.refresh();
+    const started = now();
+    try {
+      const renewed = await backend.renew(secret, { signal: this.#abort.signal });
+      writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: renewed.version });
+      this.#accept(renewed);
+    } catch (error) {
+      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      logger.warn({ secret: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
+      this.refresh();
+    }
+  }
+
+  /**
+   * After retries are exhausted or the error is not retryable: a backend that pushes changes will call us
+   * when its source changes; any other is tried again at the longest backoff, for as long as we run.
+   */
+  #afterPermanentFailure(): void {
+    if (!this.options.live || this.#unsubscribe) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.refresh(), this.options.retry.maxBackoffMs);
+  }
+}

@@ -1,0 +1,84 @@
+import type { SecretBackend } from '../backends/types.js';
+import type { RetryPolicy } from '../config/types.js';
+import { SidecarError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { SecretLookup, SecretStore } from '../template/render-state.js';
+import type { SecretRef } from '../template/secret-ref.js';
+import { SecretView } from './secret-view.js';
+
+export interface WatcherOptions {
+  readonly backends: ReadonlyMap<string, SecretBackend>;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  readonly live: boolean;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** A secret got a new value (first value included). */
+  readonly onUpdate?: (key: string) => void;
+}
+
+/** Owns one SecretView per secret in use and answers the templates' lookups from them. */
+export class Watcher implements SecretStore {
+  readonly #views = new Map<string, SecretView>();
+
+  constructor(private readonly options: WatcherOptions) {}
+
+  lookup(key: string, ref: SecretRef): SecretLookup {
+    this.backendFor(ref);
+    const current = this.#views.get(key)?.current;
+    return current ? { status: 'ready', value: current.value.reveal() } : { status: 'missing' };
+  }
+
+  /** Starts a view for `ref` if there is none; returns it. */
+  request(key: string, ref: SecretRef): SecretView {
+    const existing = this.#views.get(key);
+    if (existing) return existing;
+    const view = new SecretView({
+      key,
+      path: ref.path,
+      backend: this.backendFor(ref),
+      logger: this.options.logger,
+      retry: this.options.retry,
+      live: this.options.live,
+      now: this.options.now ?? Date.now,
+      random: this.options.random ?? Math.random,
+      onUpdate: (k) => this.options.onUpdate?.(k),
+    });
+    this.#views.set(key, view);
+    view.start().catch((error: unknown) => {
+      this.options.logger.error({ secret: key, error: { message: (error as Error).message } }, 'cannot watch secret');
+      view.refresh();
+    });
+    return view;
+  }
+
+  view(key: string): SecretView | undefined {
+    return this.#views.get(key);
+  }
+
+  /** Stops the views no template uses any more. */
+  async retain(keys: ReadonlySet<string>): Promise<void> {
+    const stale = [...this.#views].filter(([key]) => !keys.has(key));
+    for (const [key] of stale) this.#views.delete(key);
+    await Promise.all(stale.map(([, view]) => view.stop()));
+  }
+
+  keys(): string[] {
+    return [...this.#views.keys()];
+  }
+
+  async stop(): Promise<void> {
+    const views = [...this.#views.values()];
+    this.#views.clear();
+    await Promise.all(views.map((view) => view.stop()));
+  }
+
+  private backendFor(ref: SecretRef): SecretBackend {
+    const backend = this.options.backends.get(ref.backend);
+    if (!backend) {
+      const known = [...this.options.backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${ref.text}" names backend "${ref.backend}", which is not configured (configured: ${known})`);
+    }
+    return backend;
+  }
+}
