@@ -13,6 +13,8 @@ export interface LoggerOptions {
   readonly format: LogFormat;
   /** Where log lines go: stderr by default, so that stdout stays free for `once --dry-run`. */
   readonly fd?: number;
+  /** A stream instead of a file descriptor (tests capture logs this way). */
+  readonly stream?: NodeJS.WritableStream;
 }
 
 /**
@@ -36,9 +38,9 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.format === 'pretty') {
-    return pino(base, pretty({ destination: fd, sync: true, colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(base, pretty({ destination: options.stream ?? fd, sync: true, colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
-  return pino(base, pino.destination({ fd, sync: true }));
+  return pino(base, options.stream ?? pino.destination({ fd, sync: true }));
 }
 
 /** A logger that drops everything, for library use and unit tests that do not look at logs. */

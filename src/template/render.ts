@@ -38,7 +38,11 @@ function renderError(name: string, error: unknown, leaves: ReadonlySet<string>):
   }
   const e = error as { message?: string; lineNumber?: number };
   // Handlebars' strict-mode message ends "not defined in <the object>", which can be a secret: drop that part.
-  const message = (e.message ?? String(error)).replace(/ not defined in [\s\S]*?( - \d+:\d+)?$/, ' is not defined$1').replace(/ - (\d+):\d+$/, '');
+  const message = (e.message ?? String(error))
+    .replace(/ not defined in [\s\S]*?( - \d+:\d+)?$/, ' is not defined$1')
+    // Strict mode looking a field up in a string or number: V8's TypeError quotes that value.
+    .replace(/^Cannot use 'in' operator to search for '([\s\S]*?)' in [\s\S]*$/, '"$1" is not defined: it was looked up in a value that is not an object')
+    .replace(/ - (\d+):\d+$/, '');
   const where = e.lineNumber === undefined ? '' : `line ${e.lineNumber}: `;
   return new SidecarError('SIDECAR_ERR_RENDER_FAILED', `template "${name}" ${where}${scrubSecrets(message, leaves)}`);
 }

@@ -1,0 +1,141 @@
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileBackend } from '../../src/backends/file/file-backend.js';
+import type { FileBackendConfig } from '../../src/config/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import { LogCapture } from '../support/leaks.js';
+import { makeTmpfsDir, removeDir } from '../support/dirs.js';
+
+const context = { signal: new AbortController().signal };
+let dir: string | undefined;
+let backend: FileBackend | undefined;
+let capture: LogCapture;
+
+/** Every secret value this file handles; none may reach the backend's log. */
+const SECRET_VALUES = ['json-pw-1', 'json-key-2', 'yaml-pw-3', 'yaml-tok-4', 'leaky-value-5', 'leaky-yaml-6', 'dir-pw-7', 'outside-secret', 'k8s-old-8', 'k8s-new-9', 'before-10', 'after-11'];
+
+afterEach(async () => {
+  for (const value of SECRET_VALUES) expect(capture.text).not.toContain(value);
+  await backend?.close();
+  backend = undefined;
+  await removeDir(dir);
+  dir = undefined;
+});
+
+function open(path: string, extra: Partial<FileBackendConfig> = {}): FileBackend {
+  capture = new LogCapture();
+  backend = new FileBackend({ type: 'file', name: 'local', path, format: undefined, pollIntervalMs: undefined, ...extra }, createLogger({ level: 'debug', format: 'json', stream: capture }));
+  return backend;
+}
+
+/** Resolves on the next change notification; the test's timeout bounds the wait. */
+function nextChange(b: FileBackend, path: string): Promise<void> {
+  return new Promise((resolve) => void b.watch(path, resolve));
+}
+
+describe('file backend', () => {
+  it('reads top-level keys of a JSON file, whole objects included', async () => {
+    dir = await makeTmpfsDir();
+    const file = join(dir, 'secrets.json');
+    await writeFile(file, JSON.stringify({ db: { user: 'app', password: 'json-pw-1' }, key: 'json-key-2' }));
+    const b = open(file);
+    const db = await b.fetch('db', context);
+    expect(db.value.reveal()).toEqual({ user: 'app', password: 'json-pw-1' });
+    expect(db.lifetime).toEqual({ kind: 'until-changed' });
+    expect((await b.fetch('key', context)).value.reveal()).toBe('json-key-2');
+    await expect(b.fetch('nope', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', retryable: false });
+    // Versions reveal nothing of the value but change with it.
+    expect(db.version).toMatch(/^h:[0-9a-f]{16}$/);
+    expect(db.version).not.toContain('json-pw-1');
+  });
+
+  it('reads YAML files', async () => {
+    dir = await makeTmpfsDir();
+    const file = join(dir, 'secrets.yaml');
+    await writeFile(file, 'db:\n  user: app\n  password: yaml-pw-3\ntoken: yaml-tok-4\n');
+    const b = open(file);
+    expect((await b.fetch('db', context)).value.reveal()).toEqual({ user: 'app', password: 'yaml-pw-3' });
+    expect((await b.fetch('token', context)).value.reveal()).toBe('yaml-tok-4');
+  });
+
+  it('reports a malformed document with its position and without quoting it', async () => {
+    dir = await makeTmpfsDir();
+    const file = join(dir, 'secrets.json');
+    await writeFile(file, '{\n  "db": "leaky-value-5",\n  oops\n}');
+    const error = await open(file).fetch('db', context).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: true, message: expect.stringContaining('(line 3, column 3)') as unknown });
+    expect((error as Error).message).not.toContain('leaky-value-5');
+    const yamlFile = join(dir, 'bad.yaml');
+    await writeFile(yamlFile, 'a: "leaky-yaml-6\nb: [\n');
+    const yamlError = await open(yamlFile).fetch('a', context).catch((e: unknown) => e);
+    expect(yamlError).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringMatching(/not valid YAML \(line \d+, column \d+\)/) as unknown });
+    expect((yamlError as Error).message).not.toContain('leaky-yaml-6');
+  });
+
+  it('asks for a format it cannot guess, and reports a missing source as not found', async () => {
+    dir = await makeTmpfsDir();
+    await writeFile(join(dir, 'secrets.txt'), '{}');
+    await expect(open(join(dir, 'secrets.txt')).fetch('a', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', hint: expect.stringContaining('format') as unknown });
+    expect((await open(join(dir, 'secrets.txt'), { format: 'json' }).fetch('a', context).catch((e: unknown) => e)) as object).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND' });
+    await expect(open(join(dir, 'absent.json')).fetch('a', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', message: expect.stringContaining('does not exist') as unknown });
+  });
+
+  it('reads a directory with one file per secret, parsing .json and .yaml entries', async () => {
+    dir = await makeTmpfsDir();
+    await writeFile(join(dir, 'password'), 'dir-pw-7\n');
+    await writeFile(join(dir, 'db.json'), '{"user":"app"}');
+    const b = open(dir);
+    expect((await b.fetch('password', context)).value.reveal()).toBe('dir-pw-7\n');
+    expect((await b.fetch('db.json', context)).value.reveal()).toEqual({ user: 'app' });
+    await expect(b.fetch('missing', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND' });
+  });
+
+  it('never reads outside its directory or hidden entries', async () => {
+    dir = await makeTmpfsDir();
+    const inside = join(dir, 'secrets');
+    await mkdir(inside);
+    await writeFile(join(dir, 'outside'), 'outside-secret');
+    await symlink(join(dir, 'outside'), join(inside, 'escape'));
+    const b = open(inside);
+    for (const path of ['../outside', 'sub/file', '.hidden', '..data']) {
+      await expect(b.fetch(path, context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND' });
+    }
+    await expect(b.fetch('escape', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_DENIED' });
+  });
+
+  it('notices a Kubernetes-style update, where only the ..data symlink is swapped', async () => {
+    dir = await makeTmpfsDir();
+    const volume = join(dir, 'volume');
+    await mkdir(join(volume, '..2026_01_01_00_00_00.1'), { recursive: true });
+    await writeFile(join(volume, '..2026_01_01_00_00_00.1', 'password'), 'k8s-old-8');
+    await symlink('..2026_01_01_00_00_00.1', join(volume, '..data'));
+    await symlink('..data/password', join(volume, 'password'));
+    const b = open(volume);
+    expect((await b.fetch('password', context)).value.reveal()).toBe('k8s-old-8');
+    const changed = nextChange(b, 'password');
+    await b.watch('password', () => undefined); // ensure the watch is live before swapping
+    // The kubelet's atomic writer: new timestamped dir, ..data_tmp symlink, rename over ..data, old dir removed.
+    await mkdir(join(volume, '..2026_01_01_00_05_00.2'));
+    await writeFile(join(volume, '..2026_01_01_00_05_00.2', 'password'), 'k8s-new-9');
+    await symlink('..2026_01_01_00_05_00.2', join(volume, '..data_tmp'));
+    await rename(join(volume, '..data_tmp'), join(volume, '..data'));
+    await rm(join(volume, '..2026_01_01_00_00_00.1'), { recursive: true });
+    await changed;
+    expect((await b.fetch('password', context)).value.reveal()).toBe('k8s-new-9');
+  });
+
+  it('notices a JSON file replaced by rename and serves the new content', async () => {
+    dir = await makeTmpfsDir();
+    const file = join(dir, 'secrets.json');
+    await writeFile(file, JSON.stringify({ key: 'before-10' }));
+    const b = open(file);
+    expect((await b.fetch('key', context)).value.reveal()).toBe('before-10');
+    const changed = nextChange(b, 'key');
+    await b.watch('key', () => undefined);
+    await writeFile(join(dir, 'secrets.json.new'), JSON.stringify({ key: 'after-11' }));
+    await rename(join(dir, 'secrets.json.new'), file);
+    await changed;
+    expect((await b.fetch('key', context)).value.reveal()).toBe('after-11');
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { planRefresh } from '../../src/lease/refresh-schedule.js';
+
+const T0 = 1_000_000;
+
+describe('refresh schedule', () => {
+  it('schedules nothing for a secret that is good until its source changes', () => {
+    expect(planRefresh({ kind: 'until-changed' }, T0, 0.5)).toEqual({ action: 'none' });
+  });
+
+  it('renews a renewable lease at two thirds of its TTL, earlier by at most the jitter', () => {
+    const lease = { kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true } as const;
+    expect(planRefresh(lease, T0, 0)).toEqual({ action: 'renew', at: T0 + 20_000 });
+    expect(planRefresh(lease, T0, 0.999)).toEqual({ action: 'renew', at: T0 + 18_002 });
+  });
+
+  it('re-fetches ahead of max TTL once a renewal can no longer extend the lease', () => {
+    const capped = { kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true, maxExpiresAt: T0 + 30_000 } as const;
+    expect(planRefresh(capped, T0, 0)).toEqual({ action: 'refetch', at: T0 + 20_000 });
+    const nearEnd = { kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true, maxExpiresAt: T0 + 12_000 } as const;
+    expect(planRefresh(nearEnd, T0, 0)).toEqual({ action: 'refetch', at: T0 + 8_000 });
+  });
+
+  it('re-fetches a non-renewable lease before it ends', () => {
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 40_000 });
+  });
+
+  it('re-fetches an expiring secret after two thirds of the time it has left', () => {
+    expect(planRefresh({ kind: 'expiry', expiresAt: T0 + 90_000 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 60_000 });
+    // Already expired: act now, not in the past.
+    expect(planRefresh({ kind: 'expiry', expiresAt: T0 - 5 }, T0, 0)).toEqual({ action: 'refetch', at: T0 });
+  });
+});
