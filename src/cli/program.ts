@@ -115,7 +115,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   try {
-    await program.parseAsync(argv as string[]);
+    await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';

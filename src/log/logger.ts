@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent, type LoggerOptions as PinoOptions } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 export type LogFormat = 'json' | 'pretty';
@@ -38,6 +39,8 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.format === 'pretty') {
+    // Loaded only when asked for: most deployments log JSON, and start-up time counts for `once`.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(base, pretty({ destination: options.stream ?? fd, sync: true, colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
   return pino(base, options.stream ?? pino.destination({ fd, sync: true }));

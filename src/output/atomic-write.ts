@@ -96,14 +96,15 @@ async function syncDirectory(directory: string): Promise<void> {
   await handle.close();
 }
 
-/** Removes temp files a killed run left beside `destination`; returns how many. */
-export async function removeStaleTempFiles(destination: string): Promise<number> {
-  const prefix = `.${basename(destination)}${TEMP_MARK}`;
-  const entries = await readdir(dirname(destination)).catch(() => [] as string[]);
+/** Removes the temp files a killed run left beside these destinations (all in one directory); returns how many. */
+export async function removeStaleTempFiles(directory: string, destinationNames: ReadonlySet<string>): Promise<number> {
+  const entries = await readdir(directory).catch(() => [] as string[]);
   let removed = 0;
   for (const entry of entries) {
-    if (!entry.startsWith(prefix) || !/^[0-9a-f]{12}$/.test(entry.slice(prefix.length))) continue;
-    await unlink(join(dirname(destination), entry)).then(() => removed++, () => undefined);
+    const mark = entry.lastIndexOf(TEMP_MARK);
+    if (!entry.startsWith('.') || mark < 0 || !/^[0-9a-f]{12}$/.test(entry.slice(mark + TEMP_MARK.length))) continue;
+    if (!destinationNames.has(entry.slice(1, mark))) continue;
+    await unlink(join(directory, entry)).then(() => removed++, () => undefined);
   }
   return removed;
 }

@@ -38,10 +38,12 @@ export async function checkDestinationFilesystem(destination: string, allowNonTm
   const fs = await filesystemOf(dirname(destination)).catch((cause: unknown) => {
     throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${destination}: cannot inspect its filesystem`, { cause });
   });
-  if (!fs.inMemory && !allowNonTmpfs) {
-    throw new SidecarError('SIDECAR_ERR_OUTPUT_NOT_TMPFS', `refusing to write ${destination}: ${fs.checked} is on ${fs.name}, not tmpfs or ramfs`, {
-      hint: 'mount a tmpfs there (docker --tmpfs, an emptyDir with medium: Memory) or set allow_non_tmpfs = true on the template',
-    });
-  }
+  if (!fs.inMemory && !allowNonTmpfs) throw notInMemoryError(destination, fs);
   return fs;
+}
+
+export function notInMemoryError(destination: string, fs: FilesystemInfo): SidecarError {
+  return new SidecarError('SIDECAR_ERR_OUTPUT_NOT_TMPFS', `refusing to write ${destination}: ${fs.checked} is on ${fs.name}, not tmpfs or ramfs`, {
+    hint: 'mount a tmpfs there (docker --tmpfs, an emptyDir with medium: Memory) or set allow_non_tmpfs = true on the template',
+  });
 }

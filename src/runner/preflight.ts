@@ -1,7 +1,8 @@
+import { basename, dirname } from 'node:path';
 import type { TemplateConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { removeStaleTempFiles } from '../output/atomic-write.js';
-import { checkDestinationFilesystem } from '../output/filesystem-check.js';
+import { filesystemOf, notInMemoryError } from '../output/filesystem-check.js';
 import { resolveOwnerId } from '../output/owner.js';
 
 export interface Destination {
@@ -11,20 +12,33 @@ export interface Destination {
 
 /**
  * Checks every destination before anything is written: the filesystem is tmpfs/ramfs (or disk is allowed, with
- * a warning), the owner names resolve. Also removes temp files a killed run left behind.
+ * a warning) and the owner names resolve. Also removes temp files a killed run left behind. Work is done once
+ * per directory and concurrently, since hundreds of templates commonly share one output directory.
  */
 export async function preflight(templates: readonly TemplateConfig[], logger: Logger): Promise<Map<number, Destination>> {
-  const destinations = new Map<number, Destination>();
-  for (const template of templates) {
-    const fs = await checkDestinationFilesystem(template.destination, template.allowNonTmpfs);
-    if (!fs.inMemory) {
-      logger.warn({ template: template.name, destination: template.destination, filesystem: fs.name }, 'writing secrets to a filesystem that is not in memory (allow_non_tmpfs = true)');
-    }
-    const uid = template.user === undefined ? undefined : await resolveOwnerId(template.user, 'user');
-    const gid = template.group === undefined ? undefined : await resolveOwnerId(template.group, 'group');
-    destinations.set(template.index, { uid, gid });
-    const removed = await removeStaleTempFiles(template.destination);
-    if (removed > 0) logger.info({ destination: template.destination, removed }, 'removed temp files left by an earlier run');
-  }
-  return destinations;
+  // Map.groupBy would do, but Node 20 lacks it.
+  const byDirectory = new Map<string, TemplateConfig[]>();
+  for (const t of templates) byDirectory.set(dirname(t.destination), [...(byDirectory.get(dirname(t.destination)) ?? []), t]);
+  await Promise.all(
+    [...byDirectory].map(async ([directory, group]) => {
+      const fs = await filesystemOf(directory);
+      for (const template of group) {
+        if (fs.inMemory) continue;
+        if (!template.allowNonTmpfs) throw notInMemoryError(template.destination, fs);
+        logger.warn({ template: template.name, destination: template.destination, filesystem: fs.name }, 'writing secrets to a filesystem that is not in memory (allow_non_tmpfs = true)');
+      }
+      const removed = await removeStaleTempFiles(directory, new Set(group.map((t) => basename(t.destination))));
+      if (removed > 0) logger.info({ directory, removed }, 'removed temp files left by an earlier run');
+    }),
+  );
+  const owners = await Promise.all(
+    templates.map(async (t): Promise<[number, Destination]> => {
+      const [uid, gid] = await Promise.all([
+        t.user === undefined ? undefined : resolveOwnerId(t.user, 'user'),
+        t.group === undefined ? undefined : resolveOwnerId(t.group, 'group'),
+      ]);
+      return [t.index, { uid, gid }];
+    }),
+  );
+  return new Map(owners);
 }

@@ -106,7 +106,8 @@ export class SecretView {
         signal: this.#abort.signal,
         shouldRetry: (error) => toSidecarError(error).retryable,
         onFailedAttempt: (error) => {
-          logger.warn({ secret: key, attempt: error.attemptNumber, error: errorFields(error) }, 'fetch failed, retrying with backoff');
+          this.#lastError = toSidecarError(error);
+          logger.warn({ ref: key, attempt: error.attemptNumber, error: errorFields(error) }, 'fetch failed, retrying with backoff');
         },
       });
       this.#accept(secret);
@@ -115,7 +116,7 @@ export class SecretView {
       const error = toSidecarError(raw, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       this.#lastError = error;
       if (!this.#current) this.#settleFirst.reject(error);
-      logger.error({ secret: key, error: errorFields(error) }, this.#current ? 'fetch failed; keeping the last good value' : 'fetch failed');
+      logger.error({ ref: key, error: errorFields(error) }, this.#current ? 'fetch failed; keeping the last good value' : 'fetch failed');
       this.#afterPermanentFailure();
     }
   }
@@ -140,7 +141,7 @@ export class SecretView {
     this.#current = secret;
     this.#lastError = undefined;
     this.#settleFirst.resolve();
-    if (recovered) this.options.logger.info({ secret: this.options.key }, 'fetch recovered');
+    if (recovered) this.options.logger.info({ ref: this.options.key }, 'fetch recovered');
     if (this.options.live) this.#schedule(secret);
     if (changed) this.options.onUpdate(this.options.key);
   }
@@ -167,7 +168,7 @@ export class SecretView {
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
-      logger.warn({ secret: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
+      logger.warn({ ref: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
       this.refresh();
     }
   }

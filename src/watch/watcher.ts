@@ -46,7 +46,7 @@ export class Watcher implements SecretStore {
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
-      this.options.logger.error({ secret: key, error: { message: (error as Error).message } }, 'cannot watch secret');
+      this.options.logger.error({ ref: key, error: { message: (error as Error).message } }, 'cannot watch secret');
       view.refresh();
     });
     return view;

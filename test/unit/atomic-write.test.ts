@@ -99,11 +99,11 @@ describe('atomic write', () => {
 
   it('removes temp files a killed run left behind, and nothing else', async () => {
     dir = await makeTmpfsDir();
-    const destination = join(dir, 'app.env');
     await writeFile(join(dir, '.app.env.sidecar-tmp-0123456789ab'), 'partial');
+    await writeFile(join(dir, '.db.json.sidecar-tmp-ba9876543210'), 'partial');
     await writeFile(join(dir, '.other.sidecar-tmp-0123456789ab'), 'someone else');
     await writeFile(join(dir, 'app.env'), 'good');
-    expect(await removeStaleTempFiles(destination)).toBe(1);
+    expect(await removeStaleTempFiles(dir, new Set(['app.env', 'db.json']))).toBe(2);
     expect(readdirSync(dir).sort()).toEqual(['.other.sidecar-tmp-0123456789ab', 'app.env']);
   });
 });

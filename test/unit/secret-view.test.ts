@@ -20,7 +20,7 @@ function scriptedBackend(script: (() => FetchedSecret)[]): SecretBackend & { cal
       try {
         return Promise.resolve(step ? step() : ok('x', 'v0'));
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     },
     close: () => Promise.resolve(),

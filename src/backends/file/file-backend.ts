@@ -8,7 +8,6 @@ import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
 import { parseDocument, type DocumentFormat } from './parse-document.js';
-import { isKubernetesAtomicEntry, watchSource } from './source-watch.js';
 
 const UNTIL_CHANGED = { kind: 'until-changed' } as const;
 
@@ -136,6 +135,8 @@ export class FileBackend implements SecretBackend {
   }
 
   private async startWatching(): Promise<FSWatcher> {
+    // chokidar is only needed in `run` mode.
+    const { isKubernetesAtomicEntry, watchSource } = await import('./source-watch.js');
     const format = await this.format().catch(() => undefined);
     const isDirectory = format === 'directory';
     const directory = isDirectory ? this.config.path : dirname(this.config.path);

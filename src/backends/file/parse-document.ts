@@ -13,7 +13,7 @@ export function parseDocument(text: string, format: DocumentFormat, label: strin
     return format === 'json' ? (JSON.parse(text) as unknown) : (parseYaml(text, { prettyErrors: false, uniqueKeys: true }) as unknown);
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${label} is not valid ${format.toUpperCase()}${positionOf(cause, text)}`, {
-      hint: 'a file that is being written is read again on its next change',
+      hint: 'the file is read again on the next retry and whenever it changes',
     });
   }
 }

@@ -1,0 +1,36 @@
+# secrets-sidecar image: multi-stage, runs as the non-root `node` user (uid 1000) under tini, no secret in any layer.
+#   docker build -t secrets-sidecar .
+#   docker run --tmpfs /run/secrets-sidecar:mode=0700,uid=1000,gid=1000 \
+#     -v "$PWD/sidecar.hcl:/etc/secrets-sidecar/sidecar.hcl:ro" secrets-sidecar
+# Node 24 is an LTS line supported until 2028 (Node 20 reached end of life in April 2026).
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency runs code at build time (the HCL grammar is used as WebAssembly).
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+FROM ${NODE_IMAGE}
+# tini as PID 1: forwards signals to node and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini=0.19.0-1 \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# The output directory. Mount a tmpfs here (--tmpfs, or an emptyDir with medium: Memory): secrets-sidecar
+# refuses to write secrets onto any other filesystem, so a forgotten mount fails closed instead of leaking to disk.
+RUN mkdir -p /run/secrets-sidecar /etc/secrets-sidecar \
+ && chown 1000:1000 /run/secrets-sidecar \
+ && chmod 0700 /run/secrets-sidecar
+VOLUME ["/run/secrets-sidecar"]
+# The image's `node` user, by number so that Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/main.js"]
+CMD ["run", "-c", "/etc/secrets-sidecar/sidecar.hcl"]

@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RUSAGE = new URL('./rusage.py', import.meta.url).pathname;
+
+/** Runs a command once under rusage.py: { code, wallS, cpuS, maxRssMiB, stderr }. */
+export function measure(command, args) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const file = join(dir, 'r.json');
+    const run = spawnSync('python3', [RUSAGE, file, '--', command, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (run.status !== 0) throw new Error(`rusage.py failed (${run.status})`);
+    const r = JSON.parse(readFileSync(file, 'utf8'));
+    return { code: r.code, wallS: r.wall_s, cpuS: r.cpu_s, maxRssMiB: r.max_rss_kib / 1024, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

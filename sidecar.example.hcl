@@ -1,0 +1,114 @@
+# secrets-sidecar configuration: every option, with its default.
+#
+# Check a config without contacting any backend:   secrets-sidecar validate -c sidecar.hcl
+# The same structure is accepted as JSON (a file ending in .json): a labelled block such as
+#   backend "file" "local" { ... }   is   {"backend": {"file": {"local": { ... }}}}
+# and a repeatable block such as template { ... } is a list item: {"template": [{ ... }]}.
+#
+# Relative paths anywhere in this file are resolved against the directory of this file.
+# Durations are written like "250ms", "10s", "5m", "1h30m".
+# Unknown options are errors, reported with file, line and column.
+
+# Log level: trace, debug, info, warn, error, fatal or silent. The command line's --log-level wins.
+log_level = "info"
+
+# Log format: "json" (one object per line, for collectors) or "pretty" (for people). --log-format wins.
+log_format = "json"
+
+# Environment variables the `env` template helper may read: exact names, or prefixes ending in "*".
+# Nothing else from the sidecar's environment (tokens, cloud credentials) is visible to templates.
+env_allow = ["POD_NAME", "POD_NAMESPACE", "APP_*"]
+
+# A backend block: `backend "<type>" "<name>"`. Templates refer to a secret as "<name>:<path>#<key>".
+# Names are unique across all backend types.
+#
+# The file backend reads local files, and needs no server:
+#   - a JSON or YAML document: <path> is a top-level key, and its value (text, number or object) is the secret;
+#   - a directory with one file per secret (Docker's /run/secrets, a Kubernetes secret volume): <path> is a file
+#     name directly in the directory. Files ending in .json, .yaml or .yml are parsed; others are read as text.
+#     Names starting with "." are never read, and symlinks must resolve inside the directory.
+# In `run` mode the backend watches its file or directory and re-renders on change, including a Kubernetes
+# volume update (the kubelet swaps the "..data" symlink).
+backend "file" "local" {
+  # Required: the file or directory.
+  path = "secrets.json"
+
+  # "json", "yaml" or "directory". Default: a directory is "directory", a name ending in .json is "json",
+  # .yaml/.yml is "yaml"; anything else must say.
+  format = "json"
+
+  # Default: unset, so changes are seen through inotify at once. Set it on filesystems without inotify (NFS,
+  # some FUSE mounts) to poll at this interval instead.
+  poll_interval = "5s"
+}
+
+# How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.
+# Errors that no retry can fix (a secret that does not exist, access denied) are not retried; in `run` mode they
+# are tried again when the backend reports a change, or at `max_backoff`.
+# While a backend fails, the files already rendered stay as they are.
+retry {
+  # Retries after the first failure; 0 retries for as long as the process runs (`once` is bounded by --timeout).
+  attempts = 0
+  # First delay. Default "250ms".
+  backoff = "250ms"
+  # Longest delay. Default "1m".
+  max_backoff = "1m"
+}
+
+# Quiescence in `run` mode: after a secret changes, render once no further change has arrived for `min`, and no
+# later than `max` after the first change. Spreads a burst of rotations into one render (and one reload).
+# Default: min = "0s", max = "0s": render on the next tick, coalescing changes that arrive together.
+# A template that has never rendered does not wait.
+wait {
+  min = "2s"
+  max = "10s"
+}
+
+# A template block renders one file. Repeat the block for more files.
+template {
+  # The Handlebars template: a file (`source`) or inline text (`contents`), exactly one of the two.
+  source = "templates/app.env.hbs"
+  # contents = <<-EOT
+  #   DATABASE_PASSWORD={{secret "local:db#password"}}
+  #   EOT
+
+  # Required: where to write. Written atomically (temp file in the same directory, fsync, rename).
+  destination = "/dev/shm/app/app.env"
+
+  # File mode, as an octal string. Default "0600".
+  perms = "0600"
+
+  # Owner of the file: a numeric id or a name from /etc/passwd and /etc/group. Default: the sidecar's own user.
+  user  = 1000
+  group = "app"
+
+  # Create missing parent directories (with mode 0700). Default true.
+  create_dest_dirs = true
+
+  # A reference to a key that the secret does not have fails the render (naming template, line and reference),
+  # and so does a missing field looked up inside a secret (Handlebars strict mode). Default true.
+  # `{{secret "local:db#port" default="5432"}}` gives a fallback for one reference either way.
+  error_on_missing_key = true
+
+  # Secrets are only written onto tmpfs or ramfs; any other filesystem is refused before anything is written.
+  # true allows disk for this template, with a warning in the log. Default false.
+  allow_non_tmpfs = false
+
+  # Overrides the top-level wait for this template.
+  wait {
+    min = "1s"
+    max = "5s"
+  }
+}
+
+# Template language: Handlebars, without HTML escaping, with these helpers only (unknown helpers are errors when
+# the template loads, and there is no helper that reads files or runs commands):
+#   {{secret "name:path#key"}}            one value; "#a.b" follows nested keys, "\." is a literal dot in a key
+#   {{#with (secret "name:path")}}…{{/with}}  the whole secret as an object ({{secret "name:path"}} prints JSON)
+#   {{secret "name:path#key" default="x"}}  a fallback when the key is missing
+#   {{json value}} {{json value indent=2}}  JSON text
+#   {{base64Encode value}} {{base64Decode value}}
+#   {{default value "fallback"}}           fallback for an empty or missing value (error_on_missing_key = false)
+#   {{trim value}} {{indent value 4}}
+#   {{env "POD_NAME"}}                     only variables listed in env_allow
+# References may be computed from other secrets, e.g. {{secret (secret "local:pointer")}}.

