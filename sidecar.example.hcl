@@ -60,7 +60,9 @@ retry {
 # Default: min = "0s", max = "0s": render on the next tick, coalescing changes that arrive together.
 # A template that has never rendered does not wait.
 wait {
+  # Quiet period a burst must end with before the render.
   min = "2s"
+  # Longest delay from the first change of a burst to the render.
   max = "10s"
 }
 
