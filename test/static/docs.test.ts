@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { configSchema } from '../../src/config/schema.js';
+import { BACKEND_SCHEMAS, configSchema } from '../../src/config/schema.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { REPO_ROOT } from '../support/dirs.js';
 
@@ -62,15 +62,18 @@ describe('sidecar.example.hcl', () => {
       const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodType; element?: z.ZodType; valueType?: z.ZodType; shape?: Record<string, z.ZodType>; options?: z.ZodType[] } }).def;
       if (def.shape) {
         for (const [key, value] of Object.entries(def.shape)) {
-          options.add(key);
+          // Backend types are block labels, checked below; their options are collected.
+          if (schema !== backendTypes) options.add(key);
           collect(value);
         }
       }
       for (const inner of [def.innerType, def.in, def.out, def.element, def.valueType, ...(def.options ?? [])]) if (inner) collect(inner);
     };
+    const backendTypes = (configSchema.shape.backend as unknown as { def: { innerType: z.ZodType } }).def.innerType;
     collect(configSchema);
     expect(options.size).toBeGreaterThan(15);
     const lines = EXAMPLE.split('\n');
+    for (const type of Object.keys(BACKEND_SCHEMAS)) expect(EXAMPLE).toMatch(new RegExp(`^backend "${type}" "`, 'm'));
     for (const option of options) {
       const at = lines.findIndex((l) => new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) || new RegExp(`^\\s*${option}\\s`).test(l));
       expect(at, `sidecar.example.hcl shows "${option}"`).toBeGreaterThanOrEqual(0);
