@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { BACKEND_SCHEMAS, configSchema } from '../../src/config/schema.js';
@@ -41,7 +41,7 @@ describe('error code registry', () => {
     for (const [category, code] of Object.entries(EXIT_CODES)) {
       const row = rows.find((r) => r[0] === String(code));
       expect(row, `exit code ${code} is documented`).toBeDefined();
-      expect(row?.[1].split(', ')).toContain(category);
+      expect(row?.[1]?.split(', ')).toContain(category);
     }
     const failureCodes = ['internal', 'usage', 'backend', 'render', 'output', 'timeout'].map((c) => EXIT_CODES[c as keyof typeof EXIT_CODES]);
     expect(new Set(failureCodes).size).toBe(failureCodes.length);
