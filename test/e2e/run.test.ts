@@ -64,8 +64,13 @@ describe('run', () => {
     const render = await daemon.waitFor(rendered('templates/a.hbs'), mark);
     expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('a=run-a-rotated-3\n');
 
-    // The render waited out the quiet period after the last change it saw.
-    const changes = daemon.records.slice(mark).filter((r) => (r['audit'] as { path?: string } | undefined)?.path === 'a');
+    // The render waited out the quiet period after the last fetch that brought a new version.
+    const fetches = daemon.records.slice(mark).filter((r) => (r['audit'] as { path?: string } | undefined)?.path === 'a');
+    const changes = fetches.filter((r, i) => {
+      const version = (r['audit'] as { version?: string }).version;
+      const previous = i === 0 ? undefined : (fetches[i - 1]?.['audit'] as { version?: string }).version;
+      return version !== previous && Date.parse(String(r.time)) <= Date.parse(String(render.time));
+    });
     expect(changes.length).toBeGreaterThan(0);
     const lastChange = Date.parse(String(changes[changes.length - 1]?.time));
     expect(Date.parse(String(render.time)) - lastChange).toBeGreaterThanOrEqual(1000);

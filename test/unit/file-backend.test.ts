@@ -13,7 +13,7 @@ let backend: FileBackend | undefined;
 let capture: LogCapture;
 
 /** Every secret value this file handles; none may reach the backend's log. */
-const SECRET_VALUES = ['json-pw-1', 'json-key-2', 'yaml-pw-3', 'yaml-tok-4', 'leaky-value-5', 'leaky-yaml-6', 'dir-pw-7', 'outside-secret', 'k8s-old-8', 'k8s-new-9', 'before-10', 'after-11'];
+const SECRET_VALUES = ['json-pw-1', 'json-key-2', 'yaml-pw-3', 'yaml-tok-4', 'leaky-value-5', 'leaky-yaml-6', 'dir-pw-7', 'outside-secret', 'k8s-old-8', 'k8s-new-9', 'before-10', 'after-11', 'burst-0', 'burst-1', 'burst-2', 'burst-3'];
 
 afterEach(async () => {
   for (const value of SECRET_VALUES) expect(capture.text).not.toContain(value);
@@ -137,5 +137,26 @@ describe('file backend', () => {
     await rename(join(dir, 'secrets.json.new'), file);
     await changed;
     expect((await b.fetch('key', context)).value.reveal()).toBe('after-11');
+  });
+
+  it('sees the last of a quick burst of replacements, which chokidar would otherwise throttle away', async () => {
+    dir = await makeTmpfsDir();
+    const file = join(dir, 'secrets.json');
+    await writeFile(file, JSON.stringify({ key: 'burst-0' }));
+    const b = open(file);
+    let sawFinal!: () => void;
+    const final = new Promise<void>((resolve) => (sawFinal = resolve));
+    await b.watch('key', () => {
+      void b.fetch('key', context).then(
+        (s) => s.value.reveal() === 'burst-3' && sawFinal(),
+        () => undefined,
+      );
+    });
+    for (const n of [1, 2, 3]) {
+      await writeFile(`${file}.new`, JSON.stringify({ key: `burst-${n}` }));
+      await rename(`${file}.new`, file);
+    }
+    await final;
+    expect((await b.fetch('key', context)).value.reveal()).toBe('burst-3');
   });
 });

@@ -1,6 +1,5 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, sep } from 'node:path';
-import type { FSWatcher } from 'chokidar';
 import type { FileBackendConfig, FileBackendFormat } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -8,6 +7,7 @@ import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
 import { parseDocument, type DocumentFormat } from './parse-document.js';
+import type { SourceWatch } from './source-watch.js';
 
 const UNTIL_CHANGED = { kind: 'until-changed' } as const;
 
@@ -21,7 +21,7 @@ export class FileBackend implements SecretBackend {
   #format: Promise<FileBackendFormat> | undefined;
   /** The parsed document, shared by every fetch until the source changes. */
   #document: Promise<{ data: unknown }> | undefined;
-  #watcher: Promise<FSWatcher> | undefined;
+  #watcher: Promise<SourceWatch> | undefined;
   readonly #listeners = new Set<() => void>();
 
   constructor(
@@ -134,7 +134,7 @@ export class FileBackend implements SecretBackend {
     return { value: new Sealed(value), version: fingerprint(text), lifetime: UNTIL_CHANGED };
   }
 
-  private async startWatching(): Promise<FSWatcher> {
+  private async startWatching(): Promise<SourceWatch> {
     // chokidar is only needed in `run` mode.
     const { isKubernetesAtomicEntry, watchSource } = await import('./source-watch.js');
     const format = await this.format().catch(() => undefined);

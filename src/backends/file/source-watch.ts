@@ -1,5 +1,5 @@
 import { basename, dirname } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch } from 'chokidar';
 
 export interface SourceWatchOptions {
   /** The directory to watch, without descending into it. */
@@ -11,12 +11,22 @@ export interface SourceWatchOptions {
   readonly onError: (error: unknown) => void;
 }
 
+export interface SourceWatch {
+  close(): Promise<void>;
+}
+
+/**
+ * chokidar emits at most one `change` per path per 50 ms and drops the rest, with no trailing event: the last
+ * write of a quick burst would go unseen. So every event is followed by one more notification after this delay.
+ */
+export const TRAILING_EVENT_DELAY_MS = 120;
+
 /**
  * Watches one directory level with chokidar. Watching the directory rather than the file is what lets us see
  * replacements by rename (editors, atomic writers) and Kubernetes' `..data` symlink swap, where the file a
- * reference names never changes itself.
+ * reference names never changes itself. Resolves once the watch is live.
  */
-export async function watchSource(options: SourceWatchOptions): Promise<FSWatcher> {
+export async function watchSource(options: SourceWatchOptions): Promise<SourceWatch> {
   const watcher = watch(options.directory, {
     depth: 0,
     ignoreInitial: true,
@@ -26,12 +36,21 @@ export async function watchSource(options: SourceWatchOptions): Promise<FSWatche
     ...(options.pollIntervalMs === undefined ? {} : { interval: options.pollIntervalMs, binaryInterval: options.pollIntervalMs }),
     ignored: (path: string) => path !== options.directory && dirname(path) === options.directory && !options.relevant(basename(path)),
   });
+  let trailing: NodeJS.Timeout | undefined;
   watcher.on('all', (_event, path) => {
-    if (path !== options.directory) options.onEvent();
+    if (path === options.directory) return;
+    options.onEvent();
+    clearTimeout(trailing);
+    trailing = setTimeout(options.onEvent, TRAILING_EVENT_DELAY_MS);
   });
   watcher.on('error', options.onError);
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  return watcher;
+  return {
+    close: async () => {
+      clearTimeout(trailing);
+      await watcher.close();
+    },
+  };
 }
 
 /** Kubernetes' atomic writer keeps its data in `..data` and timestamped `..YYYY_…` entries. */
