@@ -7,7 +7,7 @@ import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
-import { configSchema, type RawConfig, type RawTemplate, type RawWait } from './schema.js';
+import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
 import type { BackendConfig, ResolvedConfig, TemplateConfig, WaitPolicy } from './types.js';
 
@@ -58,7 +58,7 @@ function describeIssue(issue: core.$ZodIssue, tree: LocatedNode, file: string): 
 }
 
 function unknownKeyContext(path: readonly PathSegment[]): string {
-  if (path.length === 1 && path[0] === 'backend') return 'backend types (known: file)';
+  if (path.length === 1 && path[0] === 'backend') return `backend types (known: ${Object.keys(BACKEND_SCHEMAS).join(', ')})`;
   return formatPath(path);
 }
 

@@ -3,6 +3,7 @@ import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import type { LoadedTemplate } from './load-templates.js';
+import { storeOf } from './watcher-store.js';
 
 /** Secrets can be named by other secrets; this bounds how deep such chains may go. */
 export const MAX_RENDER_PASSES = 16;
@@ -12,8 +13,9 @@ export const MAX_RENDER_PASSES = 16;
  * not resolve yet, they are fetched, and the template is rendered again.
  */
 export async function renderToCompletion(template: LoadedTemplate, watcher: Watcher, options: Omit<RenderOptions, 'store'>): Promise<string> {
+  const store = storeOf(watcher);
   for (let pass = 0; pass < MAX_RENDER_PASSES; pass++) {
-    const result = renderTemplate(template.compiled, { ...options, store: watcher });
+    const result = renderTemplate(template.compiled, { ...options, store });
     if (result.status === 'complete') return result.text;
     await Promise.all(
       [...result.missing].map(async ([key, ref]) => {

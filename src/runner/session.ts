@@ -8,6 +8,7 @@ import type { LoadedTemplate } from './load-templates.js';
 import { closeBackends } from './open-backends.js';
 import type { Destination } from './preflight.js';
 import { TemplateRunner } from './template-runner.js';
+import { storeOf } from './watcher-store.js';
 
 export interface SessionParts {
   readonly config: ResolvedConfig;
@@ -34,9 +35,10 @@ export class Session {
     private readonly parts: SessionParts,
     private readonly options: SessionOptions,
   ) {
-    const { config, logger } = { config: parts.config, logger: options.logger };
+    const { config } = parts;
+    const { logger } = options;
     this.#watcher = new Watcher({ backends: parts.backends, logger, retry: config.retry, live: true, onUpdate: (key) => this.#onUpdate(key) });
-    const renderOptions = { mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow };
+    const renderOptions = { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow };
     this.#runners = parts.templates.map(
       (template) =>
         new TemplateRunner({

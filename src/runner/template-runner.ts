@@ -15,7 +15,7 @@ export interface TemplateRunnerOptions {
   readonly destination: Destination;
   readonly watcher: Watcher;
   readonly logger: Logger;
-  readonly renderOptions: Omit<RenderOptions, 'store' | 'errorOnMissingKey'>;
+  readonly renderOptions: Omit<RenderOptions, 'errorOnMissingKey'>;
   readonly retryBackoffMs: number;
   readonly maxBackoffMs: number;
   /** After every complete render, with the secrets it used. */
@@ -65,7 +65,7 @@ export class TemplateRunner {
     const { template, watcher, logger } = this.options;
     let result;
     try {
-      result = renderTemplate(template.compiled, { ...this.options.renderOptions, errorOnMissingKey: this.config.errorOnMissingKey, store: watcher });
+      result = renderTemplate(template.compiled, { ...this.options.renderOptions, errorOnMissingKey: this.config.errorOnMissingKey });
     } catch (error) {
       // deps stay as the last pass left them, so a fix to any of those secrets triggers another try.
       logger.error({ template: this.config.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');

@@ -2,8 +2,6 @@ import type { SecretBackend } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { SecretLookup, SecretStore } from '../template/render-state.js';
-import type { SecretRef } from '../template/secret-ref.js';
 import { SecretView } from './secret-view.js';
 
 export interface WatcherOptions {
@@ -17,26 +15,33 @@ export interface WatcherOptions {
   readonly onUpdate?: (key: string) => void;
 }
 
-/** Owns one SecretView per secret in use and answers the templates' lookups from them. */
-export class Watcher implements SecretStore {
+/** Which secret a view watches: a backend's name and a path it understands. */
+export interface SecretAddress {
+  readonly backend: string;
+  readonly path: string;
+  /** As the user wrote it, for messages. */
+  readonly text: string;
+}
+
+/** Owns one SecretView per secret in use, keyed by the caller's key for the address. */
+export class Watcher {
   readonly #views = new Map<string, SecretView>();
 
   constructor(private readonly options: WatcherOptions) {}
 
-  lookup(key: string, ref: SecretRef): SecretLookup {
-    this.backendFor(ref);
-    const current = this.#views.get(key)?.current;
-    return current ? { status: 'ready', value: current.value.reveal() } : { status: 'missing' };
+  /** Throws a coded error when the address names a backend that is not configured. */
+  checkAddress(address: SecretAddress): void {
+    this.backendFor(address);
   }
 
-  /** Starts a view for `ref` if there is none; returns it. */
-  request(key: string, ref: SecretRef): SecretView {
+  /** Starts a view for `address` if there is none; returns it. */
+  request(key: string, address: SecretAddress): SecretView {
     const existing = this.#views.get(key);
     if (existing) return existing;
     const view = new SecretView({
       key,
-      path: ref.path,
-      backend: this.backendFor(ref),
+      path: address.path,
+      backend: this.backendFor(address),
       logger: this.options.logger,
       retry: this.options.retry,
       live: this.options.live,
@@ -73,11 +78,11 @@ export class Watcher implements SecretStore {
     await Promise.all(views.map((view) => view.stop()));
   }
 
-  private backendFor(ref: SecretRef): SecretBackend {
-    const backend = this.options.backends.get(ref.backend);
+  private backendFor(address: SecretAddress): SecretBackend {
+    const backend = this.options.backends.get(address.backend);
     if (!backend) {
       const known = [...this.options.backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${ref.text}" names backend "${ref.backend}", which is not configured (configured: ${known})`);
+      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${address.text}" names backend "${address.backend}", which is not configured (configured: ${known})`);
     }
     return backend;
   }
