@@ -1,10 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Daemon, runCli, type LogRecord } from '../support/cli.js';
 import { makeDiskDir, removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
+import { makeKubernetesVolume, updateKubernetesVolume } from '../support/kubernetes-volume.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let project: Project | undefined;
@@ -89,19 +90,12 @@ describe('run', () => {
       config: 'backend "file" "k8s" {\n  path = "@ROOT@/volume"\n}\ntemplate {\n  contents = "pw={{trim (secret \\"k8s:password\\")}}\\n"\n  destination = "@OUT@/pw.txt"\n}\n',
     });
     const volume = join(project.root, 'volume');
-    await mkdir(join(volume, '..2026_11_24_09_00_00.1'), { recursive: true });
-    await writeFile(join(volume, '..2026_11_24_09_00_00.1', 'password'), 'k8s-run-old-4444\n');
-    await symlink('..2026_11_24_09_00_00.1', join(volume, '..data'));
-    await symlink('..data/password', join(volume, 'password'));
+    await makeKubernetesVolume(volume, { password: 'k8s-run-old-4444\n' });
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor(allRendered);
     expect(readFileSync(join(project.out, 'pw.txt'), 'utf8')).toBe('pw=k8s-run-old-4444\n');
     const mark = daemon.mark;
-    await mkdir(join(volume, '..2026_11_24_09_05_00.2'));
-    await writeFile(join(volume, '..2026_11_24_09_05_00.2', 'password'), 'k8s-run-new-5555\n');
-    await symlink('..2026_11_24_09_05_00.2', join(volume, '..data_tmp'));
-    await rename(join(volume, '..data_tmp'), join(volume, '..data'));
-    await rm(join(volume, '..2026_11_24_09_00_00.1'), { recursive: true });
+    await updateKubernetesVolume(volume, { password: 'k8s-run-new-5555\n' });
     await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
     expect(readFileSync(join(project.out, 'pw.txt'), 'utf8')).toBe('pw=k8s-run-new-5555\n');
     expectNoSecrets(daemon.stderr, ['k8s-run-old-4444', 'k8s-run-new-5555']);

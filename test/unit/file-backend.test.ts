@@ -1,9 +1,10 @@
-import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../src/backends/file/file-backend.js';
 import type { FileBackendConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/log/logger.js';
+import { makeKubernetesVolume, updateKubernetesVolume } from '../support/kubernetes-volume.js';
 import { LogCapture } from '../support/leaks.js';
 import { makeTmpfsDir, removeDir } from '../support/dirs.js';
 
@@ -107,20 +108,12 @@ describe('file backend', () => {
   it('notices a Kubernetes-style update, where only the ..data symlink is swapped', async () => {
     dir = await makeTmpfsDir();
     const volume = join(dir, 'volume');
-    await mkdir(join(volume, '..2026_01_01_00_00_00.1'), { recursive: true });
-    await writeFile(join(volume, '..2026_01_01_00_00_00.1', 'password'), 'k8s-old-8');
-    await symlink('..2026_01_01_00_00_00.1', join(volume, '..data'));
-    await symlink('..data/password', join(volume, 'password'));
+    await makeKubernetesVolume(volume, { password: 'k8s-old-8' });
     const b = open(volume);
     expect((await b.fetch('password', context)).value.reveal()).toBe('k8s-old-8');
     const changed = nextChange(b, 'password');
     await b.watch('password', () => undefined); // ensure the watch is live before swapping
-    // The kubelet's atomic writer: new timestamped dir, ..data_tmp symlink, rename over ..data, old dir removed.
-    await mkdir(join(volume, '..2026_01_01_00_05_00.2'));
-    await writeFile(join(volume, '..2026_01_01_00_05_00.2', 'password'), 'k8s-new-9');
-    await symlink('..2026_01_01_00_05_00.2', join(volume, '..data_tmp'));
-    await rename(join(volume, '..data_tmp'), join(volume, '..data'));
-    await rm(join(volume, '..2026_01_01_00_00_00.1'), { recursive: true });
+    await updateKubernetesVolume(volume, { password: 'k8s-new-9' });
     await changed;
     expect((await b.fetch('password', context)).value.reveal()).toBe('k8s-new-9');
   });
