@@ -15,6 +15,9 @@ log_level = "info"
 # Log format: "json" (one object per line, for collectors) or "pretty" (for people). --log-format wins.
 log_format = "json"
 
+# In `run` mode, write the sidecar's own pid here (removed on exit). Default: no pid file.
+pid_file = "/run/secrets-sidecar.pid"
+
 # Environment variables the `env` template helper may read: exact names, or prefixes ending in "*".
 # Nothing else from the sidecar's environment (tokens, cloud credentials) is visible to templates.
 env_allow = ["POD_NAME", "POD_NAMESPACE", "APP_*"]
@@ -66,6 +69,40 @@ wait {
   max = "10s"
 }
 
+# A notify block is a reload target: `notify "<name>"`, with exactly one of pid_file, process, http or command.
+# In `run` mode, templates that write new bytes during a burst fire each of their targets once, after all of
+# their files are written. Failures are logged and retried with backoff; they never stop the sidecar.
+notify "app" {
+  # Send `signal` to the process whose pid is in this file. Across containers this needs a shared PID namespace.
+  pid_file = "/run/app/app.pid"
+  # The signal to send (pid_file and process only). Default "SIGHUP".
+  signal = "SIGHUP"
+}
+notify "nginx" {
+  # Send `signal` to every process whose command line (arguments joined by spaces) matches this regex.
+  process = "^nginx: master"
+  signal  = "SIGHUP"
+}
+notify "prom" {
+  # Call an HTTP endpoint; any 2xx status is success. The response body is never logged.
+  http {
+    # Required: an http:// or https:// URL.
+    url = "http://127.0.0.1:9090/-/reload"
+    # GET, POST or PUT. Default "POST".
+    method = "POST"
+    # Default "5s".
+    timeout = "5s"
+    # Extra request headers.
+    headers = { "X-Reload" = "secrets-sidecar" }
+  }
+}
+notify "hook" {
+  # Run a command, without a shell, with only PATH, HOME, LANG, LC_ALL, TZ and USER in its environment.
+  command = ["nginx", "-s", "reload"]
+  # Past this, the command's process group gets SIGTERM, then SIGKILL 2s later. Default "30s".
+  timeout = "30s"
+}
+
 # A template block renders one file. Repeat the block for more files.
 template {
   # The Handlebars template: a file (`source`) or inline text (`contents`), exactly one of the two.
@@ -95,6 +132,9 @@ template {
   # Secrets are only written onto tmpfs or ramfs; any other filesystem is refused before anything is written.
   # true allows disk for this template, with a warning in the log. Default false.
   allow_non_tmpfs = false
+
+  # The notify targets to fire when this file changes. Default: every notify block; [] fires none.
+  notify = ["app"]
 
   # Overrides the top-level wait for this template.
   wait {

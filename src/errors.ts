@@ -4,7 +4,7 @@
  */
 
 /** What kind of failure an error is; each category has its own process exit code (see cli/exit-codes.ts). */
-export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'internal';
+export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'reload' | 'internal';
 
 interface CodeSpec {
   readonly category: ErrorCategory;
@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: { category: 'output', retryable: false, summary: 'The destination is not on tmpfs or ramfs and the template does not allow disk.' },
   SIDECAR_ERR_OUTPUT_WRITE: { category: 'output', retryable: false, summary: 'The rendered file could not be written, chmod-ed, chown-ed or renamed into place.' },
   SIDECAR_ERR_OUTPUT_OWNER: { category: 'output', retryable: false, summary: 'The user or group named for a destination does not exist.' },
+  SIDECAR_ERR_RELOAD_TARGET_MISSING: { category: 'reload', retryable: true, summary: 'A notify target is not there: no pid file, a stale pid, or no process matching the pattern.' },
+  SIDECAR_ERR_RELOAD_DENIED: { category: 'reload', retryable: false, summary: 'The sidecar may not signal that process (another user, or no shared PID namespace).' },
+  SIDECAR_ERR_RELOAD_FAILED: { category: 'reload', retryable: true, summary: 'A notify hook failed: an HTTP status other than 2xx, or a command that exited non-zero.' },
+  SIDECAR_ERR_RELOAD_TIMEOUT: { category: 'reload', retryable: true, summary: 'A notify hook did not finish within its timeout (a command is killed).' },
   SIDECAR_ERR_TIMEOUT: { category: 'timeout', retryable: false, summary: '`once` did not finish within --timeout.' },
   SIDECAR_ERR_INTERNAL: { category: 'internal', retryable: false, summary: 'A bug: an unexpected error inside secrets-sidecar.' },
 } as const satisfies Record<string, CodeSpec>;

@@ -11,4 +11,5 @@ export const EXIT_CODES: Readonly<Record<'success' | ErrorCategory, number>> = O
   render: 4,
   output: 5,
   timeout: 6,
+  reload: 7,
 });

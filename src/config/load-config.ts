@@ -7,12 +7,15 @@ import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
-import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawTemplate, type RawWait } from './schema.js';
+import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import type { BackendConfig, ResolvedConfig, TemplateConfig, WaitPolicy } from './types.js';
+import type { BackendConfig, NotifyAction, ResolvedConfig, TemplateConfig, WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
+export const DEFAULT_NOTIFY_SIGNAL = 'SIGHUP';
+export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
@@ -90,6 +93,9 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
 
+  const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
+  const notifyNames = notify.map((n) => n.name);
+
   const destinations = new Map<string, number>();
   const templates = (raw.template ?? []).map((t, index): TemplateConfig => {
     const here = (key: string) => ['template', index, key];
@@ -102,7 +108,12 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     destinations.set(destination, index);
     const templateWait = resolveWait(t.wait, wait);
     if (templateWait.maxMs < templateWait.minMs) throw invalid(['template', index, 'wait', 'max'], 'max is shorter than min');
-    return Object.freeze(resolveTemplate(t, index, base, destination, templateWait));
+    t.notify?.forEach((name, i) => {
+      if (!notifyNames.includes(name)) throw invalid(['template', index, 'notify', i], `no notify block is named "${name}" (defined: ${notifyNames.map((n) => `"${n}"`).join(', ') || 'none'})`);
+    });
+    // Default: every notify block. (A supervised child, once configured, will be the default instead.)
+    const targets = Object.freeze([...(t.notify ?? notifyNames)]);
+    return Object.freeze({ ...resolveTemplate(t, index, base, destination, templateWait), notify: targets });
   });
 
   return Object.freeze({
@@ -113,11 +124,36 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
     wait,
     backends: Object.freeze(backends),
+    notify: Object.freeze(notify),
     templates: Object.freeze(templates),
+    pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
   });
 }
 
-function resolveTemplate(t: RawTemplate, index: number, base: string, destination: string, wait: WaitPolicy): TemplateConfig {
+function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: string, key?: string) => SidecarError): NotifyAction {
+  const kinds = (['pid_file', 'process', 'http', 'command'] as const).filter((k) => block[k] !== undefined);
+  if (kinds.length !== 1) throw invalid(`a notify block needs exactly one of "pid_file", "process", "http" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`);
+  const signal = block.signal ?? DEFAULT_NOTIFY_SIGNAL;
+  const signalled = block.pid_file !== undefined || block.process !== undefined;
+  if (!signalled && block.signal !== undefined) throw invalid('"signal" applies only with "pid_file" or "process"', 'signal');
+  if (signalled && block.timeout !== undefined) throw invalid('"timeout" applies only with "command" (http has its own)', 'timeout');
+  if (block.pid_file !== undefined) return { kind: 'pid-file', pidFile: resolve(base, block.pid_file), signal };
+  if (block.process !== undefined) {
+    try {
+      new RegExp(block.process);
+    } catch (error) {
+      throw invalid(`"process" is not a valid regular expression: ${(error as Error).message}`, 'process');
+    }
+    return { kind: 'process', pattern: block.process, signal };
+  }
+  if (block.http !== undefined) {
+    if (block.timeout !== undefined) throw invalid('put "timeout" inside the http block', 'timeout');
+    return { kind: 'http', url: block.http.url, method: block.http.method ?? 'POST', headers: Object.freeze({ ...(block.http.headers ?? {}) }), timeoutMs: block.http.timeout ?? DEFAULT_HTTP_TIMEOUT_MS };
+  }
+  return { kind: 'command', command: Object.freeze([...(block.command ?? [])]), timeoutMs: block.timeout ?? DEFAULT_COMMAND_TIMEOUT_MS };
+}
+
+function resolveTemplate(t: RawTemplate, index: number, base: string, destination: string, wait: WaitPolicy): Omit<TemplateConfig, 'notify'> {
   return {
     index,
     name: t.source ?? `template[${index}] (contents)`,

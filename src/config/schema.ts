@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
 import { parseDuration } from './duration.js';
@@ -40,6 +41,9 @@ const perms = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return parseInt(value, 8);
 });
 
+const SIGNAL_NAMES = Object.keys(constants.signals).filter((name) => !['SIGKILL', 'SIGSTOP'].includes(name));
+const signalName = z.string().refine((name) => SIGNAL_NAMES.includes(name), { message: 'expected a signal name such as "SIGHUP" or "SIGUSR1"' });
+
 const owner = z.union([z.number().int().min(0), z.string().min(1)], { error: 'expected a numeric id or a name' });
 
 const waitSchema = z.strictObject({ min: duration.optional(), max: duration.optional() });
@@ -67,6 +71,23 @@ const backendsSchema = z.strictObject(
   ) as { [K in keyof typeof BACKEND_SCHEMAS]: z.ZodOptional<z.ZodRecord<z.ZodString, (typeof BACKEND_SCHEMAS)[K]>> },
 );
 
+const httpHookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  method: z.enum(['GET', 'POST', 'PUT']).optional(),
+  timeout: duration.optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+/** One way to tell an application that its files changed; exactly one of the four kinds per block. */
+const notifySchema = z.strictObject({
+  pid_file: z.string().min(1).optional(),
+  process: z.string().min(1).optional(),
+  signal: signalName.optional(),
+  http: singleBlock(httpHookSchema, 'http').optional(),
+  command: z.array(z.string()).min(1).optional(),
+  timeout: duration.optional(),
+});
+
 const templateSchema = z.strictObject({
   source: z.string().min(1).optional(),
   contents: z.string().optional(),
@@ -78,6 +99,7 @@ const templateSchema = z.strictObject({
   error_on_missing_key: z.boolean().optional(),
   allow_non_tmpfs: z.boolean().optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
+  notify: z.array(z.string().min(1)).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -86,10 +108,13 @@ export const configSchema = z.strictObject({
   env_allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'an env_allow entry is a variable name, or a prefix ending in "*"')).optional(),
   retry: singleBlock(retrySchema, 'retry').optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
+  pid_file: z.string().min(1).optional(),
   backend: backendsSchema.optional(),
+  notify: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a notify name may use letters, digits, "_", "." and "-" only'), notifySchema).optional(),
   template: repeatedBlock(templateSchema).optional(),
 });
 
 export type RawConfig = z.output<typeof configSchema>;
 export type RawTemplate = z.output<typeof templateSchema>;
 export type RawWait = z.output<typeof waitSchema>;
+export type RawNotify = z.output<typeof notifySchema>;

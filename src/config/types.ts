@@ -11,7 +11,10 @@ export interface ResolvedConfig {
   readonly retry: RetryPolicy;
   readonly wait: WaitPolicy;
   readonly backends: readonly BackendConfig[];
+  readonly notify: readonly NotifyConfig[];
   readonly templates: readonly TemplateConfig[];
+  /** Where the sidecar writes its own pid (for a supervisor or a test harness); undefined: nowhere. */
+  readonly pidFile: string | undefined;
 }
 
 export interface RetryPolicy {
@@ -42,6 +45,18 @@ export interface FileBackendConfig {
 export type BackendConfig = FileBackendConfig;
 export type BackendType = BackendConfig['type'];
 
+/** How one reload target is reached. */
+export type NotifyAction =
+  | { readonly kind: 'pid-file'; readonly pidFile: string; readonly signal: string }
+  | { readonly kind: 'process'; readonly pattern: string; readonly signal: string }
+  | { readonly kind: 'http'; readonly url: string; readonly method: 'GET' | 'POST' | 'PUT'; readonly headers: Readonly<Record<string, string>>; readonly timeoutMs: number }
+  | { readonly kind: 'command'; readonly command: readonly string[]; readonly timeoutMs: number };
+
+export interface NotifyConfig {
+  readonly name: string;
+  readonly action: NotifyAction;
+}
+
 export interface TemplateConfig {
   /** Position in the config, for messages when there is no source file. */
   readonly index: number;
@@ -57,4 +72,6 @@ export interface TemplateConfig {
   readonly errorOnMissingKey: boolean;
   readonly allowNonTmpfs: boolean;
   readonly wait: WaitPolicy;
+  /** Names of the notify targets fired when this template's file changes. */
+  readonly notify: readonly string[];
 }

@@ -4,6 +4,7 @@ import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import { loadTemplates } from './load-templates.js';
 import { openBackends } from './open-backends.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session } from './session.js';
 
@@ -21,6 +22,7 @@ export interface DaemonOptions {
 export class Daemon {
   #session: Session | undefined;
   #stopping = false;
+  #pidFile: string | undefined;
   #reloading: Promise<boolean> | undefined;
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
@@ -38,6 +40,8 @@ export class Daemon {
 
   async start(config: ResolvedConfig): Promise<void> {
     this.#session = await this.#build(config);
+    this.#pidFile = config.pidFile;
+    if (this.#pidFile) await writePidFile(this.#pidFile);
     this.options.logger.info({ templates: config.templates.length, backends: config.backends.length }, 'started');
     this.#session.start();
   }
@@ -56,6 +60,7 @@ export class Daemon {
     const session = this.#session;
     this.#session = undefined;
     await session?.stop();
+    if (this.#pidFile) await removePidFile(this.#pidFile);
   }
 
   async #reload(): Promise<boolean> {

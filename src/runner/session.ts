@@ -7,7 +7,9 @@ import { allowedEnvironment } from './environment.js';
 import type { LoadedTemplate } from './load-templates.js';
 import { closeBackends } from './open-backends.js';
 import type { Destination } from './preflight.js';
-import { TemplateRunner } from './template-runner.js';
+import { createReloadTarget } from '../reload/reload-target.js';
+import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
+import { TemplateRunner, type RenderOutcome } from './template-runner.js';
 import { storeOf } from './watcher-store.js';
 
 export interface SessionParts {
@@ -25,10 +27,16 @@ export interface SessionOptions {
   readonly onFirstRender: () => void;
 }
 
+/** Tries per notify firing before it is logged as failed (the next burst fires it again). */
+const NOTIFY_ATTEMPTS = 5;
+/** With no `wait`, how long a burst of template writes is collected at most while templates stay busy. */
+const DEFAULT_MAX_COLLECT_MS = 10_000;
+
 /** One generation of `run`: the backends, views and template runners built from one config. SIGHUP swaps it. */
 export class Session {
   readonly #watcher: Watcher;
   readonly #runners: TemplateRunner[];
+  readonly #dispatcher: ReloadDispatcher;
   #firstRenderDone = false;
 
   constructor(
@@ -38,6 +46,13 @@ export class Session {
     const { config } = parts;
     const { logger } = options;
     this.#watcher = new Watcher({ backends: parts.backends, logger, retry: config.retry, live: true, onUpdate: (key) => this.#onUpdate(key) });
+    this.#dispatcher = new ReloadDispatcher({
+      targets: new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: options.env })])),
+      logger,
+      retry: config.retry,
+      attempts: NOTIFY_ATTEMPTS,
+      maxCollectMs: config.wait.maxMs > 0 ? config.wait.maxMs : DEFAULT_MAX_COLLECT_MS,
+    });
     const renderOptions = { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow };
     this.#runners = parts.templates.map(
       (template) =>
@@ -49,7 +64,7 @@ export class Session {
           renderOptions,
           retryBackoffMs: config.retry.backoffMs,
           maxBackoffMs: config.retry.maxBackoffMs,
-          onRendered: () => this.#afterRender(),
+          onRendered: (runner, outcome) => this.#afterRender(runner, outcome),
           onFatal: options.onFatal,
         }),
     );
@@ -57,10 +72,11 @@ export class Session {
 
   start(): void {
     for (const runner of this.#runners) runner.schedule();
-    if (this.#runners.length === 0) this.#afterRender();
+    if (this.#runners.length === 0) this.#checkFirstRender();
   }
 
   async stop(): Promise<void> {
+    await this.#dispatcher.stop();
     await Promise.all(this.#runners.map((runner) => runner.stop()));
     await this.#watcher.stop();
     await closeBackends(this.parts.backends, this.options.logger);
@@ -70,11 +86,18 @@ export class Session {
     for (const runner of this.#runners) if (runner.deps.has(key)) runner.schedule();
   }
 
-  #afterRender(): void {
+  #afterRender(runner: TemplateRunner, outcome: RenderOutcome): void {
     // Views no template reads any more (a reference computed from a secret that changed) are stopped.
     const inUse = new Set<string>();
-    for (const runner of this.#runners) for (const key of runner.deps) inUse.add(key);
+    for (const r of this.#runners) for (const key of r.deps) inUse.add(key);
     void this.#watcher.retain(inUse);
+    // Only new bytes reload anything; the targets fire once every template of the burst is written.
+    if (outcome === 'written') this.#dispatcher.request(runner.config.notify);
+    if (this.#runners.every((r) => !r.busy)) this.#dispatcher.flush();
+    this.#checkFirstRender();
+  }
+
+  #checkFirstRender(): void {
     if (!this.#firstRenderDone && this.#runners.every((runner) => runner.rendered)) {
       this.#firstRenderDone = true;
       this.options.onFirstRender();

@@ -18,11 +18,14 @@ export interface TemplateRunnerOptions {
   readonly renderOptions: Omit<RenderOptions, 'errorOnMissingKey'>;
   readonly retryBackoffMs: number;
   readonly maxBackoffMs: number;
-  /** After every complete render, with the secrets it used. */
-  readonly onRendered: (runner: TemplateRunner) => void;
+  /** After every render pass, with what became of the destination. */
+  readonly onRendered: (runner: TemplateRunner, outcome: RenderOutcome) => void;
   /** An output error that no retry can fix (not tmpfs, unknown owner). */
   readonly onFatal: (error: SidecarError) => void;
 }
+
+/** What a render pass did to the destination: only `written` means the application should reload. */
+export type RenderOutcome = 'written' | 'unchanged' | 'incomplete' | 'failed';
 
 /** Keeps one template's destination in step with its secrets in `run` mode. */
 export class TemplateRunner {
@@ -30,7 +33,9 @@ export class TemplateRunner {
   deps: ReadonlySet<string> = new Set();
   rendered = false;
   readonly #quiescence: Quiescence;
-  #busy: Promise<void> = Promise.resolve();
+  #chain: Promise<void> = Promise.resolve();
+  /** Renders queued or running; with a pending quiescence timer, the template counts as busy. */
+  #queued = 0;
   #stopped = false;
   #writeFailures = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -48,20 +53,34 @@ export class TemplateRunner {
     if (!this.#stopped) this.#quiescence.touch(!this.rendered);
   }
 
+  /** A render is waiting out its quiet period, queued or running: a reload now would come too early. */
+  get busy(): boolean {
+    return this.#quiescence.pending || this.#queued > 0;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#quiescence.cancel();
     clearTimeout(this.#retryTimer);
-    await this.#busy;
+    await this.#chain;
   }
 
   /** Renders are synchronous; writes are not. Chaining keeps one write per destination at a time, in order. */
   #enqueueRender(): void {
-    this.#busy = this.#busy.then(() => this.#render());
+    this.#queued++;
+    this.#chain = this.#chain.then(async () => {
+      let outcome: RenderOutcome = 'failed';
+      try {
+        outcome = await this.#render();
+      } finally {
+        this.#queued--;
+      }
+      if (!this.#stopped) this.options.onRendered(this, outcome);
+    });
   }
 
-  async #render(): Promise<void> {
-    if (this.#stopped) return;
+  async #render(): Promise<RenderOutcome> {
+    if (this.#stopped) return 'unchanged';
     const { template, watcher, logger } = this.options;
     let result;
     try {
@@ -69,13 +88,12 @@ export class TemplateRunner {
     } catch (error) {
       // deps stay as the last pass left them, so a fix to any of those secrets triggers another try.
       logger.error({ template: this.config.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');
-      return;
+      return 'failed';
     }
     this.deps = result.used;
     if (result.status === 'incomplete') {
       for (const [key, ref] of result.missing) watcher.request(key, ref);
-      this.options.onRendered(this);
-      return;
+      return 'incomplete';
     }
     try {
       const outcome = await writeAtomically({
@@ -90,9 +108,10 @@ export class TemplateRunner {
       this.#writeFailures = 0;
       this.rendered = true;
       logger[outcome.outcome === 'written' ? 'info' : 'debug']({ template: this.config.name, destination: this.config.destination, outcome: outcome.outcome }, 'rendered');
-      this.options.onRendered(this);
+      return outcome.outcome;
     } catch (error) {
       this.#onWriteError(error);
+      return 'failed';
     }
   }
 

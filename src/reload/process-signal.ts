@@ -1,0 +1,51 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { SidecarError } from '../errors.js';
+
+/** Reads a pid file: a missing, empty or garbled file means the application is not (yet) running. */
+export async function readPidFile(path: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} does not hold a process id`);
+  return pid;
+}
+
+/**
+ * Pids whose command line (arguments joined by spaces) matches the pattern, like `pgrep -f`; the sidecar itself
+ * and its ancestors are left out so that a broad pattern cannot signal the sidecar.
+ */
+export async function findProcesses(pattern: RegExp, options: { procDir?: string; exclude?: readonly number[] } = {}): Promise<number[]> {
+  const procDir = options.procDir ?? '/proc';
+  const exclude = new Set(options.exclude ?? [process.pid, process.ppid]);
+  const entries = await readdir(procDir);
+  const found: number[] = [];
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!/^\d+$/.test(entry) || exclude.has(Number(entry))) return;
+      const cmdline = await readFile(`${procDir}/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline && pattern.test(cmdline.replace(/\0+$/, '').split('\0').join(' '))) found.push(Number(entry));
+    }),
+  );
+  return found.sort((a, b) => a - b);
+}
+
+/** Sends a signal, turning errno into coded errors: a gone process can come back, a forbidden one will not. */
+export function sendSignal(pid: number, signal: NodeJS.Signals, what: string): void {
+  try {
+    process.kill(pid, signal);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `${what}: process ${pid} does not exist`, { cause });
+    if (code === 'EPERM') {
+      throw new SidecarError('SIDECAR_ERR_RELOAD_DENIED', `${what}: not permitted to send ${signal} to process ${pid}`, {
+        cause,
+        hint: 'run the sidecar as the same user as the application (or with CAP_KILL), and share the PID namespace (Kubernetes shareProcessNamespace: true, compose pid: "service:app")',
+      });
+    }
+    throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: cannot signal process ${pid} (${code ?? 'error'})`, { cause });
+  }
+}

@@ -1,0 +1,87 @@
+import pRetry from 'p-retry';
+import type { RetryPolicy } from '../config/types.js';
+import { toSidecarError } from '../errors.js';
+import { errorFields } from '../log/error-fields.js';
+import type { Logger } from '../log/logger.js';
+import type { ReloadTarget } from './reload-target.js';
+
+export interface ReloadDispatcherOptions {
+  readonly targets: ReadonlyMap<string, ReloadTarget>;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  /** Tries per firing, retryable errors only (a target that is not up yet, a hook that failed). */
+  readonly attempts: number;
+  /** The longest a burst is collected before its targets fire even though templates are still busy. */
+  readonly maxCollectMs: number;
+}
+
+/**
+ * Collects the targets of every template written during a burst and fires each once, when the caller says the
+ * burst is over (all templates idle) or after `maxCollectMs`. A new firing of a target supersedes the retries
+ * of its previous one.
+ */
+export class ReloadDispatcher {
+  readonly #pending = new Set<string>();
+  readonly #inFlight = new Map<string, AbortController>();
+  #maxTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(private readonly options: ReloadDispatcherOptions) {}
+
+  /** Templates wrote new bytes and name these targets. */
+  request(names: Iterable<string>): void {
+    if (this.#stopped) return;
+    for (const name of names) this.#pending.add(name);
+    if (this.#pending.size > 0 && this.#maxTimer === undefined) {
+      this.#maxTimer = setTimeout(() => this.flush(), this.options.maxCollectMs);
+    }
+  }
+
+  /** The burst is over: fire every pending target once. */
+  flush(): void {
+    clearTimeout(this.#maxTimer);
+    this.#maxTimer = undefined;
+    const names = [...this.#pending];
+    this.#pending.clear();
+    for (const name of names) {
+      const target = this.options.targets.get(name);
+      if (target) void this.#fire(target);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#maxTimer);
+    this.#pending.clear();
+    for (const controller of this.#inFlight.values()) controller.abort();
+    this.#inFlight.clear();
+    await Promise.resolve();
+  }
+
+  async #fire(target: ReloadTarget): Promise<void> {
+    const { logger, retry } = this.options;
+    this.#inFlight.get(target.name)?.abort();
+    const controller = new AbortController();
+    this.#inFlight.set(target.name, controller);
+    try {
+      const detail = await pRetry(() => target.fire(), {
+        retries: this.options.attempts,
+        factor: 2,
+        minTimeout: retry.backoffMs,
+        maxTimeout: retry.maxBackoffMs,
+        randomize: true,
+        signal: controller.signal,
+        shouldRetry: (error) => toSidecarError(error).retryable,
+        onFailedAttempt: (error) => {
+          logger.warn({ notify: target.name, attempt: error.attemptNumber, error: errorFields(error) }, 'notify failed, retrying');
+        },
+      });
+      logger.info({ notify: target.name, detail }, 'notified');
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      logger.error({ notify: target.name, error: errorFields(toSidecarError(error)) }, 'notify failed');
+    } finally {
+      if (this.#inFlight.get(target.name) === controller) this.#inFlight.delete(target.name);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { NotifyConfig } from '../config/types.js';
+import { SidecarError } from '../errors.js';
+import { callHttpHook } from './http-hook.js';
+import { commandEnvironment, runCommandHook } from './command-hook.js';
+import { findProcesses, readPidFile, sendSignal } from './process-signal.js';
+
+/** Something to tell that files changed. `fire` rejects with a coded error; the dispatcher retries by its flag. */
+export interface ReloadTarget {
+  readonly name: string;
+  fire(): Promise<string>;
+}
+
+export interface ReloadTargetDependencies {
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Builds a reload target from a notify block. `fire` resolves with a short description of what it did. */
+export function createReloadTarget(config: NotifyConfig, deps: ReloadTargetDependencies): ReloadTarget {
+  const { action, name } = config;
+  const what = `notify "${name}"`;
+  switch (action.kind) {
+    case 'pid-file':
+      return {
+        name,
+        fire: async () => {
+          const pid = await readPidFile(action.pidFile);
+          sendSignal(pid, action.signal as NodeJS.Signals, what);
+          return `${action.signal} to pid ${pid}`;
+        },
+      };
+    case 'process': {
+      const pattern = new RegExp(action.pattern);
+      return {
+        name,
+        fire: async () => {
+          const pids = await findProcesses(pattern);
+          if (pids.length === 0) throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `${what}: no process matches /${action.pattern}/`);
+          for (const pid of pids) sendSignal(pid, action.signal as NodeJS.Signals, what);
+          return `${action.signal} to pid ${pids.join(', ')}`;
+        },
+      };
+    }
+    case 'http':
+      return { name, fire: async () => `${action.method} ${action.url}: ${await callHttpHook(action, what)}` };
+    case 'command': {
+      const env = commandEnvironment(deps.env);
+      return {
+        name,
+        fire: async () => {
+          await runCommandHook(action.command, action.timeoutMs, env, what);
+          return `ran ${action.command[0] ?? ''}`;
+        },
+      };
+    }
+  }
+}
