@@ -103,6 +103,45 @@ notify "hook" {
   timeout = "30s"
 }
 
+# The supervised child: the application runs under the sidecar (like consul-template's exec mode). It starts once
+# every template and env_template has rendered, is reloaded or restarted when they change, receives the signals
+# the sidecar gets (except SIGHUP, which reloads the sidecar's config, and SIGTERM/SIGINT, which stop both), and
+# when it exits on its own the sidecar exits with its status. With exec, a template's default notify is ["exec"].
+exec {
+  # Required: the program and its arguments (no shell).
+  command = ["node", "server.js"]
+  # Signal the child with this when its files change. Omitted: restart the child instead.
+  reload_signal = "SIGHUP"
+  # How the child is asked to stop (shutdown, restart). Default "SIGTERM".
+  kill_signal = "SIGTERM"
+  # Then SIGKILL to its whole process group. Default "10s".
+  kill_timeout = "10s"
+  # A random delay up to this long before each reload signal, to spread a fleet. Default "0s".
+  splay = "0s"
+  # "never" (default): the sidecar exits with the child. "on-failure": a non-zero exit restarts it, with backoff.
+  restart = "never"
+  # Which of the sidecar's variables the child inherits.
+  env {
+    # true: start from an empty environment (only env_template values). Default false.
+    pristine = false
+    # When set, only these pass: names, or prefixes ending in "*". Naming a credential variable exactly lets it through.
+    allow = ["PATH", "HOME", "LANG", "NODE_*"]
+    # Never pass these. The sidecar's own credentials (VAULT_*, BAO_*, AWS_*, AZURE_*, ARM_*, GOOGLE_*, GCP_*,
+    # IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_*, IMDS_*, SECRETS_SIDECAR_*) are always denied as well.
+    deny = ["INTERNAL_*"]
+  }
+}
+
+# An env_template renders a value into the supervised child's environment, for applications that only read
+# variables; a change restarts the child. Prefer files: variables show in `docker inspect` and /proc/<pid>/environ,
+# are inherited by every process the application starts, and end up in crash reports and debug dumps.
+env_template "DATABASE_PASSWORD" {
+  # Exactly one of source or contents.
+  contents = "{{secret \"local:db#password\"}}"
+  # As for templates. Default true.
+  error_on_missing_key = true
+}
+
 # A template block renders one file. Repeat the block for more files.
 template {
   # The Handlebars template: a file (`source`) or inline text (`contents`), exactly one of the two.
@@ -133,8 +172,9 @@ template {
   # true allows disk for this template, with a warning in the log. Default false.
   allow_non_tmpfs = false
 
-  # The notify targets to fire when this file changes. Default: every notify block; [] fires none.
-  notify = ["app"]
+  # The notify targets to fire when this file changes: notify block names, and "exec" for the supervised child.
+  # Default: ["exec"] with an exec block, else every notify block; [] fires none.
+  notify = ["exec", "prom"]
 
   # Overrides the top-level wait for this template.
   wait {

@@ -7,6 +7,7 @@ import { SidecarError, toSidecarError } from '../errors.js';
 import { errorFields } from '../log/error-fields.js';
 import { LOG_FORMATS, LOG_LEVELS, createLogger, type LogFormat, type LogLevel, type Logger } from '../log/logger.js';
 import { Daemon } from '../runner/daemon.js';
+import { exitStatus } from '../reload/child-supervisor.js';
 import { loadTemplates } from '../runner/load-templates.js';
 import { runOnce } from '../runner/once.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -26,6 +27,8 @@ interface GlobalOptions {
 }
 
 const DEFAULT_TIMEOUT = '60s';
+/** Signals the sidecar passes on to a supervised child (SIGHUP reloads the sidecar; SIGTERM/SIGINT stop it). */
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGCONT'];
 
 function durationArg(text: string): number {
   const ms = parseDuration(text);
@@ -155,6 +158,9 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
   });
   const onHup = () => void daemon.reload();
   io.signals.on('SIGHUP', onHup);
+  // Other signals are the application's: pass them on to the supervised child.
+  const forwarders = FORWARDED_SIGNALS.map((signal) => [signal, () => daemon.forward(signal)] as const);
+  if (config.exec) for (const [signal, forward] of forwarders) io.signals.on(signal, forward);
   try {
     await daemon.start(config);
     const fatal = daemon.fatal.then(async (error) => {
@@ -162,8 +168,15 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
       await daemon.stop();
       return EXIT_CODES[error.category];
     });
-    return await Promise.race([stopped, fatal]);
+    const childExit = daemon.childFinished.then(async (exit) => {
+      const status = exitStatus(exit);
+      logger.info({ code: exit.code, signal: exit.signal, status }, 'child exited; stopping');
+      await daemon.stop();
+      return status;
+    });
+    return await Promise.race([stopped, fatal, childExit]);
   } finally {
     io.signals.off('SIGHUP', onHup);
+    for (const [signal, forward] of forwarders) io.signals.off(signal, forward);
   }
 }

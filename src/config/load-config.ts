@@ -7,15 +7,18 @@ import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
-import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
+import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import type { BackendConfig, NotifyAction, ResolvedConfig, TemplateConfig, WaitPolicy } from './types.js';
+import { EXEC_TARGET, type BackendConfig, type ExecConfig, type NotifyAction, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
 export const DEFAULT_NOTIFY_SIGNAL = 'SIGHUP';
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
+/** Variables that carry the sidecar's own credentials: never passed to the child unless named in env.allow. */
+export const CREDENTIAL_ENV_PATTERNS: readonly string[] = ['VAULT_*', 'BAO_*', 'AWS_*', 'AZURE_*', 'ARM_*', 'GOOGLE_*', 'GCP_*', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_*', 'IMDS_*', 'SECRETS_SIDECAR_*'];
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
@@ -94,7 +97,14 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   }
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
-  const notifyNames = notify.map((n) => n.name);
+  if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);
+  const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec);
+  const notifyNames = [...(exec ? [EXEC_TARGET] : []), ...notify.map((n) => n.name)];
+  const envTemplates = Object.entries(raw.env_template ?? {}).map(([name, t]) => {
+    if (!exec) throw invalid(['env_template', name], 'env_template needs an exec block: it sets variables of the supervised child');
+    if ((t.source === undefined) === (t.contents === undefined)) throw invalid(['env_template', name], 'an env_template needs exactly one of "source" or "contents"');
+    return Object.freeze({ name, source: t.source === undefined ? undefined : resolve(base, t.source), contents: t.contents, errorOnMissingKey: t.error_on_missing_key ?? true });
+  });
 
   const destinations = new Map<string, number>();
   const templates = (raw.template ?? []).map((t, index): TemplateConfig => {
@@ -111,8 +121,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     t.notify?.forEach((name, i) => {
       if (!notifyNames.includes(name)) throw invalid(['template', index, 'notify', i], `no notify block is named "${name}" (defined: ${notifyNames.map((n) => `"${n}"`).join(', ') || 'none'})`);
     });
-    // Default: every notify block. (A supervised child, once configured, will be the default instead.)
-    const targets = Object.freeze([...(t.notify ?? notifyNames)]);
+    // Default: the supervised child if there is one, else every notify block.
+    const targets = Object.freeze([...(t.notify ?? (exec ? [EXEC_TARGET] : notifyNames))]);
     return Object.freeze({ ...resolveTemplate(t, index, base, destination, templateWait), notify: targets });
   });
 
@@ -125,8 +135,26 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     wait,
     backends: Object.freeze(backends),
     notify: Object.freeze(notify),
+    exec,
+    envTemplates: Object.freeze(envTemplates),
     templates: Object.freeze(templates),
     pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
+  });
+}
+
+function resolveExec(raw: RawExec): ExecConfig {
+  return Object.freeze({
+    command: Object.freeze([...raw.command]),
+    reloadSignal: raw.reload_signal,
+    killSignal: raw.kill_signal ?? 'SIGTERM',
+    killTimeoutMs: raw.kill_timeout ?? DEFAULT_KILL_TIMEOUT_MS,
+    splayMs: raw.splay ?? 0,
+    restart: raw.restart ?? 'never',
+    env: Object.freeze({
+      pristine: raw.env?.pristine ?? false,
+      allow: Object.freeze([...(raw.env?.allow ?? [])]),
+      deny: Object.freeze([...new Set([...CREDENTIAL_ENV_PATTERNS, ...(raw.env?.deny ?? [])])]),
+    }),
   });
 }
 

@@ -88,6 +88,31 @@ const notifySchema = z.strictObject({
   timeout: duration.optional(),
 });
 
+const envNamePattern = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'expected a variable name, or a prefix ending in "*"');
+
+const execSchema = z.strictObject({
+  command: z.array(z.string()).min(1),
+  reload_signal: signalName.optional(),
+  kill_signal: signalName.optional(),
+  kill_timeout: duration.optional(),
+  splay: duration.optional(),
+  restart: z.enum(['never', 'on-failure']).optional(),
+  env: singleBlock(
+    z.strictObject({
+      pristine: z.boolean().optional(),
+      allow: z.array(envNamePattern).optional(),
+      deny: z.array(envNamePattern).optional(),
+    }),
+    'env',
+  ).optional(),
+});
+
+const envTemplateSchema = z.strictObject({
+  source: z.string().min(1).optional(),
+  contents: z.string().optional(),
+  error_on_missing_key: z.boolean().optional(),
+});
+
 const templateSchema = z.strictObject({
   source: z.string().min(1).optional(),
   contents: z.string().optional(),
@@ -111,6 +136,8 @@ export const configSchema = z.strictObject({
   pid_file: z.string().min(1).optional(),
   backend: backendsSchema.optional(),
   notify: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a notify name may use letters, digits, "_", "." and "-" only'), notifySchema).optional(),
+  exec: singleBlock(execSchema, 'exec').optional(),
+  env_template: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env_template name is an environment variable name'), envTemplateSchema).optional(),
   template: repeatedBlock(templateSchema).optional(),
 });
 
@@ -118,3 +145,5 @@ export type RawConfig = z.output<typeof configSchema>;
 export type RawTemplate = z.output<typeof templateSchema>;
 export type RawWait = z.output<typeof waitSchema>;
 export type RawNotify = z.output<typeof notifySchema>;
+export type RawExec = z.output<typeof execSchema>;
+export type RawEnvTemplate = z.output<typeof envTemplateSchema>;

@@ -13,6 +13,10 @@ export interface ResolvedConfig {
   readonly backends: readonly BackendConfig[];
   readonly notify: readonly NotifyConfig[];
   readonly templates: readonly TemplateConfig[];
+  /** The application run under the sidecar, if any. */
+  readonly exec: ExecConfig | undefined;
+  /** Variables rendered into the supervised child's environment (needs exec). */
+  readonly envTemplates: readonly EnvTemplateConfig[];
   /** Where the sidecar writes its own pid (for a supervisor or a test harness); undefined: nowhere. */
   readonly pidFile: string | undefined;
 }
@@ -44,6 +48,38 @@ export interface FileBackendConfig {
 
 export type BackendConfig = FileBackendConfig;
 export type BackendType = BackendConfig['type'];
+
+/** The reload target name that stands for the supervised child. */
+export const EXEC_TARGET = 'exec';
+
+export interface ExecConfig {
+  readonly command: readonly string[];
+  /** undefined: restart the child when its files change. */
+  readonly reloadSignal: string | undefined;
+  readonly killSignal: string;
+  readonly killTimeoutMs: number;
+  readonly splayMs: number;
+  readonly restart: 'never' | 'on-failure';
+  readonly env: ChildEnvPolicy;
+}
+
+/** Which of the sidecar's variables the child inherits. */
+export interface ChildEnvPolicy {
+  /** Start from an empty environment instead of the sidecar's. */
+  readonly pristine: boolean;
+  /** When non-empty, only these pass (names or prefixes ending in "*"); naming a denied variable here allows it. */
+  readonly allow: readonly string[];
+  /** Never pass these; the sidecar's own credential variables are always added. */
+  readonly deny: readonly string[];
+}
+
+export interface EnvTemplateConfig {
+  /** The variable's name, which messages also use. */
+  readonly name: string;
+  readonly source: string | undefined;
+  readonly contents: string | undefined;
+  readonly errorOnMissingKey: boolean;
+}
 
 /** How one reload target is reached. */
 export type NotifyAction =

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { ResolvedConfig, TemplateConfig } from '../config/types.js';
+import type { EnvTemplateConfig, ResolvedConfig, TemplateConfig } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { compileTemplate, type CompiledTemplate } from '../template/compile.js';
 import { parseSecretRef } from '../template/secret-ref.js';
@@ -14,18 +14,29 @@ export interface LoadedTemplate {
  * backends, so that a typo fails at start (exit 2) rather than at the first render.
  */
 export async function loadTemplates(config: ResolvedConfig): Promise<LoadedTemplate[]> {
-  const backendNames = new Set(config.backends.map((b) => b.name));
-  return Promise.all(
-    config.templates.map(async (template) => {
-      const source = template.contents ?? (await readSource(template));
-      const compiled = compileTemplate(template.name, source, template.errorOnMissingKey);
-      for (const literal of compiled.literalRefs) checkLiteralRef(template, literal.text, literal.line, backendNames);
-      return { config: template, compiled };
-    }),
-  );
+  return Promise.all(config.templates.map(async (template) => ({ config: template, compiled: await compileSource(template, config) })));
 }
 
-async function readSource(template: TemplateConfig): Promise<string> {
+export interface LoadedEnvTemplate {
+  readonly config: EnvTemplateConfig;
+  readonly compiled: CompiledTemplate;
+}
+
+export async function loadEnvTemplates(config: ResolvedConfig): Promise<LoadedEnvTemplate[]> {
+  return Promise.all(config.envTemplates.map(async (t) => ({ config: t, compiled: await compileSource({ ...t, name: `env_template "${t.name}"` }, config) })));
+}
+
+type TemplateSource = Pick<TemplateConfig, 'name' | 'source' | 'contents' | 'errorOnMissingKey'>;
+
+async function compileSource(template: TemplateSource, config: ResolvedConfig): Promise<CompiledTemplate> {
+  const backendNames = new Set(config.backends.map((b) => b.name));
+  const source = template.contents ?? (await readSource(template));
+  const compiled = compileTemplate(template.name, source, template.errorOnMissingKey);
+  for (const literal of compiled.literalRefs) checkLiteralRef(template, literal.text, literal.line, backendNames);
+  return compiled;
+}
+
+async function readSource(template: TemplateSource): Promise<string> {
   const path = template.source ?? '';
   try {
     return await readFile(path, 'utf8');
@@ -35,7 +46,7 @@ async function readSource(template: TemplateConfig): Promise<string> {
   }
 }
 
-function checkLiteralRef(template: TemplateConfig, text: string, line: number, backends: ReadonlySet<string>): void {
+function checkLiteralRef(template: TemplateSource, text: string, line: number, backends: ReadonlySet<string>): void {
   let backend: string;
   try {
     backend = parseSecretRef(text).backend;

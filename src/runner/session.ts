@@ -1,36 +1,51 @@
 import type { SecretBackend } from '../backends/types.js';
-import type { ResolvedConfig } from '../config/types.js';
+import { EXEC_TARGET, type ResolvedConfig } from '../config/types.js';
 import type { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { createReloadTarget, type ReloadTarget } from '../reload/reload-target.js';
+import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
 import { Watcher } from '../watch/watcher.js';
 import { allowedEnvironment } from './environment.js';
-import type { LoadedTemplate } from './load-templates.js';
+import type { LoadedEnvTemplate, LoadedTemplate } from './load-templates.js';
 import { closeBackends } from './open-backends.js';
 import type { Destination } from './preflight.js';
-import { createReloadTarget } from '../reload/reload-target.js';
-import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
+import { envOutput, fileOutput } from './template-output.js';
 import { TemplateRunner, type RenderOutcome } from './template-runner.js';
 import { storeOf } from './watcher-store.js';
-
-export interface SessionParts {
-  readonly config: ResolvedConfig;
-  readonly templates: readonly LoadedTemplate[];
-  readonly destinations: ReadonlyMap<number, Destination>;
-  readonly backends: ReadonlyMap<string, SecretBackend>;
-}
-
-export interface SessionOptions {
-  readonly logger: Logger;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly onFatal: (error: SidecarError) => void;
-  /** Once every template has rendered completely for the first time. */
-  readonly onFirstRender: () => void;
-}
 
 /** Tries per notify firing before it is logged as failed (the next burst fires it again). */
 const NOTIFY_ATTEMPTS = 5;
 /** With no `wait`, how long a burst of template writes is collected at most while templates stay busy. */
 const DEFAULT_MAX_COLLECT_MS = 10_000;
+
+export interface SessionParts {
+  readonly config: ResolvedConfig;
+  readonly templates: readonly LoadedTemplate[];
+  readonly envTemplates: readonly LoadedEnvTemplate[];
+  readonly destinations: ReadonlyMap<number, Destination>;
+  readonly backends: ReadonlyMap<string, SecretBackend>;
+}
+
+/** What the daemon lends a session of the supervised child, which outlives sessions. */
+export interface SessionChild {
+  /** Rendered env_template values; the session updates them, the supervisor reads them at each start. */
+  readonly envValues: Map<string, string>;
+  /** Reloads the child, restarting it when an env_template value changed since it started. */
+  readonly target: ReloadTarget;
+  /** An env_template value changed: the next firing of the target must restart, not signal. */
+  readonly markEnvChanged: () => void;
+  /** A child not running yet will start with the files as they are: it needs no reload for them. */
+  readonly isRunning: () => boolean;
+}
+
+export interface SessionOptions {
+  readonly logger: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly child: SessionChild | undefined;
+  readonly onFatal: (error: SidecarError) => void;
+  /** Once every template (and env_template) has rendered completely for the first time. */
+  readonly onFirstRender: () => void;
+}
 
 /** One generation of `run`: the backends, views and template runners built from one config. SIGHUP swaps it. */
 export class Session {
@@ -44,30 +59,45 @@ export class Session {
     private readonly options: SessionOptions,
   ) {
     const { config } = parts;
-    const { logger } = options;
+    const { logger, child } = options;
     this.#watcher = new Watcher({ backends: parts.backends, logger, retry: config.retry, live: true, onUpdate: (key) => this.#onUpdate(key) });
+    const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: options.env })]));
+    if (child) targets.set(EXEC_TARGET, child.target);
     this.#dispatcher = new ReloadDispatcher({
-      targets: new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: options.env })])),
+      targets,
       logger,
       retry: config.retry,
       attempts: NOTIFY_ATTEMPTS,
       maxCollectMs: config.wait.maxMs > 0 ? config.wait.maxMs : DEFAULT_MAX_COLLECT_MS,
     });
-    const renderOptions = { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow };
-    this.#runners = parts.templates.map(
-      (template) =>
+    const common = {
+      watcher: this.#watcher,
+      logger,
+      renderOptions: { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow },
+      retryBackoffMs: config.retry.backoffMs,
+      maxBackoffMs: config.retry.maxBackoffMs,
+      onRendered: (runner: TemplateRunner, outcome: RenderOutcome) => this.#afterRender(runner, outcome),
+      onFatal: options.onFatal,
+    };
+    const files = parts.templates.map(
+      (t) =>
         new TemplateRunner({
-          template,
-          destination: parts.destinations.get(template.config.index) ?? { uid: undefined, gid: undefined },
-          watcher: this.#watcher,
-          logger,
-          renderOptions,
-          retryBackoffMs: config.retry.backoffMs,
-          maxBackoffMs: config.retry.maxBackoffMs,
-          onRendered: (runner, outcome) => this.#afterRender(runner, outcome),
-          onFatal: options.onFatal,
+          ...common,
+          job: { name: t.config.name, compiled: t.compiled, errorOnMissingKey: t.config.errorOnMissingKey, wait: t.config.wait, notify: t.config.notify },
+          output: fileOutput(t.config, parts.destinations.get(t.config.index) ?? { uid: undefined, gid: undefined }),
         }),
     );
+    const envs = child
+      ? parts.envTemplates.map(
+          (t) =>
+            new TemplateRunner({
+              ...common,
+              job: { name: `env_template "${t.config.name}"`, compiled: t.compiled, errorOnMissingKey: t.config.errorOnMissingKey, wait: config.wait, notify: [EXEC_TARGET] },
+              output: envOutput(t.config.name, child.envValues, child.markEnvChanged),
+            }),
+        )
+      : [];
+    this.#runners = [...files, ...envs];
   }
 
   start(): void {
@@ -92,7 +122,10 @@ export class Session {
     for (const r of this.#runners) for (const key of r.deps) inUse.add(key);
     void this.#watcher.retain(inUse);
     // Only new bytes reload anything; the targets fire once every template of the burst is written.
-    if (outcome === 'written') this.#dispatcher.request(runner.config.notify);
+    if (outcome === 'written') {
+      const childWaiting = this.options.child !== undefined && !this.options.child.isRunning();
+      this.#dispatcher.request(childWaiting ? runner.job.notify.filter((n) => n !== EXEC_TARGET) : runner.job.notify);
+    }
     if (this.#runners.every((r) => !r.busy)) this.#dispatcher.flush();
     this.#checkFirstRender();
   }

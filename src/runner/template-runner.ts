@@ -1,18 +1,26 @@
-import type { TemplateConfig } from '../config/types.js';
+import type { WaitPolicy } from '../config/types.js';
 import { isSidecarError, toSidecarError, type SidecarError } from '../errors.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
-import { writeAtomically } from '../output/atomic-write.js';
 import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
-import type { LoadedTemplate } from './load-templates.js';
-import type { Destination } from './preflight.js';
 import { Quiescence } from './quiescence.js';
+import type { TemplateOutput } from './template-output.js';
+import type { CompiledTemplate } from '../template/compile.js';
+
+/** What a runner renders, and whom it tells. */
+export interface RenderJob {
+  readonly name: string;
+  readonly compiled: CompiledTemplate;
+  readonly errorOnMissingKey: boolean;
+  readonly wait: WaitPolicy;
+  readonly notify: readonly string[];
+}
 
 export interface TemplateRunnerOptions {
-  readonly template: LoadedTemplate;
-  readonly destination: Destination;
+  readonly job: RenderJob;
+  readonly output: TemplateOutput;
   readonly watcher: Watcher;
   readonly logger: Logger;
   readonly renderOptions: Omit<RenderOptions, 'errorOnMissingKey'>;
@@ -27,7 +35,7 @@ export interface TemplateRunnerOptions {
 /** What a render pass did to the destination: only `written` means the application should reload. */
 export type RenderOutcome = 'written' | 'unchanged' | 'incomplete' | 'failed';
 
-/** Keeps one template's destination in step with its secrets in `run` mode. */
+/** Keeps one template's output (a file, or a variable of the child) in step with its secrets in `run` mode. */
 export class TemplateRunner {
   /** Secret keys the last render read; a change to any of them re-renders. */
   deps: ReadonlySet<string> = new Set();
@@ -41,11 +49,11 @@ export class TemplateRunner {
   #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TemplateRunnerOptions) {
-    this.#quiescence = new Quiescence(options.template.config.wait, () => this.#enqueueRender());
+    this.#quiescence = new Quiescence(options.job.wait, () => this.#enqueueRender());
   }
 
-  get config(): TemplateConfig {
-    return this.options.template.config;
+  get job(): RenderJob {
+    return this.options.job;
   }
 
   /** A secret this template uses changed (or arrived). */
@@ -81,13 +89,13 @@ export class TemplateRunner {
 
   async #render(): Promise<RenderOutcome> {
     if (this.#stopped) return 'unchanged';
-    const { template, watcher, logger } = this.options;
+    const { job, watcher, logger, output } = this.options;
     let result;
     try {
-      result = renderTemplate(template.compiled, { ...this.options.renderOptions, errorOnMissingKey: this.config.errorOnMissingKey });
+      result = renderTemplate(job.compiled, { ...this.options.renderOptions, errorOnMissingKey: job.errorOnMissingKey });
     } catch (error) {
       // deps stay as the last pass left them, so a fix to any of those secrets triggers another try.
-      logger.error({ template: this.config.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');
+      logger.error({ template: job.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');
       return 'failed';
     }
     this.deps = result.used;
@@ -96,19 +104,11 @@ export class TemplateRunner {
       return 'incomplete';
     }
     try {
-      const outcome = await writeAtomically({
-        destination: this.config.destination,
-        contents: result.text,
-        perms: this.config.perms,
-        uid: this.options.destination.uid,
-        gid: this.options.destination.gid,
-        createDirs: this.config.createDestDirs,
-        allowNonTmpfs: this.config.allowNonTmpfs,
-      });
+      const outcome = await output.write(result.text);
       this.#writeFailures = 0;
       this.rendered = true;
-      logger[outcome.outcome === 'written' ? 'info' : 'debug']({ template: this.config.name, destination: this.config.destination, outcome: outcome.outcome }, 'rendered');
-      return outcome.outcome;
+      logger[outcome === 'written' ? 'info' : 'debug']({ template: job.name, destination: output.label, outcome }, 'rendered');
+      return outcome;
     } catch (error) {
       this.#onWriteError(error);
       return 'failed';
@@ -123,7 +123,7 @@ export class TemplateRunner {
     }
     this.#writeFailures++;
     const delay = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (this.#writeFailures - 1));
-    this.options.logger.error({ template: this.config.name, error: errorFields(coded), retryInMs: delay }, 'write failed; retrying');
+    this.options.logger.error({ template: this.options.job.name, error: errorFields(coded), retryInMs: delay }, 'write failed; retrying');
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => this.#enqueueRender(), delay);
   }

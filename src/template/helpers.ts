@@ -1,4 +1,5 @@
 import type { HelperOptions } from 'handlebars';
+import { matchesEnvPattern } from '../config/env-pattern.js';
 import { SidecarError } from '../errors.js';
 import { secretLeaves } from '../sealed.js';
 import type { RenderState, SecretLookup } from './render-state.js';
@@ -129,14 +130,10 @@ function indent(value: unknown, width: unknown, options: HelperOptions): string 
   return text(value, 'indent', options).split('\n').map((line) => (line.length ? pad + line : line)).join('\n');
 }
 
-export function isEnvAllowed(name: string, allow: readonly string[]): boolean {
-  return allow.some((entry) => (entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry));
-}
-
 function env(name: unknown, options: HelperOptions): string {
   const state = stateOf(options);
   if (typeof name !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'env takes a variable name');
-  if (!isEnvAllowed(name, state.options.envAllow)) {
+  if (!matchesEnvPattern(name, state.options.envAllow)) {
     throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is not allowed; list it in the config's env_allow`);
   }
   return state.options.env[name] ?? '';

@@ -42,12 +42,16 @@ export class Daemon {
   stdout = '';
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** JSON lines the daemon's stdout carried (a supervised child's output, with stdio inherited). */
+  readonly output: Record<string, unknown>[] = [];
+  #outputWaiters: { predicate: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void; from: number }[] = [];
+  #outputPartial = '';
   #waiters: { predicate: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void; from: number }[] = [];
   #partial = '';
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
     this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => this.#onStderr(chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
   }
@@ -60,6 +64,34 @@ export class Daemon {
       this.#waiters.push({ predicate, resolve, from });
       void this.exited.then(({ code, signal }) => reject(new Error(`daemon exited (code ${code}, signal ${signal}) before the awaited log line; stderr:\n${this.stderr}`)));
     });
+  }
+
+  /** Resolves with the first stdout JSON line (at or after index `from`) matching the predicate. */
+  waitForOutput(predicate: (r: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
+    const found = this.output.slice(from).find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      this.#outputWaiters.push({ predicate, resolve, from });
+      void this.exited.then(({ code, signal }) => reject(new Error(`daemon exited (code ${code}, signal ${signal}) before the awaited output; stderr:\n${this.stderr.slice(-3000)}`)));
+    });
+  }
+
+  #onStdout(text: string): void {
+    this.stdout += text;
+    this.#outputPartial += text;
+    const lines = this.#outputPartial.split('\n');
+    this.#outputPartial = lines.pop() ?? '';
+    for (const line of lines) {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      this.output.push(record);
+      const index = this.output.length - 1;
+      this.#outputWaiters = this.#outputWaiters.filter((w) => (index >= w.from && w.predicate(record) ? (w.resolve(record), false) : true));
+    }
   }
 
   /** How many records so far match; pass as `from` to wait only for later lines. */
