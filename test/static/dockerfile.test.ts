@@ -30,6 +30,15 @@ describe('Dockerfile (checked statically: no Docker engine runs here)', () => {
     expect(finalStage.find((l) => l.startsWith('VOLUME '))).toContain('/run/secrets-sidecar');
   });
 
+  it("pins tini to the version Debian bookworm (the image's base) ships", () => {
+    // This machine runs the same Debian release; test/infra installs tini from it.
+    const installed = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'tini'], { encoding: 'utf8' });
+    expect(installed.status, 'tini is installed by test/infra/install-test-tools.sh').toBe(0);
+    expect(readFileSync('/etc/os-release', 'utf8')).toContain('VERSION_CODENAME=bookworm');
+    expect(DOCKERFILE).toContain(`tini=${installed.stdout.trim()} `);
+    expect(DOCKERFILE).toMatch(/^ARG NODE_IMAGE=node:[\d.]+-bookworm-slim$/m);
+  });
+
   it('puts no secret, token or credential into any layer', () => {
     for (const line of INSTRUCTIONS.filter((l) => /^(ENV|ARG|LABEL) /.test(l))) {
       expect(line).not.toMatch(/TOKEN|SECRET|PASSWORD|CREDENTIAL|API_KEY|ROLE_ID/i);
