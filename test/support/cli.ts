@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
+import { JsonLines } from './json-lines.js';
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
@@ -35,72 +36,58 @@ export interface LogRecord {
   readonly [key: string]: unknown;
 }
 
-/** A `run` daemon under test: its JSON log lines, parsed as they arrive, and a way to wait for one. */
+/** A `run` daemon under test: its JSON log lines (stderr) and a supervised child's JSON output (stdout). */
 export class Daemon {
   readonly child: ChildProcess;
-  readonly records: LogRecord[] = [];
   stdout = '';
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** JSON lines the daemon's stdout carried (a supervised child's output, with stdio inherited). */
-  readonly output: Record<string, unknown>[] = [];
-  #outputWaiters: { predicate: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void; from: number }[] = [];
-  #outputPartial = '';
-  #waiters: { predicate: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void; from: number }[] = [];
-  #partial = '';
+  readonly #logs: JsonLines<LogRecord>;
+  readonly #output: JsonLines;
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
     this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => this.#onStderr(chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
+    const describeEnd = () => `daemon exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`;
+    this.#logs = new JsonLines<LogRecord>(this.exited, describeEnd);
+    this.#output = new JsonLines(this.exited, describeEnd);
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.stdout += chunk.toString();
+      this.#output.feed(chunk.toString());
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+      this.#logs.feed(chunk.toString());
+    });
   }
 
-  /** Resolves with the first record (at or after index `from`) matching the predicate; rejects if the process exits first. */
+  /** Log records so far. */
+  get records(): readonly LogRecord[] {
+    return this.#logs.records;
+  }
+
+  /** JSON lines the daemon's stdout carried (a supervised child's output, with stdio inherited). */
+  get output(): readonly Record<string, unknown>[] {
+    return this.#output.records;
+  }
+
+  /** The first log record (at or after index `from`) matching the predicate; rejects if the process exits first. */
   waitFor(predicate: (r: LogRecord) => boolean, from = 0): Promise<LogRecord> {
-    const found = this.records.slice(from).find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ predicate, resolve, from });
-      void this.exited.then(({ code, signal }) => reject(new Error(`daemon exited (code ${code}, signal ${signal}) before the awaited log line; stderr:\n${this.stderr}`)));
-    });
+    return this.#logs.waitFor(predicate, from);
   }
 
-  /** Resolves with the first stdout JSON line (at or after index `from`) matching the predicate. */
+  /** The first stdout JSON line (at or after index `from`) matching the predicate. */
   waitForOutput(predicate: (r: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
-    const found = this.output.slice(from).find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      this.#outputWaiters.push({ predicate, resolve, from });
-      void this.exited.then(({ code, signal }) => reject(new Error(`daemon exited (code ${code}, signal ${signal}) before the awaited output; stderr:\n${this.stderr.slice(-3000)}`)));
-    });
+    return this.#output.waitFor(predicate, from);
   }
 
-  #onStdout(text: string): void {
-    this.stdout += text;
-    this.#outputPartial += text;
-    const lines = this.#outputPartial.split('\n');
-    this.#outputPartial = lines.pop() ?? '';
-    for (const line of lines) {
-      let record: Record<string, unknown>;
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      this.output.push(record);
-      const index = this.output.length - 1;
-      this.#outputWaiters = this.#outputWaiters.filter((w) => (index >= w.from && w.predicate(record) ? (w.resolve(record), false) : true));
-    }
-  }
-
-  /** How many records so far match; pass as `from` to wait only for later lines. */
+  /** How many log records so far; pass as `from` to wait only for later lines. */
   get mark(): number {
-    return this.records.length;
+    return this.#logs.records.length;
   }
 
   count(predicate: (r: LogRecord) => boolean, from = 0): number {
-    return this.records.slice(from).filter(predicate).length;
+    return this.#logs.count(predicate, from);
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -110,30 +97,5 @@ export class Daemon {
   async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     return this.exited;
-  }
-
-  #onStderr(text: string): void {
-    this.stderr += text;
-    this.#partial += text;
-    const lines = this.#partial.split('\n');
-    this.#partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      let record: LogRecord;
-      try {
-        record = JSON.parse(line) as LogRecord;
-      } catch {
-        continue;
-      }
-      this.records.push(record);
-      const index = this.records.length - 1;
-      this.#waiters = this.#waiters.filter((w) => {
-        if (index >= w.from && w.predicate(record)) {
-          w.resolve(record);
-          return false;
-        }
-        return true;
-      });
-    }
   }
 }

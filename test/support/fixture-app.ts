@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
+import { JsonLines } from './json-lines.js';
 
 export interface SignalRecord {
   readonly signal: string;
@@ -10,37 +11,26 @@ export interface SignalRecord {
 /** Runs test/fixtures/signal-recorder.mjs and hands out the signals it reports, as they arrive. */
 export class RecorderApp {
   readonly child: ChildProcess;
-  readonly signals: SignalRecord[] = [];
   readonly ready: Promise<number>;
   readonly exited: Promise<number | null>;
-  #waiters: { count: number; resolve: () => void }[] = [];
-  #partial = '';
+  readonly #lines: JsonLines<{ ready?: number } & Partial<SignalRecord>>;
 
   constructor(args: readonly string[]) {
     this.child = spawn(process.execPath, [join(REPO_ROOT, 'test/fixtures/signal-recorder.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let markReady!: (pid: number) => void;
-    this.ready = new Promise((resolve) => (markReady = resolve));
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.#partial += chunk.toString();
-      const lines = this.#partial.split('\n');
-      this.#partial = lines.pop() ?? '';
-      for (const line of lines.filter(Boolean)) {
-        const parsed = JSON.parse(line) as { ready?: number } & SignalRecord;
-        if (parsed.ready !== undefined) markReady(parsed.ready);
-        else this.signals.push(parsed);
-      }
-      this.#waiters = this.#waiters.filter((w) => (this.signals.length >= w.count ? (w.resolve(), false) : true));
-    });
+    this.#lines = new JsonLines(this.exited, () => `the app exited after ${this.signals.length} signals`);
+    this.child.stdout?.on('data', (chunk: Buffer) => this.#lines.feed(chunk.toString()));
+    this.ready = this.#lines.waitFor((r) => r.ready !== undefined).then((r) => r.ready ?? -1);
+  }
+
+  /** Signals recorded so far, in order. */
+  get signals(): SignalRecord[] {
+    return this.#lines.records.filter((r): r is SignalRecord => r.signal !== undefined);
   }
 
   /** Resolves once `count` signals have been recorded in all. */
-  waitForSignals(count: number): Promise<void> {
-    if (this.signals.length >= count) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ count, resolve });
-      void this.exited.then(() => reject(new Error(`the app exited after ${this.signals.length} of ${count} signals`)));
-    });
+  async waitForSignals(count: number): Promise<void> {
+    await this.#lines.waitFor((r) => r.signal !== undefined && this.signals.length >= count);
   }
 
   async stop(): Promise<void> {
