@@ -2,12 +2,12 @@ import type { WaitPolicy } from '../config/types.js';
 import { isSidecarError, toSidecarError, type SidecarError } from '../errors.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
+import type { CompiledTemplate } from '../template/compile.js';
 import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import { Quiescence } from './quiescence.js';
 import type { TemplateOutput } from './template-output.js';
-import type { CompiledTemplate } from '../template/compile.js';
 
 /** What a runner renders, and whom it tells. */
 export interface RenderJob {
