@@ -45,6 +45,34 @@ backend "file" "local" {
   poll_interval = "5s"
 }
 
+# The vault backend reads HashiCorp Vault or OpenBao. This version reads KV secrets (v1 and v2, detected per
+# mount with one lookup per mount) with a token. A reference's path is the logical KV path on either version:
+# "main:secret/app#password" (not secret/data/app); "?version=3" pins a KV v2 version.
+backend "vault" "main" {
+  # Default: VAULT_ADDR, else http://127.0.0.1:8200.
+  address = "https://vault.internal:8200"
+  # Vault Enterprise / OpenBao namespace. Default: VAULT_NAMESPACE, else none.
+  namespace = ""
+  # PEM CA bundle that signed the server's certificate. Default: the system's trust store.
+  ca_cert = "/etc/ssl/vault-ca.pem"
+  # The name to verify in the server's certificate, when it differs from the address's host.
+  tls_server_name = "vault.internal"
+  # Turns certificate verification off (logged as a warning at start). Default false. Never in production.
+  tls_skip_verify = false
+  # Token auth: `token`, or `token_file` (re-read when it changes, as when another agent renews it). With no auth
+  # block, VAULT_TOKEN. Prefer a file on tmpfs to a token in the config.
+  auth "token" {
+    token_file = "/run/secrets/vault-token"
+    # token = "s.…"   (a literal token: anyone who can read this file can use it)
+  }
+  # Connections kept open to the server at most. Default 10.
+  max_connections = 10
+  # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".
+  static_refresh_interval = "5m"
+  # A request that takes longer fails (and is retried). Default "30s".
+  request_timeout = "30s"
+}
+
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.
 # Errors that no retry can fix (a secret that does not exist, access denied) are not retried; in `run` mode they
 # are tried again when the backend reports a change, or at `max_backoff`.

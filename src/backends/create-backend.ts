@@ -4,6 +4,8 @@ import type { SecretBackend } from './types.js';
 
 export interface BackendDependencies {
   readonly logger: Logger;
+  /** The sidecar's environment, for the variables providers honour (VAULT_ADDR, VAULT_TOKEN, …). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Builds a backend from its config. Providers are imported on demand so an unused SDK is never loaded. */
@@ -12,6 +14,10 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
     case 'file': {
       const { FileBackend } = await import('./file/file-backend.js');
       return new FileBackend(config, deps.logger.child({ backend: config.name }));
+    }
+    case 'vault': {
+      const { VaultBackend } = await import('./vault/vault-backend.js');
+      return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }));
     }
   }
 }

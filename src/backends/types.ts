@@ -4,6 +4,8 @@ import type { Sealed } from '../sealed.js';
 export type Lifetime =
   /** Good until the source changes; the backend pushes a notification through watch(). */
   | { readonly kind: 'until-changed' }
+  /** Static data with no push channel (a KV secret): read again every interval to see whether it changed. */
+  | { readonly kind: 'poll'; readonly intervalMs: number }
   /** Good until a known instant (a certificate's notAfter, a version's expiry), epoch ms. */
   | { readonly kind: 'expiry'; readonly expiresAt: number }
   /** A lease that can be renewed until `maxExpiresAt` (when known), and re-fetched after. */

@@ -95,6 +95,28 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     seenNames.set(name, 'file');
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
+  for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {
+    const other = seenNames.get(name);
+    if (other) throw invalid(['backend', 'vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seenNames.set(name, 'vault');
+    const token = options.auth?.token;
+    if (token?.token !== undefined && token.token_file !== undefined) throw invalid(['backend', 'vault', name, 'auth', 'token'], 'give "token" or "token_file", not both');
+    backends.push(
+      Object.freeze({
+        type: 'vault',
+        name,
+        address: options.address,
+        namespace: options.namespace,
+        caCert: options.ca_cert === undefined ? undefined : resolve(base, options.ca_cert),
+        tlsServerName: options.tls_server_name,
+        tlsSkipVerify: options.tls_skip_verify ?? false,
+        auth: Object.freeze({ method: 'token', token: token?.token, tokenFile: token?.token_file === undefined ? undefined : resolve(base, token.token_file) }),
+        maxConnections: options.max_connections ?? 10,
+        staticRefreshMs: options.static_refresh_interval ?? 300_000,
+        requestTimeoutMs: options.request_timeout ?? 30_000,
+      }),
+    );
+  }
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
   if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);

@@ -60,9 +60,27 @@ const fileBackendSchema = z.strictObject({
   poll_interval: duration.optional(),
 });
 
+const vaultTokenAuthSchema = z.strictObject({
+  token: z.string().min(1).optional(),
+  token_file: z.string().min(1).optional(),
+});
+
+const vaultBackendSchema = z.strictObject({
+  address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  namespace: z.string().optional(),
+  ca_cert: z.string().min(1).optional(),
+  tls_server_name: z.string().min(1).optional(),
+  tls_skip_verify: z.boolean().optional(),
+  auth: z.strictObject({ token: vaultTokenAuthSchema.optional() }).optional(),
+  max_connections: z.number().int().min(1).max(1000).optional(),
+  static_refresh_interval: duration.optional(),
+  request_timeout: duration.optional(),
+});
+
 /** One entry per backend type; a provider issue adds its block schema here. */
 export const BACKEND_SCHEMAS = {
   file: fileBackendSchema,
+  vault: vaultBackendSchema,
 } as const;
 
 const backendsSchema = z.strictObject(

@@ -46,7 +46,31 @@ export interface FileBackendConfig {
   readonly pollIntervalMs: number | undefined;
 }
 
-export type BackendConfig = FileBackendConfig;
+export interface VaultBackendConfig {
+  readonly type: 'vault';
+  readonly name: string;
+  /** undefined: VAULT_ADDR, then http://127.0.0.1:8200. */
+  readonly address: string | undefined;
+  /** undefined: VAULT_NAMESPACE. */
+  readonly namespace: string | undefined;
+  readonly caCert: string | undefined;
+  readonly tlsServerName: string | undefined;
+  readonly tlsSkipVerify: boolean;
+  readonly auth: VaultAuthConfig;
+  readonly maxConnections: number;
+  /** How often a static secret (KV) is read again to see whether it changed. */
+  readonly staticRefreshMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** token: given, or from token_file (re-read when it changes), or VAULT_TOKEN. */
+export interface VaultAuthConfig {
+  readonly method: 'token';
+  readonly token: string | undefined;
+  readonly tokenFile: string | undefined;
+}
+
+export type BackendConfig = FileBackendConfig | VaultBackendConfig;
 export type BackendType = BackendConfig['type'];
 
 /** The reload target name that stands for the supervised child. */

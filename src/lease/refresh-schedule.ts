@@ -17,6 +17,7 @@ export type RefreshPlan =
  * When to act on a fetched secret, as a pure function of its lifetime, when it was fetched, and a random number
  * in [0, 1) that the caller supplies (so tests are exact).
  * - until-changed: nothing to schedule; the backend pushes changes.
+ * - poll: re-fetch after the interval.
  * - expiry: re-fetch after `fraction` of the time left.
  * - lease: renew after `fraction` of the TTL while a renewal can still extend it; otherwise re-fetch, ahead of
  *   the hard end (TTL or max TTL), so the application has a new credential before the old one dies.
@@ -29,6 +30,9 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
   switch (lifetime.kind) {
     case 'until-changed':
       return { action: 'none' };
+    case 'poll':
+      // The whole interval, earlier by up to the jitter: a fleet's polls spread out instead of arriving together.
+      return { action: 'refetch', at: Math.round(fetchedAt + lifetime.intervalMs - lifetime.intervalMs * policy.jitter * random) };
     case 'expiry':
       return { action: 'refetch', at: spread(fetchedAt, lifetime.expiresAt) };
     case 'lease': {

@@ -73,6 +73,7 @@ export class ReloadDispatcher {
         signal: controller.signal,
         shouldRetry: (error) => toSidecarError(error).retryable,
         onFailedAttempt: (error) => {
+          if (!toSidecarError(error).retryable || error.retriesLeft === 0) return;
           logger.warn({ notify: target.name, attempt: error.attemptNumber, error: errorFields(error) }, 'notify failed, retrying');
         },
       });

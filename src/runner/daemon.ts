@@ -146,7 +146,7 @@ export class Daemon {
     const { logger } = this.options;
     const [templates, envTemplates] = await Promise.all([loadTemplates(config), loadEnvTemplates(config)]);
     const destinations = await preflight(config.templates, logger);
-    const backends = await openBackends(config, logger);
+    const backends = await openBackends(config, logger, this.options.env);
     return new Session(
       { config, templates, envTemplates, destinations, backends },
       {

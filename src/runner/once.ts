@@ -33,7 +33,7 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
   const { logger } = options;
   const templates = await loadTemplates(config);
   const destinations = options.dryRun ? undefined : await preflight(config.templates, logger);
-  const backends = await openBackends(config, logger);
+  const backends = await openBackends(config, logger, options.env);
   const watcher = new Watcher({ backends, logger, retry: config.retry, live: false });
   const renderOptions = {
     mask: options.dryRun && !options.showSecrets,

@@ -3,8 +3,8 @@ import type { SecretBackend } from '../backends/types.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 
-export async function openBackends(config: ResolvedConfig, logger: Logger): Promise<Map<string, SecretBackend>> {
-  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, { logger })] as const));
+export async function openBackends(config: ResolvedConfig, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Map<string, SecretBackend>> {
+  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, { logger, env })] as const));
   return new Map(entries);
 }
 

@@ -107,6 +107,8 @@ export class SecretView {
         shouldRetry: (error) => toSidecarError(error).retryable,
         onFailedAttempt: (error) => {
           this.#lastError = toSidecarError(error);
+          // p-retry reports every failure here, also the ones it will not retry.
+          if (!this.#lastError.retryable || (retry.attempts > 0 && error.retriesLeft === 0)) return;
           logger.warn({ ref: key, attempt: error.attemptNumber, error: errorFields(error) }, 'fetch failed, retrying with backoff');
         },
       });

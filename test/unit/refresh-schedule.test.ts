@@ -8,6 +8,11 @@ describe('refresh schedule', () => {
     expect(planRefresh({ kind: 'until-changed' }, T0, 0.5)).toEqual({ action: 'none' });
   });
 
+  it('re-reads a polled secret after its interval, earlier by at most the jitter', () => {
+    expect(planRefresh({ kind: 'poll', intervalMs: 300_000 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 300_000 });
+    expect(planRefresh({ kind: 'poll', intervalMs: 300_000 }, T0, 0.5)).toEqual({ action: 'refetch', at: T0 + 285_000 });
+  });
+
   it('renews a renewable lease at two thirds of its TTL, earlier by at most the jitter', () => {
     const lease = { kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true } as const;
     expect(planRefresh(lease, T0, 0)).toEqual({ action: 'renew', at: T0 + 20_000 });

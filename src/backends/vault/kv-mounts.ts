@@ -1,0 +1,51 @@
+/** What a mount lookup tells about a path's mount. */
+export interface MountInfo {
+  /** The mount's path, with its trailing slash ("secret/"). */
+  readonly path: string;
+  readonly type: string;
+  /** For kv: "1" or "2". */
+  readonly version: string | undefined;
+}
+
+/**
+ * Caches mount lookups so that secrets under one mount cost one lookup between them, where consul-template and
+ * Vault Agent look one up for every secret. Lookups run one at a time: a path that arrives while one is in
+ * flight waits for it, since it will most often answer for that path too.
+ */
+export class MountCache {
+  readonly #mounts: MountInfo[] = [];
+  #inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly lookup: (path: string) => Promise<MountInfo>) {}
+
+  async mountFor(path: string): Promise<MountInfo> {
+    for (;;) {
+      const known = this.#find(path);
+      if (known) return known;
+      const waitingOn = this.#inFlight;
+      await waitingOn.catch(() => undefined);
+      if (this.#inFlight !== waitingOn) continue; // another lookup started meanwhile: it may cover this path
+      const again = this.#find(path);
+      if (again) return again;
+      const lookup = this.lookup(path).then((mount) => {
+        if (!this.#find(mount.path)) this.#mounts.push(mount);
+        return mount;
+      });
+      this.#inFlight = lookup;
+      return lookup;
+    }
+  }
+
+  /** Vault refuses a mount under another mount's path, so the mount that prefixes a path is its mount. */
+  #find(path: string): MountInfo | undefined {
+    return this.#mounts.find((m) => `${path}/`.startsWith(m.path));
+  }
+}
+
+/** A KV path as the API wants it: v2 reads go through `<mount>/data/<rest>`. Returns the path and query. */
+export function kvReadPath(mount: MountInfo, path: string): { apiPath: string; query: string } {
+  const [bare = '', query = ''] = path.split('?', 2);
+  if (mount.type !== 'kv' || mount.version !== '2') return { apiPath: bare, query };
+  const rest = bare.slice(mount.path.length);
+  return { apiPath: rest.startsWith('data/') ? bare : `${mount.path}data/${rest}`, query };
+}

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
+import type { VaultBackendConfig } from '../../config/types.js';
+import { SidecarError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { Sealed } from '../../sealed.js';
+import { fingerprint } from '../fingerprint.js';
+import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
+import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
+import { TokenSource } from './token-source.js';
+import { vaultError } from './vault-errors.js';
+
+const require = createRequire(import.meta.url);
+
+interface VaultClient {
+  request(options: { path: string; method: string; headers?: Record<string, string> }): Promise<VaultResponse>;
+  token: string | undefined;
+}
+
+interface VaultResponse {
+  data?: Record<string, unknown> | null;
+  lease_id?: string;
+  lease_duration?: number;
+  renewable?: boolean;
+}
+
+/**
+ * node-vault logs request bodies and responses through `debug` when DEBUG names it; a value must never reach
+ * stderr that way, so its debug output is switched off for good.
+ */
+function loadNodeVault(): (options: object) => VaultClient {
+  const factory = require('node-vault') as (options: object) => VaultClient;
+  const debug = createRequire(require.resolve('node-vault'))('debug') as { disable: () => string; enable: (ns: string) => void };
+  debug.disable();
+  debug.enable = () => undefined;
+  return factory;
+}
+
+/**
+ * Secrets from HashiCorp Vault or OpenBao. This part reads KV (v1 and v2, detected per mount) with a token;
+ * the reference path is the logical KV path ("secret/app"), as in the UI and CLI, on either version.
+ */
+export class VaultBackend implements SecretBackend {
+  readonly type = 'vault';
+  readonly name: string;
+  readonly #client: VaultClient;
+  readonly #tokens: TokenSource;
+  readonly #mounts: MountCache;
+  readonly #agents: (HttpAgent | HttpsAgent)[];
+
+  constructor(
+    private readonly config: VaultBackendConfig,
+    env: Readonly<Record<string, string | undefined>>,
+    private readonly logger: Logger,
+  ) {
+    this.name = config.name;
+    const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
+    if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
+    const agentOptions = { keepAlive: true, maxSockets: config.maxConnections };
+    const httpAgent = new HttpAgent(agentOptions);
+    const httpsAgent = new HttpsAgent({
+      ...agentOptions,
+      rejectUnauthorized: !config.tlsSkipVerify,
+      ...(config.caCert ? { ca: readFileSync(config.caCert) } : {}),
+      ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+    });
+    this.#agents = [httpAgent, httpsAgent];
+    this.#client = loadNodeVault()({
+      endpoint: address,
+      apiVersion: 'v1',
+      pathPrefix: '',
+      namespace: config.namespace ?? env['VAULT_NAMESPACE'] ?? '',
+      requestOptions: { httpAgent, httpsAgent, timeout: config.requestTimeoutMs },
+    });
+    this.#tokens = new TokenSource(config.auth, env);
+    this.#mounts = new MountCache((path) => this.#lookupMount(path));
+  }
+
+  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+    const mount = await this.#mounts.mountFor(path.split('?', 1)[0] ?? path);
+    if (mount.type !== 'kv') {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": "${path}" is on a ${mount.type} mount (${mount.path}); this version reads KV mounts only`, { retryable: false });
+    }
+    const { apiPath, query } = kvReadPath(mount, path);
+    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path);
+    return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
+  }
+
+  async close(): Promise<void> {
+    for (const agent of this.#agents) agent.destroy();
+    await Promise.resolve();
+  }
+
+  #kv1(response: VaultResponse): FetchedSecret {
+    const data = response.data ?? {};
+    return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+  }
+
+  #kv2(response: VaultResponse, path: string): FetchedSecret {
+    const body = (response.data ?? {}) as { data?: Record<string, unknown> | null; metadata?: { version?: number; deletion_time?: string; destroyed?: boolean } };
+    if (!body.data) {
+      // A deleted or destroyed version answers with metadata and no data.
+      throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": "${path}" has no data (version ${body.metadata?.version ?? '?'} is deleted or destroyed)`);
+    }
+    return { value: new Sealed(body.data), version: `v${body.metadata?.version ?? 0}`, lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+  }
+
+  async #lookupMount(path: string): Promise<MountInfo> {
+    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, path);
+    const data = (response.data ?? {}) as { path?: string; type?: string; options?: { version?: string } | null };
+    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for "${path}"`);
+    const mount = { path: data.path.endsWith('/') ? data.path : `${data.path}/`, type: data.type, version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined };
+    this.logger.debug({ mount: mount.path, type: mount.type, version: mount.version }, 'vault mount');
+    return mount;
+  }
+
+  async #request(method: string, apiPath: string, path: string): Promise<VaultResponse> {
+    const what = `backend "${this.name}": ${path}`;
+    for (let attempt = 0; ; attempt++) {
+      this.#client.token = await this.#tokens.token();
+      try {
+        return await this.#client.request({ path: `/${apiPath}`, method });
+      } catch (error) {
+        const coded = vaultError(error, what);
+        // A token file may have been rewritten since it was last read: look once more before giving up.
+        if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED' && attempt === 0 && this.config.auth.tokenFile) {
+          this.#tokens.invalidate();
+          continue;
+        }
+        throw coded;
+      }
+    }
+  }
+}

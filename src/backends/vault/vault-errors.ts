@@ -1,0 +1,27 @@
+import { SidecarError } from '../../errors.js';
+
+/**
+ * Turns whatever node-vault or axios threw into a coded error. Only the status and Vault's own error text are
+ * kept: the raw error carries the request, whose headers hold the token.
+ */
+export function vaultError(error: unknown, what: string): SidecarError {
+  const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+  const message = vaultMessage(String((error as Error).message ?? error));
+  if (status !== undefined) {
+    if (status === 404) return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (404)`);
+    if (status === 403 || status === 401) {
+      return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: ${message} (${status})`, { hint: "check the token's policies for this path" });
+    }
+    // 429 (rate limit), 412 (eventual consistency), 5xx including a sealed (503) or standby server: try again.
+    const retryable = status === 429 || status === 412 || status >= 500;
+    return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${message} (${status})`, { retryable });
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${code ?? message}`);
+}
+
+/** Vault wraps errors as "1 error occurred:\n\t* permission denied\n\n": keep the items only. */
+function vaultMessage(raw: string): string {
+  const items = [...raw.matchAll(/^\s*\* (.+)$/gm)].map((m) => m[1]?.trim() ?? '');
+  return (items.length > 0 ? items.join('; ') : raw.trim()).slice(0, 300);
+}

@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './dirs.js';
+
+export const BAO = join(REPO_ROOT, '.cache', 'bin', 'bao');
+
+/** A real OpenBao dev server on a free loopback port, with a file audit device to count requests. */
+export interface OpenBao {
+  readonly address: string;
+  readonly rootToken: string;
+  /** Calls the HTTP API as root (or with `token`); returns the parsed body (or null for 204). */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown> | null>;
+  /** The requests the audit log recorded (one entry per response), in order. */
+  auditedRequests(): Promise<{ path: string; operation: string }[]>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startOpenBao(): Promise<OpenBao> {
+  if (!existsSync(BAO)) throw new Error(`OpenBao is not installed at ${BAO}: run test/infra/install-test-tools.sh (npm test does)`);
+  const dir = await mkdtemp(join(tmpdir(), 'openbao-'));
+  const auditLog = join(dir, 'audit.log');
+  await writeFile(join(dir, 'config.hcl'), `audit "file" "tests" {\n  options {\n    file_path = "${auditLog}"\n  }\n}\n`);
+  const rootToken = `root-${randomBytes(12).toString('hex')}`;
+  const port = await freePort();
+  const address = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    BAO,
+    ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${join(dir, 'config.hcl')}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+
+  const api: OpenBao['api'] = async (method, path, body, token = rootToken) => {
+    const response = await fetch(`${address}/v1/${path}`, { method, headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    if (response.status === 204) return null;
+    const parsed = (await response.json()) as Record<string, unknown>;
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(parsed['errors'])}`);
+    return parsed;
+  };
+
+  // Ready when /sys/health answers; bounded, since a server that fails to start must fail the test, not hang it.
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`OpenBao exited during start: ${stderr.slice(-2000)}`);
+    const ok = await fetch(`${address}/v1/sys/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 200) throw new Error(`OpenBao did not become ready: ${stderr.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  return {
+    address,
+    rootToken,
+    api,
+    auditedRequests: async () => {
+      const text = await readFile(auditLog, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { type: string; request: { path: string; operation: string } })
+        .filter((entry) => entry.type === 'response')
+        .map((entry) => ({ path: entry.request.path, operation: entry.request.operation }));
+    },
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
