@@ -65,6 +65,23 @@ backend "vault" "main" {
     token_file = "/run/secrets/vault-token"
     # token = "s.…"   (a literal token: anyone who can read this file can use it)
   }
+  # Or log in, and let the sidecar renew its token (at two thirds of its TTL) and log in again when renewal can
+  # no longer extend it or the token is revoked. One auth block per backend. Credentials are read at each login.
+  # auth "approle" {
+  #   role_id_file   = "/etc/sidecar/role_id"
+  #   role_id        = "…"                          # instead of role_id_file (a role id is not a secret)
+  #   secret_id_file = "/run/secrets/secret_id"     # omitted for roles with bind_secret_id = false
+  #   mount          = "approle"                    # where the method is mounted; default "approle"
+  # }
+  # auth "jwt" {
+  #   role     = "sidecar"
+  #   jwt_file = "/run/secrets/jwt"                 # required for jwt
+  #   mount    = "jwt"
+  # }
+  # auth "kubernetes" {
+  #   role     = "sidecar"                          # jwt_file defaults to the pod's service-account token
+  #   mount    = "kubernetes"
+  # }
   # Connections kept open to the server at most. Default 10.
   max_connections = 10
   # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".

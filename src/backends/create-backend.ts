@@ -1,4 +1,4 @@
-import type { BackendConfig } from '../config/types.js';
+import type { BackendConfig, RetryPolicy } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SecretBackend } from './types.js';
 
@@ -6,6 +6,7 @@ export interface BackendDependencies {
   readonly logger: Logger;
   /** The sidecar's environment, for the variables providers honour (VAULT_ADDR, VAULT_TOKEN, …). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly retry: RetryPolicy;
 }
 
 /** Builds a backend from its config. Providers are imported on demand so an unused SDK is never loaded. */
@@ -17,7 +18,7 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
     }
     case 'vault': {
       const { VaultBackend } = await import('./vault/vault-backend.js');
-      return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }));
+      return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry);
     }
   }
 }

@@ -7,9 +7,9 @@ import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
-import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
+import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import { EXEC_TARGET, type BackendConfig, type ExecConfig, type NotifyAction, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -99,8 +99,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     const other = seenNames.get(name);
     if (other) throw invalid(['backend', 'vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
     seenNames.set(name, 'vault');
-    const token = options.auth?.token;
-    if (token?.token !== undefined && token.token_file !== undefined) throw invalid(['backend', 'vault', name, 'auth', 'token'], 'give "token" or "token_file", not both');
+    const auth = resolveVaultAuth(options.auth, base, (message, key) => invalid(['backend', 'vault', name, 'auth', ...(key ? [key] : [])], message));
     backends.push(
       Object.freeze({
         type: 'vault',
@@ -110,7 +109,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         caCert: options.ca_cert === undefined ? undefined : resolve(base, options.ca_cert),
         tlsServerName: options.tls_server_name,
         tlsSkipVerify: options.tls_skip_verify ?? false,
-        auth: Object.freeze({ method: 'token', token: token?.token, tokenFile: token?.token_file === undefined ? undefined : resolve(base, token.token_file) }),
+        auth,
         maxConnections: options.max_connections ?? 10,
         staticRefreshMs: options.static_refresh_interval ?? 300_000,
         requestTimeoutMs: options.request_timeout ?? 30_000,
@@ -162,6 +161,28 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     templates: Object.freeze(templates),
     pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
   });
+}
+
+function resolveVaultAuth(raw: RawVaultAuth | undefined, base: string, invalid: (message: string, key?: string) => SidecarError): VaultAuthConfig {
+  const methods = Object.entries(raw ?? {}).filter(([, v]) => v !== undefined);
+  if (methods.length > 1) throw invalid(`one auth method per backend (found ${methods.map(([m]) => m).join(', ')})`);
+  const file = (path: string | undefined) => (path === undefined ? undefined : resolve(base, path));
+  if (raw?.approle) {
+    const a = raw.approle;
+    if ((a.role_id === undefined) === (a.role_id_file === undefined)) throw invalid('approle needs exactly one of "role_id" or "role_id_file"', 'approle');
+    return Object.freeze({ method: 'approle', mount: a.mount ?? 'approle', roleId: a.role_id, roleIdFile: file(a.role_id_file), secretIdFile: file(a.secret_id_file) });
+  }
+  if (raw?.jwt) {
+    if (raw.jwt.jwt_file === undefined) throw invalid('jwt needs "jwt_file"', 'jwt');
+    return Object.freeze({ method: 'jwt', mount: raw.jwt.mount ?? 'jwt', role: raw.jwt.role, jwtFile: resolve(base, raw.jwt.jwt_file) });
+  }
+  if (raw?.kubernetes) {
+    const k = raw.kubernetes;
+    return Object.freeze({ method: 'kubernetes', mount: k.mount ?? 'kubernetes', role: k.role, jwtFile: file(k.jwt_file) ?? KUBERNETES_SERVICE_ACCOUNT_TOKEN });
+  }
+  const token = raw?.token;
+  if (token?.token !== undefined && token.token_file !== undefined) throw invalid('give "token" or "token_file", not both', 'token');
+  return Object.freeze({ method: 'token', token: token?.token, tokenFile: file(token?.token_file) });
 }
 
 function resolveExec(raw: RawExec): ExecConfig {

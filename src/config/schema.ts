@@ -65,13 +65,33 @@ const vaultTokenAuthSchema = z.strictObject({
   token_file: z.string().min(1).optional(),
 });
 
+const vaultAppRoleAuthSchema = z.strictObject({
+  role_id: z.string().min(1).optional(),
+  role_id_file: z.string().min(1).optional(),
+  secret_id_file: z.string().min(1).optional(),
+  mount: z.string().min(1).optional(),
+});
+
+const vaultJwtAuthSchema = z.strictObject({
+  role: z.string().min(1),
+  jwt_file: z.string().min(1).optional(),
+  mount: z.string().min(1).optional(),
+});
+
 const vaultBackendSchema = z.strictObject({
   address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   namespace: z.string().optional(),
   ca_cert: z.string().min(1).optional(),
   tls_server_name: z.string().min(1).optional(),
   tls_skip_verify: z.boolean().optional(),
-  auth: z.strictObject({ token: vaultTokenAuthSchema.optional() }).optional(),
+  auth: z
+    .strictObject({
+      token: vaultTokenAuthSchema.optional(),
+      approle: vaultAppRoleAuthSchema.optional(),
+      jwt: vaultJwtAuthSchema.optional(),
+      kubernetes: vaultJwtAuthSchema.optional(),
+    })
+    .optional(),
   max_connections: z.number().int().min(1).max(1000).optional(),
   static_refresh_interval: duration.optional(),
   request_timeout: duration.optional(),
@@ -164,4 +184,5 @@ export type RawTemplate = z.output<typeof templateSchema>;
 export type RawWait = z.output<typeof waitSchema>;
 export type RawNotify = z.output<typeof notifySchema>;
 export type RawExec = z.output<typeof execSchema>;
+export type RawVaultAuth = NonNullable<z.output<typeof vaultBackendSchema>['auth']>;
 export type RawEnvTemplate = z.output<typeof envTemplateSchema>;

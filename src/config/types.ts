@@ -63,12 +63,17 @@ export interface VaultBackendConfig {
   readonly requestTimeoutMs: number;
 }
 
-/** token: given, or from token_file (re-read when it changes), or VAULT_TOKEN. */
-export interface VaultAuthConfig {
-  readonly method: 'token';
-  readonly token: string | undefined;
-  readonly tokenFile: string | undefined;
-}
+/** How the Vault backend gets its token. */
+export type VaultAuthConfig =
+  /** Given, or from token_file (re-read when it changes), or VAULT_TOKEN. */
+  | { readonly method: 'token'; readonly token: string | undefined; readonly tokenFile: string | undefined }
+  /** AppRole login; the files are read at each login (a new secret_id may be delivered). */
+  | { readonly method: 'approle'; readonly mount: string; readonly roleId: string | undefined; readonly roleIdFile: string | undefined; readonly secretIdFile: string | undefined }
+  /** JWT login, and Kubernetes login (the same {role, jwt} POST with the service account token). */
+  | { readonly method: 'jwt' | 'kubernetes'; readonly mount: string; readonly role: string; readonly jwtFile: string };
+
+/** Where a pod's service-account token is mounted. */
+export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export type BackendConfig = FileBackendConfig | VaultBackendConfig;
 export type BackendType = BackendConfig['type'];

@@ -4,7 +4,7 @@ export type AuditOutcome = 'ok' | 'error';
 
 /** One audit record per secret access: who asked which backend for what, and how it went. Never the value. */
 export interface AuditRecord {
-  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke';
+  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke' | 'auth.login' | 'auth.renew';
   readonly backend: string;
   readonly path: string;
   readonly outcome: AuditOutcome;

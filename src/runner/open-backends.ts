@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 
 export async function openBackends(config: ResolvedConfig, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Map<string, SecretBackend>> {
-  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, { logger, env })] as const));
+  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, { logger, env, retry: config.retry })] as const));
   return new Map(entries);
 }
 

@@ -75,7 +75,8 @@ describe('sidecar.example.hcl', () => {
     const lines = EXAMPLE.split('\n');
     for (const type of Object.keys(BACKEND_SCHEMAS)) expect(EXAMPLE).toMatch(new RegExp(`^backend "${type}" "`, 'm'));
     for (const option of options) {
-      const at = lines.findIndex((l) => new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) || new RegExp(`^\\s*${option}\\s`).test(l));
+      // An attribute or block (`option = …`, `option {`), or a block label (`auth "option" {`), commented or not.
+      const at = lines.findIndex((l) => new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) || new RegExp(`^\\s*${option}\\s`).test(l) || new RegExp(`^\\s*#?\\s*\\w+ "${option}" \\{`).test(l));
       expect(at, `sidecar.example.hcl shows "${option}"`).toBeGreaterThanOrEqual(0);
       // A comment on the line, or just above it (above a block's opening line for the block's first option).
       const nearby = lines.slice(Math.max(0, at - 2), at + 1);

@@ -200,3 +200,24 @@ describe('durations', () => {
     for (const bad of ['', '10', '1 hour', '5x', '-1s', 's']) expect(parseDuration(bad)).toBeUndefined();
   });
 });
+
+describe('vault backend config', () => {
+  it('resolves each auth method with its defaults, and defaults to VAULT_TOKEN', async () => {
+    const auth = async (block: string) => {
+      const config = await parseConfig(`backend "vault" "v" {\n${block}\n}\n`, '/etc/s/sidecar.hcl');
+      return (config.backends[0] as { auth: unknown }).auth;
+    };
+    expect(await auth('')).toEqual({ method: 'token', token: undefined, tokenFile: undefined });
+    expect(await auth('auth "token" {\n token_file = "tok"\n}')).toEqual({ method: 'token', token: undefined, tokenFile: '/etc/s/tok' });
+    expect(await auth('auth "approle" {\n role_id = "r"\n secret_id_file = "sid"\n}')).toEqual({ method: 'approle', mount: 'approle', roleId: 'r', roleIdFile: undefined, secretIdFile: '/etc/s/sid' });
+    expect(await auth('auth "jwt" {\n role = "r"\n jwt_file = "/run/jwt"\n mount = "oidc"\n}')).toEqual({ method: 'jwt', mount: 'oidc', role: 'r', jwtFile: '/run/jwt' });
+    expect(await auth('auth "kubernetes" {\n role = "r"\n}')).toEqual({ method: 'kubernetes', mount: 'kubernetes', role: 'r', jwtFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+  });
+
+  it('rejects two auth methods, an approle without a role id, and a bad address', async () => {
+    await expect(parseConfig('backend "vault" "v" {\n auth "token" {\n }\n auth "approle" {\n role_id = "r"\n }\n}\n', '/c.hcl')).rejects.toThrow(/backend\.vault\.v\.auth: one auth method per backend \(found token, approle\)/);
+    await expect(parseConfig('backend "vault" "v" {\n auth "approle" {\n secret_id_file = "s"\n }\n}\n', '/c.hcl')).rejects.toThrow(/approle needs exactly one of "role_id" or "role_id_file"/);
+    await expect(parseConfig('backend "vault" "v" {\n address = "vault:8200"\n}\n', '/c.hcl')).rejects.toThrow(/\/c\.hcl:2:12: backend\.vault\.v\.address: expected an http/);
+  });
+});
+

@@ -2,20 +2,20 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
-import type { VaultBackendConfig } from '../../config/types.js';
+import type { RetryPolicy, VaultBackendConfig } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
-import { TokenSource } from './token-source.js';
+import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
 
 const require = createRequire(import.meta.url);
 
 interface VaultClient {
-  request(options: { path: string; method: string; headers?: Record<string, string> }): Promise<VaultResponse>;
+  request(options: { path: string; method: string; json?: object; headers?: Record<string, string> }): Promise<VaultResponse>;
   token: string | undefined;
 }
 
@@ -24,6 +24,7 @@ interface VaultResponse {
   lease_id?: string;
   lease_duration?: number;
   renewable?: boolean;
+  auth?: VaultAuthAnswer;
 }
 
 /**
@@ -46,7 +47,7 @@ export class VaultBackend implements SecretBackend {
   readonly type = 'vault';
   readonly name: string;
   readonly #client: VaultClient;
-  readonly #tokens: TokenSource;
+  readonly #tokens: TokenManager;
   readonly #mounts: MountCache;
   readonly #agents: (HttpAgent | HttpsAgent)[];
 
@@ -54,6 +55,7 @@ export class VaultBackend implements SecretBackend {
     private readonly config: VaultBackendConfig,
     env: Readonly<Record<string, string | undefined>>,
     private readonly logger: Logger,
+    retry: RetryPolicy,
   ) {
     this.name = config.name;
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
@@ -74,7 +76,15 @@ export class VaultBackend implements SecretBackend {
       namespace: config.namespace ?? env['VAULT_NAMESPACE'] ?? '',
       requestOptions: { httpAgent, httpsAgent, timeout: config.requestTimeoutMs },
     });
-    this.#tokens = new TokenSource(config.auth, env);
+    // Never VAULT_TOKEN through node-vault's own fallback: the token manager decides, per request.
+    this.#client.token = undefined;
+    this.#tokens = new TokenManager(config.auth, {
+      post: (path, body, token) => this.#post(path, body, token),
+      env,
+      logger,
+      backend: config.name,
+      retry,
+    });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
   }
 
@@ -89,6 +99,7 @@ export class VaultBackend implements SecretBackend {
   }
 
   async close(): Promise<void> {
+    this.#tokens.close();
     for (const agent of this.#agents) agent.destroy();
     await Promise.resolve();
   }
@@ -119,18 +130,26 @@ export class VaultBackend implements SecretBackend {
   async #request(method: string, apiPath: string, path: string): Promise<VaultResponse> {
     const what = `backend "${this.name}": ${path}`;
     for (let attempt = 0; ; attempt++) {
-      this.#client.token = await this.#tokens.token();
+      const token = await this.#tokens.token();
       try {
-        return await this.#client.request({ path: `/${apiPath}`, method });
+        // The token goes per request, never onto the shared client, so logins cannot pick it up.
+        return await this.#client.request({ path: `/${apiPath}`, method, headers: { 'X-Vault-Token': token } });
       } catch (error) {
         const coded = vaultError(error, what);
-        // A token file may have been rewritten since it was last read: look once more before giving up.
-        if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED' && attempt === 0 && this.config.auth.tokenFile) {
-          this.#tokens.invalidate();
-          continue;
-        }
+        // The token may have been revoked or replaced: with a fresh one (file re-read, new login) try once more.
+        if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED' && attempt === 0 && this.#tokens.afterDenied()) continue;
         throw coded;
       }
+    }
+  }
+
+  /** Logins (no token) and renew-self (with the token being renewed); returns the `auth` part. */
+  async #post(path: string, body: object, token?: string): Promise<VaultAuthAnswer | undefined> {
+    try {
+      const response = await this.#client.request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {} });
+      return response.auth;
+    } catch (error) {
+      throw vaultError(error, `backend "${this.name}": ${path}`);
     }
   }
 }
