@@ -88,6 +88,9 @@ backend "vault" "main" {
   static_refresh_interval = "5m"
   # A request that takes longer fails (and is retried). Default "30s".
   request_timeout = "30s"
+  # On SIGTERM/SIGINT in `run`, revoke every lease this sidecar was issued (database users are dropped at once).
+  # Never on a SIGHUP reload, and never in `once`, whose files the application is about to use. Default false.
+  revoke_leases_on_exit = false
 }
 
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.

@@ -48,5 +48,10 @@ export interface SecretBackend {
    * a fetch made after it cannot miss a change.
    */
   watch?(path: string, onChange: () => void): Promise<Unsubscribe>;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** The sidecar is exiting for good (not reloading, not a `once` run): give leases back if configured to. */
+  readonly final?: boolean;
 }

@@ -113,6 +113,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         maxConnections: options.max_connections ?? 10,
         staticRefreshMs: options.static_refresh_interval ?? 300_000,
         requestTimeoutMs: options.request_timeout ?? 30_000,
+        revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
       }),
     );
   }

@@ -95,6 +95,7 @@ const vaultBackendSchema = z.strictObject({
   max_connections: z.number().int().min(1).max(1000).optional(),
   static_refresh_interval: duration.optional(),
   request_timeout: duration.optional(),
+  revoke_leases_on_exit: z.boolean().optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */

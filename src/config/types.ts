@@ -61,6 +61,8 @@ export interface VaultBackendConfig {
   /** How often a static secret (KV) is read again to see whether it changed. */
   readonly staticRefreshMs: number;
   readonly requestTimeoutMs: number;
+  /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
+  readonly revokeLeasesOnExit: boolean;
 }
 
 /** How the Vault backend gets its token. */

@@ -19,8 +19,9 @@ export type RefreshPlan =
  * - until-changed: nothing to schedule; the backend pushes changes.
  * - poll: re-fetch after the interval.
  * - expiry: re-fetch after `fraction` of the time left.
- * - lease: renew after `fraction` of the TTL while a renewal can still extend it; otherwise re-fetch, ahead of
- *   the hard end (TTL or max TTL), so the application has a new credential before the old one dies.
+ * - lease: renew after `fraction` of the TTL while a renewal can still extend it; once renewals stop extending
+ *   it (max TTL), re-fetch after `fraction` of what is left, so the application has a new credential well before
+ *   the old one dies; a lease that was never renewable is re-fetched at 85–95% of its duration.
  */
 export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: number, policy: RefreshPolicy = DEFAULT_REFRESH_POLICY): RefreshPlan {
   const spread = (start: number, end: number) => {
@@ -42,6 +43,9 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
       // A renewal only helps if, after it, time remains before max TTL beyond what we already have.
       const renewalExtends = lifetime.maxExpiresAt === undefined || lifetime.maxExpiresAt > leaseEnd;
       if (lifetime.renewable && renewalExtends) return { action: 'renew', at: renewAt };
+      // Never renewable: use most of it (85–95%, spread by the random draw), as Vault Agent does.
+      if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: Math.round(fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
+      // Renewals have stopped extending it (max TTL): replace it well ahead of the end.
       return { action: 'refetch', at: spread(fetchedAt, hardEnd) };
     }
   }

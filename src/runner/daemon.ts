@@ -81,7 +81,7 @@ export class Daemon {
     await this.#reloading?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
-    await session?.stop();
+    await session?.stop({ final: true });
     await this.#supervisor?.stop();
     if (this.#pidFile) await removePidFile(this.#pidFile);
   }
@@ -135,7 +135,7 @@ export class Daemon {
       return false;
     }
     if (this.#stopping) return false;
-    await this.#session?.stop();
+    await this.#session?.stop({ final: false });
     this.#session = next;
     logger.info('configuration reloaded');
     next.start();

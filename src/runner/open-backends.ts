@@ -1,5 +1,5 @@
 import { createBackend } from '../backends/create-backend.js';
-import type { SecretBackend } from '../backends/types.js';
+import type { CloseOptions, SecretBackend } from '../backends/types.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 
@@ -8,10 +8,10 @@ export async function openBackends(config: ResolvedConfig, logger: Logger, env: 
   return new Map(entries);
 }
 
-export async function closeBackends(backends: ReadonlyMap<string, SecretBackend>, logger: Logger): Promise<void> {
+export async function closeBackends(backends: ReadonlyMap<string, SecretBackend>, logger: Logger, options: CloseOptions = {}): Promise<void> {
   await Promise.all(
     [...backends.values()].map((backend) =>
-      backend.close().catch((error: unknown) => logger.warn({ backend: backend.name, error: { message: (error as Error).message } }, 'backend close failed')),
+      backend.close(options).catch((error: unknown) => logger.warn({ backend: backend.name, error: { message: (error as Error).message } }, 'backend close failed')),
     ),
   );
 }

@@ -105,11 +105,12 @@ export class Session {
     if (this.#runners.length === 0) this.#checkFirstRender();
   }
 
-  async stop(): Promise<void> {
+  /** `final`: the sidecar is exiting (leases may be revoked), as opposed to a reload swapping sessions. */
+  async stop(options: { final: boolean }): Promise<void> {
     await this.#dispatcher.stop();
     await Promise.all(this.#runners.map((runner) => runner.stop()));
     await this.#watcher.stop();
-    await closeBackends(this.parts.backends, this.options.logger);
+    await closeBackends(this.parts.backends, this.options.logger, options);
   }
 
   #onUpdate(key: string): void {

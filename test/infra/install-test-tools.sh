@@ -28,6 +28,14 @@ fi
 mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
 "$bao" version >&2
 
+# PostgreSQL, for the database secrets engine's tests (each test starts its own cluster; no system service).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing PostgreSQL from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+fi
+ls /usr/lib/postgresql/*/bin/initdb >&2
+
 # tini (the image's PID 1), to test orphan reaping in a PID namespace the way the image runs.
 # Same Debian release and version as the Dockerfile pins.
 if ! command -v tini >/dev/null 2>&1; then

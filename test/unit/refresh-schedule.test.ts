@@ -26,8 +26,9 @@ describe('refresh schedule', () => {
     expect(planRefresh(nearEnd, T0, 0)).toEqual({ action: 'refetch', at: T0 + 8_000 });
   });
 
-  it('re-fetches a non-renewable lease before it ends', () => {
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 40_000 });
+  it('re-fetches a lease that was never renewable at 85 to 95 percent of its duration', () => {
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 57_000 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0.999)).toEqual({ action: 'refetch', at: T0 + 51_006 });
   });
 
   it('re-fetches an expiring secret after two thirds of the time it has left', () => {

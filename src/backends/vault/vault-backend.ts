@@ -7,7 +7,8 @@ import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
-import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
+import type { CloseOptions, FetchedSecret, FetchContext, SecretBackend } from '../types.js';
+import { writeAudit } from '../../log/audit.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
@@ -50,6 +51,8 @@ export class VaultBackend implements SecretBackend {
   readonly #tokens: TokenManager;
   readonly #mounts: MountCache;
   readonly #agents: (HttpAgent | HttpsAgent)[];
+  /** Leases this backend was issued, for revoke_leases_on_exit. */
+  readonly #leases = new Set<string>();
 
   constructor(
     private readonly config: VaultBackendConfig,
@@ -90,18 +93,64 @@ export class VaultBackend implements SecretBackend {
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
     const mount = await this.#mounts.mountFor(path.split('?', 1)[0] ?? path);
-    if (mount.type !== 'kv') {
-      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": "${path}" is on a ${mount.type} mount (${mount.path}); this version reads KV mounts only`, { retryable: false });
-    }
+    if (mount.type !== 'kv') return this.#dynamic(await this.#request('GET', path, path));
     const { apiPath, query } = kvReadPath(mount, path);
     const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path);
     return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
   }
 
-  async close(): Promise<void> {
+  /** Extends a lease by its own duration; a shorter answer means max TTL is near, and the lease is replaced early. */
+  async renew(secret: FetchedSecret, _context: FetchContext): Promise<FetchedSecret> {
+    const lifetime = secret.lifetime;
+    if (lifetime.kind !== 'lease') return secret;
+    const increment = Math.max(1, Math.round(lifetime.ttlMs / 1000));
+    const response = await this.#request('PUT', 'sys/leases/renew', 'sys/leases/renew', { lease_id: lifetime.leaseId, increment });
+    const ttlMs = (response.lease_duration ?? 0) * 1000;
+    const capped = ttlMs < lifetime.ttlMs - 1000;
+    return {
+      ...secret,
+      lifetime: { kind: 'lease', leaseId: lifetime.leaseId, ttlMs, renewable: response.renewable ?? false, maxExpiresAt: capped ? Date.now() + ttlMs : lifetime.maxExpiresAt },
+    };
+  }
+
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll();
     this.#tokens.close();
     for (const agent of this.#agents) agent.destroy();
     await Promise.resolve();
+  }
+
+  /** A read from a secrets engine that issues leases (database, aws, …), or plain data without one. */
+  #dynamic(response: VaultResponse): FetchedSecret {
+    const data = response.data ?? {};
+    const leaseId = response.lease_id ?? '';
+    if (!leaseId || !response.lease_duration) {
+      return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+    }
+    this.#leases.add(leaseId);
+    return {
+      value: new Sealed(data),
+      // Each issuance is a new lease: the lease id identifies the version (and is never logged).
+      version: fingerprint(leaseId),
+      lifetime: { kind: 'lease', leaseId, ttlMs: response.lease_duration * 1000, renewable: response.renewable ?? false },
+    };
+  }
+
+  async #revokeAll(): Promise<void> {
+    const leases = [...this.#leases];
+    this.#leases.clear();
+    await Promise.all(
+      leases.map(async (leaseId) => {
+        const started = Date.now();
+        try {
+          await this.#request('PUT', 'sys/leases/revoke', 'sys/leases/revoke', { lease_id: leaseId });
+          writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path: leaseId.split('/').slice(0, -1).join('/'), outcome: 'ok', durationMs: Date.now() - started });
+        } catch (error) {
+          const coded = vaultError(error, `backend "${this.name}": revoke`);
+          writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path: leaseId.split('/').slice(0, -1).join('/'), outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
+        }
+      }),
+    );
   }
 
   #kv1(response: VaultResponse): FetchedSecret {
@@ -127,13 +176,13 @@ export class VaultBackend implements SecretBackend {
     return mount;
   }
 
-  async #request(method: string, apiPath: string, path: string): Promise<VaultResponse> {
+  async #request(method: string, apiPath: string, path: string, body?: object): Promise<VaultResponse> {
     const what = `backend "${this.name}": ${path}`;
     for (let attempt = 0; ; attempt++) {
       const token = await this.#tokens.token();
       try {
         // The token goes per request, never onto the shared client, so logins cannot pick it up.
-        return await this.#client.request({ path: `/${apiPath}`, method, headers: { 'X-Vault-Token': token } });
+        return await this.#client.request({ path: `/${apiPath}`, method, headers: { 'X-Vault-Token': token }, ...(body ? { json: body } : {}) });
       } catch (error) {
         const coded = vaultError(error, what);
         // The token may have been revoked or replaced: with a fresh one (file re-read, new login) try once more.
