@@ -242,3 +242,6 @@ template {
 #   {{trim value}} {{indent value 4}}
 #   {{env "POD_NAME"}}                     only variables listed in env_allow
 # References may be computed from other secrets, e.g. {{secret (secret "local:pointer")}}.
+# Other hash arguments are request parameters: with the vault backend, on a secrets engine other than KV, they make
+# the reference a write that returns a secret, e.g. one certificate issuance shared by every template that names it:
+#   {{#with (secret "main:pki/issue/web" common_name="app.internal" ttl="72h")}}{{certificate}}{{/with}}

@@ -50,6 +50,19 @@ function masked(value: unknown, label: string, state: RenderState): unknown {
   return placeholder;
 }
 
+/** Hash arguments other than `default` are the request's parameters (a certificate's common_name, ttl, …). */
+function requestParams(options: HelperOptions): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.hash as Record<string, unknown>)) {
+    if (name === 'default') continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `secret argument ${name}= must be text, a number or true/false`);
+    }
+    params[name] = String(value);
+  }
+  return params;
+}
+
 function secret(this: unknown, ...args: unknown[]): unknown {
   const options = args.pop() as HelperOptions;
   const state = stateOf(options);
@@ -58,7 +71,7 @@ function secret(this: unknown, ...args: unknown[]): unknown {
   let key: string;
   let found: SecretLookup;
   try {
-    ref = parseSecretRef(args[0]);
+    ref = parseSecretRef(args[0], requestParams(options));
     key = secretKey(ref);
     state.used.add(key);
     found = state.options.store.lookup(key, ref);

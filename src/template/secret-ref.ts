@@ -16,9 +16,11 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * Parses a reference. The key part is a dot path (`#tls.cert`); a literal dot in a key is written `\.`
- * (`#tls\.crt`, as in Kubernetes secret keys).
+ * (`#tls\.crt`, as in Kubernetes secret keys). `params` (a template's hash arguments, such as a certificate's
+ * common_name) join the path as a canonical query, so the same reference with the same arguments is one secret
+ * however many templates name it, and different arguments are different secrets.
  */
-export function parseSecretRef(text: string): SecretRef {
+export function parseSecretRef(text: string, params: Readonly<Record<string, string>> = {}): SecretRef {
   const colon = text.indexOf(':');
   if (colon <= 0) throw refError(text, 'expected "BACKEND:PATH" with an optional "#KEY"');
   const backend = text.slice(0, colon);
@@ -28,7 +30,15 @@ export function parseSecretRef(text: string): SecretRef {
   const path = hash === -1 ? rest : rest.slice(0, hash);
   if (path.length === 0) throw refError(text, 'the path after ":" is empty');
   const keyPath = hash === -1 ? [] : splitKeyPath(rest.slice(hash + 1), text);
-  return { backend, path, keyPath, text };
+  return { backend, path: withParams(path, params, text), keyPath, text };
+}
+
+function withParams(path: string, params: Readonly<Record<string, string>>, text: string): string {
+  const names = Object.keys(params).sort();
+  if (names.length === 0) return path;
+  if (path.includes('?')) throw refError(text, 'give arguments either in the path ("?a=b") or as template arguments, not both');
+  const query = new URLSearchParams(names.map((n): [string, string] => [n, params[n] ?? '']));
+  return `${path}?${query.toString()}`;
 }
 
 function splitKeyPath(key: string, text: string): string[] {

@@ -64,6 +64,30 @@ describe('secret references', () => {
   });
 });
 
+describe('reference arguments', () => {
+  it('joins template arguments to the path as a canonical query, so equal arguments are one secret', () => {
+    const a = parseSecretRef('main:pki/issue/web#certificate', { ttl: '72h', common_name: 'app.internal' });
+    const b = parseSecretRef('main:pki/issue/web#private_key', { common_name: 'app.internal', ttl: '72h' });
+    expect(a.path).toBe('pki/issue/web?common_name=app.internal&ttl=72h');
+    expect(secretKey(a)).toBe(secretKey(b));
+    expect(secretKey(parseSecretRef('main:pki/issue/web', { common_name: 'other.internal' }))).not.toBe(secretKey(a));
+    expect(() => parseSecretRef('main:secret/app?version=2', { x: '1' })).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_REF_INVALID' }) as Error);
+  });
+
+  it('passes hash arguments other than default to the store, and rejects non-text ones', () => {
+    const seen: string[] = [];
+    const store: SecretStore = {
+      lookup: (key) => {
+        seen.push(key);
+        return { status: 'ready', value: { certificate: 'CERT' } };
+      },
+    };
+    const template = compileTemplate('t', '{{secret "main:pki/issue/web#certificate" common_name="a.internal" ttl=3600 default="x"}}', true);
+    expect(renderTemplate(template, options(store))).toMatchObject({ status: 'complete', text: 'CERT' });
+    expect(seen).toEqual(['main:pki/issue/web?common_name=a.internal&ttl=3600']);
+  });
+});
+
 describe('rendering', () => {
   it('discovers dependencies by rendering, then renders the values without escaping', () => {
     const { text, passes } = renderFully('u={{secret "local:db#username"}} p={{secret "local:db#password"}} <&>');

@@ -92,8 +92,13 @@ export class VaultBackend implements SecretBackend {
   }
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
-    const mount = await this.#mounts.mountFor(path.split('?', 1)[0] ?? path);
-    if (mount.type !== 'kv') return this.#dynamic(await this.#request('GET', path, path));
+    const [bare = path, args] = path.split('?', 2);
+    const mount = await this.#mounts.mountFor(bare);
+    if (mount.type !== 'kv') {
+      // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
+      if (args) return this.#dynamic(await this.#request('POST', bare, path, Object.fromEntries(new URLSearchParams(args))));
+      return this.#dynamic(await this.#request('GET', bare, path));
+    }
     const { apiPath, query } = kvReadPath(mount, path);
     const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path);
     return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
@@ -120,12 +125,17 @@ export class VaultBackend implements SecretBackend {
     await Promise.resolve();
   }
 
-  /** A read from a secrets engine that issues leases (database, aws, …), or plain data without one. */
+  /**
+   * A read or write answered by a secrets engine: with a lease (database, aws, …), with an expiration and no
+   * lease (a PKI certificate, re-issued at two thirds of its validity), or plain data (polled).
+   */
   #dynamic(response: VaultResponse): FetchedSecret {
     const data = response.data ?? {};
     const leaseId = response.lease_id ?? '';
     if (!leaseId || !response.lease_duration) {
-      return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+      const expiration = (data as { expiration?: unknown }).expiration;
+      const lifetime = typeof expiration === 'number' && expiration > 0 ? ({ kind: 'expiry', expiresAt: expiration * 1000 } as const) : ({ kind: 'poll', intervalMs: this.config.staticRefreshMs } as const);
+      return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime };
     }
     this.#leases.add(leaseId);
     return {

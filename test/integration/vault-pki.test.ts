@@ -1,0 +1,68 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon } from '../support/cli.js';
+import { removeDir } from '../support/dirs.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { startOpenBao, type OpenBao } from '../support/openbao.js';
+import { makeProject, type Project } from '../support/project.js';
+
+let bao: OpenBao;
+let project: Project | undefined;
+let daemon: Daemon | undefined;
+
+beforeAll(async () => {
+  bao = await startOpenBao();
+  await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
+  await bao.api('POST', 'pki/root/generate/internal', { common_name: 'secrets-sidecar test root', ttl: '87600h' });
+  await bao.api('POST', 'pki/roles/web', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '72h' });
+});
+afterAll(async () => {
+  await bao.stop();
+});
+afterEach(async () => {
+  await daemon?.stop();
+  await removeDir(project?.root);
+  daemon = project = undefined;
+});
+
+describe('vault PKI against a real OpenBao', () => {
+  it('writes cert and key from one issuance, shared by both templates, and re-issues at two thirds of the validity', async () => {
+    const issue = 'main:pki/issue/web\\" common_name=\\"app.internal\\" ttl=\\"6s';
+    project = await makeProject({
+      config: `
+backend "vault" "main" {
+  address = "${bao.address}"
+}
+template {
+  contents    = "{{#with (secret \\"${issue}\\")}}{{certificate}}\\n{{/with}}"
+  destination = "@OUT@/cert.pem"
+}
+template {
+  contents    = "{{#with (secret \\"${issue}\\")}}{{private_key}}\\n{{/with}}"
+  destination = "@OUT@/key.pem"
+}
+`,
+    });
+    const read = () => ({ cert: new X509Certificate(readFileSync(join(project?.out ?? '', 'cert.pem'))), key: readFileSync(join(project?.out ?? '', 'key.pem'), 'utf8') });
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    const rendered = await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const first = read();
+    expect(first.cert.subject).toBe('CN=app.internal');
+    expect(first.cert.checkPrivateKey(createPrivateKey(first.key))).toBe(true);
+    expect((await bao.auditedRequests()).slice(before).filter((r) => r.path === 'pki/issue/web')).toHaveLength(1);
+
+    // Two thirds of 6 s (less jitter) later: a new certificate and key, again a matching pair.
+    const mark = daemon.mark;
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written' && String(r['destination']).endsWith('key.pem'), mark);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written' && String(r['destination']).endsWith('cert.pem'), mark);
+    const second = read();
+    expect(second.cert.serialNumber).not.toBe(first.cert.serialNumber);
+    expect(second.cert.checkPrivateKey(createPrivateKey(second.key))).toBe(true);
+    const renewedAt = Date.parse(String(daemon.records[mark]?.time ?? rendered.time));
+    expect(renewedAt).toBeLessThan(Date.parse(first.cert.validTo));
+    expectNoSecrets(daemon.stderr, [first.key.split('\n')[1] ?? 'x', second.key.split('\n')[1] ?? 'x', bao.rootToken]);
+  });
+});
