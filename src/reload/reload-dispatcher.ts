@@ -1,6 +1,6 @@
-import pRetry from 'p-retry';
 import type { RetryPolicy } from '../config/types.js';
 import { toSidecarError } from '../errors.js';
+import { retryWithBackoff } from '../retry.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import type { ReloadTarget } from './reload-target.js';
@@ -64,17 +64,12 @@ export class ReloadDispatcher {
     const controller = new AbortController();
     this.#inFlight.set(target.name, controller);
     try {
-      const detail = await pRetry(() => target.fire(), {
-        retries: this.options.attempts,
-        factor: 2,
-        minTimeout: retry.backoffMs,
-        maxTimeout: retry.maxBackoffMs,
-        randomize: true,
+      const detail = await retryWithBackoff(() => target.fire(), {
+        policy: retry,
+        attempts: this.options.attempts,
         signal: controller.signal,
-        shouldRetry: (error) => toSidecarError(error).retryable,
-        onFailedAttempt: (error) => {
-          if (!toSidecarError(error).retryable || error.retriesLeft === 0) return;
-          logger.warn({ notify: target.name, attempt: error.attemptNumber, error: errorFields(error) }, 'notify failed, retrying');
+        onRetry: (error, attempt, delayMs) => {
+          logger.warn({ notify: target.name, attempt, retryInMs: delayMs, error: errorFields(error) }, 'notify failed, retrying');
         },
       });
       logger.info({ notify: target.name, detail }, 'notified');

@@ -1,7 +1,7 @@
-import pRetry from 'p-retry';
 import type { FetchedSecret, SecretBackend, Unsubscribe } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
+import { retryWithBackoff } from '../retry.js';
 import { writeAudit } from '../log/audit.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
@@ -96,20 +96,14 @@ export class SecretView {
   async #fetchWithRetry(): Promise<void> {
     const { retry, logger, key } = this.options;
     try {
-      const secret = await pRetry(() => this.#fetchOnce(), {
-        retries: retry.attempts,
-        forever: retry.attempts === 0,
-        factor: 2,
-        minTimeout: retry.backoffMs,
-        maxTimeout: retry.maxBackoffMs,
-        randomize: true,
+      const secret = await retryWithBackoff(() => this.#fetchOnce(), {
+        policy: retry,
+        attempts: retry.attempts,
         signal: this.#abort.signal,
-        shouldRetry: (error) => toSidecarError(error).retryable,
-        onFailedAttempt: (error) => {
-          this.#lastError = toSidecarError(error);
-          // p-retry reports every failure here, also the ones it will not retry.
-          if (!this.#lastError.retryable || (retry.attempts > 0 && error.retriesLeft === 0)) return;
-          logger.warn({ ref: key, attempt: error.attemptNumber, error: errorFields(error) }, 'fetch failed, retrying with backoff');
+        random: this.options.random,
+        onRetry: (error, attempt, delayMs) => {
+          this.#lastError = error;
+          logger.warn({ ref: key, attempt, retryInMs: delayMs, error: errorFields(error) }, 'fetch failed, retrying with backoff');
         },
       });
       this.#accept(secret);

@@ -28,6 +28,19 @@ fi
 mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
 "$bao" version >&2
 
+# toxiproxy, to cut the connection to OpenBao in the outage test (built from its Go module; the binary is "server").
+TOXIPROXY_VERSION=2.12.0
+toxiproxy="$cache/bin/toxiproxy-server"
+# Built without ldflags it reports its version as "git": a marker file records what was built.
+if [ ! -x "$toxiproxy" ] || [ "$(cat "$toxiproxy.version" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
+  echo "building toxiproxy $TOXIPROXY_VERSION into $cache/bin" >&2
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION"
+  mkdir -p "$cache/bin" && mv "$gobin/server" "$toxiproxy" && rmdir "$gobin"
+  echo "$TOXIPROXY_VERSION" > "$toxiproxy.version"
+fi
+echo "toxiproxy $TOXIPROXY_VERSION" >&2
+
 # PostgreSQL, for the database secrets engine's tests (each test starts its own cluster; no system service).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "installing PostgreSQL from Debian" >&2

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
-import pRetry from 'p-retry';
 import type { RetryPolicy, VaultAuthConfig } from '../../config/types.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
+import { retryWithBackoff } from '../../retry.js';
 import { writeAudit } from '../../log/audit.js';
 import { errorFields } from '../../log/error-fields.js';
 import type { Logger } from '../../log/logger.js';
@@ -40,6 +40,7 @@ export class TokenManager {
   #checkedAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #abort = new AbortController();
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -75,6 +76,7 @@ export class TokenManager {
 
   close(): void {
     this.#closed = true;
+    this.#abort.abort();
     clearTimeout(this.#timer);
   }
 
@@ -174,14 +176,11 @@ export class TokenManager {
     logger.info({ reason }, 'vault login again');
     this.#token = undefined;
     try {
-      await pRetry(() => this.token(), {
-        forever: true,
-        factor: 2,
-        minTimeout: retry.backoffMs,
-        maxTimeout: retry.maxBackoffMs,
-        randomize: true,
-        shouldRetry: () => !this.#closed,
-        onFailedAttempt: (error) => logger.warn({ attempt: error.attemptNumber, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
+      await retryWithBackoff(() => this.token(), {
+        policy: retry,
+        attempts: 0,
+        signal: this.#abort.signal,
+        onRetry: (error, attempt, delayMs) => logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
       });
     } catch (error) {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');

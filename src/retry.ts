@@ -1,0 +1,47 @@
+import { toSidecarError, type SidecarError } from './errors.js';
+import { backoffDelay, type BackoffPolicy } from './lease/backoff.js';
+
+export interface RetryOptions {
+  readonly policy: BackoffPolicy;
+  /** Retries after the first failure; 0 retries for as long as it takes (until `signal` aborts). */
+  readonly attempts: number;
+  readonly signal?: AbortSignal;
+  readonly random?: () => number;
+  /** Called before each wait, with the error and the delay chosen; not for errors that will not be retried. */
+  readonly onRetry?: (error: SidecarError, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `operation` until it succeeds, retrying errors whose `retryable` flag is set, with exponential backoff and
+ * jitter (lease/backoff.ts). Rejects with the last error, coded, or with the abort reason.
+ */
+export async function retryWithBackoff<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await operation(attempt);
+    } catch (raw) {
+      const error = toSidecarError(raw);
+      const exhausted = options.attempts > 0 && attempt > options.attempts;
+      if (!error.retryable || exhausted || options.signal?.aborted) throw error;
+      const delay = backoffDelay(attempt, options.policy, (options.random ?? Math.random)());
+      options.onRetry?.(error, attempt, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+/** Waits, or rejects with the signal's reason when it aborts first. Global timers, so fake clocks apply. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

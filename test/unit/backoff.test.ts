@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SidecarError } from '../../src/errors.js';
+import { backoffDelay } from '../../src/lease/backoff.js';
+import { retryWithBackoff } from '../../src/retry.js';
+
+const POLICY = { backoffMs: 200, maxBackoffMs: 2000 };
+
+describe('backoff delay', () => {
+  it('doubles from backoff up to max_backoff', () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map((n) => backoffDelay(n, POLICY, 1))).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
+  });
+
+  it('keeps half of each step fixed and spreads the other half, also at the cap', () => {
+    expect(backoffDelay(1, POLICY, 0)).toBe(100);
+    expect(backoffDelay(20, POLICY, 0)).toBe(1000);
+    expect(backoffDelay(20, POLICY, 0.5)).toBe(1500);
+    const atCap = new Set(Array.from({ length: 50 }, (_, i) => backoffDelay(30, POLICY, i / 50)));
+    expect(atCap.size).toBe(50);
+  });
+});
+
+describe('retry with backoff', () => {
+  afterEach(() => vi.useRealTimers());
+  const unavailable = () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'down');
+
+  it('keeps growing the delay when retrying forever, then stays at the cap', async () => {
+    vi.useFakeTimers();
+    const delays: number[] = [];
+    let calls = 0;
+    const done = retryWithBackoff(
+      () => {
+        calls++;
+        return calls < 8 ? Promise.reject(unavailable()) : Promise.resolve('up');
+      },
+      { policy: POLICY, attempts: 0, random: () => 1, onRetry: (_e, _a, delay) => delays.push(delay) },
+    );
+    await vi.advanceTimersByTimeAsync(60_000);
+    await expect(done).resolves.toBe('up');
+    expect(delays).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
+  });
+
+  it('stops at once on an error that is not retryable, and after the attempts given', async () => {
+    vi.useFakeTimers();
+    const denied = vi.fn(() => Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no')));
+    await expect(retryWithBackoff(denied, { policy: POLICY, attempts: 0 })).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_DENIED' });
+    expect(denied).toHaveBeenCalledTimes(1);
+    const down = vi.fn(() => Promise.reject(unavailable()));
+    const limited = retryWithBackoff(down, { policy: POLICY, attempts: 2 });
+    const settled = expect(limited).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    await settled;
+    expect(down).toHaveBeenCalledTimes(3);
+  });
+
+  it('stops waiting when aborted', async () => {
+    const controller = new AbortController();
+    const down = vi.fn(() => Promise.reject(unavailable()));
+    let waitingForRetry!: () => void;
+    const inBackoff = new Promise<void>((resolve) => (waitingForRetry = resolve));
+    const waiting = retryWithBackoff(down, { policy: { backoffMs: 60_000, maxBackoffMs: 60_000 }, attempts: 0, signal: controller.signal, onRetry: () => waitingForRetry() });
+    await inBackoff;
+    controller.abort(new Error('stopped'));
+    await expect(waiting).rejects.toThrow('stopped');
+    expect(down).toHaveBeenCalledTimes(1);
+  });
+});
