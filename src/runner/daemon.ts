@@ -5,10 +5,23 @@ import type { Logger } from '../log/logger.js';
 import { childEnvironment } from '../reload/child-env.js';
 import { ChildSupervisor, type ChildExit } from '../reload/child-supervisor.js';
 import { loadEnvTemplates, loadTemplates } from './load-templates.js';
-import { openBackends } from './open-backends.js';
+import { createBackend } from '../backends/create-backend.js';
+import type { SecretBackend } from '../backends/types.js';
+import { Watcher } from '../watch/watcher.js';
+import { closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
+
+interface Built {
+  readonly pool: Map<string, { config: string; backend: SecretBackend }>;
+  readonly backends: ReadonlyMap<string, SecretBackend>;
+  /** Backends made for this config (closed if it is not swapped in). */
+  readonly created: ReadonlyMap<string, SecretBackend>;
+  /** Backends of the running config that this one no longer uses. */
+  readonly retired: ReadonlyMap<string, SecretBackend>;
+  readonly session: (watcher: Watcher) => Session;
+}
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -30,6 +43,9 @@ export class Daemon {
   #pidFile: string | undefined;
   #supervisor: ChildSupervisor | undefined;
   #child: SessionChild | undefined;
+  #watcher: Watcher | undefined;
+  /** The backends in use, with the config each was built from: a reload keeps those whose config is the same. */
+  #backends = new Map<string, { config: string; backend: SecretBackend }>();
   #execSettings: string | undefined;
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
@@ -56,7 +72,11 @@ export class Daemon {
       logger.warn('running as PID 1: orphaned grandchildren will not be reaped; run under an init (the image uses tini; docker run --init)');
     }
     if (config.exec) this.#setUpChild(config);
-    this.#session = await this.#build(config);
+    const built = await this.#build(config);
+    this.#backends = built.pool;
+    this.#watcher = new Watcher({ backends: built.backends, logger, retry: config.retry, live: true });
+    this.#watcher.onUpdate = (key) => this.#session?.onUpdate(key);
+    this.#session = built.session(this.#watcher);
     this.#pidFile = config.pidFile;
     if (this.#pidFile) await writePidFile(this.#pidFile);
     logger.info({ templates: config.templates.length, backends: config.backends.length }, 'started');
@@ -81,7 +101,10 @@ export class Daemon {
     await this.#reloading?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
-    await session?.stop({ final: true });
+    await session?.stop();
+    await this.#watcher?.stop();
+    await closeBackends(new Map([...this.#backends].map(([name, b]) => [name, b.backend])), this.options.logger, { final: true });
+    this.#backends.clear();
     await this.#supervisor?.stop();
     if (this.#pidFile) await removePidFile(this.#pidFile);
   }
@@ -122,33 +145,65 @@ export class Daemon {
 
   async #reload(): Promise<boolean> {
     const { logger } = this.options;
-    let next: Session;
+    let built: Built;
     try {
       const config = await this.options.reloadConfig();
       if (JSON.stringify(config.exec) !== this.#execSettings) {
         logger.warn('the exec block changed; the running child keeps its settings until the sidecar restarts');
       }
-      next = await this.#build(config);
+      built = await this.#build(config);
       logger.level = config.logLevel;
     } catch (error) {
       logger.error({ error: errorFields(toSidecarError(error)) }, 'reload failed; keeping the running configuration');
       return false;
     }
-    if (this.#stopping) return false;
-    await this.#session?.stop({ final: false });
-    this.#session = next;
-    logger.info('configuration reloaded');
-    next.start();
+    if (this.#stopping || !this.#watcher) {
+      await closeBackends(built.created, logger);
+      return false;
+    }
+    await this.#session?.stop();
+    // Views of unchanged backends live on: no new lease, no new certificate, for a reload.
+    await this.#watcher.replaceBackends(built.backends);
+    await closeBackends(built.retired, logger);
+    this.#backends = built.pool;
+    this.#session = built.session(this.#watcher);
+    logger.info({ reusedBackends: built.backends.size - built.created.size }, 'configuration reloaded');
+    this.#session.start();
     return true;
   }
 
-  async #build(config: ResolvedConfig): Promise<Session> {
+  /** Everything a session needs except the watcher; nothing is swapped in until it all succeeded. */
+  async #build(config: ResolvedConfig): Promise<Built> {
     const { logger } = this.options;
     const [templates, envTemplates] = await Promise.all([loadTemplates(config), loadEnvTemplates(config)]);
     const destinations = await preflight(config.templates, logger);
-    const backends = await openBackends(config, logger, this.options.env);
+    const pool = new Map<string, { config: string; backend: SecretBackend }>();
+    const created = new Map<string, SecretBackend>();
+    try {
+      for (const backendConfig of config.backends) {
+        const key = JSON.stringify(backendConfig);
+        const existing = this.#backends.get(backendConfig.name);
+        if (existing?.config === key) {
+          pool.set(backendConfig.name, existing);
+          continue;
+        }
+        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry });
+        created.set(backendConfig.name, backend);
+        pool.set(backendConfig.name, { config: key, backend });
+      }
+    } catch (error) {
+      await closeBackends(created, logger);
+      throw error;
+    }
+    const backends = new Map([...pool].map(([name, b]) => [name, b.backend]));
+    const retired = new Map([...this.#backends].filter(([name, b]) => pool.get(name) !== b).map(([name, b]) => [name, b.backend]));
+    return { pool, backends, created, retired, session: (watcher) => this.#newSession(config, { config, templates, envTemplates, destinations, watcher }) };
+  }
+
+  #newSession(config: ResolvedConfig, parts: ConstructorParameters<typeof Session>[0]): Session {
+    const { logger } = this.options;
     return new Session(
-      { config, templates, envTemplates, destinations, backends },
+      parts,
       {
         logger,
         env: this.options.env,

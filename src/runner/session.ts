@@ -1,13 +1,11 @@
-import type { SecretBackend } from '../backends/types.js';
 import { EXEC_TARGET, type ResolvedConfig } from '../config/types.js';
 import type { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { createReloadTarget, type ReloadTarget } from '../reload/reload-target.js';
 import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
-import { Watcher } from '../watch/watcher.js';
+import type { Watcher } from '../watch/watcher.js';
 import { allowedEnvironment } from './environment.js';
 import type { LoadedEnvTemplate, LoadedTemplate } from './load-templates.js';
-import { closeBackends } from './open-backends.js';
 import type { Destination } from './preflight.js';
 import { envOutput, fileOutput } from './template-output.js';
 import { TemplateRunner, type RenderOutcome } from './template-runner.js';
@@ -23,7 +21,8 @@ export interface SessionParts {
   readonly templates: readonly LoadedTemplate[];
   readonly envTemplates: readonly LoadedEnvTemplate[];
   readonly destinations: ReadonlyMap<number, Destination>;
-  readonly backends: ReadonlyMap<string, SecretBackend>;
+  /** The daemon's: views (and the leases behind them) outlive a reload when their backend is unchanged. */
+  readonly watcher: Watcher;
 }
 
 /** What the daemon lends a session of the supervised child, which outlives sessions. */
@@ -47,7 +46,7 @@ export interface SessionOptions {
   readonly onFirstRender: () => void;
 }
 
-/** One generation of `run`: the backends, views and template runners built from one config. SIGHUP swaps it. */
+/** One generation of `run`: the template runners and notify targets built from one config. SIGHUP swaps it. */
 export class Session {
   readonly #watcher: Watcher;
   readonly #runners: TemplateRunner[];
@@ -60,7 +59,7 @@ export class Session {
   ) {
     const { config } = parts;
     const { logger, child } = options;
-    this.#watcher = new Watcher({ backends: parts.backends, logger, retry: config.retry, live: true, onUpdate: (key) => this.#onUpdate(key) });
+    this.#watcher = parts.watcher;
     const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: options.env })]));
     if (child) targets.set(EXEC_TARGET, child.target);
     this.#dispatcher = new ReloadDispatcher({
@@ -105,23 +104,25 @@ export class Session {
     if (this.#runners.length === 0) this.#checkFirstRender();
   }
 
-  /** `final`: the sidecar is exiting (leases may be revoked), as opposed to a reload swapping sessions. */
-  async stop(options: { final: boolean }): Promise<void> {
+  /** Stops rendering and notifying; the watcher and backends belong to the daemon. */
+  async stop(): Promise<void> {
     await this.#dispatcher.stop();
     await Promise.all(this.#runners.map((runner) => runner.stop()));
-    await this.#watcher.stop();
-    await closeBackends(this.parts.backends, this.options.logger, options);
   }
 
-  #onUpdate(key: string): void {
+  /** A secret got a new value: re-render the templates that use it. */
+  onUpdate(key: string): void {
     for (const runner of this.#runners) if (runner.deps.has(key)) runner.schedule();
   }
 
   #afterRender(runner: TemplateRunner, outcome: RenderOutcome): void {
-    // Views no template reads any more (a reference computed from a secret that changed) are stopped.
-    const inUse = new Set<string>();
-    for (const r of this.#runners) for (const key of r.deps) inUse.add(key);
-    void this.#watcher.retain(inUse);
+    // Views no template reads any more (a reference computed from a secret that changed, a template removed by a
+    // reload) are stopped; only once every runner has rendered, so a view another runner is about to read stays.
+    if (this.#runners.every((r) => r.passes > 0)) {
+      const inUse = new Set<string>();
+      for (const r of this.#runners) for (const key of r.deps) inUse.add(key);
+      void this.#watcher.retain(inUse);
+    }
     // Only new bytes reload anything; the targets fire once every template of the burst is written.
     if (outcome === 'written') {
       const childWaiting = this.options.child !== undefined && !this.options.child.isRunning();

@@ -40,6 +40,8 @@ export class TemplateRunner {
   /** Secret keys the last render read; a change to any of them re-renders. */
   deps: ReadonlySet<string> = new Set();
   rendered = false;
+  /** Render passes made, complete or not: after the first, `deps` is known. */
+  passes = 0;
   readonly #quiescence: Quiescence;
   #chain: Promise<void> = Promise.resolve();
   /** Renders queued or running; with a pending quiescence timer, the template counts as busy. */
@@ -99,6 +101,7 @@ export class TemplateRunner {
       return 'failed';
     }
     this.deps = result.used;
+    this.passes++;
     if (result.status === 'incomplete') {
       for (const [key, ref] of result.missing) watcher.request(key, ref);
       return 'incomplete';

@@ -45,6 +45,14 @@ export class SecretView {
     this.#first.catch(() => undefined); // observed through firstValue(); never an unhandled rejection
   }
 
+  get backend(): SecretBackend {
+    return this.options.backend;
+  }
+
+  get backendName(): string {
+    return this.options.backend.name;
+  }
+
   get current(): FetchedSecret | undefined {
     return this.#current;
   }

@@ -26,8 +26,29 @@ export interface SecretAddress {
 /** Owns one SecretView per secret in use, keyed by the caller's key for the address. */
 export class Watcher {
   readonly #views = new Map<string, SecretView>();
+  #backends: ReadonlyMap<string, SecretBackend>;
+  #onUpdate: ((key: string) => void) | undefined;
 
-  constructor(private readonly options: WatcherOptions) {}
+  constructor(private readonly options: WatcherOptions) {
+    this.#backends = options.backends;
+    this.#onUpdate = options.onUpdate;
+  }
+
+  /** Who hears of new values (the daemon points it at its current session). */
+  set onUpdate(listener: (key: string) => void) {
+    this.#onUpdate = listener;
+  }
+
+  /**
+   * A reload's backends: views of a backend that is gone or was replaced (its config changed) are stopped; views of
+   * a backend kept as it was live on, with their values and leases.
+   */
+  async replaceBackends(backends: ReadonlyMap<string, SecretBackend>): Promise<void> {
+    this.#backends = backends;
+    const stale = [...this.#views].filter(([, view]) => backends.get(view.backendName) !== view.backend);
+    for (const [key] of stale) this.#views.delete(key);
+    await Promise.all(stale.map(([, view]) => view.stop()));
+  }
 
   /** Throws a coded error when the address names a backend that is not configured. */
   checkAddress(address: SecretAddress): void {
@@ -47,7 +68,7 @@ export class Watcher {
       live: this.options.live,
       now: this.options.now ?? Date.now,
       random: this.options.random ?? Math.random,
-      onUpdate: (k) => this.options.onUpdate?.(k),
+      onUpdate: (k) => this.#onUpdate?.(k),
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
@@ -79,9 +100,9 @@ export class Watcher {
   }
 
   private backendFor(address: SecretAddress): SecretBackend {
-    const backend = this.options.backends.get(address.backend);
+    const backend = this.#backends.get(address.backend);
     if (!backend) {
-      const known = [...this.options.backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+      const known = [...this.#backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
       throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${address.text}" names backend "${address.backend}", which is not configured (configured: ${known})`);
     }
     return backend;

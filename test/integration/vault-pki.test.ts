@@ -65,4 +65,43 @@ template {
     expect(renewedAt).toBeLessThan(Date.parse(first.cert.validTo));
     expectNoSecrets(daemon.stderr, [first.key.split('\n')[1] ?? 'x', second.key.split('\n')[1] ?? 'x', bao.rootToken]);
   });
+
+  it('keeps the certificate through a SIGHUP reload when the backend is unchanged, and re-issues when it changed', async () => {
+    const issue = 'main:pki/issue/web\\" common_name=\\"reload.internal\\" ttl=\\"1h';
+    const config = (timeout: string, suffix: string) => `
+backend "vault" "main" {
+  address = "${bao.address}"
+  request_timeout = "${timeout}"
+}
+template {
+  contents    = "{{#with (secret \\"${issue}\\")}}{{certificate}}\\n{{/with}}${suffix}"
+  destination = "@OUT@/cert.pem"
+}
+`;
+    project = await makeProject({ config: config('30s', '') });
+    const issued = async () => (await bao.auditedRequests()).filter((r) => r.path === 'pki/issue/web').length;
+    const serial = () => new X509Certificate(readFileSync(join(project?.out ?? '', 'cert.pem'))).serialNumber;
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const first = { issued: await issued(), serial: serial() };
+
+    // The template changes, the backend does not: the same certificate is rendered again, nothing is issued.
+    let mark = daemon.mark;
+    await project.write('sidecar.hcl', config('30s', '# reloaded\\n').replaceAll('@OUT@', project.out));
+    daemon.signal('SIGHUP');
+    const reloaded = await daemon.waitFor((r) => r.msg === 'configuration reloaded', mark);
+    expect(reloaded['reusedBackends']).toBe(1);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(readFileSync(join(project.out, 'cert.pem'), 'utf8')).toContain('# reloaded');
+    expect({ issued: await issued(), serial: serial() }).toEqual(first);
+
+    // The backend's config changes: it is rebuilt, and so is the certificate.
+    mark = daemon.mark;
+    await project.write('sidecar.hcl', config('20s', '# reloaded\\n').replaceAll('@OUT@', project.out));
+    daemon.signal('SIGHUP');
+    await daemon.waitFor((r) => r.msg === 'configuration reloaded', mark);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(await issued()).toBe(first.issued + 1);
+    expect(serial()).not.toBe(first.serial);
+  });
 });
