@@ -91,6 +91,10 @@ backend "vault" "main" {
   # On SIGTERM/SIGINT in `run`, revoke every lease this sidecar was issued (database users are dropped at once).
   # Never on a SIGHUP reload, and never in `once`, whose files the application is about to use. Default false.
   revoke_leases_on_exit = false
+  # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
+  # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
+  # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.
+  cache_dir = "/run/app-secrets/.issuance-cache"
 }
 
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.

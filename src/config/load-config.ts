@@ -114,6 +114,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         staticRefreshMs: options.static_refresh_interval ?? 300_000,
         requestTimeoutMs: options.request_timeout ?? 30_000,
         revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
+        cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
       }),
     );
   }

@@ -96,6 +96,7 @@ const vaultBackendSchema = z.strictObject({
   static_refresh_interval: duration.optional(),
   request_timeout: duration.optional(),
   revoke_leases_on_exit: z.boolean().optional(),
+  cache_dir: z.string().min(1).optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */

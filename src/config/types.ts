@@ -63,6 +63,8 @@ export interface VaultBackendConfig {
   readonly requestTimeoutMs: number;
   /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
   readonly revokeLeasesOnExit: boolean;
+  /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
+  readonly cacheDir: string | undefined;
 }
 
 /** How the Vault backend gets its token. */

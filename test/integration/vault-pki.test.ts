@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../support/cli.js';
@@ -103,5 +103,38 @@ template {
     await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
     expect(await issued()).toBe(first.issued + 1);
     expect(serial()).not.toBe(first.serial);
+  });
+
+  it('reuses a still-valid certificate after a restart instead of issuing a new one (cache_dir on tmpfs)', async () => {
+    const issue = 'main:pki/issue/web\\" common_name=\\"restart.internal\\" ttl=\\"1h';
+    project = await makeProject({
+      config: `
+backend "vault" "main" {
+  address   = "${bao.address}"
+  cache_dir = "@ROOT@/issuance-cache"
+}
+template {
+  contents    = "{{#with (secret \\"${issue}\\")}}{{certificate}}\\n{{private_key}}\\n{{/with}}"
+  destination = "@OUT@/tls.pem"
+}
+`,
+    });
+    const issued = async () => (await bao.auditedRequests()).filter((r) => r.path === 'pki/issue/web').length;
+    const pem = () => readFileSync(join(project?.out ?? '', 'tls.pem'), 'utf8');
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const first = { issued: await issued(), pem: pem() };
+    expect((await daemon.stop()).code).toBe(0);
+    const cacheFiles = readdirSync(join(project.root, 'issuance-cache'));
+    expect(cacheFiles).toHaveLength(1);
+    expect(statSync(join(project.root, 'issuance-cache', cacheFiles[0] ?? '')).mode & 0o777).toBe(0o600);
+
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(daemon.records.some((r) => r.msg === 'reusing a cached issuance that is still good')).toBe(true);
+    expect(await issued()).toBe(first.issued);
+    expect(pem()).toBe(first.pem);
+    const key = first.pem.split('\n').find((line) => line.length > 40 && !line.startsWith('-----')) ?? 'no key line';
+    expectNoSecrets(daemon.stderr, [key, bao.rootToken]);
   });
 });

@@ -9,6 +9,9 @@ import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { CloseOptions, FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { writeAudit } from '../../log/audit.js';
+import { DEFAULT_REFRESH_POLICY } from '../../lease/refresh-schedule.js';
+import { errorFields } from '../../log/error-fields.js';
+import { IssuanceCache } from './issuance-cache.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
@@ -53,6 +56,7 @@ export class VaultBackend implements SecretBackend {
   readonly #agents: (HttpAgent | HttpsAgent)[];
   /** Leases this backend was issued, for revoke_leases_on_exit. */
   readonly #leases = new Set<string>();
+  readonly #issuances: IssuanceCache | undefined;
 
   constructor(
     private readonly config: VaultBackendConfig,
@@ -89,6 +93,7 @@ export class VaultBackend implements SecretBackend {
       retry,
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
+    this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
   }
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
@@ -96,7 +101,7 @@ export class VaultBackend implements SecretBackend {
     const mount = await this.#mounts.mountFor(bare);
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
-      if (args) return this.#dynamic(await this.#request('POST', bare, path, Object.fromEntries(new URLSearchParams(args))));
+      if (args) return this.#write(bare, args, path);
       return this.#dynamic(await this.#request('GET', bare, path));
     }
     const { apiPath, query } = kvReadPath(mount, path);
@@ -123,6 +128,21 @@ export class VaultBackend implements SecretBackend {
     this.#tokens.close();
     for (const agent of this.#agents) agent.destroy();
     await Promise.resolve();
+  }
+
+  /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
+  async #write(apiPath: string, args: string, path: string): Promise<FetchedSecret> {
+    const cached = await this.#issuances?.get(path, Date.now(), DEFAULT_REFRESH_POLICY.fraction);
+    if (cached) {
+      this.logger.info({ path, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
+      return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
+    }
+    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args))));
+    if (this.#issuances && secret.lifetime.kind === 'expiry') {
+      const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
+      await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
+    }
+    return secret;
   }
 
   /**

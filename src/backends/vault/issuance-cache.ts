@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomically } from '../../output/atomic-write.js';
+
+/** One issuance (a certificate and its key) as kept between runs. */
+export interface CachedIssuance {
+  readonly issuedAt: number;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  readonly data: Record<string, unknown>;
+}
+
+/**
+ * Keeps what writes that return secrets (PKI issuances) answered, so a restart reuses a certificate that is still
+ * good instead of issuing a new one. The directory must be on tmpfs, like every output: it holds private keys.
+ */
+export class IssuanceCache {
+  constructor(
+    private readonly directory: string,
+    private readonly backend: string,
+  ) {}
+
+  /** The cached issuance for this request, if it has not reached `fraction` of its validity yet. */
+  async get(request: string, now: number, fraction: number): Promise<CachedIssuance | undefined> {
+    const text = await readFile(this.#file(request), 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    try {
+      const entry = JSON.parse(text) as CachedIssuance;
+      const renewAt = entry.issuedAt + (entry.expiresAt - entry.issuedAt) * fraction;
+      return now < renewAt ? entry : undefined;
+    } catch {
+      return undefined; // unreadable: issue anew, and overwrite it
+    }
+  }
+
+  async put(request: string, entry: CachedIssuance): Promise<void> {
+    await writeAtomically({ destination: this.#file(request), contents: JSON.stringify(entry), perms: 0o600, uid: undefined, gid: undefined, createDirs: true, allowNonTmpfs: false });
+  }
+
+  #file(request: string): string {
+    return join(this.directory, `${createHash('sha256').update(`${this.backend}\n${request}`).digest('hex')}.json`);
+  }
+}
