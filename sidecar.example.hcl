@@ -84,6 +84,9 @@ backend "vault" "main" {
   # }
   # Connections kept open to the server at most. Default 10.
   max_connections = 10
+  # The fraction of a lease's, a login token's or a certificate's lifetime after which it is renewed or replaced
+  # (with up to 10% jitter, earlier). Between 0.1 and 0.95. Default 0.67 (two thirds).
+  lease_renewal_threshold = 0.67
   # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".
   static_refresh_interval = "5m"
   # A request that takes longer fails (and is retried). Default "30s".

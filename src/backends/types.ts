@@ -1,3 +1,4 @@
+import type { RefreshPolicy } from '../lease/refresh-schedule.js';
 import type { Sealed } from '../sealed.js';
 
 /** How long a fetched value stays good, which decides when the watcher looks again. */
@@ -38,6 +39,8 @@ export type Unsubscribe = () => Promise<void>;
 export interface SecretBackend {
   readonly name: string;
   readonly type: string;
+  /** When to renew or replace what this backend hands out; the watcher's default when absent. */
+  readonly refreshPolicy?: RefreshPolicy;
   fetch(path: string, context: FetchContext): Promise<FetchedSecret>;
   /** Extends a lease; returns the secret with its new lifetime. Only for backends that issue leases. */
   renew?(secret: FetchedSecret, context: FetchContext): Promise<FetchedSecret>;

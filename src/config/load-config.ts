@@ -115,6 +115,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         requestTimeoutMs: options.request_timeout ?? 30_000,
         revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
         cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
+        leaseRenewalThreshold: options.lease_renewal_threshold ?? 2 / 3,
       }),
     );
   }

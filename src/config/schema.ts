@@ -97,6 +97,7 @@ const vaultBackendSchema = z.strictObject({
   request_timeout: duration.optional(),
   revoke_leases_on_exit: z.boolean().optional(),
   cache_dir: z.string().min(1).optional(),
+  lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */

@@ -65,6 +65,8 @@ export interface VaultBackendConfig {
   readonly revokeLeasesOnExit: boolean;
   /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
   readonly cacheDir: string | undefined;
+  /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
+  readonly leaseRenewalThreshold: number;
 }
 
 /** How the Vault backend gets its token. */

@@ -152,7 +152,7 @@ export class SecretView {
 
   #schedule(secret: FetchedSecret): void {
     clearTimeout(this.#timer);
-    const plan = planRefresh(secret.lifetime, this.options.now(), this.options.random());
+    const plan = planRefresh(secret.lifetime, this.options.now(), this.options.random(), this.options.backend.refreshPolicy);
     if (plan.action === 'none') return;
     const delay = Math.max(0, plan.at - this.options.now());
     this.#timer = setTimeout(() => {

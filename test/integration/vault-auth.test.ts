@@ -134,4 +134,18 @@ describe('vault auth against a real OpenBao', () => {
     await bao.api('POST', 'secret/data/auth/db', { data: { password: 'bao-auth-pw-1f1f' } });
     expectNoSecrets(daemon.stderr, ['bao-auth-pw-1f1f', 'bao-auth-pw-2e2e', secretId]);
   });
+
+  it('keeps a renewable VAULT_TOKEN alive past its first TTL by renewing it', async () => {
+    const createdAt = Date.now();
+    const created = await bao.api('POST', 'auth/token/create', { policies: ['read-app'], ttl: '3s', renewable: true, explicit_max_ttl: '1h' });
+    const token = (created?.['auth'] as { client_token: string }).client_token;
+    project = await projectWith('', 'static_refresh_interval = "500ms"\n  lease_renewal_threshold = 0.5');
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: token } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    await daemon.waitFor(audit('auth.renew'));
+    // A read made after the token's first 3 s would have run out still succeeds: the renewals kept it alive.
+    await daemon.waitFor((r) => audit('secret.fetch')(r) && Date.parse(String(r.time)) > createdAt + 3500);
+    expect(daemon.count(audit('secret.fetch', 'error'))).toBe(0);
+    expectNoSecrets(daemon.stderr, ['bao-auth-pw-1f1f', token]);
+  });
 });

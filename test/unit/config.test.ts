@@ -214,6 +214,13 @@ describe('vault backend config', () => {
     expect(await auth('auth "kubernetes" {\n role = "r"\n}')).toEqual({ method: 'kubernetes', mount: 'kubernetes', role: 'r', jwtFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
   });
 
+  it('takes a lease renewal threshold between 0.1 and 0.95, two thirds by default', async () => {
+    const threshold = async (line: string) => ((await parseConfig(`backend "vault" "v" {\n${line}\n}\n`, '/c.hcl')).backends[0] as { leaseRenewalThreshold: number }).leaseRenewalThreshold;
+    expect(await threshold('')).toBeCloseTo(2 / 3);
+    expect(await threshold('lease_renewal_threshold = 0.5')).toBe(0.5);
+    await expect(threshold('lease_renewal_threshold = 1')).rejects.toThrow(/lease_renewal_threshold/);
+  });
+
   it('rejects two auth methods, an approle without a role id, and a bad address', async () => {
     await expect(parseConfig('backend "vault" "v" {\n auth "token" {\n }\n auth "approle" {\n role_id = "r"\n }\n}\n', '/c.hcl')).rejects.toThrow(/backend\.vault\.v\.auth: one auth method per backend \(found token, approle\)/);
     await expect(parseConfig('backend "vault" "v" {\n auth "approle" {\n secret_id_file = "s"\n }\n}\n', '/c.hcl')).rejects.toThrow(/approle needs exactly one of "role_id" or "role_id_file"/);

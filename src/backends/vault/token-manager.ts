@@ -5,7 +5,7 @@ import { retryWithBackoff } from '../../retry.js';
 import { writeAudit } from '../../log/audit.js';
 import { errorFields } from '../../log/error-fields.js';
 import type { Logger } from '../../log/logger.js';
-import { planRefresh } from '../../lease/refresh-schedule.js';
+import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
@@ -20,12 +20,15 @@ export interface VaultAuthAnswer {
 export interface TokenManagerDependencies {
   /** POSTs to a path without a token (logins) or with the given one (renew-self); returns `auth`. */
   readonly post: (path: string, body: object, token?: string) => Promise<VaultAuthAnswer | undefined>;
+  /** GET auth/token/lookup-self: the token's remaining TTL in seconds and whether it can be renewed. */
+  readonly lookupSelf: (token: string) => Promise<{ ttl: number; renewable: boolean }>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
   readonly backend: string;
   readonly retry: RetryPolicy;
   readonly now?: () => number;
   readonly random?: () => number;
+  readonly refreshPolicy?: RefreshPolicy;
 }
 
 /**
@@ -41,6 +44,8 @@ export class TokenManager {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #abort = new AbortController();
+  /** A token given in the config or VAULT_TOKEN, once its renewal has been looked into. */
+  #staticWatched: string | undefined;
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -50,11 +55,15 @@ export class TokenManager {
   async token(): Promise<string> {
     const auth = this.auth;
     if (auth.method === 'token') {
-      if (auth.token !== undefined) return auth.token;
+      // A token file is renewed by whoever writes it; a given token is ours to keep alive.
       if (auth.tokenFile !== undefined) return this.#fromFile(auth.tokenFile);
-      const fromEnv = this.deps.env['VAULT_TOKEN'];
-      if (!fromEnv) throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no Vault token: set VAULT_TOKEN, or configure an auth block in the backend');
-      return fromEnv;
+      const token = auth.token ?? this.deps.env['VAULT_TOKEN'];
+      if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no Vault token: set VAULT_TOKEN, or configure an auth block in the backend');
+      if (this.#staticWatched !== token) {
+        this.#staticWatched = token;
+        void this.#watchStatic(token);
+      }
+      return token;
     }
     if (this.#token !== undefined) return this.#token;
     this.#login ??= this.#logIn().finally(() => {
@@ -78,6 +87,18 @@ export class TokenManager {
     this.#closed = true;
     this.#abort.abort();
     clearTimeout(this.#timer);
+  }
+
+  /** Looks the given token up once, and keeps it renewed while Vault allows. */
+  async #watchStatic(token: string): Promise<void> {
+    try {
+      const { ttl, renewable } = await this.deps.lookupSelf(token);
+      this.#token = token;
+      this.#schedule({ lease_duration: ttl, renewable }, (this.deps.now ?? Date.now)());
+    } catch (error) {
+      // Lookup may be denied by policy: the token is still used, just not renewed by us.
+      this.deps.logger.warn({ error: errorFields(error) }, 'cannot look the Vault token up; it will not be renewed');
+    }
   }
 
   async #fromFile(file: string): Promise<string> {
@@ -144,7 +165,7 @@ export class TokenManager {
     clearTimeout(this.#timer);
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
     if (this.#closed || ttlMs <= 0) return; // a token without a TTL never expires
-    const plan = planRefresh({ kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false }, issuedAt, (this.deps.random ?? Math.random)());
+    const plan = planRefresh({ kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false }, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
     if (plan.action === 'none') return;
     this.#timer = setTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));
     // Renewal must not keep a finished `once` alive.
@@ -173,6 +194,11 @@ export class TokenManager {
   async #relogin(reason: string): Promise<void> {
     if (this.#closed) return;
     const { logger, retry } = this.deps;
+    if (this.auth.method === 'token') {
+      // Nothing to log in with: say so while there is still time to act.
+      logger.error({ reason }, 'the Vault token cannot be kept alive; give the sidecar a new one (or an auth method) before it expires');
+      return;
+    }
     logger.info({ reason }, 'vault login again');
     this.#token = undefined;
     try {

@@ -9,7 +9,7 @@ import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { CloseOptions, FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { writeAudit } from '../../log/audit.js';
-import { DEFAULT_REFRESH_POLICY } from '../../lease/refresh-schedule.js';
+import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 import { errorFields } from '../../log/error-fields.js';
 import { IssuanceCache } from './issuance-cache.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
@@ -50,6 +50,7 @@ function loadNodeVault(): (options: object) => VaultClient {
 export class VaultBackend implements SecretBackend {
   readonly type = 'vault';
   readonly name: string;
+  readonly refreshPolicy: RefreshPolicy;
   readonly #client: VaultClient;
   readonly #tokens: TokenManager;
   readonly #mounts: MountCache;
@@ -65,6 +66,7 @@ export class VaultBackend implements SecretBackend {
     retry: RetryPolicy,
   ) {
     this.name = config.name;
+    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold });
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
     if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
     const agentOptions = { keepAlive: true, maxSockets: config.maxConnections };
@@ -87,10 +89,20 @@ export class VaultBackend implements SecretBackend {
     this.#client.token = undefined;
     this.#tokens = new TokenManager(config.auth, {
       post: (path, body, token) => this.#post(path, body, token),
+      lookupSelf: async (token) => {
+        try {
+          const response = await this.#client.request({ path: '/auth/token/lookup-self', method: 'GET', headers: { 'X-Vault-Token': token } });
+          const data = (response.data ?? {}) as { ttl?: number; renewable?: boolean };
+          return { ttl: data.ttl ?? 0, renewable: data.renewable ?? false };
+        } catch (error) {
+          throw vaultError(error, `backend "${config.name}": auth/token/lookup-self`);
+        }
+      },
       env,
       logger,
       backend: config.name,
       retry,
+      refreshPolicy: this.refreshPolicy,
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
@@ -132,7 +144,7 @@ export class VaultBackend implements SecretBackend {
 
   /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
   async #write(apiPath: string, args: string, path: string): Promise<FetchedSecret> {
-    const cached = await this.#issuances?.get(path, Date.now(), DEFAULT_REFRESH_POLICY.fraction);
+    const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy.fraction);
     if (cached) {
       this.logger.info({ path, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
