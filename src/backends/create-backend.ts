@@ -7,6 +7,8 @@ export interface BackendDependencies {
   /** The sidecar's environment, for the variables providers honour (VAULT_ADDR, VAULT_TOKEN, …). */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly retry: RetryPolicy;
+  /** `run` (true): keep tokens and leases alive. `once` (false): fetch and be done, no background work. */
+  readonly live: boolean;
 }
 
 /** Builds a backend from its config. Providers are imported on demand so an unused SDK is never loaded. */
@@ -18,7 +20,7 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
     }
     case 'vault': {
       const { VaultBackend } = await import('./vault/vault-backend.js');
-      return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry);
+      return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live);
     }
   }
 }

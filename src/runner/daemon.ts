@@ -187,7 +187,7 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry });
+        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true });
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }

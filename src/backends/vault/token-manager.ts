@@ -29,6 +29,8 @@ export interface TokenManagerDependencies {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly refreshPolicy?: RefreshPolicy;
+  /** Renew tokens (run mode). A `once` run is over long before a token needs it, and saves the requests. */
+  readonly keepAlive: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export class TokenManager {
       if (auth.tokenFile !== undefined) return this.#fromFile(auth.tokenFile);
       const token = auth.token ?? this.deps.env['VAULT_TOKEN'];
       if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no Vault token: set VAULT_TOKEN, or configure an auth block in the backend');
-      if (this.#staticWatched !== token) {
+      if (this.deps.keepAlive && this.#staticWatched !== token) {
         this.#staticWatched = token;
         void this.#watchStatic(token);
       }
@@ -164,7 +166,7 @@ export class TokenManager {
   #schedule(answer: VaultAuthAnswer, issuedAt: number): void {
     clearTimeout(this.#timer);
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
-    if (this.#closed || ttlMs <= 0) return; // a token without a TTL never expires
+    if (this.#closed || !this.deps.keepAlive || ttlMs <= 0) return; // a token without a TTL never expires
     const plan = planRefresh({ kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false }, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
     if (plan.action === 'none') return;
     this.#timer = setTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));

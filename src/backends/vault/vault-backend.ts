@@ -64,6 +64,7 @@ export class VaultBackend implements SecretBackend {
     env: Readonly<Record<string, string | undefined>>,
     private readonly logger: Logger,
     retry: RetryPolicy,
+    live: boolean,
   ) {
     this.name = config.name;
     this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold });
@@ -103,6 +104,7 @@ export class VaultBackend implements SecretBackend {
       backend: config.name,
       retry,
       refreshPolicy: this.refreshPolicy,
+      keepAlive: live,
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
