@@ -103,9 +103,10 @@ export class Daemon {
     this.#session = undefined;
     await session?.stop();
     await this.#watcher?.stop();
+    // The child stops (and drains) while its credentials still work; leases are given back after.
+    await this.#supervisor?.stop();
     await closeBackends(new Map([...this.#backends].map(([name, b]) => [name, b.backend])), this.options.logger, { final: true });
     this.#backends.clear();
-    await this.#supervisor?.stop();
     if (this.#pidFile) await removePidFile(this.#pidFile);
   }
 
