@@ -100,6 +100,20 @@ backend "vault" "main" {
   cache_dir = "/run/app-secrets/.issuance-cache"
 }
 
+# The aws_secrets_manager backend reads AWS Secrets Manager: "prod:app/db#password" (a key of a JSON secret),
+# "prod:app/db" (the whole secret: its JSON object, or its string), a SecretBinary as base64 text,
+# "?stage=AWSPREVIOUS" or "?version_id=…". Credentials come from the AWS SDK's default chain (environment, shared
+# files, web identity for EKS/IRSA, ECS container credentials, instance metadata).
+backend "aws_secrets_manager" "prod" {
+  # Default: the SDK's resolution (AWS_REGION, the shared config file, …).
+  region = "eu-west-1"
+  # For moto, LocalStack or a VPC endpoint. Default: AWS's own (or AWS_ENDPOINT_URL).
+  endpoint = "https://secretsmanager.eu-west-1.amazonaws.com"
+  # How often one DescribeSecret checks whether the version in the wanted stage changed; GetSecretValue runs only
+  # when it did. Default "5m".
+  refresh_interval = "5m"
+}
+
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.
 # Errors that no retry can fix (a secret that does not exist, access denied) are not retried; in `run` mode they
 # are tried again when the backend reports a change, or at `max_backoff`.

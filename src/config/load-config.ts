@@ -95,6 +95,12 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     seenNames.set(name, 'file');
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
+  for (const [name, options] of Object.entries(raw.backend?.aws_secrets_manager ?? {})) {
+    const other = seenNames.get(name);
+    if (other) throw invalid(['backend', 'aws_secrets_manager', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seenNames.set(name, 'aws_secrets_manager');
+    backends.push(Object.freeze({ type: 'aws_secrets_manager', name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000 }));
+  }
   for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {
     const other = seenNames.get(name);
     if (other) throw invalid(['backend', 'vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);

@@ -100,10 +100,17 @@ const vaultBackendSchema = z.strictObject({
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
 });
 
+const awsSecretsManagerBackendSchema = z.strictObject({
+  region: z.string().min(1).optional(),
+  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  refresh_interval: duration.optional(),
+});
+
 /** One entry per backend type; a provider issue adds its block schema here. */
 export const BACKEND_SCHEMAS = {
   file: fileBackendSchema,
   vault: vaultBackendSchema,
+  aws_secrets_manager: awsSecretsManagerBackendSchema,
 } as const;
 
 const backendsSchema = z.strictObject(

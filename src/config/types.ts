@@ -81,7 +81,18 @@ export type VaultAuthConfig =
 /** Where a pod's service-account token is mounted. */
 export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-export type BackendConfig = FileBackendConfig | VaultBackendConfig;
+export interface AwsSecretsManagerBackendConfig {
+  readonly type: 'aws_secrets_manager';
+  readonly name: string;
+  /** undefined: the SDK's resolution (AWS_REGION, the shared config file, …). */
+  readonly region: string | undefined;
+  /** For moto, LocalStack or a VPC endpoint; undefined: AWS's own (or AWS_ENDPOINT_URL). */
+  readonly endpoint: string | undefined;
+  /** How often DescribeSecret checks whether the version in the wanted stage changed. */
+  readonly refreshIntervalMs: number;
+}
+
+export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig;
 export type BackendType = BackendConfig['type'];
 
 /** The reload target name that stands for the supervised child. */

@@ -28,6 +28,15 @@ fi
 mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
 "$bao" version >&2
 
+# moto's server, standing in for AWS Secrets Manager and SSM (pinned; the backend is pointed at it with endpoint).
+MOTO_VERSION=5.2.5
+if [ ! -x "$cache/moto/bin/moto_server" ] || ! "$cache/moto/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
+  echo "installing moto $MOTO_VERSION into $cache/moto" >&2
+  python3 -m venv "$cache/moto"
+  "$cache/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+echo "moto $MOTO_VERSION" >&2
+
 # toxiproxy, to cut the connection to OpenBao in the outage test (built from its Go module; the binary is "server").
 TOXIPROXY_VERSION=2.12.0
 toxiproxy="$cache/bin/toxiproxy-server"

@@ -1,0 +1,99 @@
+import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AwsSecretsManagerBackendConfig } from '../../config/types.js';
+import type { Logger } from '../../log/logger.js';
+import { Sealed } from '../../sealed.js';
+import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
+import { awsError } from './aws-errors.js';
+
+interface SecretRequest {
+  readonly secretId: string;
+  /** The stage asked for (AWSCURRENT unless ?stage=), or undefined with ?version_id=. */
+  readonly stage: string | undefined;
+  readonly versionId: string | undefined;
+}
+
+/** "app/db?stage=AWSPREVIOUS" or "app/db?version_id=…" into its parts. */
+export function parseSecretRequest(path: string): SecretRequest {
+  const [secretId = path, query = ''] = path.split('?', 2);
+  const params = new URLSearchParams(query);
+  const versionId = params.get('version_id') ?? undefined;
+  return { secretId, versionId, stage: versionId ? undefined : (params.get('stage') ?? 'AWSCURRENT') };
+}
+
+/**
+ * AWS Secrets Manager. A secret's value is its JSON object when SecretString holds one, else the string;
+ * SecretBinary comes as base64 text. Refreshes cost one DescribeSecret: GetSecretValue runs only when the
+ * version holding the wanted stage changed. The SDK finds credentials through its default chain.
+ */
+export class SecretsManagerBackend implements SecretBackend {
+  readonly type = 'aws_secrets_manager';
+  readonly name: string;
+  readonly #client: SecretsManagerClient;
+  /** The last value read per reference, with the version it came from. */
+  readonly #known = new Map<string, { versionId: string; value: unknown }>();
+
+  constructor(
+    private readonly config: AwsSecretsManagerBackendConfig,
+    private readonly logger: Logger,
+  ) {
+    this.name = config.name;
+    // maxAttempts 1: retries, backoff and jitter are the watcher's, one policy for every backend.
+    this.#client = new SecretsManagerClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}), ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
+    this.#client.middlewareStack.add(
+      (next, context) => (args) => {
+        logger.debug({ operation: context.commandName }, 'aws call');
+        return next(args);
+      },
+      { step: 'initialize', name: 'secretsSidecarCallLog' },
+    );
+  }
+
+  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+    const request = parseSecretRequest(path);
+    const known = this.#known.get(path);
+    if (known && request.stage) {
+      const current = await this.#versionInStage(request, path);
+      if (current === known.versionId) return this.#result(known.versionId, known.value, request);
+    }
+    const what = `backend "${this.name}": ${request.secretId}`;
+    let answer;
+    try {
+      answer = await this.#client.send(new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) }));
+    } catch (error) {
+      throw awsError(error, what);
+    }
+    const value = answer.SecretBinary ? Buffer.from(answer.SecretBinary).toString('base64') : decode(answer.SecretString ?? '');
+    const versionId = answer.VersionId ?? '';
+    this.#known.set(path, { versionId, value });
+    return this.#result(versionId, value, request);
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+    await Promise.resolve();
+  }
+
+  async #versionInStage(request: SecretRequest, path: string): Promise<string | undefined> {
+    try {
+      const described = await this.#client.send(new DescribeSecretCommand({ SecretId: request.secretId }));
+      return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
+    } catch (error) {
+      throw awsError(error, `backend "${this.name}": ${path}`);
+    }
+  }
+
+  #result(versionId: string, value: unknown, request: SecretRequest): FetchedSecret {
+    // A pinned version never changes; a stage moves with rotations and is checked every refresh_interval.
+    const lifetime = request.versionId ? ({ kind: 'until-changed' } as const) : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs } as const);
+    return { value: new Sealed(value), version: `aws:${versionId}`, lifetime };
+  }
+}
+
+function decode(text: string): unknown {
+  if (!text.trimStart().startsWith('{')) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

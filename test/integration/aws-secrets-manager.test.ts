@@ -1,0 +1,102 @@
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { removeDir } from '../support/dirs.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { AWS_TEST_ENV, startMoto, type Moto } from '../support/moto.js';
+import { makeProject, type Project } from '../support/project.js';
+
+let moto: Moto;
+let sm: SecretsManagerClient;
+let project: Project | undefined;
+let daemon: Daemon | undefined;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: AWS_TEST_ENV.AWS_REGION, credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY } });
+  await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: JSON.stringify({ username: 'app', password: 'aws-db-pw-v1-1c1c' }) }));
+  await sm.send(new CreateSecretCommand({ Name: 'app/token', SecretString: 'aws-plain-token-2d2d' }));
+  await sm.send(new CreateSecretCommand({ Name: 'app/keystore', SecretBinary: Buffer.from([0, 1, 2, 250, 251]) }));
+});
+afterAll(async () => {
+  sm?.destroy();
+  await moto?.stop();
+});
+afterEach(async () => {
+  await daemon?.stop();
+  await removeDir(project?.root);
+  daemon = project = undefined;
+});
+
+function config(templates: string, extra = ''): string {
+  return `
+backend "aws_secrets_manager" "prod" {
+  endpoint = "${moto.endpoint}"
+  ${extra}
+}
+${templates}
+`;
+}
+
+const calls = (operation: string) => (r: LogRecord) => r.msg === 'aws call' && r['operation'] === operation;
+
+describe('AWS Secrets Manager backend against moto', () => {
+  it('renders a JSON key, a whole object, a plain string, a binary as base64, and a previous stage', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/staged', SecretString: 'aws-staged-v1-3e3e' }));
+    await sm.send(new PutSecretValueCommand({ SecretId: 'app/staged', SecretString: 'aws-staged-v2-4f4f' }));
+    project = await makeProject({
+      config: config(`
+template {
+  contents    = "pw={{secret \\"prod:app/db#password\\"}}\\nall={{json (secret \\"prod:app/db\\")}}\\ntoken={{secret \\"prod:app/token\\"}}\\nbin={{secret \\"prod:app/keystore\\"}}\\ncurrent={{secret \\"prod:app/staged\\"}}\\nprevious={{secret \\"prod:app/staged?stage=AWSPREVIOUS\\"}}\\n"
+  destination = "@OUT@/aws.env"
+}
+`),
+    });
+    const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(join(project.out, 'aws.env'), 'utf8')).toBe(
+      [
+        'pw=aws-db-pw-v1-1c1c',
+        'all={"username":"app","password":"aws-db-pw-v1-1c1c"}',
+        'token=aws-plain-token-2d2d',
+        `bin=${Buffer.from([0, 1, 2, 250, 251]).toString('base64')}`,
+        'current=aws-staged-v2-4f4f',
+        'previous=aws-staged-v1-3e3e',
+        '',
+      ].join('\n'),
+    );
+    expectNoSecrets(result.stderr, ['aws-db-pw-v1-1c1c', 'aws-plain-token-2d2d', 'aws-staged-v1-3e3e', 'aws-staged-v2-4f4f', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('checks an unchanged secret with DescribeSecret alone, and re-renders once after PutSecretValue', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v1-5a5a' }) }));
+    project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "@OUT@/pw"\n}\n`, 'refresh_interval = "300ms"') });
+    daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    // Several refreshes of an unchanged secret: DescribeSecret each time, GetSecretValue only for the first read.
+    const start = daemon.mark;
+    await daemon.waitFor(calls('DescribeSecretCommand'), start);
+    await daemon.waitFor(calls('DescribeSecretCommand'), daemon.records.findIndex((r, i) => i >= start && calls('DescribeSecretCommand')(r)) + 1);
+    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(1);
+
+    const mark = daemon.mark;
+    await sm.send(new PutSecretValueCommand({ SecretId: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v2-6b6b' }) }));
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-rot-v2-6b6b');
+    expect((await daemon.stop()).code).toBe(0);
+    expect(daemon.count((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark)).toBe(1);
+    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(2);
+    expectNoSecrets(daemon.stderr, ['aws-rot-v1-5a5a', 'aws-rot-v2-6b6b', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('fails once with exit 3 naming the reference when the secret does not exist', async () => {
+    project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"prod:app/nope#x\\"}}"\n  destination = "@OUT@/x"\n}\n`) });
+    const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('secret \\"prod:app/nope#x\\": backend \\"prod\\": app/nope: not found (ResourceNotFoundException');
+    expect(result.stderr.split('\n').filter(Boolean).every((line) => line.startsWith('{'))).toBe(true);
+    expectNoSecrets(result.stderr, [AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+});
