@@ -75,11 +75,12 @@ template {
     project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "@OUT@/pw"\n}\n`, 'refresh_interval = "300ms"') });
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
-    // Several refreshes of an unchanged secret: DescribeSecret each time, GetSecretValue only for the first read.
+    // Several refreshes of an unchanged secret: DescribeSecret each time; the value was read once, in a batch.
     const start = daemon.mark;
     await daemon.waitFor(calls('DescribeSecretCommand'), start);
     await daemon.waitFor(calls('DescribeSecretCommand'), daemon.records.findIndex((r, i) => i >= start && calls('DescribeSecretCommand')(r)) + 1);
-    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(1);
+    expect(daemon.count(calls('BatchGetSecretValueCommand'))).toBe(1);
+    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(0);
 
     const mark = daemon.mark;
     await sm.send(new PutSecretValueCommand({ SecretId: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v2-6b6b' }) }));
@@ -87,7 +88,7 @@ template {
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-rot-v2-6b6b');
     expect((await daemon.stop()).code).toBe(0);
     expect(daemon.count((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark)).toBe(1);
-    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(2);
+    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(1);
     expectNoSecrets(daemon.stderr, ['aws-rot-v1-5a5a', 'aws-rot-v2-6b6b', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 
@@ -98,5 +99,28 @@ template {
     expect(result.stderr).toContain('secret \\"prod:app/nope#x\\": backend \\"prod\\": app/nope: not found (ResourceNotFoundException');
     expect(result.stderr.split('\n').filter(Boolean).every((line) => line.startsWith('{'))).toBe(true);
     expectNoSecrets(result.stderr, [AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('fetches 45 secrets first with 3 BatchGetSecretValue calls, and no GetSecretValue', async () => {
+    await Promise.all(Array.from({ length: 45 }, (_, i) => sm.send(new CreateSecretCommand({ Name: `batch/s${i}`, SecretString: `aws-batch-${i}-7c7c` }))));
+    const refs = Array.from({ length: 45 }, (_, i) => `{{secret \\"prod:batch/s${i}\\"}}`).join(',');
+    project = await makeProject({ config: config(`template {\n  contents = "${refs}"\n  destination = "@OUT@/all"\n}\n`) });
+    const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    expect(readFileSync(join(project.out, 'all'), 'utf8')).toBe(Array.from({ length: 45 }, (_, i) => `aws-batch-${i}-7c7c`).join(','));
+    const operations = result.stderr.split('\n').filter((l) => l.includes('"msg":"aws call"')).map((l) => (JSON.parse(l) as { operation: string }).operation);
+    expect(operations.filter((o) => o === 'BatchGetSecretValueCommand')).toHaveLength(3);
+    expect(operations.filter((o) => o === 'GetSecretValueCommand')).toHaveLength(0);
+    expectNoSecrets(result.stderr, ['aws-batch-0-7c7c', 'aws-batch-44-7c7c', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('reports a missing secret in a batch against its own reference only', async () => {
+    project = await makeProject({
+      config: config(`template {\n  contents = "{{secret \\"prod:app/token\\"}}"\n  destination = "@OUT@/ok"\n}\ntemplate {\n  contents = "{{secret \\"prod:batch/none#k\\"}}"\n  destination = "@OUT@/missing"\n}\n`),
+    });
+    const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('secret \\"prod:batch/none#k\\": backend \\"prod\\": batch/none: not found');
+    expect(result.stderr).not.toContain('secret \\"prod:app/token\\"');
   });
 });

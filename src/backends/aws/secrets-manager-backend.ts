@@ -1,9 +1,10 @@
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BatchGetSecretValueCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsSecretsManagerBackendConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { awsError } from './aws-errors.js';
+import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
 interface SecretRequest {
   readonly secretId: string;
@@ -31,6 +32,7 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly #client: SecretsManagerClient;
   /** The last value read per reference, with the version it came from. */
   readonly #known = new Map<string, { versionId: string; value: unknown }>();
+  readonly #batcher = new SecretBatcher((ids) => this.#batchGet(ids));
 
   constructor(
     private readonly config: AwsSecretsManagerBackendConfig,
@@ -55,17 +57,31 @@ export class SecretsManagerBackend implements SecretBackend {
       const current = await this.#versionInStage(request, path);
       if (current === known.versionId) return this.#result(known.versionId, known.value, request);
     }
-    const what = `backend "${this.name}": ${request.secretId}`;
-    let answer;
+    // The first read of a current version goes into a batch with the others asked for at the same time.
+    const answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId) : await this.#getOne(request);
+    const value = answer.secretBinary ? Buffer.from(answer.secretBinary).toString('base64') : decode(answer.secretString ?? '');
+    this.#known.set(path, { versionId: answer.versionId, value });
+    return this.#result(answer.versionId, value, request);
+  }
+
+  async #getOne(request: SecretRequest): Promise<BatchedValue> {
     try {
-      answer = await this.#client.send(new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) }));
+      const answer = await this.#client.send(new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) }));
+      return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
     } catch (error) {
-      throw awsError(error, what);
+      throw awsError(error, `backend "${this.name}": ${request.secretId}`);
     }
-    const value = answer.SecretBinary ? Buffer.from(answer.SecretBinary).toString('base64') : decode(answer.SecretString ?? '');
-    const versionId = answer.VersionId ?? '';
-    this.#known.set(path, { versionId, value });
-    return this.#result(versionId, value, request);
+  }
+
+  async #batchGet(ids: string[]): Promise<BatchAnswer> {
+    try {
+      const answer = await this.#client.send(new BatchGetSecretValueCommand({ SecretIdList: ids }));
+      const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
+      const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
+      return { values, errors };
+    } catch (error) {
+      throw awsError(error, `backend "${this.name}": a batch of ${ids.length} secrets`);
+    }
   }
 
   async close(): Promise<void> {

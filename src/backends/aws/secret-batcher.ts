@@ -1,0 +1,59 @@
+import { SidecarError } from '../../errors.js';
+
+/** What one secret came back as in a batch. */
+export interface BatchedValue {
+  readonly versionId: string;
+  readonly secretString: string | undefined;
+  readonly secretBinary: Uint8Array | undefined;
+}
+
+export interface BatchAnswer {
+  readonly values: readonly (BatchedValue & { readonly name?: string | undefined; readonly arn?: string | undefined })[];
+  readonly errors: ReadonlyMap<string, SidecarError>;
+}
+
+/** BatchGetSecretValue takes at most 20 secret ids per call. */
+export const BATCH_SIZE = 20;
+
+/**
+ * Collects the secrets asked for within one turn of the event loop (a first render asks for all of them at once)
+ * and fetches them in batches of 20; each caller gets its own value or its own error.
+ */
+export class SecretBatcher {
+  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: unknown) => void }[] = [];
+
+  constructor(private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>) {}
+
+  get(id: string): Promise<BatchedValue> {
+    return new Promise((resolve, reject) => {
+      if (this.#pending.length === 0) setImmediate(() => void this.#flush());
+      this.#pending.push({ id, resolve, reject });
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const waiting = this.#pending;
+    this.#pending = [];
+    const ids = [...new Set(waiting.map((w) => w.id))];
+    const chunks = Array.from({ length: Math.ceil(ids.length / BATCH_SIZE) }, (_, i) => ids.slice(i * BATCH_SIZE, (i + 1) * BATCH_SIZE));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const callers = waiting.filter((w) => chunk.includes(w.id));
+        let answer: BatchAnswer;
+        try {
+          answer = await this.fetchBatch(chunk);
+        } catch (error) {
+          for (const caller of callers) caller.reject(error);
+          return;
+        }
+        for (const caller of callers) {
+          const error = answer.errors.get(caller.id);
+          const value = answer.values.find((v) => v.name === caller.id || v.arn === caller.id);
+          if (error) caller.reject(error);
+          else if (value) caller.resolve(value);
+          else caller.reject(new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${caller.id}: missing from the batch answer`));
+        }
+      }),
+    );
+  }
+}
