@@ -114,6 +114,14 @@ backend "aws_secrets_manager" "prod" {
   refresh_interval = "5m"
 }
 
+# The aws_ssm backend reads AWS SSM Parameter Store: "params:/app/db/password" is one parameter (a SecureString is
+# decrypted); a path ending in "/" ("params:/app/db/") is an object of every parameter below it, nested by path,
+# as chamber keeps them. Single reads made together are batched by 10 (GetParameters). Same options as above.
+backend "aws_ssm" "params" {
+  region           = "eu-west-1"
+  refresh_interval = "5m"
+}
+
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.
 # Errors that no retry can fix (a secret that does not exist, access denied) are not retried; in `run` mode they
 # are tried again when the backend reports a change, or at `max_backoff`.

@@ -18,6 +18,10 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
       const { FileBackend } = await import('./file/file-backend.js');
       return new FileBackend(config, deps.logger.child({ backend: config.name }));
     }
+    case 'aws_ssm': {
+      const { SsmBackend } = await import('./aws/ssm-backend.js');
+      return new SsmBackend(config, deps.logger.child({ backend: config.name }));
+    }
     case 'aws_secrets_manager': {
       const { SecretsManagerBackend } = await import('./aws/secrets-manager-backend.js');
       return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }));

@@ -95,11 +95,13 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     seenNames.set(name, 'file');
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
-  for (const [name, options] of Object.entries(raw.backend?.aws_secrets_manager ?? {})) {
-    const other = seenNames.get(name);
-    if (other) throw invalid(['backend', 'aws_secrets_manager', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-    seenNames.set(name, 'aws_secrets_manager');
-    backends.push(Object.freeze({ type: 'aws_secrets_manager', name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000 }));
+  for (const type of ['aws_secrets_manager', 'aws_ssm'] as const) {
+    for (const [name, options] of Object.entries(raw.backend?.[type] ?? {})) {
+      const other = seenNames.get(name);
+      if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+      seenNames.set(name, type);
+      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000 }));
+    }
   }
   for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {
     const other = seenNames.get(name);

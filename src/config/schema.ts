@@ -111,6 +111,7 @@ export const BACKEND_SCHEMAS = {
   file: fileBackendSchema,
   vault: vaultBackendSchema,
   aws_secrets_manager: awsSecretsManagerBackendSchema,
+  aws_ssm: awsSecretsManagerBackendSchema,
 } as const;
 
 const backendsSchema = z.strictObject(

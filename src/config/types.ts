@@ -82,13 +82,13 @@ export type VaultAuthConfig =
 export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface AwsSecretsManagerBackendConfig {
-  readonly type: 'aws_secrets_manager';
+  readonly type: 'aws_secrets_manager' | 'aws_ssm';
   readonly name: string;
   /** undefined: the SDK's resolution (AWS_REGION, the shared config file, …). */
   readonly region: string | undefined;
   /** For moto, LocalStack or a VPC endpoint; undefined: AWS's own (or AWS_ENDPOINT_URL). */
   readonly endpoint: string | undefined;
-  /** How often DescribeSecret checks whether the version in the wanted stage changed. */
+  /** How often a secret is checked for a new version (Secrets Manager: one DescribeSecret; SSM: a read). */
   readonly refreshIntervalMs: number;
 }
 

@@ -5,7 +5,7 @@ export function awsError(error: unknown, what: string): SidecarError {
   const name = (error as { name?: string }).name ?? 'Error';
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const detail = status === undefined ? name : `${name} (${status})`;
-  if (name === 'ResourceNotFoundException') return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (${detail})`);
+  if (name === 'ResourceNotFoundException' || name === 'ParameterNotFound') return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (${detail})`);
   if (['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'DecryptionFailure', 'CredentialsProviderError'].includes(name)) {
     return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: access denied (${detail})`, { hint: 'check the credentials the SDK found and their IAM policy for this secret' });
   }

@@ -12,17 +12,18 @@ export interface BatchAnswer {
   readonly errors: ReadonlyMap<string, SidecarError>;
 }
 
-/** BatchGetSecretValue takes at most 20 secret ids per call. */
-export const BATCH_SIZE = 20;
-
 /**
  * Collects the secrets asked for within one turn of the event loop (a first render asks for all of them at once)
- * and fetches them in batches of 20; each caller gets its own value or its own error.
+ * and fetches them in batches (20 for BatchGetSecretValue, 10 for SSM's GetParameters); each caller gets its own
+ * value or its own error.
  */
 export class SecretBatcher {
   #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: unknown) => void }[] = [];
 
-  constructor(private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>) {}
+  constructor(
+    private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>,
+    private readonly batchSize = 20,
+  ) {}
 
   get(id: string): Promise<BatchedValue> {
     return new Promise((resolve, reject) => {
@@ -35,7 +36,8 @@ export class SecretBatcher {
     const waiting = this.#pending;
     this.#pending = [];
     const ids = [...new Set(waiting.map((w) => w.id))];
-    const chunks = Array.from({ length: Math.ceil(ids.length / BATCH_SIZE) }, (_, i) => ids.slice(i * BATCH_SIZE, (i + 1) * BATCH_SIZE));
+    const size = this.batchSize;
+    const chunks = Array.from({ length: Math.ceil(ids.length / size) }, (_, i) => ids.slice(i * size, (i + 1) * size));
     await Promise.all(
       chunks.map(async (chunk) => {
         const callers = waiting.filter((w) => chunk.includes(w.id));

@@ -4,6 +4,7 @@ import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { awsError } from './aws-errors.js';
+import { awsClientOptions, logAwsCalls } from './call-log.js';
 import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
 interface SecretRequest {
@@ -39,15 +40,8 @@ export class SecretsManagerBackend implements SecretBackend {
     private readonly logger: Logger,
   ) {
     this.name = config.name;
-    // maxAttempts 1: retries, backoff and jitter are the watcher's, one policy for every backend.
-    this.#client = new SecretsManagerClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}), ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
-    this.#client.middlewareStack.add(
-      (next, context) => (args) => {
-        logger.debug({ operation: context.commandName }, 'aws call');
-        return next(args);
-      },
-      { step: 'initialize', name: 'secretsSidecarCallLog' },
-    );
+    this.#client = new SecretsManagerClient(awsClientOptions(config));
+    logAwsCalls(this.#client, logger);
   }
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
