@@ -110,8 +110,11 @@ backend "aws_secrets_manager" "prod" {
   # For moto, LocalStack or a VPC endpoint. Default: AWS's own (or AWS_ENDPOINT_URL).
   endpoint = "https://secretsmanager.eu-west-1.amazonaws.com"
   # How often one DescribeSecret checks whether the version in the wanted stage changed; GetSecretValue runs only
-  # when it did. Default "5m".
+  # when it did. A secret with a rotation schedule is also checked 15s after its NextRotationDate. Default "5m".
   refresh_interval = "5m"
+  # A cap on this backend's API calls (a token bucket; bursts up to the rate), so a fleet of sidecars does not
+  # exhaust the account's Secrets Manager or SSM quota. Default 20.
+  max_requests_per_second = 20
 }
 
 # The aws_ssm backend reads AWS SSM Parameter Store: "params:/app/db/password" is one parameter (a SecureString is

@@ -100,7 +100,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
       const other = seenNames.get(name);
       if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
       seenNames.set(name, type);
-      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000 }));
+      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20 }));
     }
   }
   for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {

@@ -104,6 +104,7 @@ const awsSecretsManagerBackendSchema = z.strictObject({
   region: z.string().min(1).optional(),
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   refresh_interval: duration.optional(),
+  max_requests_per_second: z.number().positive().max(10_000).optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */

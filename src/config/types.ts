@@ -90,6 +90,8 @@ export interface AwsSecretsManagerBackendConfig {
   readonly endpoint: string | undefined;
   /** How often a secret is checked for a new version (Secrets Manager: one DescribeSecret; SSM: a read). */
   readonly refreshIntervalMs: number;
+  /** A cap on this backend's API calls, so a fleet of sidecars does not exhaust the account's quota. */
+  readonly maxRequestsPerSecond: number;
 }
 
 export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig;

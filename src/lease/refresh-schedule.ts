@@ -31,9 +31,12 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
   switch (lifetime.kind) {
     case 'until-changed':
       return { action: 'none' };
-    case 'poll':
+    case 'poll': {
       // The whole interval, earlier by up to the jitter: a fleet's polls spread out instead of arriving together.
-      return { action: 'refetch', at: Math.round(fetchedAt + lifetime.intervalMs - lifetime.intervalMs * policy.jitter * random) };
+      const next = Math.round(fetchedAt + lifetime.intervalMs - lifetime.intervalMs * policy.jitter * random);
+      const early = lifetime.checkAt !== undefined && lifetime.checkAt > fetchedAt && lifetime.checkAt < next;
+      return { action: 'refetch', at: early ? (lifetime.checkAt ?? next) : next };
+    }
     case 'expiry':
       return { action: 'refetch', at: spread(fetchedAt, lifetime.expiresAt) };
     case 'lease': {

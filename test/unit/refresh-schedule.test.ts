@@ -13,6 +13,12 @@ describe('refresh schedule', () => {
     expect(planRefresh({ kind: 'poll', intervalMs: 300_000 }, T0, 0.5)).toEqual({ action: 'refetch', at: T0 + 285_000 });
   });
 
+  it('checks a polled secret early, at its checkAt, when that comes before the interval (a scheduled rotation)', () => {
+    expect(planRefresh({ kind: 'poll', intervalMs: 300_000, checkAt: T0 + 42_000 }, T0, 0.5)).toEqual({ action: 'refetch', at: T0 + 42_000 });
+    expect(planRefresh({ kind: 'poll', intervalMs: 300_000, checkAt: T0 + 900_000 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 300_000 });
+    expect(planRefresh({ kind: 'poll', intervalMs: 300_000, checkAt: T0 - 1 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 300_000 });
+  });
+
   it('renews a renewable lease at two thirds of its TTL, earlier by at most the jitter', () => {
     const lease = { kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true } as const;
     expect(planRefresh(lease, T0, 0)).toEqual({ action: 'renew', at: T0 + 20_000 });

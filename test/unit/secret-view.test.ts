@@ -128,6 +128,19 @@ describe('secret view', () => {
     await view.stop();
   });
 
+  it('checks a polled secret just after its scheduled rotation instead of waiting out the interval', async () => {
+    const rotationDue = Date.now() + 40_000;
+    const backend = scriptedBackend([() => ok(VALUE, 'v1', { kind: 'poll', intervalMs: 300_000, checkAt: rotationDue + 15_000 }), () => ok('rotated', 'v2', { kind: 'poll', intervalMs: 300_000 })]);
+    const { view, onUpdate } = makeView(backend, new LogCapture());
+    await view.start();
+    await vi.advanceTimersByTimeAsync(54_999);
+    expect(backend.calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(backend.calls).toBe(2);
+    expect(onUpdate).toHaveBeenCalledTimes(2);
+    await view.stop();
+  });
+
   it('coalesces refreshes that arrive while a fetch is running', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -1,13 +1,18 @@
 import type { Logger } from '../../log/logger.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 interface MiddlewareStackLike {
   add(middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>, options: { step: 'initialize'; name: string }): void;
 }
 
-/** Logs each AWS call's operation name at debug level (never its input or output): what a refresh costs. */
-export function logAwsCalls(client: { middlewareStack: unknown }, logger: Logger): void {
+/**
+ * Every AWS call waits for the backend's rate limiter, then is logged at debug level by its operation name
+ * (never its input or output), which shows what a refresh costs.
+ */
+export function instrumentAwsClient(client: { middlewareStack: unknown }, logger: Logger, limiter: RateLimiter): void {
   (client.middlewareStack as MiddlewareStackLike).add(
-    (next, context) => (args) => {
+    (next, context) => async (args) => {
+      await limiter.take();
       logger.debug({ operation: context.commandName }, 'aws call');
       return next(args);
     },

@@ -4,7 +4,8 @@ import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { awsError } from './aws-errors.js';
-import { awsClientOptions, logAwsCalls } from './call-log.js';
+import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { RateLimiter } from './rate-limiter.js';
 import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
 interface SecretRequest {
@@ -13,6 +14,9 @@ interface SecretRequest {
   readonly stage: string | undefined;
   readonly versionId: string | undefined;
 }
+
+/** How long after NextRotationDate the extra check runs: a rotation Lambda needs a moment to finish. */
+export const ROTATION_GRACE_MS = 15_000;
 
 /** "app/db?stage=AWSPREVIOUS" or "app/db?version_id=…" into its parts. */
 export function parseSecretRequest(path: string): SecretRequest {
@@ -33,6 +37,8 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly #client: SecretsManagerClient;
   /** The last value read per reference, with the version it came from. */
   readonly #known = new Map<string, { versionId: string; value: unknown }>();
+  /** When each secret's next scheduled rotation is due, as DescribeSecret last said. */
+  readonly #nextRotation = new Map<string, number>();
   readonly #batcher = new SecretBatcher((ids) => this.#batchGet(ids));
 
   constructor(
@@ -41,7 +47,7 @@ export class SecretsManagerBackend implements SecretBackend {
   ) {
     this.name = config.name;
     this.#client = new SecretsManagerClient(awsClientOptions(config));
-    logAwsCalls(this.#client, logger);
+    instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
   }
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
@@ -49,13 +55,13 @@ export class SecretsManagerBackend implements SecretBackend {
     const known = this.#known.get(path);
     if (known && request.stage) {
       const current = await this.#versionInStage(request, path);
-      if (current === known.versionId) return this.#result(known.versionId, known.value, request);
+      if (current === known.versionId) return this.#result(known.versionId, known.value, request, path);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
     const answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId) : await this.#getOne(request);
     const value = answer.secretBinary ? Buffer.from(answer.secretBinary).toString('base64') : decode(answer.secretString ?? '');
     this.#known.set(path, { versionId: answer.versionId, value });
-    return this.#result(answer.versionId, value, request);
+    return this.#result(answer.versionId, value, request, path);
   }
 
   async #getOne(request: SecretRequest): Promise<BatchedValue> {
@@ -86,15 +92,21 @@ export class SecretsManagerBackend implements SecretBackend {
   async #versionInStage(request: SecretRequest, path: string): Promise<string | undefined> {
     try {
       const described = await this.#client.send(new DescribeSecretCommand({ SecretId: request.secretId }));
+      if (described.NextRotationDate) this.#nextRotation.set(path, described.NextRotationDate.getTime());
+      else this.#nextRotation.delete(path);
       return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
     } catch (error) {
       throw awsError(error, `backend "${this.name}": ${path}`);
     }
   }
 
-  #result(versionId: string, value: unknown, request: SecretRequest): FetchedSecret {
-    // A pinned version never changes; a stage moves with rotations and is checked every refresh_interval.
-    const lifetime = request.versionId ? ({ kind: 'until-changed' } as const) : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs } as const);
+  #result(versionId: string, value: unknown, request: SecretRequest, path: string): FetchedSecret {
+    // A pinned version never changes; a stage moves with rotations and is checked every refresh_interval, and
+    // once more just after a scheduled rotation is due, so the new value arrives in seconds, not an interval later.
+    const rotation = this.#nextRotation.get(path);
+    const lifetime = request.versionId
+      ? ({ kind: 'until-changed' } as const)
+      : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt: rotation === undefined ? undefined : rotation + ROTATION_GRACE_MS } as const);
     return { value: new Sealed(value), version: `aws:${versionId}`, lifetime };
   }
 }

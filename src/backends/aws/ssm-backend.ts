@@ -6,7 +6,8 @@ import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { awsError } from './aws-errors.js';
-import { awsClientOptions, logAwsCalls } from './call-log.js';
+import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { RateLimiter } from './rate-limiter.js';
 import { SecretBatcher, type BatchAnswer } from './secret-batcher.js';
 
 /** GetParameters takes at most 10 names per call. */
@@ -29,7 +30,7 @@ export class SsmBackend implements SecretBackend {
   ) {
     this.name = config.name;
     this.#client = new SSMClient(awsClientOptions(config));
-    logAwsCalls(this.#client, logger);
+    instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
   }
 
   async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
