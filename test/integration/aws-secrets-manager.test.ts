@@ -72,7 +72,11 @@ template {
 
   it('checks an unchanged secret with DescribeSecret alone, and re-renders once after PutSecretValue', async () => {
     await sm.send(new CreateSecretCommand({ Name: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v1-5a5a' }) }));
-    project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "@OUT@/pw"\n}\n`, 'refresh_interval = "300ms"') });
+    project = await makeProject({ config: '' });
+    // The app's reloads, counted by a notify command that appends a line per call.
+    const reloads = join(project.root, 'reloads.log');
+    const hook = `notify "app" {\n  command = ${JSON.stringify([process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(reloads)}, 'reload\\n')`])}\n}\n`;
+    await project.write('sidecar.hcl', config(`${hook}template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "${project.out}/pw"\n}\n`, 'refresh_interval = "300ms"'));
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     // Several refreshes of an unchanged secret: DescribeSecret each time; the value was read once, in a batch.
@@ -86,7 +90,10 @@ template {
     await sm.send(new PutSecretValueCommand({ SecretId: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v2-6b6b' }) }));
     await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-rot-v2-6b6b');
+    await daemon.waitFor((r) => r.msg === 'notified', mark);
     expect((await daemon.stop()).code).toBe(0);
+    // One reload for the first render, one for the rotation.
+    expect(readFileSync(reloads, 'utf8')).toBe('reload\nreload\n');
     expect(daemon.count((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark)).toBe(1);
     expect(daemon.count(calls('GetSecretValueCommand'))).toBe(1);
     expectNoSecrets(daemon.stderr, ['aws-rot-v1-5a5a', 'aws-rot-v2-6b6b', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
