@@ -2,10 +2,10 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { Daemon, runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { AWS_TEST_ENV, startMoto, type Moto } from '../support/moto.js';
+import { AWS_TEST_ENV, awsCall, motoClientConfig, startMoto, type Moto } from '../support/moto.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let moto: Moto;
@@ -15,7 +15,7 @@ let daemon: Daemon | undefined;
 
 beforeAll(async () => {
   moto = await startMoto();
-  sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: AWS_TEST_ENV.AWS_REGION, credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY } });
+  sm = new SecretsManagerClient(motoClientConfig(moto));
   await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: JSON.stringify({ username: 'app', password: 'aws-db-pw-v1-1c1c' }) }));
   await sm.send(new CreateSecretCommand({ Name: 'app/token', SecretString: 'aws-plain-token-2d2d' }));
   await sm.send(new CreateSecretCommand({ Name: 'app/keystore', SecretBinary: Buffer.from([0, 1, 2, 250, 251]) }));
@@ -40,7 +40,6 @@ ${templates}
 `;
 }
 
-const calls = (operation: string) => (r: LogRecord) => r.msg === 'aws call' && r['operation'] === operation;
 
 describe('AWS Secrets Manager backend against moto', () => {
   it('renders a JSON key, a whole object, a plain string, a binary as base64, and a previous stage', async () => {
@@ -81,10 +80,10 @@ template {
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     // Several refreshes of an unchanged secret: DescribeSecret each time; the value was read once, in a batch.
     const start = daemon.mark;
-    await daemon.waitFor(calls('DescribeSecretCommand'), start);
-    await daemon.waitFor(calls('DescribeSecretCommand'), daemon.records.findIndex((r, i) => i >= start && calls('DescribeSecretCommand')(r)) + 1);
-    expect(daemon.count(calls('BatchGetSecretValueCommand'))).toBe(1);
-    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(0);
+    await daemon.waitFor(awsCall('DescribeSecretCommand'), start);
+    await daemon.waitFor(awsCall('DescribeSecretCommand'), daemon.records.findIndex((r, i) => i >= start && awsCall('DescribeSecretCommand')(r)) + 1);
+    expect(daemon.count(awsCall('BatchGetSecretValueCommand'))).toBe(1);
+    expect(daemon.count(awsCall('GetSecretValueCommand'))).toBe(0);
 
     const mark = daemon.mark;
     await sm.send(new PutSecretValueCommand({ SecretId: 'app/rotating', SecretString: JSON.stringify({ password: 'aws-rot-v2-6b6b' }) }));
@@ -95,7 +94,7 @@ template {
     // One reload for the first render, one for the rotation.
     expect(readFileSync(reloads, 'utf8')).toBe('reload\nreload\n');
     expect(daemon.count((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark)).toBe(1);
-    expect(daemon.count(calls('GetSecretValueCommand'))).toBe(1);
+    expect(daemon.count(awsCall('GetSecretValueCommand'))).toBe(1);
     expectNoSecrets(daemon.stderr, ['aws-rot-v1-5a5a', 'aws-rot-v2-6b6b', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 

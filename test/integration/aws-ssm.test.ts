@@ -2,10 +2,10 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { Daemon, runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { AWS_TEST_ENV, startMoto, type Moto } from '../support/moto.js';
+import { AWS_TEST_ENV, awsCall, motoClientConfig, startMoto, type Moto } from '../support/moto.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let moto: Moto;
@@ -15,7 +15,7 @@ let daemon: Daemon | undefined;
 
 beforeAll(async () => {
   moto = await startMoto();
-  ssm = new SSMClient({ endpoint: moto.endpoint, region: AWS_TEST_ENV.AWS_REGION, credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY } });
+  ssm = new SSMClient(motoClientConfig(moto));
   const put = (Name: string, Value: string, Type: 'String' | 'SecureString') => ssm.send(new PutParameterCommand({ Name, Value, Type, Overwrite: true }));
   await put('/app/db/user', 'app', 'String');
   await put('/app/db/password', 'ssm-db-pw-8d8d', 'SecureString');
@@ -35,7 +35,6 @@ afterEach(async () => {
 function config(templates: string, extra = ''): string {
   return `backend "aws_ssm" "params" {\n  endpoint = "${moto.endpoint}"\n  ${extra}\n}\n${templates}`;
 }
-const calls = (operation: string) => (r: LogRecord) => r.msg === 'aws call' && r['operation'] === operation;
 
 describe('AWS SSM Parameter Store backend against moto', () => {
   it('renders a parameter, a decrypted SecureString, and a path prefix as a nested object, batching single reads', async () => {
@@ -61,7 +60,7 @@ describe('AWS SSM Parameter Store backend against moto', () => {
     project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"params:/rotating/key\\"}}"\n  destination = "@OUT@/key"\n}\n`, 'refresh_interval = "300ms"') });
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
-    await daemon.waitFor(calls('GetParametersCommand'), daemon.mark);
+    await daemon.waitFor(awsCall('GetParametersCommand'), daemon.mark);
     const mark = daemon.mark;
     await ssm.send(new PutParameterCommand({ Name: '/rotating/key', Value: 'ssm-rot-v2-0f0f', Type: 'SecureString', Overwrite: true }));
     await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);

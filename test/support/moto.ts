@@ -1,13 +1,23 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LogRecord } from './cli.js';
 import { REPO_ROOT } from './dirs.js';
 import { freePort } from './openbao.js';
+import { waitUntilUp } from './wait-until-up.js';
 
 const MOTO = join(REPO_ROOT, '.cache', 'moto', 'bin', 'moto_server');
 
 /** Static test credentials moto accepts; the sidecar finds them through the SDK's default chain (environment). */
 export const AWS_TEST_ENV = { AWS_ACCESS_KEY_ID: 'AKIDSIDECARTEST', AWS_SECRET_ACCESS_KEY: 'sidecar-test-secret-key-5f5f', AWS_REGION: 'eu-west-1' } as const;
+
+/** SDK client options for the test's own calls to moto (creating secrets and parameters). */
+export function motoClientConfig(moto: Moto): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
+  return { endpoint: moto.endpoint, region: AWS_TEST_ENV.AWS_REGION, credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY } };
+}
+
+/** Matches the sidecar's debug line for one AWS call of this operation (its SDK middleware logs each). */
+export const awsCall = (operation: string) => (r: LogRecord) => r.msg === 'aws call' && r['operation'] === operation;
 
 export interface Moto {
   readonly endpoint: string;
@@ -21,11 +31,7 @@ export async function startMoto(): Promise<Moto> {
   const child = spawn(MOTO, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (await fetch(`${endpoint}/moto-api/`).then((r) => r.ok, () => false)) break;
-    if (i > 400 || child.exitCode !== null) throw new Error('moto did not start');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitUntilUp(`${endpoint}/moto-api/`, child, 'moto', 10_000);
   return {
     endpoint,
     stop: async () => {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
+import { waitUntilUp } from './wait-until-up.js';
 
 export const BAO = join(REPO_ROOT, '.cache', 'bin', 'bao');
 
@@ -56,14 +57,7 @@ export async function startOpenBao(): Promise<OpenBao> {
     return parsed;
   };
 
-  // Ready when /sys/health answers; bounded, since a server that fails to start must fail the test, not hang it.
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`OpenBao exited during start: ${stderr.slice(-2000)}`);
-    const ok = await fetch(`${address}/v1/sys/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (i > 200) throw new Error(`OpenBao did not become ready: ${stderr.slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntilUp(`${address}/v1/sys/health`, child, 'OpenBao', 10_000, () => stderr.slice(-2000));
 
   return {
     address,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
 import { freePort } from './openbao.js';
+import { waitUntilUp } from './wait-until-up.js';
 
 const SERVER = join(REPO_ROOT, '.cache', 'bin', 'toxiproxy-server');
 
@@ -21,11 +22,7 @@ export async function startToxiproxy(upstream: string): Promise<Toxiproxy> {
   const child = spawn(SERVER, ['-host', '127.0.0.1', '-port', String(apiPort)], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const api = `http://127.0.0.1:${apiPort}`;
-  for (let i = 0; ; i++) {
-    if (await fetch(`${api}/version`).then((r) => r.ok, () => false)) break;
-    if (i > 200 || child.exitCode !== null) throw new Error('toxiproxy did not start');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitUntilUp(`${api}/version`, child, 'toxiproxy', 5_000);
   const listen = `127.0.0.1:${await freePort()}`;
   const created = await fetch(`${api}/proxies`, { method: 'POST', body: JSON.stringify({ name: 'upstream', listen, upstream, enabled: true }) });
   if (!created.ok) throw new Error(`toxiproxy: cannot create the proxy (${created.status})`);
