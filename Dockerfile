@@ -10,7 +10,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency runs code at build time (the HCL grammar is used as WebAssembly).
 RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 

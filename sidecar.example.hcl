@@ -53,9 +53,14 @@ backend "vault" "main" {
   address = "https://vault.internal:8200"
   # Vault Enterprise / OpenBao namespace. Default: VAULT_NAMESPACE, else none.
   namespace = ""
-  # PEM CA bundle that signed the server's certificate. Default: the system's trust store.
+  # PEM CA bundle that signed the server's certificate. Default: VAULT_CACERT, else the system's trust store.
   ca_cert = "/etc/ssl/vault-ca.pem"
+  # Client certificate and key (PEM) for a listener that requires mutual TLS; both or neither.
+  # Default: VAULT_CLIENT_CERT and VAULT_CLIENT_KEY.
+  client_cert = "/etc/sidecar/vault-client.pem"
+  client_key = "/run/secrets/vault-client-key.pem"
   # The name to verify in the server's certificate, when it differs from the address's host.
+  # Default: VAULT_TLS_SERVER_NAME.
   tls_server_name = "vault.internal"
   # Turns certificate verification off (logged as a warning at start). Default false. Never in production.
   tls_skip_verify = false

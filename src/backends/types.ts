@@ -56,6 +56,12 @@ export interface SecretBackend {
    * a fetch made after it cannot miss a change.
    */
   watch?(path: string, onChange: () => void): Promise<Unsubscribe>;
+  /**
+   * True when watch() reports every change at the source (a watched file), so a secret that failed for good
+   * waits for a change instead of being retried on a timer. A backend whose watch() reports only some events
+   * (Vault: a token that ended took its leases along) leaves it unset.
+   */
+  readonly watchesSource?: boolean;
   close(options?: CloseOptions): Promise<void>;
 }
 

@@ -107,6 +107,9 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     const other = seenNames.get(name);
     if (other) throw invalid(['backend', 'vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
     seenNames.set(name, 'vault');
+    if ((options.client_cert === undefined) !== (options.client_key === undefined)) {
+      throw invalid(['backend', 'vault', name, options.client_cert === undefined ? 'client_key' : 'client_cert'], 'client_cert and client_key go together: set both for mutual TLS, or neither');
+    }
     const auth = resolveVaultAuth(options.auth, base, (message, key) => invalid(['backend', 'vault', name, 'auth', ...(key ? [key] : [])], message));
     backends.push(
       Object.freeze({
@@ -115,6 +118,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         address: options.address,
         namespace: options.namespace,
         caCert: options.ca_cert === undefined ? undefined : resolve(base, options.ca_cert),
+        clientCert: options.client_cert === undefined ? undefined : resolve(base, options.client_cert),
+        clientKey: options.client_key === undefined ? undefined : resolve(base, options.client_key),
         tlsServerName: options.tls_server_name,
         tlsSkipVerify: options.tls_skip_verify ?? false,
         auth,

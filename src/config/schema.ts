@@ -82,6 +82,8 @@ const vaultBackendSchema = z.strictObject({
   address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   namespace: z.string().optional(),
   ca_cert: z.string().min(1).optional(),
+  client_cert: z.string().min(1).optional(),
+  client_key: z.string().min(1).optional(),
   tls_server_name: z.string().min(1).optional(),
   tls_skip_verify: z.boolean().optional(),
   auth: z

@@ -53,7 +53,12 @@ export interface VaultBackendConfig {
   readonly address: string | undefined;
   /** undefined: VAULT_NAMESPACE. */
   readonly namespace: string | undefined;
+  /** undefined: VAULT_CACERT, then the system's trust store. */
   readonly caCert: string | undefined;
+  /** A client certificate and key for mutual TLS. undefined: VAULT_CLIENT_CERT and VAULT_CLIENT_KEY. */
+  readonly clientCert: string | undefined;
+  readonly clientKey: string | undefined;
+  /** undefined: VAULT_TLS_SERVER_NAME. */
   readonly tlsServerName: string | undefined;
   readonly tlsSkipVerify: boolean;
   readonly auth: VaultAuthConfig;

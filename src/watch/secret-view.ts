@@ -173,7 +173,8 @@ export class SecretView {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       logger.warn({ ref: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
-      this.refresh();
+      // A fetch already under way (the backend reported the lease gone) brings the new secret: one is enough.
+      if (!this.#inFlight) this.refresh();
     }
   }
 
@@ -182,7 +183,7 @@ export class SecretView {
    * when its source changes; any other is tried again at the longest backoff, for as long as we run.
    */
   #afterPermanentFailure(): void {
-    if (!this.options.live || this.#unsubscribe) return;
+    if (!this.options.live || (this.#unsubscribe && this.options.backend.watchesSource)) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.refresh(), this.options.retry.maxBackoffMs);
   }

@@ -6,6 +6,8 @@
 #   moto[server] 5.2.5 (PyPI)      AWS Secrets Manager
 #   toxiproxy 2.12.0 (Go module)   cutting the connection to OpenBao
 #   PostgreSQL, tini (Debian)      database credentials; the image's PID 1
+#   openssl (Debian)               certificates for OpenBao's TLS listeners
+#   faketime (Debian)              moto's clock a day behind, so a scheduled rotation falls due in seconds
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache"
@@ -72,3 +74,19 @@ if ! command -v tini >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini >&2
 fi
 tini --version >&2
+
+# openssl makes the CA, server and client certificates for the TLS and mutual-TLS tests against OpenBao.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "installing openssl from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >&2
+fi
+openssl version >&2
+
+# libfaketime runs moto's clock a day behind: moto schedules rotations at least a day ahead and never runs them.
+if ! command -v faketime >/dev/null 2>&1; then
+  echo "installing faketime from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >&2
+fi
+echo "faketime $(dpkg-query -W -f='${Version}' faketime)" >&2

@@ -80,10 +80,12 @@ describe('vault auth against a real OpenBao', () => {
     project = await projectWith('auth "approle" {\n    role_id_file   = "@ROOT@/role_id"\n    secret_id_file = "@ROOT@/secret_id"\n  }');
     await writeFile(join(project.root, 'role_id'), roleId);
     await writeFile(join(project.root, 'secret_id'), secretId);
-    const result = await runCli(['once', '-c', project.config]);
+    // DEBUG=*: node-vault, which makes the login, logs request bodies and responses through `debug`; kept off.
+    const result = await runCli(['once', '-c', project.config], { env: { DEBUG: '*' } });
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-auth-pw-1f1f');
     expect(result.stderr).toContain('"event":"auth.login","backend":"main","path":"auth/approle/login","outcome":"ok"');
+    expect(result.stderr).not.toContain('node-vault');
     expectNoSecrets(result.stderr, ['bao-auth-pw-1f1f', secretId]);
   });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -30,13 +31,45 @@ beforeAll(async () => {
     default_ttl: '4s',
     max_ttl: '12s',
   });
+  await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
 });
+
+/** A policy that lets a sidecar read database credentials and renew their leases. */
+async function credsPolicy(name: string): Promise<void> {
+  const paths = { 'database/creds/app': ['read'], 'sys/leases/renew': ['update'], 'sys/internal/ui/mounts/*': ['read'] };
+  await bao.api('PUT', `sys/policies/acl/${name}`, { policy: Object.entries(paths).map(([p, caps]) => `path "${p}" {\n  capabilities = ${JSON.stringify(caps)}\n}\n`).join('') });
+}
+
+async function leaseExpiry(leaseId: string): Promise<number> {
+  return Date.parse(((await bao.api('PUT', 'sys/leases/lookup', { lease_id: leaseId })) as unknown as LeaseLookup).data.expire_time);
+}
+
+async function onlyLease(): Promise<string> {
+  const leases = (await bao.api('LIST', 'sys/leases/lookup/database/creds/app')) as { data: { keys: string[] } };
+  expect(leases.data.keys).toHaveLength(1);
+  return `database/creds/app/${leases.data.keys[0] ?? ''}`;
+}
+
+function credsTemplate(backend: string): string {
+  return `
+backend "vault" "main" {
+  address = "${bao.address}"
+  ${backend}
+}
+template {
+  contents    = "{{#with (secret \\"main:database/creds/app\\")}}{{username}}\\n{{password}}\\n{{/with}}"
+  destination = "@OUT@/db.txt"
+}
+`;
+}
 afterAll(async () => {
   await bao?.stop();
   pg?.stop();
 });
 afterEach(async () => {
   await daemon?.stop();
+  // Each test counts the leases it made.
+  await bao.api('PUT', 'sys/leases/revoke-prefix/database/creds/app');
   await removeDir(project?.root);
   daemon = project = undefined;
 });
@@ -98,5 +131,70 @@ template {
     expect(remaining?.data?.keys ?? []).toEqual([]);
     expect(pg.login(second.user, second.password).ok).toBe(false);
     expectNoSecrets(daemon.stderr, [first.password, second.password, bao.rootToken]);
+  });
+
+  it('keeps renewing the same lease with a new token while the old token lives on (no new credentials)', async () => {
+    await credsPolicy('creds-a');
+    await credsPolicy('creds-b');
+    const token = async (policy: string) => ((await bao.api('POST', 'auth/token/create', { policies: [policy], ttl: '1h' }))?.['auth'] as { client_token: string }).client_token;
+    const [tokenA, tokenB] = [await token('creds-a'), await token('creds-b')];
+    project = await makeProject({ config: '' });
+    const tokenFile = join(project.root, 'token');
+    await writeFile(tokenFile, tokenA);
+    await project.write('sidecar.hcl', credsTemplate(`auth "token" {\n    token_file = "${tokenFile}"\n  }`).replace('@OUT@', project.out));
+    daemon = new Daemon(['-c', project.config]);
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const creds = readFileSync(join(project.out, 'db.txt'), 'utf8');
+    const leaseId = await onlyLease();
+    const before = await leaseExpiry(leaseId);
+
+    // Another agent replaces the token; the old one stays valid but may no longer renew anything, so a renewal
+    // that succeeds from here on was made with the new token.
+    const mark = daemon.mark;
+    await writeFile(tokenFile, tokenB);
+    await bao.api('PUT', 'sys/policies/acl/creds-a', { policy: 'path "database/creds/app" {\n  capabilities = ["read"]\n}\n' });
+    await daemon.waitFor(audit('secret.renew'), mark);
+    expect(await leaseExpiry(leaseId)).toBeGreaterThan(before);
+    expect(await onlyLease()).toBe(leaseId);
+    expect(daemon.count((r) => audit('secret.fetch')(r) && (r['audit'] as { path: string }).path === 'database/creds/app')).toBe(1);
+    expect(readFileSync(join(project.out, 'db.txt'), 'utf8')).toBe(creds);
+    const [user = '', password = ''] = creds.split('\n');
+    expect(pg.login(user, password).ok).toBe(true);
+    expectNoSecrets(daemon.stderr, [password, tokenA, tokenB]);
+  });
+
+  it('replaces credentials before the token that issued them reaches its max TTL (Vault revokes them with it)', async () => {
+    await credsPolicy('creds-approle');
+    await bao.api('POST', 'auth/approle/role/dbapp', { token_policies: ['creds-approle'], token_ttl: '4s', token_max_ttl: '8s' });
+    const roleId = ((await bao.api('GET', 'auth/approle/role/dbapp/role-id'))?.['data'] as { role_id: string }).role_id;
+    const secretId = ((await bao.api('POST', 'auth/approle/role/dbapp/secret-id'))?.['data'] as { secret_id: string }).secret_id;
+    project = await makeProject({ config: '' });
+    await writeFile(join(project.root, 'secret_id'), secretId);
+    await project.write('sidecar.hcl', credsTemplate(`auth "approle" {\n    role_id = "${roleId}"\n    secret_id_file = "${join(project.root, 'secret_id')}"\n  }`).replace('@OUT@', project.out));
+    daemon = new Daemon(['-c', project.config]);
+    const rendered = await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const firstLogin = daemon.records.find(audit('auth.login'));
+    const first = readFileSync(join(project.out, 'db.txt'), 'utf8').split('\n');
+    const firstLease = await onlyLease();
+
+    // The first token ends 8 s after its login; the sidecar logs in again before that and fetches new
+    // credentials with the new token, once, while the old ones still work.
+    const ending = await daemon.waitFor((r) => r.msg === 'the token that issued these leases is ending: fetching new credentials with the new token');
+    expect(ending['leases']).toBe(1);
+    const replaced = await daemon.waitFor(written, daemon.records.indexOf(rendered) + 1);
+    const second = readFileSync(join(project.out, 'db.txt'), 'utf8').split('\n');
+    expect(second[0]).not.toBe(first[0]);
+    expect(pg.login(second[0] ?? '', second[1] ?? '').ok).toBe(true);
+    expect(Date.parse(String(replaced.time))).toBeLessThan(Date.parse(String(firstLogin?.time)) + 8000);
+    expect(pg.login(first[0] ?? '', first[1] ?? '').ok).toBe(true);
+
+    // When the first token expires, Vault revokes the first lease and drops its database user.
+    const live = (await bao.api('LIST', 'sys/leases/lookup/database/creds/app')) as { data: { keys: string[] } };
+    expect(live.data.keys.map((k) => `database/creds/app/${k}`)).toContain(firstLease);
+    await vi.waitFor(async () => expect(await bao.api('PUT', 'sys/leases/lookup', { lease_id: firstLease }).then(() => 'live', () => 'gone')).toBe('gone'), { timeout: 15_000, interval: 200 });
+    expect(pg.login(first[0] ?? '', first[1] ?? '').ok).toBe(false);
+    expect(pg.login(second[0] ?? '', second[1] ?? '').ok).toBe(true);
+    expect(daemon.count((r) => audit('secret.fetch')(r) && (r['audit'] as { path: string }).path === 'database/creds/app')).toBe(2);
+    expectNoSecrets(daemon.stderr, [first[1] ?? '', second[1] ?? '', secretId]);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { startOpenBao, type OpenBao } from '../support/openbao.js';
+import { startOpenBao, type OpenBao, type OpenBaoTls } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let bao: OpenBao;
@@ -132,12 +132,75 @@ template {
     expectNoSecrets(again.stderr, ['bao-file-tok-dd44', first, second]);
   });
 
-  it("keeps node-vault's debug output (request bodies, responses) off even with DEBUG=*", async () => {
+  it('prints no request or response with DEBUG=* (no debug channel carries a value)', async () => {
     await bao.api('POST', 'secret/data/debugged', { data: { value: 'bao-debug-ee55' } });
     project = await makeProject({ config: vaultConfig(`template {\n  contents = "{{secret \\"main:secret/debugged#value\\"}}"\n  destination = "@OUT@/d"\n}\n`) });
     const result = await runCli(['once', '-c', project.config], { env: { VAULT_TOKEN: bao.rootToken, DEBUG: '*' } });
     expect(result.code).toBe(0);
     expectNoSecrets(result.stderr + result.stdout, ['bao-debug-ee55', bao.rootToken]);
     expect(result.stderr).not.toContain('node-vault');
+  });
+});
+
+describe('vault backend over TLS and mutual TLS against a real OpenBao', () => {
+  let tlsBao: OpenBao;
+  let tls: OpenBaoTls;
+  beforeAll(async () => {
+    tlsBao = await startOpenBao({ tls: true });
+    tls = tlsBao.tls as OpenBaoTls;
+    await tlsBao.api('POST', 'secret/data/tls', { data: { password: 'bao-tls-pw-5c5c' } });
+  });
+  afterAll(async () => {
+    await tlsBao.stop();
+  });
+
+  const tlsProject = (address: string, backendExtra: string) =>
+    makeProject({ config: `backend "vault" "main" {\n  address = "${address}"\n  ${backendExtra}\n}\ntemplate {\n  contents = "{{secret \\"main:secret/tls#password\\"}}"\n  destination = "@OUT@/pw"\n}\n` });
+  const once = async (env: Record<string, string> = {}) => runCli(['once', '-c', (project as Project).config], { env: { VAULT_TOKEN: tlsBao.rootToken, ...env } });
+
+  it('verifies the server against ca_cert or VAULT_CACERT, and the name in tls_server_name', async () => {
+    project = await tlsProject(tls.address, `ca_cert = "${tls.caCert}"`);
+    const withCa = await once();
+    expect(withCa.code, withCa.stderr).toBe(0);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-tls-pw-5c5c');
+
+    await removeDir(project.root);
+    project = await tlsProject(tls.address, 'tls_server_name = "localhost"');
+    const fromEnv = await once({ VAULT_CACERT: tls.caCert });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expectNoSecrets(withCa.stderr + fromEnv.stderr, ['bao-tls-pw-5c5c', tlsBao.rootToken]);
+  });
+
+  it('presents client_cert and client_key (or VAULT_CLIENT_CERT/KEY) to a listener that requires them', async () => {
+    project = await tlsProject(tls.mutualAddress, `ca_cert = "${tls.caCert}"`);
+    const without = await once();
+    expect(without.code).toBe(3);
+    expect(without.stderr).toContain('the server refused the client certificate');
+    const fromEnv = await once({ VAULT_CLIENT_CERT: tls.clientCert, VAULT_CLIENT_KEY: tls.clientKey });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+
+    await removeDir(project.root);
+    project = await tlsProject(tls.mutualAddress, `ca_cert = "${tls.caCert}"\n  client_cert = "${tls.clientCert}"\n  client_key = "${tls.clientKey}"`);
+    const withCert = await once();
+    expect(withCert.code, withCert.stderr).toBe(0);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-tls-pw-5c5c');
+    expectNoSecrets(without.stderr + fromEnv.stderr + withCert.stderr, ['bao-tls-pw-5c5c', tlsBao.rootToken, readFileSync(tls.clientKey, 'utf8').split('\n')[1] ?? '']);
+  });
+
+  it('fails at once, without retrying, when the certificate cannot be verified (unknown CA, wrong name)', async () => {
+    project = await tlsProject(tls.address, '');
+    const unknownCa = await once();
+    expect(unknownCa.code).toBe(3);
+    expect(unknownCa.stderr).toContain('SIDECAR_ERR_BACKEND_TLS');
+    expect(unknownCa.stderr).toContain("the server's certificate cannot be verified");
+    expect(unknownCa.stderr).not.toContain('retrying with backoff');
+
+    await removeDir(project.root);
+    project = await tlsProject(tls.address, `ca_cert = "${tls.caCert}"\n  tls_server_name = "vault.wrong.example"`);
+    const wrongName = await once();
+    expect(wrongName.code).toBe(3);
+    expect(wrongName.stderr).toContain('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(wrongName.stderr).toContain('set tls_server_name');
+    expectNoSecrets(unknownCa.stderr + wrongName.stderr, ['bao-tls-pw-5c5c', tlsBao.rootToken]);
   });
 });

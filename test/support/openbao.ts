@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,8 @@ export const BAO = join(REPO_ROOT, '.cache', 'bin', 'bao');
 export interface OpenBao {
   readonly address: string;
   readonly rootToken: string;
+  /** With `tls`: HTTPS listeners beside the plain one, with certificates from a CA made for the test. */
+  readonly tls: OpenBaoTls | undefined;
   /** Calls the HTTP API as root (or with `token`); returns the parsed body (or null for 204). */
   api(method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown> | null>;
   /** The requests the audit log recorded (one entry per response), in order. */
@@ -32,11 +34,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startOpenBao(): Promise<OpenBao> {
+export interface OpenBaoOptions {
+  /** Also listen on HTTPS, and on HTTPS that requires a client certificate. */
+  readonly tls?: boolean;
+}
+
+export interface OpenBaoTls {
+  /** https:// with a server certificate for 127.0.0.1 and localhost. */
+  readonly address: string;
+  /** https:// that refuses clients without a certificate signed by the test CA. */
+  readonly mutualAddress: string;
+  readonly caCert: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export async function startOpenBao(options: OpenBaoOptions = {}): Promise<OpenBao> {
   if (!existsSync(BAO)) throw new Error(`OpenBao is not installed at ${BAO}: run test/infra/install-test-tools.sh (npm test does)`);
   const dir = await mkdtemp(join(tmpdir(), 'openbao-'));
   const auditLog = join(dir, 'audit.log');
-  await writeFile(join(dir, 'config.hcl'), `audit "file" "tests" {\n  options {\n    file_path = "${auditLog}"\n  }\n}\n`);
+  const tls = options.tls ? await makeTls(dir) : undefined;
+  await writeFile(join(dir, 'config.hcl'), `audit "file" "tests" {\n  options {\n    file_path = "${auditLog}"\n  }\n}\n${tls?.listeners ?? ''}`);
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const port = await freePort();
   const address = `http://127.0.0.1:${port}`;
@@ -62,6 +80,7 @@ export async function startOpenBao(): Promise<OpenBao> {
   return {
     address,
     rootToken,
+    tls: tls?.endpoints,
     api,
     auditedRequests: async () => {
       const text = await readFile(auditLog, 'utf8').catch(() => '');
@@ -77,5 +96,27 @@ export async function startOpenBao(): Promise<OpenBao> {
       await exited;
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl. */
+async function makeTls(dir: string): Promise<{ endpoints: OpenBaoTls; listeners: string }> {
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '1', '-subj', '/CN=secrets-sidecar test CA');
+  for (const [name, extension] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    openssl('req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`);
+    await writeFile(file(`${name}.ext`), `${extension}\n`);
+    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '1', '-extfile', file(`${name}.ext`));
+  }
+  const [tlsPort, mutualPort] = [await freePort(), await freePort()];
+  const listener = (port: number, mutual: boolean) =>
+    `listener "tcp" {\n  address = "127.0.0.1:${port}"\n  tls_cert_file = "${file('server.pem')}"\n  tls_key_file = "${file('server.key')}"\n` +
+    (mutual ? `  tls_client_ca_file = "${file('ca.pem')}"\n  tls_require_and_verify_client_cert = true\n` : '') +
+    '}\n';
+  return {
+    endpoints: { address: `https://127.0.0.1:${tlsPort}`, mutualAddress: `https://127.0.0.1:${mutualPort}`, caCert: file('ca.pem'), clientCert: file('client.pem'), clientKey: file('client.key') },
+    listeners: listener(tlsPort, false) + listener(mutualPort, true),
   };
 }

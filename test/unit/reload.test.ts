@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { build } from 'esbuild';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -52,14 +53,12 @@ describe('process targets', () => {
 
   it('maps a forbidden signal to a clear, non-retryable error (run as an unprivileged user)', async () => {
     expect(process.getuid?.(), 'this test needs root to run a probe as the nobody user').toBe(0);
-    // The probe loads the built module from a world-readable copy: the checkout may not be readable by nobody.
+    // The probe loads the module, bundled, from a world-readable directory: the checkout may not be readable by nobody.
     dir = await makeTmpfsDir();
-    await mkdir(join(dir, 'reload'));
-    await copyFile(join(REPO_ROOT, 'dist/reload/process-signal.js'), join(dir, 'reload/process-signal.js'));
-    await copyFile(join(REPO_ROOT, 'dist/errors.js'), join(dir, 'errors.js'));
-    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+    await build({ entryPoints: [join(REPO_ROOT, 'src/reload/process-signal.ts')], bundle: true, format: 'esm', platform: 'node', outfile: join(dir, 'process-signal.mjs'), logLevel: 'error' });
     await chmod(dir, 0o755);
-    const probe = `import('${join(dir, 'reload/process-signal.js')}').then((m) => { try { m.sendSignal(${process.pid}, 'SIGHUP', 'notify "app"'); console.log('sent'); } catch (e) { console.log(JSON.stringify({ code: e.code, retryable: e.retryable, message: e.message, hint: e.hint })); } })`;
+    await chmod(join(dir, 'process-signal.mjs'), 0o644);
+    const probe = `import('${join(dir, 'process-signal.mjs')}').then((m) => { try { m.sendSignal(${process.pid}, 'SIGHUP', 'notify "app"'); console.log('sent'); } catch (e) { console.log(JSON.stringify({ code: e.code, retryable: e.retryable, message: e.message, hint: e.hint })); } })`;
     const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', probe], { encoding: 'utf8', cwd: dir });
     expect(result.status, result.stderr).toBe(0);
     const error = JSON.parse(result.stdout) as { code: string; retryable: boolean; message: string; hint: string };

@@ -17,6 +17,7 @@ const UNTIL_CHANGED = { kind: 'until-changed' } as const;
  */
 export class FileBackend implements SecretBackend {
   readonly type = 'file';
+  readonly watchesSource = true;
   readonly name: string;
   #format: Promise<FileBackendFormat> | undefined;
   /** The parsed document, shared by every fetch until the source changes. */

@@ -9,6 +9,8 @@ import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
+/** How long the answer to "is this refused token still alive?" serves a burst of refusals. */
+const ALIVE_CHECK_MS = 1_000;
 
 /** The `auth` part of a login or renew-self answer. */
 export interface VaultAuthAnswer {
@@ -31,6 +33,13 @@ export interface TokenManagerDependencies {
   readonly refreshPolicy?: RefreshPolicy;
   /** Renew tokens (run mode). A `once` run is over long before a token needs it, and saves the requests. */
   readonly keepAlive: boolean;
+  /**
+   * A token is gone or about to go (revoked, or at its max TTL), and a new one is in hand. Vault revokes every
+   * lease a token created when the token ends, so what `generation` issued must be fetched again, now, while the
+   * app can still switch. Not called when a token is replaced while the old one lives on: its leases are simply
+   * renewed with the new token.
+   */
+  readonly onTokenEnding?: (generation: number, reason: string) => void;
 }
 
 /**
@@ -48,6 +57,12 @@ export class TokenManager {
   readonly #abort = new AbortController();
   /** A token given in the config or VAULT_TOKEN, once its renewal has been looked into. */
   #staticWatched: string | undefined;
+  /** Counts tokens: which one issued a lease, without keeping the token itself. */
+  #generation = 0;
+  /** A token that is ending, reported once its successor is in hand. */
+  #ending: { generation: number; reason: string } | undefined;
+  /** One lookup for a burst of refusals of the same token. */
+  #aliveCheck: { token: string; at: number; alive: Promise<boolean> } | undefined;
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -74,14 +89,28 @@ export class TokenManager {
     return this.#login;
   }
 
-  /** A request was refused: can a fresh token help? Re-reads a token file, or logs in again. */
-  afterDenied(): boolean {
-    if (this.auth.method === 'token') {
-      if (this.auth.tokenFile === undefined) return false;
-      this.#checkedAt = -Infinity;
-      return true;
+  /** The token in use now; a lease records it to know whether it dies with a token. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * A request made with `denied` was refused: can a fresh token help? A 403 is either the policy saying no or a
+   * token that is gone (revoked, expired); only a lookup of the token itself tells them apart. A token that is
+   * gone is replaced (the file re-read, or a new login) and reported as ending.
+   */
+  async afterDenied(denied: string): Promise<boolean> {
+    if (this.auth.method === 'token' && this.auth.tokenFile === undefined) return false;
+    const now = (this.deps.now ?? Date.now)();
+    if (this.#aliveCheck?.token !== denied || now - this.#aliveCheck.at > ALIVE_CHECK_MS) {
+      this.#aliveCheck = { token: denied, at: now, alive: this.deps.lookupSelf(denied).then(() => true, () => false) };
     }
-    this.#token = undefined;
+    if (await this.#aliveCheck.alive) return false;
+    if (this.#token === denied) {
+      this.#ending ??= { generation: this.#generation, reason: 'the token was revoked or has expired' };
+      if (this.auth.method === 'token') this.#checkedAt = -Infinity;
+      else this.#token = undefined;
+    }
     return true;
   }
 
@@ -108,13 +137,13 @@ export class TokenManager {
     this.#checkedAt = (this.deps.now ?? Date.now)();
     try {
       const info = await stat(file);
-      if (info.mtimeMs !== this.#fileMtime || this.#token === undefined) {
-        const token = (await readFile(file, 'utf8')).trim();
-        if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `Vault token file ${file} is empty`);
-        this.#token = token;
-        this.#fileMtime = info.mtimeMs;
-      }
-      return this.#token;
+      const current = this.#token;
+      if (current !== undefined && info.mtimeMs === this.#fileMtime) return current;
+      const token = (await readFile(file, 'utf8')).trim();
+      if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `Vault token file ${file} is empty`);
+      this.#fileMtime = info.mtimeMs;
+      if (token !== this.#token) this.#replaceToken(token);
+      return token;
     } catch (error) {
       if (error instanceof SidecarError) throw error;
       // Not there yet (an agent will write it): retryable, like an unreachable server.
@@ -134,7 +163,7 @@ export class TokenManager {
       if (!answer?.client_token) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${path} answered without a token`);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'ok', durationMs: now() - started });
       logger.info({ method: auth.method, ttlSeconds: answer.lease_duration, renewable: answer.renewable }, 'vault login');
-      this.#token = answer.client_token;
+      this.#replaceToken(answer.client_token);
       this.#schedule(answer, now());
       return answer.client_token;
     } catch (error) {
@@ -142,6 +171,14 @@ export class TokenManager {
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       throw coded;
     }
+  }
+
+  #replaceToken(token: string): void {
+    this.#token = token;
+    this.#generation++;
+    const ending = this.#ending;
+    this.#ending = undefined;
+    if (ending) this.deps.onTokenEnding?.(ending.generation, ending.reason);
   }
 
   /** The credentials are read at each login: an orchestrator may deliver a new secret_id or JWT meanwhile. */
@@ -163,11 +200,13 @@ export class TokenManager {
     throw new Error('token auth does not log in');
   }
 
-  #schedule(answer: VaultAuthAnswer, issuedAt: number): void {
+  /** `atMaxTtl`: renewals no longer extend the token, so the next step is a login at `fraction` of what is left. */
+  #schedule(answer: VaultAuthAnswer, issuedAt: number, atMaxTtl = false): void {
     clearTimeout(this.#timer);
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
     if (this.#closed || !this.deps.keepAlive || ttlMs <= 0) return; // a token without a TTL never expires
-    const plan = planRefresh({ kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false }, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
+    const lifetime = { kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false, maxExpiresAt: atMaxTtl ? issuedAt + ttlMs : undefined } as const;
+    const plan = planRefresh(lifetime, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
     if (plan.action === 'none') return;
     this.#timer = setTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));
     // Renewal must not keep a finished `once` alive.
@@ -182,10 +221,10 @@ export class TokenManager {
     try {
       const answer = await this.deps.post('auth/token/renew-self', {}, token);
       writeAudit(logger, { event: 'auth.renew', backend, path: 'auth/token/renew-self', outcome: 'ok', durationMs: now() - started });
-      // At max TTL, Vault renews for less than before: log in ahead of the end instead of renewing again.
+      // At max TTL, Vault renews for less than before: log in ahead of the end instead of renewing again, early
+      // enough that the leases this token issued (which end with it) can be replaced before it goes.
       const ttlMs = (answer?.lease_duration ?? 0) * 1000;
-      if (ttlMs < previousTtlMs) this.#schedule({ ...answer, renewable: false }, now());
-      else this.#schedule(answer ?? {}, now());
+      this.#schedule(answer ?? {}, now(), ttlMs < previousTtlMs);
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'auth.renew', backend, path: 'auth/token/renew-self', outcome: 'error', durationMs: now() - started, errorCode: coded.code });
@@ -202,6 +241,8 @@ export class TokenManager {
       return;
     }
     logger.info({ reason }, 'vault login again');
+    // The old token is at its max TTL, or could not be renewed: what it issued ends with it.
+    this.#ending ??= { generation: this.#generation, reason };
     this.#token = undefined;
     try {
       await retryWithBackoff(() => this.token(), {

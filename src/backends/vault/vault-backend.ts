@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import type { RetryPolicy, VaultBackendConfig } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
@@ -15,32 +13,42 @@ import { IssuanceCache } from './issuance-cache.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
+import { VaultHttp, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
 
-const require = createRequire(import.meta.url);
-
-interface VaultClient {
+interface NodeVaultClient {
   request(options: { path: string; method: string; json?: object; headers?: Record<string, string> }): Promise<VaultResponse>;
   token: string | undefined;
 }
 
-interface VaultResponse {
-  data?: Record<string, unknown> | null;
-  lease_id?: string;
-  lease_duration?: number;
-  renewable?: boolean;
-  auth?: VaultAuthAnswer;
-}
-
 /**
- * node-vault logs request bodies and responses through `debug` when DEBUG names it; a value must never reach
- * stderr that way, so its debug output is switched off for good.
+ * node-vault, for logins and token renewals: loaded on the first one, so a token-auth `once` never pays for it.
+ * It logs request bodies and responses through `debug` when DEBUG names it; a value must never reach stderr that
+ * way, so its debug output is switched off for good.
  */
-function loadNodeVault(): (options: object) => VaultClient {
-  const factory = require('node-vault') as (options: object) => VaultClient;
+function loadNodeVault(): (options: object) => NodeVaultClient {
+  const require = createRequire(import.meta.url);
+  const factory = require('node-vault') as (options: object) => NodeVaultClient;
   const debug = createRequire(require.resolve('node-vault'))('debug') as { disable: () => string; enable: (ns: string) => void };
   debug.disable();
   debug.enable = () => undefined;
   return factory;
+}
+
+/** TLS settings from the config, else from the variables Vault's own CLI reads. */
+function vaultTls(config: VaultBackendConfig, env: Readonly<Record<string, string | undefined>>): VaultHttpOptions['tls'] {
+  const pem = (file: string | undefined, what: string): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `backend "${config.name}": cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  };
+  const ca = pem(config.caCert ?? env['VAULT_CACERT'], 'CA certificate');
+  const cert = pem(config.clientCert ?? env['VAULT_CLIENT_CERT'], 'client certificate');
+  const key = pem(config.clientKey ?? env['VAULT_CLIENT_KEY'], 'client key');
+  const servername = config.tlsServerName ?? env['VAULT_TLS_SERVER_NAME'];
+  return { rejectUnauthorized: !config.tlsSkipVerify, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(servername ? { servername } : {}) };
 }
 
 /**
@@ -51,12 +59,17 @@ export class VaultBackend implements SecretBackend {
   readonly type = 'vault';
   readonly name: string;
   readonly refreshPolicy: RefreshPolicy;
-  readonly #client: VaultClient;
+  readonly #http: VaultHttp;
+  #nodeVault: NodeVaultClient | undefined;
+  readonly #address: string;
+  readonly #namespace: string;
   readonly #tokens: TokenManager;
   readonly #mounts: MountCache;
-  readonly #agents: (HttpAgent | HttpsAgent)[];
   /** Leases this backend was issued, for revoke_leases_on_exit. */
   readonly #leases = new Set<string>();
+  /** Which token generation issued the lease each path holds now: a lease ends with its token. */
+  readonly #leaseIssuers = new Map<string, number>();
+  readonly #listeners = new Map<string, Set<() => void>>();
   readonly #issuances: IssuanceCache | undefined;
 
   constructor(
@@ -70,29 +83,20 @@ export class VaultBackend implements SecretBackend {
     this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold });
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
     if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
-    const agentOptions = { keepAlive: true, maxSockets: config.maxConnections };
-    const httpAgent = new HttpAgent(agentOptions);
-    const httpsAgent = new HttpsAgent({
-      ...agentOptions,
-      rejectUnauthorized: !config.tlsSkipVerify,
-      ...(config.caCert ? { ca: readFileSync(config.caCert) } : {}),
-      ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+    this.#address = address;
+    this.#namespace = config.namespace ?? env['VAULT_NAMESPACE'] ?? '';
+    this.#http = new VaultHttp({
+      address,
+      namespace: this.#namespace,
+      maxConnections: config.maxConnections,
+      timeoutMs: config.requestTimeoutMs,
+      tls: vaultTls(config, env),
     });
-    this.#agents = [httpAgent, httpsAgent];
-    this.#client = loadNodeVault()({
-      endpoint: address,
-      apiVersion: 'v1',
-      pathPrefix: '',
-      namespace: config.namespace ?? env['VAULT_NAMESPACE'] ?? '',
-      requestOptions: { httpAgent, httpsAgent, timeout: config.requestTimeoutMs },
-    });
-    // Never VAULT_TOKEN through node-vault's own fallback: the token manager decides, per request.
-    this.#client.token = undefined;
     this.#tokens = new TokenManager(config.auth, {
       post: (path, body, token) => this.#post(path, body, token),
       lookupSelf: async (token) => {
         try {
-          const response = await this.#client.request({ path: '/auth/token/lookup-self', method: 'GET', headers: { 'X-Vault-Token': token } });
+          const response = await this.#http.request('GET', 'auth/token/lookup-self', token);
           const data = (response.data ?? {}) as { ttl?: number; renewable?: boolean };
           return { ttl: data.ttl ?? 0, renewable: data.renewable ?? false };
         } catch (error) {
@@ -105,6 +109,7 @@ export class VaultBackend implements SecretBackend {
       retry,
       refreshPolicy: this.refreshPolicy,
       keepAlive: live,
+      onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
@@ -116,7 +121,10 @@ export class VaultBackend implements SecretBackend {
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
       if (args) return this.#write(bare, args, path);
-      return this.#dynamic(await this.#request('GET', bare, path));
+      const generation = this.#tokens.generation;
+      const secret = this.#dynamic(await this.#request('GET', bare, path));
+      if (secret.lifetime.kind === 'lease') this.#leaseIssuers.set(path, generation);
+      return secret;
     }
     const { apiPath, query } = kvReadPath(mount, path);
     const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path);
@@ -137,10 +145,36 @@ export class VaultBackend implements SecretBackend {
     };
   }
 
+  /** Reports when the lease a path holds has ended with the token that issued it. */
+  watch(path: string, onChange: () => void): Promise<() => Promise<void>> {
+    const listeners = this.#listeners.get(path) ?? new Set();
+    listeners.add(onChange);
+    this.#listeners.set(path, listeners);
+    return Promise.resolve(() => {
+      listeners.delete(onChange);
+      if (listeners.size === 0) this.#listeners.delete(path);
+      return Promise.resolve();
+    });
+  }
+
+  /**
+   * Vault revokes every lease a token created when the token ends. Credentials issued under a token that is
+   * ending are fetched again with its successor now, rather than found dead at their next renewal.
+   */
+  #refetchLeasesOf(generation: number, reason: string): void {
+    const paths = [...this.#leaseIssuers].filter(([, issuer]) => issuer === generation).map(([path]) => path);
+    if (paths.length === 0) return;
+    this.logger.info({ backend: this.name, leases: paths.length, reason }, 'the token that issued these leases is ending: fetching new credentials with the new token');
+    for (const path of paths) {
+      this.#leaseIssuers.delete(path);
+      for (const listener of this.#listeners.get(path) ?? []) listener();
+    }
+  }
+
   async close(options: CloseOptions = {}): Promise<void> {
     if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll();
     this.#tokens.close();
-    for (const agent of this.#agents) agent.destroy();
+    this.#http.close();
     await Promise.resolve();
   }
 
@@ -226,20 +260,37 @@ export class VaultBackend implements SecretBackend {
       const token = await this.#tokens.token();
       try {
         // The token goes per request, never onto the shared client, so logins cannot pick it up.
-        return await this.#client.request({ path: `/${apiPath}`, method, headers: { 'X-Vault-Token': token }, ...(body ? { json: body } : {}) });
+        return await this.#http.request(method, apiPath, token, body);
       } catch (error) {
         const coded = vaultError(error, what);
         // The token may have been revoked or replaced: with a fresh one (file re-read, new login) try once more.
-        if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED' && attempt === 0 && this.#tokens.afterDenied()) continue;
+        if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED' && attempt === 0 && (await this.#tokens.afterDenied(token))) continue;
         throw coded;
       }
     }
   }
 
+  #loginClient(): NodeVaultClient {
+    if (this.#nodeVault) return this.#nodeVault;
+    const agent = this.#http.agent;
+    const client = loadNodeVault()({
+      endpoint: this.#address,
+      apiVersion: 'v1',
+      pathPrefix: '',
+      namespace: this.#namespace,
+      // The same pool and TLS settings as every other request.
+      requestOptions: { httpAgent: agent, httpsAgent: agent, timeout: this.config.requestTimeoutMs },
+    });
+    // Never VAULT_TOKEN through node-vault's own fallback: the token manager decides, per request.
+    client.token = undefined;
+    this.#nodeVault = client;
+    return client;
+  }
+
   /** Logins (no token) and renew-self (with the token being renewed); returns the `auth` part. */
   async #post(path: string, body: object, token?: string): Promise<VaultAuthAnswer | undefined> {
     try {
-      const response = await this.#client.request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {} });
+      const response = await this.#loginClient().request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {} });
       return response.auth;
     } catch (error) {
       throw vaultError(error, `backend "${this.name}": ${path}`);

@@ -1,11 +1,13 @@
 import { SidecarError } from '../../errors.js';
+import { tlsVerificationError } from '../tls-error.js';
+import { VaultHttpError } from './vault-http.js';
 
 /**
- * Turns whatever node-vault or axios threw into a coded error. Only the status and Vault's own error text are
- * kept: the raw error carries the request, whose headers hold the token.
+ * Turns whatever our HTTP client, node-vault or axios threw into a coded error. Only the status and Vault's own
+ * error text are kept: a raw axios error carries the request, whose headers hold the token.
  */
 export function vaultError(error: unknown, what: string): SidecarError {
-  const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+  const status = error instanceof VaultHttpError ? error.status : (error as { response?: { statusCode?: number } }).response?.statusCode;
   const message = vaultMessage(String((error as Error).message ?? error));
   if (status !== undefined) {
     if (status === 404) return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (404)`);
@@ -16,6 +18,8 @@ export function vaultError(error: unknown, what: string): SidecarError {
     const retryable = status === 429 || status === 412 || status >= 500;
     return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${message} (${status})`, { retryable });
   }
+  const tls = tlsVerificationError(error, what);
+  if (tls) return tls;
   const code = (error as NodeJS.ErrnoException).code;
   return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${code ?? message}`);
 }

@@ -1,0 +1,40 @@
+// Builds dist/cli/main.js: one ES module bundle of src/ and its small dependencies, with each backend in its
+// own chunk loaded on first use. Start-up is most of a one-shot run, and Node spends it resolving and reading
+// hundreds of files; one bundle cuts a `once` run from about 0.5 s to 0.15 s (bench/). Packages that are big
+// and optional (the AWS SDK, the pretty printer), that carry files they find by path (the HCL grammar's
+// WebAssembly), or that node-vault's CommonJS tree loads itself stay in node_modules and load on demand.
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+/** zod's `locales` namespace re-export, resolved to a stub that keeps English only. */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/') ? { path: new URL('./stubs/zod-locales.mjs', import.meta.url).pathname } : undefined,
+    );
+  },
+};
+
+const outdir = new URL('../dist/cli/', import.meta.url).pathname;
+rmSync(new URL('../dist/', import.meta.url), { recursive: true, force: true });
+await build({
+  entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
+  outdir,
+  bundle: true,
+  splitting: true,
+  // Every file in one directory, so that paths relative to a module (../../package.json) hold in any chunk.
+  chunkNames: '[name]-[hash]',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // ESM builds first: jsonc-parser's UMD build requires its own files by relative path at run time.
+  mainFields: ['module', 'main'],
+  plugins: [zodEnglishOnly],
+  alias: { 'source-map': new URL('./stubs/no-source-map.cjs', import.meta.url).pathname },
+  external: ['pino-pretty', '@aws-sdk/*', 'web-tree-sitter', '@tree-sitter-grammars/*', 'node-vault'],
+  // Bundled CommonJS modules call require() for Node's built-ins; an ES module has none of its own.
+  banner: { js: "import { createRequire as __sidecarCreateRequire } from 'node:module';\nconst require = __sidecarCreateRequire(import.meta.url);" },
+  sourcemap: false,
+  logLevel: 'warning',
+});
