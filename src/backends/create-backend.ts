@@ -24,7 +24,7 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
     }
     case 'aws_secrets_manager': {
       const { SecretsManagerBackend } = await import('./aws/secrets-manager-backend.js');
-      return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }));
+      return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }), deps.live);
     }
     case 'vault': {
       const { VaultBackend } = await import('./vault/vault-backend.js');

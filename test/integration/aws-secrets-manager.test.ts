@@ -1,4 +1,4 @@
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -128,5 +128,44 @@ template {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('secret \\"prod:batch/none#k\\": backend \\"prod\\": batch/none: not found');
     expect(result.stderr).not.toContain('secret \\"prod:app/token\\"');
+  });
+});
+
+describe('AWS Secrets Manager rotation schedule against moto (its clock a day behind)', () => {
+  let lateMoto: Moto;
+  let lateSm: SecretsManagerClient;
+  beforeAll(async () => {
+    // moto schedules rotations whole days ahead; a clock a day and 10 s behind makes NextRotationDate 10 s ago.
+    lateMoto = await startMoto({ clockOffsetSeconds: -(86_400 + 10) });
+    lateSm = new SecretsManagerClient(motoClientConfig(lateMoto));
+  });
+  afterAll(async () => {
+    lateSm?.destroy();
+    await lateMoto?.stop();
+  });
+
+  it('checks again just after NextRotationDate, learned with the first batched read, long before refresh_interval', async () => {
+    await lateSm.send(new CreateSecretCommand({ Name: 'app/scheduled', SecretString: 'aws-sched-v1-7c7c' }));
+    await lateSm.send(new RotateSecretCommand({ SecretId: 'app/scheduled', RotationRules: { AutomaticallyAfterDays: 1 }, RotateImmediately: false }));
+    const described = await lateSm.send(new DescribeSecretCommand({ SecretId: 'app/scheduled' }));
+    const due = described.NextRotationDate?.getTime() ?? 0;
+    expect(due).toBeLessThan(Date.now());
+    expect(due).toBeGreaterThan(Date.now() - 60_000);
+
+    project = await makeProject({
+      config: `backend "aws_secrets_manager" "prod" {\n  endpoint = "${lateMoto.endpoint}"\n  refresh_interval = "1h"\n}\ntemplate {\n  contents = "{{secret \\"prod:app/scheduled\\"}}"\n  destination = "@OUT@/pw"\n}\n`,
+    });
+    daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(daemon.count(awsCall('ListSecretsCommand'))).toBe(1);
+    // The rotation function's work, as moto runs none: a new AWSCURRENT version.
+    const mark = daemon.mark;
+    await lateSm.send(new PutSecretValueCommand({ SecretId: 'app/scheduled', SecretString: 'aws-sched-v2-8d8d' }));
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-sched-v2-8d8d');
+    // With a one-hour interval, the only check so far is the one scheduled from NextRotationDate.
+    expect(daemon.count(awsCall('DescribeSecretCommand'))).toBe(1);
+    expect(daemon.count(awsCall('GetSecretValueCommand'))).toBe(1);
+    expectNoSecrets(daemon.stderr, ['aws-sched-v1-7c7c', 'aws-sched-v2-8d8d', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 });

@@ -24,11 +24,24 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
+export interface MotoOptions {
+  /**
+   * Runs moto's clock this many seconds off (under libfaketime). moto schedules a rotation at least a day ahead
+   * and never runs one; a clock a day behind puts NextRotationDate within seconds of the real time.
+   */
+  readonly clockOffsetSeconds?: number;
+}
+
 /** moto's server on a free loopback port, ready when /moto-api/ answers. */
-export async function startMoto(): Promise<Moto> {
+export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   if (!existsSync(MOTO)) throw new Error(`moto is not installed at ${MOTO}: run test/infra/install-test-tools.sh (npm test does)`);
   const port = await freePort();
-  const child = spawn(MOTO, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const args = ['-H', '127.0.0.1', '-p', String(port)];
+  const offset = options.clockOffsetSeconds;
+  const child =
+    offset === undefined
+      ? spawn(MOTO, args, { stdio: 'ignore' })
+      : spawn('faketime', ['-f', `${offset >= 0 ? '+' : ''}${offset}`, MOTO, ...args], { stdio: 'ignore', env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${endpoint}/moto-api/`, child, 'moto', 10_000);

@@ -1,8 +1,9 @@
-import { BatchGetSecretValueCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BatchGetSecretValueCommand, DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsSecretsManagerBackendConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
+import { errorFields } from '../../log/error-fields.js';
 import { awsError } from './aws-errors.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -17,6 +18,8 @@ interface SecretRequest {
 
 /** How long after NextRotationDate the extra check runs: a rotation Lambda needs a moment to finish. */
 export const ROTATION_GRACE_MS = 15_000;
+/** ListSecrets takes at most 10 values in one filter. */
+const LIST_FILTER_VALUES = 10;
 
 /** "app/db?stage=AWSPREVIOUS" or "app/db?version_id=…" into its parts. */
 export function parseSecretRequest(path: string): SecretRequest {
@@ -37,13 +40,16 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly #client: SecretsManagerClient;
   /** The last value read per reference, with the version it came from. */
   readonly #known = new Map<string, { versionId: string; value: unknown }>();
-  /** When each secret's next scheduled rotation is due, as DescribeSecret last said. */
+  /** When each secret (by the id references use) is next due to rotate, as DescribeSecret or ListSecrets said. */
   readonly #nextRotation = new Map<string, number>();
   readonly #batcher = new SecretBatcher((ids) => this.#batchGet(ids));
+  #listDenied = false;
 
   constructor(
     private readonly config: AwsSecretsManagerBackendConfig,
     private readonly logger: Logger,
+    /** `run`: learn rotation schedules along with first reads. A `once` run needs none. */
+    private readonly live = false,
   ) {
     this.name = config.name;
     this.#client = new SecretsManagerClient(awsClientOptions(config));
@@ -55,13 +61,13 @@ export class SecretsManagerBackend implements SecretBackend {
     const known = this.#known.get(path);
     if (known && request.stage) {
       const current = await this.#versionInStage(request, path);
-      if (current === known.versionId) return this.#result(known.versionId, known.value, request, path);
+      if (current === known.versionId) return this.#result(known.versionId, known.value, request);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
     const answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId) : await this.#getOne(request);
     const value = answer.secretBinary ? Buffer.from(answer.secretBinary).toString('base64') : decode(answer.secretString ?? '');
     this.#known.set(path, { versionId: answer.versionId, value });
-    return this.#result(answer.versionId, value, request, path);
+    return this.#result(answer.versionId, value, request);
   }
 
   async #getOne(request: SecretRequest): Promise<BatchedValue> {
@@ -78,9 +84,39 @@ export class SecretsManagerBackend implements SecretBackend {
       const answer = await this.#client.send(new BatchGetSecretValueCommand({ SecretIdList: ids }));
       const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
       const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
+      if (this.live) await this.#learnRotations(ids, values);
       return { values, errors };
     } catch (error) {
       throw awsError(error, `backend "${this.name}": a batch of ${ids.length} secrets`);
+    }
+  }
+
+  /**
+   * A batched read says nothing of rotation schedules, and the first DescribeSecret comes a refresh_interval
+   * later: ListSecrets (one call per 10 names) tells NextRotationDate now, so a rotation due soon after start
+   * is checked for on time. Best effort: a role without secretsmanager:ListSecrets learns it at the first refresh.
+   */
+  async #learnRotations(ids: readonly string[], values: readonly { name?: string | undefined; arn?: string | undefined }[]): Promise<void> {
+    if (this.#listDenied) return;
+    const idByName = new Map<string, string>();
+    for (const v of values) {
+      const id = ids.find((candidate) => candidate === v.name || candidate === v.arn);
+      if (id !== undefined && v.name !== undefined) idByName.set(v.name, id);
+    }
+    const names = [...idByName.keys()];
+    try {
+      for (let start = 0; start < names.length; start += LIST_FILTER_VALUES) {
+        const chunk = names.slice(start, start + LIST_FILTER_VALUES);
+        // A name filter matches by prefix: only exact names count.
+        const listed = await this.#client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: chunk }], MaxResults: 100 }));
+        for (const entry of listed.SecretList ?? []) {
+          const id = entry.Name === undefined ? undefined : idByName.get(entry.Name);
+          if (id !== undefined && entry.NextRotationDate) this.#nextRotation.set(id, entry.NextRotationDate.getTime());
+        }
+      }
+    } catch (error) {
+      this.#listDenied = true;
+      this.logger.info({ error: errorFields(awsError(error, `backend "${this.name}": ListSecrets`)) }, 'cannot list secrets to learn rotation schedules; they are learned at the first refresh instead');
     }
   }
 
@@ -92,18 +128,18 @@ export class SecretsManagerBackend implements SecretBackend {
   async #versionInStage(request: SecretRequest, path: string): Promise<string | undefined> {
     try {
       const described = await this.#client.send(new DescribeSecretCommand({ SecretId: request.secretId }));
-      if (described.NextRotationDate) this.#nextRotation.set(path, described.NextRotationDate.getTime());
-      else this.#nextRotation.delete(path);
+      if (described.NextRotationDate) this.#nextRotation.set(request.secretId, described.NextRotationDate.getTime());
+      else this.#nextRotation.delete(request.secretId);
       return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
     } catch (error) {
       throw awsError(error, `backend "${this.name}": ${path}`);
     }
   }
 
-  #result(versionId: string, value: unknown, request: SecretRequest, path: string): FetchedSecret {
+  #result(versionId: string, value: unknown, request: SecretRequest): FetchedSecret {
     // A pinned version never changes; a stage moves with rotations and is checked every refresh_interval, and
     // once more just after a scheduled rotation is due, so the new value arrives in seconds, not an interval later.
-    const rotation = this.#nextRotation.get(path);
+    const rotation = this.#nextRotation.get(request.secretId);
     const lifetime = request.versionId
       ? ({ kind: 'until-changed' } as const)
       : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt: rotation === undefined ? undefined : rotation + ROTATION_GRACE_MS } as const);
