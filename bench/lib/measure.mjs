@@ -5,12 +5,16 @@ import { join } from 'node:path';
 
 const RUSAGE = new URL('./rusage.py', import.meta.url).pathname;
 
-/** Runs a command once under rusage.py: { code, wallS, cpuS, maxRssMiB, stderr }. */
-export function measure(command, args) {
+/**
+ * Runs a command once under rusage.py: { code, wallS, cpuS, maxRssMiB, stderr }. With `daemon`, the command is
+ * stopped with daemon.signal after daemon.seconds.
+ */
+export function measure(command, args, daemon) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {
     const file = join(dir, 'r.json');
-    const run = spawnSync('python3', [RUSAGE, file, '--', command, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const stop = daemon ? ['--stop-after', String(daemon.seconds), '--stop-signal', daemon.signal] : [];
+    const run = spawnSync('python3', [RUSAGE, file, ...stop, '--', command, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (run.status !== 0) throw new Error(`rusage.py failed (${run.status})`);
     const r = JSON.parse(readFileSync(file, 'utf8'));
     return { code: r.code, wallS: r.wall_s, cpuS: r.cpu_s, maxRssMiB: r.max_rss_kib / 1024, stderr: r.stderr };

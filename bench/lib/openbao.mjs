@@ -39,9 +39,16 @@ export async function startOpenBao() {
     if (!response.ok && response.status !== 204) throw new Error(`${method} ${path}: ${response.status}`);
   };
   const auditCount = () => readFileSync(auditLog, 'utf8').split('\n').filter((l) => l.includes('"type":"response"')).length;
+  /** The request paths of the audit log's responses, from entry `from` on. */
+  const auditPaths = (from = 0) =>
+    readFileSync(auditLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"response"'))
+      .slice(from)
+      .map((l) => JSON.parse(l).request.path);
   const stop = () => {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
-  return { address, rootToken, api, auditCount, stop };
+  return { address, rootToken, api, auditCount, auditPaths, stop };
 }
