@@ -45,9 +45,10 @@ backend "file" "local" {
   poll_interval = "5s"
 }
 
-# The vault backend reads HashiCorp Vault or OpenBao. This version reads KV secrets (v1 and v2, detected per
-# mount with one lookup per mount) with a token. A reference's path is the logical KV path on either version:
-# "main:secret/app#password" (not secret/data/app); "?version=3" pins a KV v2 version.
+# The vault backend reads HashiCorp Vault or OpenBao: KV secrets (v1 and v2, detected with one lookup per mount;
+# the path is the logical KV path on either version, "main:secret/app#password", and "?version=3" pins a KV v2
+# version), dynamic secrets with leases ("main:database/creds/app"), and writes that return secrets, with the
+# template's arguments as the request body ((secret "main:pki/issue/web" common_name="app.internal" ttl="72h")).
 backend "vault" "main" {
   # Default: VAULT_ADDR, else http://127.0.0.1:8200.
   address = "https://vault.internal:8200"
@@ -92,6 +93,14 @@ backend "vault" "main" {
   # The fraction of a lease's, a login token's or a certificate's lifetime after which it is renewed or replaced
   # (with up to 10% jitter, earlier). Between 0.1 and 0.95. Default 0.67 (two thirds).
   lease_renewal_threshold = 0.67
+  # How long before a lease, a login token or a certificate ends its replacement must be in the application's
+  # hands: the sidecar renews or replaces it at least this early (but never before half its lifetime). Default:
+  # the longest `wait` max plus the longest notify timeout, the time the application may take to switch, and at
+  # least "10s".
+  rotation_margin = "45s"
+  # Revoke a lease its replacement made redundant once the rotation margin has passed (the application has been
+  # told and has reloaded), instead of leaving it to run out. Default true.
+  revoke_replaced_leases = true
   # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".
   static_refresh_interval = "5m"
   # A request that takes longer fails (and is retried). Default "30s".
@@ -128,6 +137,22 @@ backend "aws_secrets_manager" "prod" {
 backend "aws_ssm" "params" {
   region           = "eu-west-1"
   refresh_interval = "5m"
+}
+
+# The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's
+# "_public_key", decrypted here. "repo:database#password" reads a top-level key (and a key inside it);
+# "repo:." is the whole decrypted document. Make keys and encrypt files with `secrets-sidecar ejson keygen`
+# and `secrets-sidecar ejson encrypt FILE`. In `run`, the file is watched and re-rendered when it changes.
+backend "ejson" "repo" {
+  # Required.
+  path = "/etc/app/secrets.ejson"
+  # Where the private key is found, in a file named by the file's public key (hex) holding the private key (hex).
+  # Default: EJSON_KEYDIR, else /opt/ejson/keys. A key file readable by group or others is logged as a warning.
+  key_dir = "/opt/ejson/keys"
+  # Or the private key's file itself (instead of key_dir).
+  # key_file = "/run/secrets/ejson-private-key"
+  # Poll instead of inotify, for filesystems without it. Default: unset.
+  # poll_interval = "5s"
 }
 
 # How a failed fetch is retried: exponential backoff from `backoff`, doubling up to `max_backoff`, with jitter.

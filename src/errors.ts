@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   SIDECAR_ERR_BACKEND_UNAVAILABLE: { category: 'backend', retryable: true, summary: 'The backend cannot be reached or its source cannot be read right now.' },
   SIDECAR_ERR_BACKEND_MALFORMED: { category: 'backend', retryable: true, summary: 'The backend answered with data that cannot be decoded.' },
   SIDECAR_ERR_BACKEND_DENIED: { category: 'backend', retryable: false, summary: 'The backend refused access to the secret.' },
+  SIDECAR_ERR_BACKEND_KEY: { category: 'backend', retryable: false, summary: 'The private key to decrypt a source is missing, unreadable, or not the one it was encrypted for.' },
+  SIDECAR_ERR_BACKEND_DECRYPT: { category: 'backend', retryable: false, summary: 'An encrypted value does not decrypt: it was changed after encryption, or encrypted for another key.' },
   SIDECAR_ERR_BACKEND_TLS: { category: 'backend', retryable: false, summary: "TLS failed on a certificate: the backend's cannot be verified (unknown CA, wrong host name, expired), or it refused ours." },
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: { category: 'output', retryable: false, summary: 'The destination is not on tmpfs or ramfs and the template does not allow disk.' },
   SIDECAR_ERR_OUTPUT_WRITE: { category: 'output', retryable: false, summary: 'The rendered file could not be written, chmod-ed, chown-ed or renamed into place.' },

@@ -26,6 +26,10 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
       const { SecretsManagerBackend } = await import('./aws/secrets-manager-backend.js');
       return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }), deps.live);
     }
+    case 'ejson': {
+      const { EjsonBackend } = await import('./ejson/ejson-backend.js');
+      return new EjsonBackend(config, deps.env, deps.logger.child({ backend: config.name }));
+    }
     case 'vault': {
       const { VaultBackend } = await import('./vault/vault-backend.js');
       return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live);

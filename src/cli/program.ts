@@ -117,6 +117,38 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
     });
 
+  // Shopify ejson's own commands, so that keeping secrets encrypted in a repository needs no second binary.
+  const ejson = program.command('ejson').description('keys and encryption for the ejson backend (compatible with Shopify ejson)');
+  ejson
+    .command('keygen')
+    .description('make a keypair; prints both keys, or with --write stores the private key and prints the public one')
+    .option('-w, --write', 'write the private key to a file named by the public key in the key directory', false)
+    .option('--keydir <dir>', 'the key directory (default: EJSON_KEYDIR, else /opt/ejson/keys)')
+    .action(async (opts: { write: boolean; keydir?: string }) => {
+      try {
+        const { DEFAULT_KEY_DIR } = await import('../backends/ejson/ejson-keys.js');
+        const { keygen } = await import('../backends/ejson/ejson-tools.js');
+        io.stdout.write(await keygen(opts.write ? (opts.keydir ?? io.env['EJSON_KEYDIR'] ?? DEFAULT_KEY_DIR) : undefined));
+      } catch (error) {
+        fail(error, undefined);
+      }
+    });
+  ejson
+    .command('encrypt')
+    .description('encrypt every plain value of each file in place (encrypted values and "_" keys are left alone)')
+    .argument('<files...>', 'ejson files')
+    .action(async (files: string[]) => {
+      try {
+        const { encryptFile } = await import('../backends/ejson/ejson-tools.js');
+        for (const file of files) {
+          const { encrypted, bytes } = await encryptFile(file);
+          io.stdout.write(`Wrote ${bytes} bytes to ${file} (${encrypted} values encrypted).\n`);
+        }
+      } catch (error) {
+        fail(error, undefined);
+      }
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -9,7 +9,7 @@ import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -95,6 +95,22 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     seenNames.set(name, 'file');
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
+  for (const [name, options] of Object.entries(raw.backend?.ejson ?? {})) {
+    const other = seenNames.get(name);
+    if (other) throw invalid(['backend', 'ejson', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seenNames.set(name, 'ejson');
+    if (options.key_dir !== undefined && options.key_file !== undefined) throw invalid(['backend', 'ejson', name, 'key_file'], 'set key_dir or key_file, not both');
+    backends.push(
+      Object.freeze({
+        type: 'ejson',
+        name,
+        path: resolve(base, options.path),
+        keyDir: options.key_dir === undefined ? undefined : resolve(base, options.key_dir),
+        keyFile: options.key_file === undefined ? undefined : resolve(base, options.key_file),
+        pollIntervalMs: options.poll_interval,
+      }),
+    );
+  }
   for (const type of ['aws_secrets_manager', 'aws_ssm'] as const) {
     for (const [name, options] of Object.entries(raw.backend?.[type] ?? {})) {
       const other = seenNames.get(name);
@@ -129,6 +145,9 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
         cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
         leaseRenewalThreshold: options.lease_renewal_threshold ?? 2 / 3,
+        // Filled in below, once the waits and notify timeouts are known.
+        rotationMarginMs: options.rotation_margin ?? -1,
+        revokeReplacedLeases: options.revoke_replaced_leases ?? true,
       }),
     );
   }
@@ -163,6 +182,9 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     return Object.freeze({ ...resolveTemplate(t, index, base, destination, templateWait), notify: targets });
   });
 
+  const switchAllowanceMs = appSwitchAllowance(wait, templates, notify);
+  const withMargins = backends.map((b) => (b.type === 'vault' && b.rotationMarginMs < 0 ? Object.freeze({ ...b, rotationMarginMs: switchAllowanceMs }) : b));
+
   return Object.freeze({
     file,
     logLevel: (raw.log_level ?? 'info') as LogLevel,
@@ -170,7 +192,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     envAllow: Object.freeze([...(raw.env_allow ?? [])]),
     retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
     wait,
-    backends: Object.freeze(backends),
+    backends: Object.freeze(withMargins),
     notify: Object.freeze(notify),
     exec,
     envTemplates: Object.freeze(envTemplates),
@@ -255,4 +277,19 @@ function resolveTemplate(t: RawTemplate, index: number, base: string, destinatio
     allowNonTmpfs: t.allow_non_tmpfs ?? false,
     wait,
   };
+}
+
+/** The least time allowed for an app to switch: one that re-reads its files on its own needs a moment too. */
+const MIN_SWITCH_ALLOWANCE_MS = 10_000;
+
+/**
+ * How long the app may take to switch to a new secret: the longest quiescence wait before the file is written,
+ * plus the longest reload hook timeout of the targets told about it (a signal takes no time of its own).
+ */
+function appSwitchAllowance(wait: WaitPolicy, templates: readonly TemplateConfig[], notify: readonly NotifyConfig[]): number {
+  const timeout = (name: string) => {
+    const action = notify.find((n) => n.name === name)?.action;
+    return action && 'timeoutMs' in action ? action.timeoutMs : 0;
+  };
+  return Math.max(MIN_SWITCH_ALLOWANCE_MS, wait.maxMs, ...templates.map((t) => t.wait.maxMs + Math.max(0, ...t.notify.map(timeout))));
 }

@@ -100,6 +100,8 @@ const vaultBackendSchema = z.strictObject({
   revoke_leases_on_exit: z.boolean().optional(),
   cache_dir: z.string().min(1).optional(),
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
+  rotation_margin: duration.optional(),
+  revoke_replaced_leases: z.boolean().optional(),
 });
 
 const awsSecretsManagerBackendSchema = z.strictObject({
@@ -115,6 +117,12 @@ export const BACKEND_SCHEMAS = {
   vault: vaultBackendSchema,
   aws_secrets_manager: awsSecretsManagerBackendSchema,
   aws_ssm: awsSecretsManagerBackendSchema,
+  ejson: z.strictObject({
+    path: z.string().min(1),
+    key_dir: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    poll_interval: duration.optional(),
+  }),
 } as const;
 
 const backendsSchema = z.strictObject(

@@ -72,6 +72,13 @@ export interface VaultBackendConfig {
   readonly cacheDir: string | undefined;
   /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
   readonly leaseRenewalThreshold: number;
+  /**
+   * How long before a lease, token or certificate ends its replacement must be in the app's hands. Default: the
+   * longest quiescence wait plus the longest notify timeout, the time the app may need to switch.
+   */
+  readonly rotationMarginMs: number;
+  /** Revoke a replaced lease once the app has had the rotation margin to switch, instead of letting it run out. */
+  readonly revokeReplacedLeases: boolean;
 }
 
 /** How the Vault backend gets its token. */
@@ -99,7 +106,19 @@ export interface AwsSecretsManagerBackendConfig {
   readonly maxRequestsPerSecond: number;
 }
 
-export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig;
+export interface EjsonBackendConfig {
+  readonly type: 'ejson';
+  readonly name: string;
+  readonly path: string;
+  /** undefined: EJSON_KEYDIR, then /opt/ejson/keys. */
+  readonly keyDir: string | undefined;
+  /** The private key's file, instead of looking it up by public key in keyDir. */
+  readonly keyFile: string | undefined;
+  /** undefined: inotify; set for filesystems without it. */
+  readonly pollIntervalMs: number | undefined;
+}
+
+export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig;
 export type BackendType = BackendConfig['type'];
 
 /** The reload target name that stands for the supervised child. */

@@ -5,9 +5,15 @@ export interface RefreshPolicy {
   readonly fraction: number;
   /** Spread actions by up to this fraction of the wait, earlier only, so a fleet does not act in step. */
   readonly jitter: number;
+  /**
+   * Act at least this long before a lifetime ends: the time the application needs to switch (the longest
+   * quiescence wait plus its reload hook's timeout). Never earlier than half the lifetime, so a lifetime shorter
+   * than twice the margin cannot turn into a loop of re-fetches.
+   */
+  readonly marginMs: number;
 }
 
-export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({ fraction: 2 / 3, jitter: 0.1 });
+export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({ fraction: 2 / 3, jitter: 0.1, marginMs: 0 });
 
 export type RefreshPlan =
   | { readonly action: 'none' }
@@ -24,9 +30,15 @@ export type RefreshPlan =
  *   the old one dies; a lease that was never renewable is re-fetched at 85–95% of its duration.
  */
 export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: number, policy: RefreshPolicy = DEFAULT_REFRESH_POLICY): RefreshPlan {
-  const spread = (start: number, end: number) => {
+  /**
+   * `at`, or earlier to keep the margin before `end`; but not before half the time from `start` when acting
+   * yields the same lifetime again (a renewal, a re-issued certificate), which would otherwise loop.
+   */
+  const ahead = (start: number, end: number, at: number, halfFloor = true) =>
+    Math.round(Math.max(start, Math.min(at, Math.max(end - policy.marginMs, halfFloor ? start + (end - start) / 2 : start))));
+  const spread = (start: number, end: number, halfFloor = true) => {
     const wait = Math.max(0, (end - start) * policy.fraction);
-    return Math.round(start + wait - wait * policy.jitter * random);
+    return ahead(start, end, start + wait - wait * policy.jitter * random, halfFloor);
   };
   switch (lifetime.kind) {
     case 'until-changed':
@@ -47,9 +59,10 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
       const renewalExtends = lifetime.maxExpiresAt === undefined || lifetime.maxExpiresAt > leaseEnd;
       if (lifetime.renewable && renewalExtends) return { action: 'renew', at: renewAt };
       // Never renewable: use most of it (85–95%, spread by the random draw), as Vault Agent does.
-      if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: Math.round(fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
-      // Renewals have stopped extending it (max TTL): replace it well ahead of the end.
-      return { action: 'refetch', at: spread(fetchedAt, hardEnd) };
+      if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: ahead(fetchedAt, leaseEnd, fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
+      // Renewals have stopped extending it (max TTL): replace it well ahead of the end, at once if the margin
+      // is all that is left (a new lease comes with a whole new TTL, so this cannot loop).
+      return { action: 'refetch', at: spread(fetchedAt, hardEnd, false) };
     }
   }
 }

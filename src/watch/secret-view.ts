@@ -168,10 +168,12 @@ export class SecretView {
     try {
       const renewed = await backend.renew(secret, { signal: this.#abort.signal });
       writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: renewed.version });
-      this.#accept(renewed);
+      // A fetch that finished meanwhile (the backend reported the lease ending) holds a newer secret: keep it.
+      if (this.#current === secret) this.#accept(renewed);
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      if (this.#current !== secret) return;
       logger.warn({ ref: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
       // A fetch already under way (the backend reported the lease gone) brings the new secret: one is enough.
       if (!this.#inFlight) this.refresh();

@@ -8,6 +8,7 @@
 #   PostgreSQL, tini (Debian)      database credentials; the image's PID 1
 #   openssl (Debian)               certificates for OpenBao's TLS listeners
 #   faketime (Debian)              moto's clock a day behind, so a scheduled rotation falls due in seconds
+#   nginx, wrk (Debian)            the zero-downtime examples: HTTPS under load through certificate rotations
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache"
@@ -90,3 +91,14 @@ if ! command -v faketime >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >&2
 fi
 echo "faketime $(dpkg-query -W -f='${Version}' faketime)" >&2
+
+# nginx and wrk for the zero-downtime examples; nginx runs from the tests with its own prefix, never as a service.
+for tool in nginx:/usr/sbin/nginx wrk:/usr/bin/wrk; do
+  if [ ! -x "${tool#*:}" ]; then
+    echo "installing ${tool%%:*} from Debian" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool%%:*}" >&2
+  fi
+done
+/usr/sbin/nginx -v 2>&1 | head -n 1 >&2
+echo "wrk $(dpkg-query -W -f='${Version}' wrk)" >&2

@@ -22,7 +22,7 @@ beforeAll(async () => {
     connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
     username: 'postgres',
     password: pg.superuserPassword,
-    allowed_roles: ['app'],
+    allowed_roles: ['app', 'long'],
   });
   // VALID UNTIL makes PostgreSQL itself refuse a credential past its lease: an expired file would show.
   await bao.api('POST', 'database/roles/app', {
@@ -32,6 +32,12 @@ beforeAll(async () => {
     max_ttl: '12s',
   });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
+  await bao.api('POST', 'database/roles/long', {
+    db_name: 'pg',
+    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
+    default_ttl: '10s',
+    max_ttl: '10s',
+  });
 });
 
 /** A policy that lets a sidecar read database credentials and renew their leases. */
@@ -185,7 +191,7 @@ template {
     const second = readFileSync(join(project.out, 'db.txt'), 'utf8').split('\n');
     expect(second[0]).not.toBe(first[0]);
     expect(pg.login(second[0] ?? '', second[1] ?? '').ok).toBe(true);
-    expect(Date.parse(String(replaced.time))).toBeLessThan(Date.parse(String(firstLogin?.time)) + 8000);
+    expect(Date.parse(String(replaced.time)), daemon.stderr).toBeLessThan(Date.parse(String(firstLogin?.time)) + 8000);
     expect(pg.login(first[0] ?? '', first[1] ?? '').ok).toBe(true);
 
     // When the first token expires, Vault revokes the first lease and drops its database user.
@@ -196,5 +202,26 @@ template {
     expect(pg.login(second[0] ?? '', second[1] ?? '').ok).toBe(true);
     expect(daemon.count((r) => audit('secret.fetch')(r) && (r['audit'] as { path: string }).path === 'database/creds/app')).toBe(2);
     expectNoSecrets(daemon.stderr, [first[1] ?? '', second[1] ?? '', secretId]);
+  });
+
+  it('revokes replaced credentials once the app has had the rotation margin to switch, not when they run out', async () => {
+    project = await makeProject({
+      config: credsTemplate('lease_renewal_threshold = 0.5\n  rotation_margin = "1s"').replace('database/creds/app', 'database/creds/long'),
+    });
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const first = readFileSync(join(project.out, 'db.txt'), 'utf8').split('\n');
+    // Half of 10 s: a renewal that max TTL cuts short; then a replacement at half of the 5 s left, and the old
+    // user revoked 1 s (the margin) after that, with 1.5 s of its own life still to go.
+    const replaced = await daemon.waitFor(written, daemon.records.findIndex((r) => r.msg === 'all templates rendered') + 1);
+    const second = readFileSync(join(project.out, 'db.txt'), 'utf8').split('\n');
+    expect(second[0]).not.toBe(first[0]);
+    const revoked = await daemon.waitFor(audit('secret.revoke'));
+    const afterMs = Date.parse(String(revoked.time)) - Date.parse(String(replaced.time));
+    expect(afterMs).toBeGreaterThanOrEqual(900);
+    expect(pg.login(first[0] ?? '', first[1] ?? '').ok).toBe(false);
+    expect(pg.login(second[0] ?? '', second[1] ?? '').ok).toBe(true);
+    expect(daemon.count(audit('secret.revoke'))).toBe(1);
+    expectNoSecrets(daemon.stderr, [first[1] ?? '', second[1] ?? '', bao.rootToken]);
   });
 });

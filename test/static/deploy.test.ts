@@ -44,6 +44,34 @@ describe('compose example (checked statically: no Docker engine runs here)', () 
   });
 });
 
+describe.each([
+  { example: 'nginx-tls', app: 'nginx', volume: 'nginx-tls', mount: '/run/nginx-tls' },
+  { example: 'postgres-dynamic', app: 'app', volume: 'app-secrets', mount: '/run/app-secrets' },
+])('zero-downtime example $example: compose file (checked statically) and its sidecar config', ({ example, app, volume, mount }) => {
+  const file = join(REPO_ROOT, 'examples', example, 'docker-compose.yml');
+  const compose = parseYaml(readFileSync(file, 'utf8')) as { services: Record<string, ComposeService>; volumes: Record<string, { driver_opts?: { type?: string; o?: string } }> };
+
+  it('passes dclint with neither errors nor warnings', () => {
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/dclint/bin/dclint.cjs'), file], { encoding: 'utf8' });
+    expect(result.stdout + result.stderr).not.toMatch(/error|warning/);
+    expect(result.status).toBe(0);
+  });
+
+  it('runs once before the app and run beside it as the same user, in its PID namespace, on a tmpfs volume', async () => {
+    const { services } = compose;
+    expect(services['secrets-init']?.command?.[0]).toBe('once');
+    expect(services['secrets-sidecar']?.command?.[0]).toBe('run');
+    // Signalling another process needs its PID namespace and, without privileges, its user.
+    expect(services['secrets-sidecar']?.pid).toBe(`service:${app}`);
+    expect(services['secrets-sidecar']?.user).toBe(services[app]?.user);
+    expect(compose.volumes[volume]?.driver_opts?.type).toBe('tmpfs');
+    for (const service of Object.values(services)) expect(service.image).toMatch(/:[0-9][\w.-]*$/);
+    for (const name of ['secrets-init', 'secrets-sidecar', app]) expect(services[name]?.volumes).toContain(`${volume}:${mount}`);
+    const config = await parseConfig(readFileSync(join(REPO_ROOT, 'examples', example, 'sidecar.hcl'), 'utf8'), join(REPO_ROOT, 'examples', example, 'sidecar.hcl'));
+    for (const template of config.templates) expect(template.destination.startsWith(`${mount}/`)).toBe(true);
+  });
+});
+
 describe('Kubernetes example (validated against the API schemas)', () => {
   const documents = parseAllDocuments(readFileSync(MANIFESTS, 'utf8')).map((d) => d.toJS() as { kind: string });
 

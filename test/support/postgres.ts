@@ -9,6 +9,8 @@ import { freePort } from './openbao.js';
 export interface Postgres {
   readonly port: number;
   readonly superuserPassword: string;
+  /** The server's own log (failed logins are FATAL lines in it). */
+  readonly logFile: string;
   /** Logs in as `user` with `password` and runs `sql`; resolves with psql's exit code and output. */
   login(user: string, password: string, sql?: string): { ok: boolean; output: string };
   stop(): void;
@@ -44,6 +46,7 @@ export async function startPostgres(): Promise<Postgres> {
   return {
     port,
     superuserPassword,
+    logFile: join(dir, 'log'),
     login: (user, password, sql = 'SELECT current_user') => {
       const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-tAc', sql], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' } });
       return { ok: result.status === 0, output: (result.stdout + result.stderr).trim() };

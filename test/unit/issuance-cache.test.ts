@@ -9,6 +9,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
+const POLICY = { fraction: 2 / 3, jitter: 0.1, marginMs: 0 };
 const ENTRY = { issuedAt: 1_000_000, expiresAt: 1_000_000 + 90_000, data: { certificate: 'C', private_key: 'K' } };
 
 describe('issuance cache', () => {
@@ -16,10 +17,10 @@ describe('issuance cache', () => {
     dir = await makeTmpfsDir();
     const cache = new IssuanceCache(dir, 'main');
     await cache.put('pki/issue/web?common_name=a', ENTRY);
-    expect(await cache.get('pki/issue/web?common_name=a', ENTRY.issuedAt + 59_999, 2 / 3)).toEqual(ENTRY);
-    expect(await cache.get('pki/issue/web?common_name=a', ENTRY.issuedAt + 60_000, 2 / 3)).toBeUndefined();
-    expect(await cache.get('pki/issue/web?common_name=b', ENTRY.issuedAt, 2 / 3)).toBeUndefined();
-    expect(await new IssuanceCache(dir, 'other').get('pki/issue/web?common_name=a', ENTRY.issuedAt, 2 / 3)).toBeUndefined();
+    expect(await cache.get('pki/issue/web?common_name=a', ENTRY.issuedAt + 59_999, POLICY)).toEqual(ENTRY);
+    expect(await cache.get('pki/issue/web?common_name=a', ENTRY.issuedAt + 60_000, POLICY)).toBeUndefined();
+    expect(await cache.get('pki/issue/web?common_name=b', ENTRY.issuedAt, POLICY)).toBeUndefined();
+    expect(await new IssuanceCache(dir, 'other').get('pki/issue/web?common_name=a', ENTRY.issuedAt, POLICY)).toBeUndefined();
   });
 
   it('refuses a directory that is not on tmpfs: it would put private keys on disk', async () => {

@@ -37,6 +37,20 @@ describe('refresh schedule', () => {
     expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0.999)).toEqual({ action: 'refetch', at: T0 + 51_006 });
   });
 
+  it('acts at least the margin (time for the app to switch) before the end, but never before half the lifetime', () => {
+    const policy = { fraction: 2 / 3, jitter: 0, marginMs: 15_000 };
+    // 30 s lease: two thirds (20 s) leaves 10 s; the margin asks for 15 s, so renew at 15 s.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true }, T0, 0, policy)).toEqual({ action: 'renew', at: T0 + 15_000 });
+    // A long lease is already replaced well ahead: the margin changes nothing.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 3_600_000, renewable: true, maxExpiresAt: T0 + 3_600_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 2_400_000 });
+    // A certificate valid 20 s: the margin would mean 5 s; half its life (10 s) is the earliest.
+    expect(planRefresh({ kind: 'expiry', expiresAt: T0 + 20_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 10_000 });
+    // Renewals stopped extending it and only the margin is left: replace it now.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 12_000, renewable: true, maxExpiresAt: T0 + 12_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 });
+    // A never-renewable lease: 95% would leave 3 s; the margin brings it to 45 s of 60 s.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 45_000 });
+  });
+
   it('re-fetches an expiring secret after two thirds of the time it has left', () => {
     expect(planRefresh({ kind: 'expiry', expiresAt: T0 + 90_000 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 60_000 });
     // Already expired: act now, not in the past.

@@ -165,4 +165,29 @@ describe('secret view', () => {
     expect(calls).toBe(2);
     await view.stop();
   });
+
+  it('keeps a secret fetched while a renewal of the one it replaces was under way (the renewal answers late)', async () => {
+    const lease = (id: string): FetchedSecret['lifetime'] => ({ kind: 'lease', leaseId: id, ttlMs: 30_000, renewable: true });
+    let finishRenewal: (secret: FetchedSecret) => void = () => undefined;
+    let fetches = 0;
+    const backend: SecretBackend = {
+      name: 'leasing',
+      type: 'stub',
+      fetch: () => Promise.resolve(++fetches === 1 ? ok(VALUE, 'lease-1', lease('l1')) : ok('new-credentials', 'lease-2', lease('l2'))),
+      renew: (secret) => new Promise((resolve) => (finishRenewal = () => resolve(secret))),
+      close: () => Promise.resolve(),
+    };
+    const { view } = makeView(backend, new LogCapture());
+    await view.start();
+    await vi.advanceTimersByTimeAsync(0);
+    // The renewal of lease 1 starts at two thirds of its TTL and hangs; meanwhile a fetch brings lease 2.
+    await vi.advanceTimersByTimeAsync(20_000);
+    view.refresh();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view.current?.version).toBe('lease-2');
+    finishRenewal(ok(VALUE, 'lease-1', lease('l1')));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view.current?.version).toBe('lease-2');
+    await view.stop();
+  });
 });

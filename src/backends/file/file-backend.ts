@@ -8,6 +8,7 @@ import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
 import { parseDocument, type DocumentFormat } from './parse-document.js';
 import type { SourceWatch } from './source-watch.js';
+import { WatchedSource } from './watched-source.js';
 
 const UNTIL_CHANGED = { kind: 'until-changed' } as const;
 
@@ -22,8 +23,7 @@ export class FileBackend implements SecretBackend {
   #format: Promise<FileBackendFormat> | undefined;
   /** The parsed document, shared by every fetch until the source changes. */
   #document: Promise<{ data: unknown }> | undefined;
-  #watcher: Promise<SourceWatch> | undefined;
-  readonly #listeners = new Set<() => void>();
+  readonly #source = new WatchedSource(() => this.startWatching());
 
   constructor(
     private readonly config: FileBackendConfig,
@@ -46,25 +46,12 @@ export class FileBackend implements SecretBackend {
     return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: UNTIL_CHANGED };
   }
 
-  async watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
-    this.#listeners.add(onChange);
-    this.#watcher ??= this.startWatching();
-    await this.#watcher;
-    return async () => {
-      this.#listeners.delete(onChange);
-      if (this.#listeners.size === 0 && this.#watcher) {
-        const watcher = this.#watcher;
-        this.#watcher = undefined;
-        await (await watcher).close();
-      }
-    };
+  watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
+    return this.#source.subscribe(onChange);
   }
 
   async close(): Promise<void> {
-    this.#listeners.clear();
-    const watcher = this.#watcher;
-    this.#watcher = undefined;
-    if (watcher) await (await watcher).close();
+    await this.#source.close();
   }
 
   private format(): Promise<FileBackendFormat> {
@@ -148,7 +135,7 @@ export class FileBackend implements SecretBackend {
       pollIntervalMs: this.config.pollIntervalMs,
       onEvent: () => {
         this.#document = undefined;
-        for (const listener of this.#listeners) listener();
+        this.#source.notify();
       },
       onError: (error) => this.logger.warn({ error: { message: (error as Error).message } }, 'file watch error'),
     });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 import { writeAtomically } from '../../output/atomic-write.js';
 
 /** One issuance (a certificate and its key) as kept between runs. */
@@ -21,14 +22,15 @@ export class IssuanceCache {
     private readonly backend: string,
   ) {}
 
-  /** The cached issuance for this request, if it has not reached `fraction` of its validity yet. */
-  async get(request: string, now: number, fraction: number): Promise<CachedIssuance | undefined> {
+  /** The cached issuance for this request, if it is not yet due for replacement under `policy`. */
+  async get(request: string, now: number, policy: RefreshPolicy): Promise<CachedIssuance | undefined> {
     const text = await readFile(this.#file(request), 'utf8').catch(() => undefined);
     if (text === undefined) return undefined;
     try {
       const entry = JSON.parse(text) as CachedIssuance;
-      const renewAt = entry.issuedAt + (entry.expiresAt - entry.issuedAt) * fraction;
-      return now < renewAt ? entry : undefined;
+      // The replacement time the watcher would plan for it, without jitter: reusing it later buys nothing.
+      const plan = planRefresh({ kind: 'expiry', expiresAt: entry.expiresAt }, entry.issuedAt, 0, policy);
+      return plan.action !== 'none' && now < plan.at ? entry : undefined;
     } catch {
       return undefined; // unreadable: issue anew, and overwrite it
     }

@@ -65,8 +65,12 @@ export class VaultBackend implements SecretBackend {
   readonly #namespace: string;
   readonly #tokens: TokenManager;
   readonly #mounts: MountCache;
-  /** Leases this backend was issued, for revoke_leases_on_exit. */
-  readonly #leases = new Set<string>();
+  /** Leases this backend holds, with when each ends (epoch ms), for revoke_leases_on_exit. */
+  readonly #leases = new Map<string, number>();
+  /** The lease each path holds now, so that the one it replaces can be revoked once the app has switched. */
+  readonly #leaseOf = new Map<string, string>();
+  readonly #revocations = new Set<NodeJS.Timeout>();
+  readonly #live: boolean;
   /** Which token generation issued the lease each path holds now: a lease ends with its token. */
   readonly #leaseIssuers = new Map<string, number>();
   readonly #listeners = new Map<string, Set<() => void>>();
@@ -80,7 +84,8 @@ export class VaultBackend implements SecretBackend {
     live: boolean,
   ) {
     this.name = config.name;
-    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold });
+    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold, marginMs: config.rotationMarginMs });
+    this.#live = live;
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
     if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
     this.#address = address;
@@ -123,7 +128,10 @@ export class VaultBackend implements SecretBackend {
       if (args) return this.#write(bare, args, path);
       const generation = this.#tokens.generation;
       const secret = this.#dynamic(await this.#request('GET', bare, path));
-      if (secret.lifetime.kind === 'lease') this.#leaseIssuers.set(path, generation);
+      if (secret.lifetime.kind === 'lease') {
+        this.#leaseIssuers.set(path, generation);
+        this.#replaced(path, secret.lifetime.leaseId);
+      }
       return secret;
     }
     const { apiPath, query } = kvReadPath(mount, path);
@@ -138,6 +146,7 @@ export class VaultBackend implements SecretBackend {
     const increment = Math.max(1, Math.round(lifetime.ttlMs / 1000));
     const response = await this.#request('PUT', 'sys/leases/renew', 'sys/leases/renew', { lease_id: lifetime.leaseId, increment });
     const ttlMs = (response.lease_duration ?? 0) * 1000;
+    if (this.#leases.has(lifetime.leaseId)) this.#leases.set(lifetime.leaseId, Date.now() + ttlMs);
     const capped = ttlMs < lifetime.ttlMs - 1000;
     return {
       ...secret,
@@ -171,7 +180,28 @@ export class VaultBackend implements SecretBackend {
     }
   }
 
+  /**
+   * `path` now holds `leaseId`. The lease it replaces is revoked once the app has had the rotation margin to
+   * switch to the new one (it was signalled before that), unless it runs out sooner by itself.
+   */
+  #replaced(path: string, leaseId: string): void {
+    const old = this.#leaseOf.get(path);
+    this.#leaseOf.set(path, leaseId);
+    if (old === undefined || old === leaseId || !this.#live || !this.config.revokeReplacedLeases) return;
+    const endsAt = this.#leases.get(old) ?? 0;
+    const revokeAt = Date.now() + this.config.rotationMarginMs;
+    if (endsAt <= revokeAt) return;
+    const timer = setTimeout(() => {
+      this.#revocations.delete(timer);
+      void this.#revoke(old);
+    }, revokeAt - Date.now());
+    timer.unref();
+    this.#revocations.add(timer);
+  }
+
   async close(options: CloseOptions = {}): Promise<void> {
+    for (const timer of this.#revocations) clearTimeout(timer);
+    this.#revocations.clear();
     if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll();
     this.#tokens.close();
     this.#http.close();
@@ -180,7 +210,7 @@ export class VaultBackend implements SecretBackend {
 
   /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
   async #write(apiPath: string, args: string, path: string): Promise<FetchedSecret> {
-    const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy.fraction);
+    const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy);
     if (cached) {
       this.logger.info({ path, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
@@ -205,7 +235,7 @@ export class VaultBackend implements SecretBackend {
       const lifetime = typeof expiration === 'number' && expiration > 0 ? ({ kind: 'expiry', expiresAt: expiration * 1000 } as const) : ({ kind: 'poll', intervalMs: this.config.staticRefreshMs } as const);
       return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime };
     }
-    this.#leases.add(leaseId);
+    this.#leases.set(leaseId, Date.now() + response.lease_duration * 1000);
     return {
       value: new Sealed(data),
       // Each issuance is a new lease: the lease id identifies the version (and is never logged).
@@ -215,20 +245,22 @@ export class VaultBackend implements SecretBackend {
   }
 
   async #revokeAll(): Promise<void> {
-    const leases = [...this.#leases];
-    this.#leases.clear();
-    await Promise.all(
-      leases.map(async (leaseId) => {
-        const started = Date.now();
-        try {
-          await this.#request('PUT', 'sys/leases/revoke', 'sys/leases/revoke', { lease_id: leaseId });
-          writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path: leaseId.split('/').slice(0, -1).join('/'), outcome: 'ok', durationMs: Date.now() - started });
-        } catch (error) {
-          const coded = vaultError(error, `backend "${this.name}": revoke`);
-          writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path: leaseId.split('/').slice(0, -1).join('/'), outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
-        }
-      }),
-    );
+    // A lease past its end is gone already.
+    const now = Date.now();
+    await Promise.all([...this.#leases].filter(([, endsAt]) => endsAt > now).map(([leaseId]) => this.#revoke(leaseId)));
+  }
+
+  async #revoke(leaseId: string): Promise<void> {
+    if (!this.#leases.delete(leaseId)) return;
+    const started = Date.now();
+    const path = leaseId.split('/').slice(0, -1).join('/');
+    try {
+      await this.#request('PUT', 'sys/leases/revoke', 'sys/leases/revoke', { lease_id: leaseId });
+      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'ok', durationMs: Date.now() - started });
+    } catch (error) {
+      const coded = vaultError(error, `backend "${this.name}": revoke`);
+      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
+    }
   }
 
   #kv1(response: VaultResponse): FetchedSecret {

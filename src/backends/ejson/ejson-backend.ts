@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { EjsonBackendConfig } from '../../config/types.js';
+import { SidecarError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { Sealed } from '../../sealed.js';
+import { fingerprint } from '../fingerprint.js';
+import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
+import { WatchedSource } from '../file/watched-source.js';
+import { decryptValue } from './ejson-crypto.js';
+import { parseEjson, replaceValues } from './ejson-document.js';
+import { DEFAULT_KEY_DIR, loadPrivateKey } from './ejson-keys.js';
+
+/** The path that names the whole decrypted document. */
+export const WHOLE_DOCUMENT = '.';
+
+/**
+ * Secrets from a Shopify ejson file: values encrypted to the file's public key, decrypted here with the private
+ * key found by that public key. PATH is a top-level key ("database"), or "." for the whole document.
+ */
+export class EjsonBackend implements SecretBackend {
+  readonly type = 'ejson';
+  readonly watchesSource = true;
+  readonly name: string;
+  /** The decrypted document, shared by every fetch until the file changes. */
+  #document: Promise<Record<string, unknown>> | undefined;
+  readonly #source: WatchedSource;
+  readonly #warnedKeys = new Set<string>();
+
+  constructor(
+    private readonly config: EjsonBackendConfig,
+    private readonly env: Readonly<Record<string, string | undefined>>,
+    private readonly logger: Logger,
+  ) {
+    this.name = config.name;
+    this.#source = new WatchedSource(async () => {
+      // chokidar is only needed in `run` mode.
+      const { isKubernetesAtomicEntry, watchSource } = await import('../file/source-watch.js');
+      const file = basename(config.path);
+      return watchSource({
+        directory: dirname(config.path),
+        relevant: (entry) => entry === file || isKubernetesAtomicEntry(entry),
+        pollIntervalMs: config.pollIntervalMs,
+        onEvent: () => {
+          this.#document = undefined;
+          this.#source.notify();
+        },
+        onError: (error) => this.logger.warn({ error: { message: (error as Error).message } }, 'file watch error'),
+      });
+    });
+  }
+
+  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+    this.#document ??= this.#decrypt();
+    const current = this.#document;
+    // A failure must not stick: the next fetch (after a change or a retry) reads again.
+    current.catch(() => {
+      if (this.#document === current) this.#document = undefined;
+    });
+    const document = await current;
+    let value: unknown;
+    if (path === WHOLE_DOCUMENT) {
+      value = Object.fromEntries(Object.entries(document).filter(([key]) => key !== '_public_key'));
+    } else if (Object.prototype.hasOwnProperty.call(document, path)) {
+      value = document[path];
+    } else {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}" has no "${path}" in ${this.config.path}`);
+    }
+    return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: { kind: 'until-changed' } };
+  }
+
+  watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
+    return this.#source.subscribe(onChange);
+  }
+
+  async close(): Promise<void> {
+    await this.#source.close();
+  }
+
+  async #decrypt(): Promise<Record<string, unknown>> {
+    const file = this.config.path;
+    const raw = await readFile(file, 'utf8').catch((cause: unknown) => {
+      const code = (cause as NodeJS.ErrnoException).code;
+      throw new SidecarError(code === 'ENOENT' ? 'SIDECAR_ERR_BACKEND_NOT_FOUND' : 'SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": cannot read ${file} (${code ?? 'error'})`);
+    });
+    const document = parseEjson(raw, file);
+    const keyDir = this.config.keyDir ?? this.env['EJSON_KEYDIR'] ?? DEFAULT_KEY_DIR;
+    const { secretKey } = await loadPrivateKey(document.publicKey, { keyFile: this.config.keyFile, keyDir }, this.logger, this.#warnedKeys);
+    const plain = document.values.map((at) => {
+      const result = decryptValue(at.value, secretKey);
+      if (result.ok) return { at, with: result.plain };
+      if (result.reason === 'authentication') {
+        throw new SidecarError('SIDECAR_ERR_BACKEND_DECRYPT', `${file}: "${at.path}" does not decrypt with the key for ${document.publicKey}`, {
+          hint: 'the value was changed after encryption, or encrypted for another public key',
+        });
+      }
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${file}: "${at.path}" is not encrypted`, {
+        retryable: false,
+        hint: `encrypt the file with \`secrets-sidecar ejson encrypt ${file}\` before it is read`,
+      });
+    });
+    return JSON.parse(replaceValues(document.text, plain)) as Record<string, unknown>;
+  }
+}

@@ -1,0 +1,36 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SidecarError } from '../../errors.js';
+import { writeAtomically } from '../../output/atomic-write.js';
+import { encrypter, generateKeypair, isBoxed } from './ejson-crypto.js';
+import { parseEjson, replaceValues } from './ejson-document.js';
+
+/**
+ * `ejson keygen`: a new keypair. Printed, as Shopify's tool prints it; or, with `keyDir`, the private key written
+ * to a file named by the public key there (0400, never printed) and the public key printed.
+ */
+export async function keygen(keyDir: string | undefined): Promise<string> {
+  const { publicHex, privateHex } = generateKeypair();
+  if (keyDir === undefined) return `Public Key:\n${publicHex}\nPrivate Key:\n${privateHex}\n`;
+  await mkdir(keyDir, { recursive: true, mode: 0o700 });
+  await writeFile(join(keyDir, publicHex), privateHex, { mode: 0o400, flag: 'wx' });
+  return `${publicHex}\n`;
+}
+
+/**
+ * `ejson encrypt FILE`: encrypts every plain value in place, leaving encrypted ones, underscore keys and the
+ * layout of the file as they are, as Shopify's tool does. Needs only the public key in the file.
+ */
+export async function encryptFile(file: string): Promise<{ encrypted: number; bytes: number }> {
+  const raw = await readFile(file, 'utf8').catch((cause: unknown) => {
+    throw new SidecarError('SIDECAR_ERR_USAGE', `cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`);
+  });
+  const document = parseEjson(raw, file);
+  const seal = encrypter(Buffer.from(document.publicKey, 'hex'));
+  const plain = document.values.filter((v) => !isBoxed(v.value));
+  const text = replaceValues(document.text, plain.map((at) => ({ at, with: seal(at.value) })));
+  const { mode } = await stat(file);
+  // The file lives in a repository, on disk: that is where an encrypted file belongs.
+  await writeAtomically({ destination: file, contents: text, perms: mode & 0o7777, uid: undefined, gid: undefined, createDirs: false, allowNonTmpfs: true });
+  return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
+}
