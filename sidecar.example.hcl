@@ -139,6 +139,33 @@ backend "aws_ssm" "params" {
   refresh_interval = "5m"
 }
 
+# The azure_key_vault backend reads Azure Key Vault secrets: "kv:db-password" (JSON content is an object),
+# "kv:db-password?version=<id>" (pinned: never polled), and the secret behind a Key Vault certificate as PEM parts,
+# "kv:tls-cert?format=pem#private_key" (also #certificate, #chain, #bundle; PKCS#12 or PEM content), or
+# "?format=pfx" for the PKCS#12 itself, base64. The Azure SDK is loaded only when such a backend is configured.
+backend "azure_key_vault" "kv" {
+  # Required: the vault's https URL.
+  vault_url = "https://myvault.vault.azure.net"
+  # How the sidecar signs in. "default": DefaultAzureCredential's chain (environment, workload identity, managed
+  # identity, Azure CLI, ...). "workload_identity": AKS workload identity (AZURE_FEDERATED_TOKEN_FILE,
+  # AZURE_CLIENT_ID, AZURE_TENANT_ID). "managed_identity": the VM's, App Service's or Container App's identity.
+  # "client_secret": an app registration (client_id, tenant_id, client_secret_file). "azure_cli": `az login`'s
+  # account, for development. Default "default".
+  credential = "workload_identity"
+  # A user-assigned identity's or an app registration's client id. Default: the credential's own.
+  client_id = "00000000-0000-0000-0000-000000000000"
+  # The directory (tenant) id, for client_secret and workload_identity. Default: AZURE_TENANT_ID.
+  tenant_id = "00000000-0000-0000-0000-000000000000"
+  # client_secret mode only: the file holding the app registration's secret (never the secret itself here).
+  # client_secret_file = "/run/secrets/azure-client-secret"
+  # How often the latest version is read (one request) to see whether it changed; a secret whose expiresOn comes
+  # sooner is checked a minute before it. Default "5m".
+  refresh_interval = "5m"
+  # A cap on requests to this vault. Key Vault throttles per vault; 429 and 5xx are retried after 1, 2, 4, 8 and
+  # 16 s (or Retry-After), with jitter. Default 10.
+  max_requests_per_second = 10
+}
+
 # The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's
 # "_public_key", decrypted here. "repo:database#password" reads a top-level key (and a key inside it);
 # "repo:." is the whole decrypted document. Make keys and encrypt files with `secrets-sidecar ejson keygen`

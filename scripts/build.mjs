@@ -32,9 +32,19 @@ await build({
   mainFields: ['module', 'main'],
   plugins: [zodEnglishOnly],
   alias: { 'source-map': new URL('./stubs/no-source-map.cjs', import.meta.url).pathname },
-  external: ['pino-pretty', '@aws-sdk/*', 'web-tree-sitter', '@tree-sitter-grammars/*', 'node-vault'],
+  external: ['pino-pretty', '@aws-sdk/*', '@azure/*', 'node-forge', 'web-tree-sitter', '@tree-sitter-grammars/*', 'node-vault'],
   // Bundled CommonJS modules call require() for Node's built-ins; an ES module has none of its own.
   banner: { js: "import { createRequire as __sidecarCreateRequire } from 'node:module';\nconst require = __sidecarCreateRequire(import.meta.url);" },
   sourcemap: false,
+  logLevel: 'warning',
+});
+// The Key Vault wire emulator the tests use, runnable on its own for examples and manual trials.
+await build({
+  entryPoints: [new URL('../test/support/keyvault-emulator.ts', import.meta.url).pathname],
+  outfile: new URL('../dist/tools/keyvault-emulator.js', import.meta.url).pathname,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
   logLevel: 'warning',
 });

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   SIDECAR_ERR_BACKEND_DENIED: { category: 'backend', retryable: false, summary: 'The backend refused access to the secret.' },
   SIDECAR_ERR_BACKEND_KEY: { category: 'backend', retryable: false, summary: 'The private key to decrypt a source is missing, unreadable, or not the one it was encrypted for.' },
   SIDECAR_ERR_BACKEND_DECRYPT: { category: 'backend', retryable: false, summary: 'An encrypted value does not decrypt: it was changed after encryption, or encrypted for another key.' },
+  SIDECAR_ERR_BACKEND_INACTIVE: { category: 'backend', retryable: false, summary: 'The secret is disabled, not valid yet, or expired.' },
   SIDECAR_ERR_BACKEND_TLS: { category: 'backend', retryable: false, summary: "TLS failed on a certificate: the backend's cannot be verified (unknown CA, wrong host name, expired), or it refused ours." },
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: { category: 'output', retryable: false, summary: 'The destination is not on tmpfs or ramfs and the template does not allow disk.' },
   SIDECAR_ERR_OUTPUT_WRITE: { category: 'output', retryable: false, summary: 'The rendered file could not be written, chmod-ed, chown-ed or renamed into place.' },

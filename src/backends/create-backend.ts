@@ -26,6 +26,10 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
       const { SecretsManagerBackend } = await import('./aws/secrets-manager-backend.js');
       return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }), deps.live);
     }
+    case 'azure_key_vault': {
+      const { KeyVaultBackend } = await import('./azure/key-vault-backend.js');
+      return new KeyVaultBackend(config, deps.logger.child({ backend: config.name }));
+    }
     case 'ejson': {
       const { EjsonBackend } = await import('./ejson/ejson-backend.js');
       return new EjsonBackend(config, deps.env, deps.logger.child({ backend: config.name }));

@@ -95,6 +95,29 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     seenNames.set(name, 'file');
     backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
   }
+  for (const [name, options] of Object.entries(raw.backend?.azure_key_vault ?? {})) {
+    const other = seenNames.get(name);
+    if (other) throw invalid(['backend', 'azure_key_vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seenNames.set(name, 'azure_key_vault');
+    const credential = options.credential ?? 'default';
+    if (credential === 'client_secret' && (!options.client_id || !options.tenant_id || !options.client_secret_file)) {
+      throw invalid(['backend', 'azure_key_vault', name, 'credential'], 'credential "client_secret" needs client_id, tenant_id and client_secret_file');
+    }
+    if (credential !== 'client_secret' && options.client_secret_file !== undefined) throw invalid(['backend', 'azure_key_vault', name, 'client_secret_file'], 'client_secret_file is for credential "client_secret"');
+    backends.push(
+      Object.freeze({
+        type: 'azure_key_vault',
+        name,
+        vaultUrl: options.vault_url.replace(/\/+$/, ''),
+        credential,
+        clientId: options.client_id,
+        tenantId: options.tenant_id,
+        clientSecretFile: options.client_secret_file === undefined ? undefined : resolve(base, options.client_secret_file),
+        refreshIntervalMs: options.refresh_interval ?? 300_000,
+        maxRequestsPerSecond: options.max_requests_per_second ?? 10,
+      }),
+    );
+  }
   for (const [name, options] of Object.entries(raw.backend?.ejson ?? {})) {
     const other = seenNames.get(name);
     if (other) throw invalid(['backend', 'ejson', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);

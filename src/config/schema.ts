@@ -117,6 +117,15 @@ export const BACKEND_SCHEMAS = {
   vault: vaultBackendSchema,
   aws_secrets_manager: awsSecretsManagerBackendSchema,
   aws_ssm: awsSecretsManagerBackendSchema,
+  azure_key_vault: z.strictObject({
+    vault_url: z.url({ protocol: /^https$/, error: 'expected an https:// vault URL' }),
+    credential: z.enum(['default', 'workload_identity', 'managed_identity', 'client_secret', 'azure_cli']).optional(),
+    client_id: z.string().min(1).optional(),
+    tenant_id: z.string().min(1).optional(),
+    client_secret_file: z.string().min(1).optional(),
+    refresh_interval: duration.optional(),
+    max_requests_per_second: z.number().positive().max(1000).optional(),
+  }),
   ejson: z.strictObject({
     path: z.string().min(1),
     key_dir: z.string().min(1).optional(),

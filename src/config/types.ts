@@ -118,7 +118,26 @@ export interface EjsonBackendConfig {
   readonly pollIntervalMs: number | undefined;
 }
 
-export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig;
+export type AzureCredentialMode = 'default' | 'workload_identity' | 'managed_identity' | 'client_secret' | 'azure_cli';
+
+export interface AzureKeyVaultBackendConfig {
+  readonly type: 'azure_key_vault';
+  readonly name: string;
+  /** https://<vault>.vault.azure.net (or a sovereign cloud's). */
+  readonly vaultUrl: string;
+  readonly credential: AzureCredentialMode;
+  /** A user-assigned identity, or an app registration; undefined: the credential's own default. */
+  readonly clientId: string | undefined;
+  readonly tenantId: string | undefined;
+  /** client_secret mode: the file holding the app registration's secret. */
+  readonly clientSecretFile: string | undefined;
+  /** How often the latest version is read to see whether it changed. */
+  readonly refreshIntervalMs: number;
+  /** A cap on this backend's requests, per vault, so a fleet does not hit the vault's throttling limits. */
+  readonly maxRequestsPerSecond: number;
+}
+
+export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig | AzureKeyVaultBackendConfig;
 export type BackendType = BackendConfig['type'];
 
 /** The reload target name that stands for the supervised child. */

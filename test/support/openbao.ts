@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
+import { makeCertificates } from './test-certs.js';
 import { waitUntilUp } from './wait-until-up.js';
 
 export const BAO = join(REPO_ROOT, '.cache', 'bin', 'bao');
@@ -99,24 +100,20 @@ export async function startOpenBao(options: OpenBaoOptions = {}): Promise<OpenBa
   };
 }
 
-/** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl. */
+/** HTTPS listeners with a server certificate for 127.0.0.1/localhost and a client certificate from a test CA. */
 async function makeTls(dir: string): Promise<{ endpoints: OpenBaoTls; listeners: string }> {
+  const certs = await makeCertificates(dir, [
+    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ]);
   const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '1', '-subj', '/CN=secrets-sidecar test CA');
-  for (const [name, extension] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-    openssl('req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`);
-    await writeFile(file(`${name}.ext`), `${extension}\n`);
-    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '1', '-extfile', file(`${name}.ext`));
-  }
   const [tlsPort, mutualPort] = [await freePort(), await freePort()];
   const listener = (port: number, mutual: boolean) =>
     `listener "tcp" {\n  address = "127.0.0.1:${port}"\n  tls_cert_file = "${file('server.pem')}"\n  tls_key_file = "${file('server.key')}"\n` +
     (mutual ? `  tls_client_ca_file = "${file('ca.pem')}"\n  tls_require_and_verify_client_cert = true\n` : '') +
     '}\n';
   return {
-    endpoints: { address: `https://127.0.0.1:${tlsPort}`, mutualAddress: `https://127.0.0.1:${mutualPort}`, caCert: file('ca.pem'), clientCert: file('client.pem'), clientKey: file('client.key') },
+    endpoints: { address: `https://127.0.0.1:${tlsPort}`, mutualAddress: `https://127.0.0.1:${mutualPort}`, caCert: certs.caCert, clientCert: certs.cert('client').cert, clientKey: certs.cert('client').key },
     listeners: listener(tlsPort, false) + listener(mutualPort, true),
   };
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RateLimiter } from '../../src/backends/aws/rate-limiter.js';
+import { RateLimiter } from '../../src/backends/rate-limiter.js';
 
 describe('rate limiter', () => {
   afterEach(() => vi.useRealTimers());

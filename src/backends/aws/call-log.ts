@@ -1,5 +1,5 @@
 import type { Logger } from '../../log/logger.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateLimiter } from '../rate-limiter.js';
 
 interface MiddlewareStackLike {
   add(middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>, options: { step: 'initialize'; name: string }): void;

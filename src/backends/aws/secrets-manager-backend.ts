@@ -6,7 +6,7 @@ import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { errorFields } from '../../log/error-fields.js';
 import { awsError } from './aws-errors.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
 interface SecretRequest {

@@ -7,7 +7,7 @@ import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { awsError } from './aws-errors.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer } from './secret-batcher.js';
 
 /** GetParameters takes at most 10 names per call. */

@@ -1,6 +1,6 @@
 /**
  * A token bucket: at most `perSecond` calls per second on average, bursts up to `perSecond`. Keeps a fleet of
- * sidecars from spending the account's API quota (Secrets Manager and SSM throttle per account and region).
+ * sidecars from spending a shared API quota (AWS throttles per account and region, Key Vault per vault).
  */
 export class RateLimiter {
   #tokens: number;
