@@ -30,6 +30,9 @@ RUN mkdir -p /run/secrets-sidecar /etc/secrets-sidecar \
  && chown 1000:1000 /run/secrets-sidecar \
  && chmod 0700 /run/secrets-sidecar
 VOLUME ["/run/secrets-sidecar"]
+# No HEALTHCHECK here: with a listener block, Kubernetes probes (and compose healthchecks) ask GET /healthz and
+# /readyz; the sidecar's own readiness depends on its config, which the image cannot know.
+EXPOSE 9102
 # The image's `node` user, by number so that Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/main.js"]

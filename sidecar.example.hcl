@@ -18,6 +18,32 @@ log_format = "json"
 # In `run` mode, write the sidecar's own pid here (removed on exit). Default: no pid file.
 pid_file = "/run/secrets-sidecar.pid"
 
+# In `run` mode, serve GET /healthz (the process answers), GET /readyz (200 once every template has rendered and
+# while no secret has been failing for longer than readiness_grace, else 503), GET /metrics (Prometheus text)
+# and POST /v1/refresh (fetch every secret again now, or one: ?ref=NAME:PATH). Off unless this block is here.
+# Keep it on loopback or the pod's own address: it is for probes and scrapers, not the world.
+listener {
+  # Required: host:port ("[::1]:9102" for IPv6).
+  address = "127.0.0.1:9102"
+  # How long a secret may keep failing (the files in place stay good meanwhile) before /readyz turns 503.
+  # Default "1m".
+  readiness_grace = "1m"
+  # POST /v1/refresh needs "Authorization: Bearer <token>" with the token from this file (16 characters or more),
+  # or from the variable refresh_token_env names; it refuses requests carrying X-Forwarded-For. Neither set: the
+  # endpoint is off. SIGUSR1 forces the same refresh without a token.
+  refresh_token_file = "/run/secrets/sidecar-refresh-token"
+  # refresh_token_env = "SIDECAR_REFRESH_TOKEN"
+}
+
+# Audit records (every login, fetch, renewal, revocation, render and reload, failures included, with outcome,
+# reference, version and duration, never a value) as JSON lines, besides the log and whatever the log level.
+audit {
+  # Appended to, created 0600.
+  path = "/var/log/secrets-sidecar/audit.jsonl"
+  # Or, instead of a path, to stdout (mixed with a supervised child's output, if there is one).
+  # stdout = true
+}
+
 # Environment variables the `env` template helper may read: exact names, or prefixes ending in "*".
 # Nothing else from the sidecar's environment (tokens, cloud credentials) is visible to templates.
 env_allow = ["POD_NAME", "POD_NAMESPACE", "APP_*"]

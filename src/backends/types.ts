@@ -62,6 +62,8 @@ export interface SecretBackend {
    * (Vault: a token that ended took its leases along) leaves it unset.
    */
   readonly watchesSource?: boolean;
+  /** Forgets cached data, so that the next fetch reads the source (a forced refresh). */
+  invalidate?(): void;
   close(options?: CloseOptions): Promise<void>;
 }
 

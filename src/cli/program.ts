@@ -10,6 +10,7 @@ import { Daemon } from '../runner/daemon.js';
 import { exitStatus } from '../reload/child-supervisor.js';
 import { loadTemplates } from '../runner/load-templates.js';
 import { runOnce } from '../runner/once.js';
+import { Observability } from '../observe/observability.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
@@ -28,7 +29,7 @@ interface GlobalOptions {
 
 const DEFAULT_TIMEOUT = '60s';
 /** Signals the sidecar passes on to a supervised child (SIGHUP reloads the sidecar; SIGTERM/SIGINT stop it). */
-const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGCONT'];
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGCONT'];
 
 function durationArg(text: string): number {
   const ms = parseDuration(text);
@@ -80,7 +81,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       try {
         const setup = await setUp(opts.config);
         logger = setup.logger;
-        await runOnce(setup.config, { logger, env: io.env, timeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
+        // The audit file records a one-shot run's accesses too.
+        const observability = new Observability(setup.config, logger, false);
+        try {
+          await runOnce(setup.config, { logger, env: io.env, timeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
+        } finally {
+          await observability.stop();
+        }
       } catch (error) {
         fail(error, logger);
       }
@@ -190,6 +197,9 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
   });
   const onHup = () => void daemon.reload();
   io.signals.on('SIGHUP', onHup);
+  // SIGUSR1: a forced refresh of every secret, as POST /v1/refresh without a reference.
+  const onUsr1 = () => logger.info({ signal: 'SIGUSR1', refreshed: daemon.refresh().length }, 'forced refresh');
+  io.signals.on('SIGUSR1', onUsr1);
   // Other signals are the application's: pass them on to the supervised child.
   const forwarders = FORWARDED_SIGNALS.map((signal) => [signal, () => daemon.forward(signal)] as const);
   if (config.exec) for (const [signal, forward] of forwarders) io.signals.on(signal, forward);
@@ -209,6 +219,7 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
     return await Promise.race([stopped, fatal, childExit]);
   } finally {
     io.signals.off('SIGHUP', onHup);
+    io.signals.off('SIGUSR1', onUsr1);
     for (const [signal, forward] of forwarders) io.signals.off(signal, forward);
   }
 }

@@ -9,7 +9,7 @@ import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -221,7 +221,28 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     envTemplates: Object.freeze(envTemplates),
     templates: Object.freeze(templates),
     pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
+    listener: raw.listener === undefined ? undefined : resolveListener(raw.listener, base, (message, key) => invalid(['listener', ...(key ? [key] : [])], message)),
+    audit: raw.audit === undefined ? undefined : resolveAudit(raw.audit, base, (message) => invalid(['audit'], message)),
   });
+}
+
+function resolveListener(raw: NonNullable<RawConfig['listener']>, base: string, invalid: (message: string, key?: string) => SidecarError): ListenerConfig {
+  const colon = raw.address.lastIndexOf(':');
+  const port = Number(raw.address.slice(colon + 1));
+  if (port > 65535) throw invalid(`port ${port} is out of range`, 'address');
+  if (raw.refresh_token_file !== undefined && raw.refresh_token_env !== undefined) throw invalid('set refresh_token_file or refresh_token_env, not both', 'refresh_token_env');
+  return Object.freeze({
+    host: raw.address.slice(0, colon).replace(/^\[|\]$/g, ''),
+    port,
+    readinessGraceMs: raw.readiness_grace ?? 60_000,
+    refreshTokenFile: raw.refresh_token_file === undefined ? undefined : resolve(base, raw.refresh_token_file),
+    refreshTokenEnv: raw.refresh_token_env,
+  });
+}
+
+function resolveAudit(raw: NonNullable<RawConfig['audit']>, base: string, invalid: (message: string) => SidecarError): AuditConfig {
+  if ((raw.path === undefined) === (raw.stdout !== true)) throw invalid('an audit block needs exactly one of path = "…" or stdout = true');
+  return raw.path === undefined ? Object.freeze({ kind: 'stdout' }) : Object.freeze({ kind: 'file', path: resolve(base, raw.path) });
 }
 
 function resolveVaultAuth(raw: RawVaultAuth | undefined, base: string, invalid: (message: string, key?: string) => SidecarError): VaultAuthConfig {

@@ -196,6 +196,18 @@ const templateSchema = z.strictObject({
   notify: z.array(z.string().min(1)).optional(),
 });
 
+const listenerSchema = z.strictObject({
+  address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, such as "127.0.0.1:9102" or "[::1]:9102"'),
+  readiness_grace: duration.optional(),
+  refresh_token_file: z.string().min(1).optional(),
+  refresh_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name').optional(),
+});
+
+const auditSchema = z.strictObject({
+  path: z.string().min(1).optional(),
+  stdout: z.boolean().optional(),
+});
+
 export const configSchema = z.strictObject({
   log_level: z.enum(LOG_LEVELS as [string, ...string[]]).optional(),
   log_format: z.enum(LOG_FORMATS as [string, ...string[]]).optional(),
@@ -203,6 +215,8 @@ export const configSchema = z.strictObject({
   retry: singleBlock(retrySchema, 'retry').optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   pid_file: z.string().min(1).optional(),
+  listener: singleBlock(listenerSchema, 'listener').optional(),
+  audit: singleBlock(auditSchema, 'audit').optional(),
   backend: backendsSchema.optional(),
   notify: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a notify name may use letters, digits, "_", "." and "-" only'), notifySchema).optional(),
   exec: singleBlock(execSchema, 'exec').optional(),

@@ -19,7 +19,23 @@ export interface ResolvedConfig {
   readonly envTemplates: readonly EnvTemplateConfig[];
   /** Where the sidecar writes its own pid (for a supervisor or a test harness); undefined: nowhere. */
   readonly pidFile: string | undefined;
+  /** Health, readiness, metrics and forced refresh over HTTP (`run` only); undefined: off. */
+  readonly listener: ListenerConfig | undefined;
+  /** Where audit records go as JSON lines, besides the log; undefined: the log only. */
+  readonly audit: AuditConfig | undefined;
 }
+
+export interface ListenerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** How long a secret may keep failing before /readyz says 503. */
+  readonly readinessGraceMs: number;
+  /** Where the forced-refresh token is read from; neither: POST /v1/refresh is off. */
+  readonly refreshTokenFile: string | undefined;
+  readonly refreshTokenEnv: string | undefined;
+}
+
+export type AuditConfig = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stdout' };
 
 export interface RetryPolicy {
   /** Attempts after the first failure; 0 means retry for as long as the process runs. */

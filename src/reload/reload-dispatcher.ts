@@ -1,6 +1,7 @@
 import type { RetryPolicy } from '../config/types.js';
 import { toSidecarError } from '../errors.js';
 import { retryWithBackoff } from '../retry.js';
+import { writeAudit } from '../log/audit.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import type { ReloadTarget } from './reload-target.js';
@@ -63,6 +64,7 @@ export class ReloadDispatcher {
     this.#inFlight.get(target.name)?.abort();
     const controller = new AbortController();
     this.#inFlight.set(target.name, controller);
+    const started = Date.now();
     try {
       const detail = await retryWithBackoff(() => target.fire(), {
         policy: retry,
@@ -73,9 +75,12 @@ export class ReloadDispatcher {
         },
       });
       logger.info({ notify: target.name, detail }, 'notified');
+      writeAudit(logger, { event: 'reload.notify', target: target.name, outcome: 'ok', durationMs: Date.now() - started });
     } catch (error) {
       if (controller.signal.aborted) return;
-      logger.error({ notify: target.name, error: errorFields(toSidecarError(error)) }, 'notify failed');
+      const coded = toSidecarError(error);
+      logger.error({ notify: target.name, error: errorFields(coded) }, 'notify failed');
+      writeAudit(logger, { event: 'reload.notify', target: target.name, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
     } finally {
       if (this.#inFlight.get(target.name) === controller) this.#inFlight.delete(target.name);
     }

@@ -12,6 +12,7 @@ import { closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
+import { Observability } from '../observe/observability.js';
 
 interface Built {
   readonly pool: Map<string, { config: string; backend: SecretBackend }>;
@@ -47,6 +48,7 @@ export class Daemon {
   /** The backends in use, with the config each was built from: a reload keeps those whose config is the same. */
   #backends = new Map<string, { config: string; backend: SecretBackend }>();
   #execSettings: string | undefined;
+  #observability: Observability | undefined;
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
 
@@ -72,6 +74,9 @@ export class Daemon {
       logger.warn('running as PID 1: orphaned grandchildren will not be reaped; run under an init (the image uses tini; docker run --init)');
     }
     if (config.exec) this.#setUpChild(config);
+    // Listener and audit settings apply from the start; a SIGHUP reload keeps them as they were.
+    this.#observability = new Observability(config, logger, true);
+    await this.#observability.start(this.options.env, (ref) => this.refresh(ref));
     const built = await this.#build(config);
     this.#backends = built.pool;
     this.#watcher = new Watcher({ backends: built.backends, logger, retry: config.retry, live: true });
@@ -81,6 +86,11 @@ export class Daemon {
     if (this.#pidFile) await writePidFile(this.#pidFile);
     logger.info({ templates: config.templates.length, backends: config.backends.length }, 'started');
     this.#session.start();
+  }
+
+  /** A forced refresh (SIGUSR1, POST /v1/refresh): fetches one reference, or all, again now. */
+  refresh(ref?: string): string[] {
+    return this.#watcher?.refresh(ref) ?? [];
   }
 
   /** Passes a signal on to the supervised child. */
@@ -107,6 +117,8 @@ export class Daemon {
     await this.#supervisor?.stop();
     await closeBackends(new Map([...this.#backends].map(([name, b]) => [name, b.backend])), this.options.logger, { final: true });
     this.#backends.clear();
+    // Last: revocations above are audited too.
+    await this.#observability?.stop();
     if (this.#pidFile) await removePidFile(this.#pidFile);
   }
 
@@ -212,6 +224,7 @@ export class Daemon {
         onFatal: (error) => this.#reportFatal(error),
         onFirstRender: () => {
           logger.info({ templates: config.templates.length }, 'all templates rendered');
+          this.#observability?.markRendered();
           // The child starts only once every file and variable it needs is in place.
           this.#supervisor?.start();
         },

@@ -1,5 +1,6 @@
 import type { WaitPolicy } from '../config/types.js';
 import { isSidecarError, toSidecarError, type SidecarError } from '../errors.js';
+import { writeAudit } from '../log/audit.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import type { CompiledTemplate } from '../template/compile.js';
@@ -92,12 +93,16 @@ export class TemplateRunner {
   async #render(): Promise<RenderOutcome> {
     if (this.#stopped) return 'unchanged';
     const { job, watcher, logger, output } = this.options;
+    const started = Date.now();
+    const audit = (outcome: 'ok' | 'error', result?: 'written' | 'unchanged', errorCode?: string) =>
+      writeAudit(logger, { event: 'template.render', template: job.name, destination: output.label, outcome, result, durationMs: Date.now() - started, errorCode });
     let result;
     try {
       result = renderTemplate(job.compiled, { ...this.options.renderOptions, errorOnMissingKey: job.errorOnMissingKey });
     } catch (error) {
       // deps stay as the last pass left them, so a fix to any of those secrets triggers another try.
       logger.error({ template: job.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');
+      audit('error', undefined, toSidecarError(error).code);
       return 'failed';
     }
     this.deps = result.used;
@@ -111,8 +116,10 @@ export class TemplateRunner {
       this.#writeFailures = 0;
       this.rendered = true;
       logger[outcome === 'written' ? 'info' : 'debug']({ template: job.name, destination: output.label, outcome }, 'rendered');
+      audit('ok', outcome);
       return outcome;
     } catch (error) {
+      audit('error', undefined, toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE').code);
       this.#onWriteError(error);
       return 'failed';
     }

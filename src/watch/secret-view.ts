@@ -1,8 +1,9 @@
-import type { FetchedSecret, SecretBackend, Unsubscribe } from '../backends/types.js';
+import type { FetchedSecret, Lifetime, SecretBackend, Unsubscribe } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
 import { retryWithBackoff } from '../retry.js';
 import { writeAudit } from '../log/audit.js';
+import { tap } from '../log/log-tap.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import { planRefresh } from '../lease/refresh-schedule.js';
@@ -111,6 +112,7 @@ export class SecretView {
         random: this.options.random,
         onRetry: (error, attempt, delayMs) => {
           this.#lastError = error;
+          tap(logger, { kind: 'backoff', ref: key, delayMs });
           logger.warn({ ref: key, attempt, retryInMs: delayMs, error: errorFields(error) }, 'fetch failed, retrying with backoff');
         },
       });
@@ -130,7 +132,7 @@ export class SecretView {
     const started = now();
     try {
       const secret = await backend.fetch(path, { signal: this.#abort.signal });
-      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: secret.version });
+      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: secret.version, expiresAt: expiresAt(secret.lifetime, now()) });
       return secret;
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
@@ -145,7 +147,10 @@ export class SecretView {
     this.#current = secret;
     this.#lastError = undefined;
     this.#settleFirst.resolve();
-    if (recovered) this.options.logger.info({ ref: this.options.key }, 'fetch recovered');
+    if (recovered) {
+      this.options.logger.info({ ref: this.options.key }, 'fetch recovered');
+      tap(this.options.logger, { kind: 'backoff', ref: this.options.key, delayMs: 0 });
+    }
     if (this.options.live) this.#schedule(secret);
     if (changed) this.options.onUpdate(this.options.key);
   }
@@ -167,7 +172,7 @@ export class SecretView {
     const started = now();
     try {
       const renewed = await backend.renew(secret, { signal: this.#abort.signal });
-      writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: renewed.version });
+      writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: renewed.version, expiresAt: expiresAt(renewed.lifetime, now()) });
       // A fetch that finished meanwhile (the backend reported the lease ending) holds a newer secret: keep it.
       if (this.#current === secret) this.#accept(renewed);
     } catch (error) {
@@ -189,4 +194,11 @@ export class SecretView {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.refresh(), this.options.retry.maxBackoffMs);
   }
+}
+
+/** When a fetched secret stops being valid, if it says: a lease's end (or max TTL), a certificate's notAfter. */
+function expiresAt(lifetime: Lifetime, now: number): number | undefined {
+  if (lifetime.kind === 'expiry') return lifetime.expiresAt;
+  if (lifetime.kind === 'lease') return Math.min(now + lifetime.ttlMs, lifetime.maxExpiresAt ?? Infinity);
+  return undefined;
 }

@@ -78,6 +78,17 @@ export class Watcher {
     return view;
   }
 
+  /**
+   * Fetches again now (a forced refresh): one reference, or every one. Backends forget what they cached first, so
+   * the source itself is read. Returns the references refreshed.
+   */
+  refresh(key?: string): string[] {
+    const keys = key === undefined ? this.keys() : this.#views.has(key) ? [key] : [];
+    for (const backend of new Set(keys.map((k) => this.#views.get(k)?.backend))) backend?.invalidate?.();
+    for (const k of keys) this.#views.get(k)?.refresh();
+    return keys;
+  }
+
   view(key: string): SecretView | undefined {
     return this.#views.get(key);
   }

@@ -9,6 +9,7 @@
 #   openssl (Debian)               certificates for OpenBao's TLS listeners
 #   faketime (Debian)              moto's clock a day behind, so a scheduled rotation falls due in seconds
 #   nginx, wrk (Debian)            the zero-downtime examples: HTTPS under load through certificate rotations
+#   prometheus-client (PyPI)       the reference parser of the Prometheus text format, for /metrics
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache"
@@ -102,3 +103,13 @@ for tool in nginx:/usr/sbin/nginx wrk:/usr/bin/wrk; do
 done
 /usr/sbin/nginx -v 2>&1 | head -n 1 >&2
 echo "wrk $(dpkg-query -W -f='${Version}' wrk)" >&2
+
+# Prometheus' own Python client parses /metrics in the tests: the reference reader of the text format.
+PROMETHEUS_CLIENT_VERSION=0.21.1
+prom_venv="$cache/prometheus-client"
+if ! "$prom_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
+  echo "installing prometheus-client $PROMETHEUS_CLIENT_VERSION into $prom_venv" >&2
+  python3 -m venv "$prom_venv"
+  "$prom_venv/bin/pip" install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+echo "prometheus-client $PROMETHEUS_CLIENT_VERSION" >&2

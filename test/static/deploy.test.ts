@@ -17,6 +17,7 @@ interface ComposeService {
   user?: string;
   pid?: string;
   volumes?: string[];
+  healthcheck?: { test?: string[] };
 }
 
 describe('compose example (checked statically: no Docker engine runs here)', () => {
@@ -34,6 +35,8 @@ describe('compose example (checked statically: no Docker engine runs here)', () 
     expect(services['secrets-sidecar']?.command?.[0]).toBe('run');
     expect(services['secrets-sidecar']?.pid).toBe('service:app');
     expect(compose.volumes['app-secrets']?.driver_opts?.type).toBe('tmpfs');
+    // The healthcheck asks the listener the sidecar config opens.
+    expect(services['secrets-sidecar']?.healthcheck?.test?.join(' ')).toContain('http://127.0.0.1:9102/readyz');
     for (const service of Object.values(services)) {
       expect(service.image).toMatch(/:[0-9][\w.-]*$/);
       expect(service.user).toBe('1000:1000');
@@ -41,6 +44,7 @@ describe('compose example (checked statically: no Docker engine runs here)', () 
     // The sidecar config the example mounts is valid.
     const config = await parseConfig(readFileSync(join(REPO_ROOT, 'examples/compose/sidecar.hcl'), 'utf8'), join(REPO_ROOT, 'examples/compose/sidecar.hcl'));
     expect(config.templates[0]?.destination.startsWith('/run/app-secrets/')).toBe(true);
+    expect(config.listener).toMatchObject({ host: '127.0.0.1', port: 9102 });
   });
 });
 
@@ -99,8 +103,15 @@ describe('Kubernetes example (validated against the API schemas)', () => {
     for (const container of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
       expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     }
+    // Probes against the listener, on the port the config opens, named for a ServiceMonitor or PodMonitor.
+    const sidecar = pod?.containers.find((c) => c.name === 'secrets-sidecar');
+    expect(sidecar?.ports).toContainEqual({ containerPort: 9102, name: 'metrics' });
+    expect(sidecar?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'metrics' });
+    expect(sidecar?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'metrics' });
+    expect(sidecar?.resources?.requests).toMatchObject({ memory: '96Mi' });
     const configMap = documents[0] as unknown as ConfigMap;
     const config = await parseConfig(configMap.data?.['sidecar.hcl'] ?? '', '/etc/secrets-sidecar/sidecar.hcl');
+    expect(config.listener).toMatchObject({ host: '0.0.0.0', port: 9102 });
     expect(config.backends[0]).toMatchObject({ type: 'file', path: '/var/run/secrets/app' });
     expect(config.templates[0]?.destination).toBe('/run/app-secrets/db.env');
   });

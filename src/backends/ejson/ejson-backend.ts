@@ -69,6 +69,10 @@ export class EjsonBackend implements SecretBackend {
     return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: { kind: 'until-changed' } };
   }
 
+  invalidate(): void {
+    this.#document = undefined;
+  }
+
   watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
     return this.#source.subscribe(onChange);
   }

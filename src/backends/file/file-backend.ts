@@ -46,6 +46,10 @@ export class FileBackend implements SecretBackend {
     return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: UNTIL_CHANGED };
   }
 
+  invalidate(): void {
+    this.#document = undefined;
+  }
+
   watch(_path: string, onChange: () => void): Promise<Unsubscribe> {
     return this.#source.subscribe(onChange);
   }

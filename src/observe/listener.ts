@@ -1,0 +1,96 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log/logger.js';
+import type { SidecarMetrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
+
+export interface ListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: SidecarMetrics;
+  readonly readiness: Readiness;
+  /** The token POST /v1/refresh needs; undefined: forced refresh over HTTP is off (SIGUSR1 still works). */
+  readonly refreshToken: string | undefined;
+  /** Re-fetches one reference, or all; resolves with the references refreshed (none: unknown reference). */
+  readonly refresh: (ref: string | undefined) => string[];
+  readonly logger: Logger;
+}
+
+export interface Listener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The operator's endpoints: GET /healthz (the process answers), GET /readyz (every template rendered, nothing
+ * failing past the grace), GET /metrics (Prometheus text) and POST /v1/refresh (forced refresh, behind a token,
+ * refused through a proxy). Off unless a listener block asks for it; it should stay on loopback or a pod IP.
+ */
+export async function startListener(options: ListenerOptions): Promise<Listener> {
+  const server: Server = createServer((req, res) => {
+    void handle(req, res, options).catch((error: unknown) => {
+      options.logger.error({ error: { message: (error as Error).message } }, 'listener request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    });
+  });
+  // Probes and scrapes are short: never let an idle connection pin the process.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ address: `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}` }, 'listening');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: ListenerOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://listener');
+  const route = `${req.method ?? 'GET'} ${url.pathname}`;
+  if (route === 'GET /healthz') return send(res, 200, { status: 'ok' });
+  if (route === 'GET /readyz') {
+    const state = options.readiness.state();
+    options.metrics.setReady(state.ready);
+    return send(res, state.ready ? 200 : 503, state);
+  }
+  if (route === 'GET /metrics') {
+    options.metrics.setReady(options.readiness.state().ready);
+    const text = await options.metrics.text();
+    res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text);
+    return;
+  }
+  if (route === 'POST /v1/refresh') {
+    req.resume();
+    // The endpoint is for the pod's own operators; a request relayed by a proxy is not one of theirs.
+    if (req.headers['x-forwarded-for'] !== undefined) return send(res, 403, { error: 'refresh is not accepted through a proxy (X-Forwarded-For)' });
+    if (options.refreshToken === undefined) return send(res, 403, { error: 'forced refresh over HTTP is off: set refresh_token_file or refresh_token_env in the listener block' });
+    if (!tokenMatches(req.headers.authorization, options.refreshToken)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return send(res, 401, { error: 'a valid token is required: Authorization: Bearer <token>' });
+    }
+    const ref = url.searchParams.get('ref') ?? undefined;
+    const refreshed = options.refresh(ref);
+    options.logger.info({ ref: ref ?? 'all', refreshed: refreshed.length }, 'forced refresh');
+    if (ref !== undefined && refreshed.length === 0) return send(res, 404, { error: `no secret "${ref}" is in use` });
+    return send(res, 202, { refreshed });
+  }
+  return send(res, 404, { error: `no route ${route}` });
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+}

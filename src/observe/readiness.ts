@@ -1,0 +1,43 @@
+import type { TapEvent } from '../log/log-tap.js';
+
+export interface ReadinessState {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+/**
+ * Ready once every template has rendered, and for as long as no secret has been failing for longer than the
+ * grace: a blip is ridden out (the files in place are still good), a lasting outage is reported.
+ */
+export class Readiness {
+  #rendered = false;
+  readonly #failingSince = new Map<string, number>();
+
+  constructor(
+    private readonly graceMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  markRendered(): void {
+    this.#rendered = true;
+  }
+
+  observe(event: TapEvent): void {
+    if (event.kind !== 'audit') return;
+    const record = event.record;
+    if (record.event !== 'secret.fetch' && record.event !== 'secret.renew') return;
+    const ref = `${record.backend}:${record.path}`;
+    if (record.outcome === 'ok') this.#failingSince.delete(ref);
+    else if (!this.#failingSince.has(ref)) this.#failingSince.set(ref, this.now());
+  }
+
+  state(): ReadinessState {
+    const reasons: string[] = [];
+    if (!this.#rendered) reasons.push('not every template has rendered yet');
+    const now = this.now();
+    for (const [ref, since] of this.#failingSince) {
+      if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+}
