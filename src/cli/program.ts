@@ -10,7 +10,7 @@ import { Daemon } from '../runner/daemon.js';
 import { exitStatus } from '../reload/child-supervisor.js';
 import { loadTemplates } from '../runner/load-templates.js';
 import { runOnce } from '../runner/once.js';
-import { Observability } from '../observe/observability.js';
+import { openObservability } from '../observe/open-observability.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
@@ -82,11 +82,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const setup = await setUp(opts.config);
         logger = setup.logger;
         // The audit file records a one-shot run's accesses too.
-        const observability = new Observability(setup.config, logger, false);
+        const observability = await openObservability(setup.config, logger, false);
         try {
           await runOnce(setup.config, { logger, env: io.env, timeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
         } finally {
-          await observability.stop();
+          await observability?.stop();
         }
       } catch (error) {
         fail(error, logger);

@@ -12,7 +12,8 @@ import { closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
-import { Observability } from '../observe/observability.js';
+import type { Observability } from '../observe/observability.js';
+import { openObservability } from '../observe/open-observability.js';
 
 interface Built {
   readonly pool: Map<string, { config: string; backend: SecretBackend }>;
@@ -75,8 +76,8 @@ export class Daemon {
     }
     if (config.exec) this.#setUpChild(config);
     // Listener and audit settings apply from the start; a SIGHUP reload keeps them as they were.
-    this.#observability = new Observability(config, logger, true);
-    await this.#observability.start(this.options.env, (ref) => this.refresh(ref));
+    this.#observability = await openObservability(config, logger, true);
+    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref));
     const built = await this.#build(config);
     this.#backends = built.pool;
     this.#watcher = new Watcher({ backends: built.backends, logger, retry: config.retry, live: true });
