@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
+import { httpCall as call } from '../support/http.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
@@ -25,19 +25,6 @@ afterEach(async () => {
   await removeDir(project?.root);
   daemon = project = undefined;
 });
-
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .once('error', reject)
-      .end();
-  });
-}
 
 const written = (r: LogRecord) => r.msg === 'rendered' && r['outcome'] === 'written';
 

@@ -7,6 +7,7 @@ import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { startOpenBao, type OpenBao } from '../support/openbao.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
+import { mountDatabaseEngine } from '../support/database-engine.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let bao: OpenBao;
@@ -16,28 +17,8 @@ let daemon: Daemon | undefined;
 
 beforeAll(async () => {
   [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
-  await bao.api('POST', 'sys/mounts/database', { type: 'database' });
-  await bao.api('POST', 'database/config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
-    username: 'postgres',
-    password: pg.superuserPassword,
-    allowed_roles: ['app', 'long'],
-  });
-  // VALID UNTIL makes PostgreSQL itself refuse a credential past its lease: an expired file would show.
-  await bao.api('POST', 'database/roles/app', {
-    db_name: 'pg',
-    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-    default_ttl: '4s',
-    max_ttl: '12s',
-  });
+  await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '4s', maxTtl: '12s' }, long: { defaultTtl: '10s', maxTtl: '10s' } });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
-  await bao.api('POST', 'database/roles/long', {
-    db_name: 'pg',
-    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-    default_ttl: '10s',
-    max_ttl: '10s',
-  });
 });
 
 /** A policy that lets a sidecar read database credentials and renew their leases. */

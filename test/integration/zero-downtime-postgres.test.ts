@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runCli } from '../support/cli.js';
@@ -10,6 +9,8 @@ import { JsonLines } from '../support/json-lines.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
+import { mountDatabaseEngine } from '../support/database-engine.js';
+import { httpCall } from '../support/http.js';
 
 const ROTATIONS = 20;
 /** Bounds on the request loop: it stops after the rotations, or at these, whichever comes first. */
@@ -23,21 +24,8 @@ let daemon: Daemon | undefined;
 
 beforeAll(async () => {
   [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
-  await bao.api('POST', 'sys/mounts/database', { type: 'database' });
-  await bao.api('POST', 'database/config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
-    username: 'postgres',
-    password: pg.superuserPassword,
-    allowed_roles: ['app'],
-  });
-  // Short TTL and max TTL: a user lives 4 s. VALID UNTIL makes PostgreSQL refuse it past its lease.
-  await bao.api('POST', 'database/roles/app', {
-    db_name: 'pg',
-    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-    default_ttl: '4s',
-    max_ttl: '4s',
-  });
+  // Short TTL and max TTL: a user lives 4 s.
+  await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '4s', maxTtl: '4s' } });
   await bao.api('PUT', 'sys/policies/acl/app-db', { policy: 'path "database/creds/app" {\n  capabilities = ["read"]\n}\npath "sys/leases/renew" {\n  capabilities = ["update"]\n}\npath "sys/leases/revoke" {\n  capabilities = ["update"]\n}\n' });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.api('POST', 'auth/approle/role/app', { token_policies: ['app-db'], token_ttl: '1h', token_max_ttl: '24h' });
@@ -50,19 +38,6 @@ afterAll(async () => {
   pg?.stop();
   await removeDir(dir);
 });
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .once('error', reject)
-      .end();
-  });
-}
 
 describe('examples/postgres-dynamic: an app on dynamic PostgreSQL credentials never sees a failed query', () => {
   it(`rotates the credentials ${ROTATIONS} times under a steady request loop with zero failed queries`, { timeout: 240_000 }, async () => {
@@ -107,7 +82,7 @@ describe('examples/postgres-dynamic: an app on dynamic PostgreSQL credentials ne
     const client = async () => {
       while (swapped() - start < ROTATIONS && requests < MAX_REQUESTS && Date.now() < deadline) {
         requests++;
-        const answer = await get(`http://127.0.0.1:${port}/`).catch((error: Error) => ({ status: 0, body: error.message }));
+        const answer = await httpCall(port, 'GET', '/').catch((error: Error) => ({ status: 0, body: error.message }));
         if (answer.status === 200) users.add((JSON.parse(answer.body) as { user: string }).user);
         else failures.push(`${answer.status} ${answer.body}`);
       }

@@ -3,8 +3,7 @@ import { basename, dirname } from 'node:path';
 import type { EjsonBackendConfig } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { Sealed } from '../../sealed.js';
-import { fingerprint } from '../fingerprint.js';
+import { watchedValue } from '../watched-value.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
 import { WatchedSource } from '../file/watched-source.js';
 import { decryptValue } from './ejson-crypto.js';
@@ -66,7 +65,7 @@ export class EjsonBackend implements SecretBackend {
     } else {
       throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}" has no "${path}" in ${this.config.path}`);
     }
-    return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: { kind: 'until-changed' } };
+    return watchedValue(value);
   }
 
   invalidate(): void {

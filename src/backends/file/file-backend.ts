@@ -3,14 +3,11 @@ import { basename, dirname, extname, join, sep } from 'node:path';
 import type { FileBackendConfig, FileBackendFormat } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { Sealed } from '../../sealed.js';
-import { fingerprint } from '../fingerprint.js';
+import { watchedValue } from '../watched-value.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
 import { parseDocument, type DocumentFormat } from './parse-document.js';
 import type { SourceWatch } from './source-watch.js';
 import { WatchedSource } from './watched-source.js';
-
-const UNTIL_CHANGED = { kind: 'until-changed' } as const;
 
 /**
  * Secrets from local files: a JSON or YAML document (PATH is a top-level key), or a directory with one file per
@@ -43,7 +40,7 @@ export class FileBackend implements SecretBackend {
       throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}" has no secret "${path}" in ${this.config.path}`);
     }
     const value = (data as Record<string, unknown>)[path];
-    return { value: new Sealed(value), version: fingerprint(JSON.stringify(value) ?? 'undefined'), lifetime: UNTIL_CHANGED };
+    return watchedValue(value);
   }
 
   invalidate(): void {
@@ -123,7 +120,7 @@ export class FileBackend implements SecretBackend {
     const ext = extname(path).toLowerCase();
     const structured = ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined;
     const value = structured ? parseDocument(text, structured, file) : text;
-    return { value: new Sealed(value), version: fingerprint(text), lifetime: UNTIL_CHANGED };
+    return watchedValue(value, text);
   }
 
   private async startWatching(): Promise<SourceWatch> {
