@@ -15,6 +15,11 @@ log_level = "info"
 # Log format: "json" (one object per line, for collectors) or "pretty" (for people). --log-format wins.
 log_format = "json"
 
+# Destination directories are shared with the application, so a compromised application could plant files in
+# them. A directory that is a symlink, writable by every user without the sticky bit, or owned by another user
+# is logged as a warning; with strict = true it is an error (exit 5). Default false.
+strict = false
+
 # In `run` mode, write the sidecar's own pid here (removed on exit). Default: no pid file.
 pid_file = "/run/secrets-sidecar.pid"
 

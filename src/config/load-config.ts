@@ -221,6 +221,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     envTemplates: Object.freeze(envTemplates),
     templates: Object.freeze(templates),
     pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
+    strict: raw.strict ?? false,
     listener: raw.listener === undefined ? undefined : resolveListener(raw.listener, base, (message, key) => invalid(['listener', ...(key ? [key] : [])], message)),
     audit: raw.audit === undefined ? undefined : resolveAudit(raw.audit, base, (message) => invalid(['audit'], message)),
   });

@@ -215,6 +215,7 @@ export const configSchema = z.strictObject({
   retry: singleBlock(retrySchema, 'retry').optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   pid_file: z.string().min(1).optional(),
+  strict: z.boolean().optional(),
   listener: singleBlock(listenerSchema, 'listener').optional(),
   audit: singleBlock(auditSchema, 'audit').optional(),
   backend: backendsSchema.optional(),

@@ -19,6 +19,8 @@ export interface ResolvedConfig {
   readonly envTemplates: readonly EnvTemplateConfig[];
   /** Where the sidecar writes its own pid (for a supervisor or a test harness); undefined: nowhere. */
   readonly pidFile: string | undefined;
+  /** Refuse (not just warn about) destination directories others could tamper with. */
+  readonly strict: boolean;
   /** Health, readiness, metrics and forced refresh over HTTP (`run` only); undefined: off. */
   readonly listener: ListenerConfig | undefined;
   /** Where audit records go as JSON lines, besides the log; undefined: the log only. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
 import { checkDestinationFilesystem } from './filesystem-check.js';
@@ -76,15 +76,21 @@ async function ensureDirectory(directory: string, create: boolean, destination: 
 }
 
 async function isAlreadyInPlace(request: WriteRequest): Promise<boolean> {
+  // O_NOFOLLOW: a symlink planted at the destination is never "in place", and is never read through; the rename
+  // that follows replaces the link itself.
+  const handle = await open(request.destination, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!handle) return false;
   try {
-    const info = await stat(request.destination);
+    const info = await handle.stat();
     if (!info.isFile() || (info.mode & 0o7777) !== request.perms) return false;
     if (request.uid !== undefined && info.uid !== request.uid) return false;
     if (request.gid !== undefined && info.gid !== request.gid) return false;
     if (info.size !== Buffer.byteLength(request.contents, 'utf8')) return false;
-    return (await readFile(request.destination, 'utf8')) === request.contents;
+    return (await handle.readFile('utf8')) === request.contents;
   } catch {
     return false;
+  } finally {
+    await handle.close();
   }
 }
 

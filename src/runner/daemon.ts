@@ -190,7 +190,7 @@ export class Daemon {
   async #build(config: ResolvedConfig): Promise<Built> {
     const { logger } = this.options;
     const [templates, envTemplates] = await Promise.all([loadTemplates(config), loadEnvTemplates(config)]);
-    const destinations = await preflight(config.templates, logger);
+    const destinations = await preflight(config.templates, logger, config.strict);
     const pool = new Map<string, { config: string; backend: SecretBackend }>();
     const created = new Map<string, SecretBackend>();
     try {

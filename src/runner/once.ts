@@ -32,7 +32,7 @@ export interface OnceOptions {
 export async function runOnce(config: ResolvedConfig, options: OnceOptions): Promise<void> {
   const { logger } = options;
   const templates = await loadTemplates(config);
-  const destinations = options.dryRun ? undefined : await preflight(config.templates, logger);
+  const destinations = options.dryRun ? undefined : await preflight(config.templates, logger, config.strict);
   const backends = await openBackends(config, logger, options.env);
   const watcher = new Watcher({ backends, logger, retry: config.retry, live: false });
   const renderOptions = {

@@ -1,7 +1,9 @@
 import { basename, dirname } from 'node:path';
 import type { TemplateConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { SidecarError } from '../errors.js';
 import { removeStaleTempFiles } from '../output/atomic-write.js';
+import { directoryRisks } from '../output/directory-safety.js';
 import { filesystemOf, notInMemoryError } from '../output/filesystem-check.js';
 import { resolveOwnerId } from '../output/owner.js';
 
@@ -15,12 +17,18 @@ export interface Destination {
  * a warning) and the owner names resolve. Also removes temp files a killed run left behind. Work is done once
  * per directory and concurrently, since hundreds of templates commonly share one output directory.
  */
-export async function preflight(templates: readonly TemplateConfig[], logger: Logger): Promise<Map<number, Destination>> {
+export async function preflight(templates: readonly TemplateConfig[], logger: Logger, strict = false): Promise<Map<number, Destination>> {
   // Map.groupBy would do, but Node 20 lacks it.
   const byDirectory = new Map<string, TemplateConfig[]>();
   for (const t of templates) byDirectory.set(dirname(t.destination), [...(byDirectory.get(dirname(t.destination)) ?? []), t]);
   await Promise.all(
     [...byDirectory].map(async ([directory, group]) => {
+      const risks = await directoryRisks(directory);
+      if (risks.length > 0) {
+        const message = `a destination directory others could tamper with: ${risks.join('; ')}`;
+        if (strict) throw new SidecarError('SIDECAR_ERR_OUTPUT_UNSAFE_DIR', message, { hint: 'give the sidecar its own directory (mode 0700, or 1777 with the sticky bit), or set strict = false' });
+        logger.warn({ directory, risks }, 'a destination directory others could tamper with (strict = true makes this an error)');
+      }
       const fs = await filesystemOf(directory);
       for (const template of group) {
         if (fs.inMemory) continue;
