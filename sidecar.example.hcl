@@ -336,6 +336,10 @@ template {
   # `{{secret "local:db#port" default="5432"}}` gives a fallback for one reference either way.
   error_on_missing_key = true
 
+  # The most this template may render, in bytes; a render that grows past it (a loop over a huge value, loops
+  # inside loops) stops with SIDECAR_ERR_RENDER_TOO_LARGE before it exhausts memory. Default 1048576 (1 MiB).
+  max_size = 1048576
+
   # Secrets are only written onto tmpfs or ramfs; any other filesystem is refused before anything is written.
   # true allows disk for this template, with a warning in the log. Default false.
   allow_non_tmpfs = false

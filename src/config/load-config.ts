@@ -9,7 +9,7 @@ import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
 import { formatLocation } from './syntax-error.js';
-import { EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -319,6 +319,7 @@ function resolveTemplate(t: RawTemplate, index: number, base: string, destinatio
     group: t.group,
     createDestDirs: t.create_dest_dirs ?? true,
     errorOnMissingKey: t.error_on_missing_key ?? true,
+    maxBytes: t.max_size ?? DEFAULT_MAX_RENDER_BYTES,
     allowNonTmpfs: t.allow_non_tmpfs ?? false,
     wait,
   };

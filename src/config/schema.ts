@@ -191,6 +191,7 @@ const templateSchema = z.strictObject({
   group: owner.optional(),
   create_dest_dirs: z.boolean().optional(),
   error_on_missing_key: z.boolean().optional(),
+  max_size: z.number().int().positive().optional(),
   allow_non_tmpfs: z.boolean().optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   notify: z.array(z.string().min(1)).optional(),

@@ -108,6 +108,9 @@ export type VaultAuthConfig =
   /** JWT login, and Kubernetes login (the same {role, jwt} POST with the service account token). */
   | { readonly method: 'jwt' | 'kubernetes'; readonly mount: string; readonly role: string; readonly jwtFile: string };
 
+/** The default limit on what one template renders (max_size). */
+export const DEFAULT_MAX_RENDER_BYTES = 1024 * 1024;
+
 /** Where a pod's service-account token is mounted. */
 export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -215,6 +218,8 @@ export interface TemplateConfig {
   readonly group: number | string | undefined;
   readonly createDestDirs: boolean;
   readonly errorOnMissingKey: boolean;
+  /** The most this template may render, in bytes. */
+  readonly maxBytes: number;
   readonly allowNonTmpfs: boolean;
   readonly wait: WaitPolicy;
   /** Names of the notify targets fired when this template's file changes. */

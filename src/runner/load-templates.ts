@@ -26,12 +26,12 @@ export async function loadEnvTemplates(config: ResolvedConfig): Promise<LoadedEn
   return Promise.all(config.envTemplates.map(async (t) => ({ config: t, compiled: await compileSource({ ...t, name: `env_template "${t.name}"` }, config) })));
 }
 
-type TemplateSource = Pick<TemplateConfig, 'name' | 'source' | 'contents' | 'errorOnMissingKey'>;
+type TemplateSource = Pick<TemplateConfig, 'name' | 'source' | 'contents' | 'errorOnMissingKey'> & Partial<Pick<TemplateConfig, 'maxBytes'>>;
 
 async function compileSource(template: TemplateSource, config: ResolvedConfig): Promise<CompiledTemplate> {
   const backendNames = new Set(config.backends.map((b) => b.name));
   const source = template.contents ?? (await readSource(template));
-  const compiled = compileTemplate(template.name, source, template.errorOnMissingKey);
+  const compiled = compileTemplate(template.name, source, template.errorOnMissingKey, template.maxBytes);
   for (const literal of compiled.literalRefs) checkLiteralRef(template, literal.text, literal.line, backendNames);
   return compiled;
 }

@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { DEFAULT_MAX_RENDER_BYTES } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { HELPERS } from './helpers.js';
 
@@ -12,7 +13,10 @@ export interface CompiledTemplate {
   readonly run: TemplateFunction;
   /** References written as string literals (`{{secret "a:b"}}`), checkable before any render. */
   readonly literalRefs: readonly LiteralRef[];
+  /** The most a render may produce; more fails (SIDECAR_ERR_RENDER_TOO_LARGE). */
+  readonly maxBytes: number;
 }
+
 
 export interface LiteralRef {
   readonly text: string;
@@ -34,17 +38,32 @@ interface HandlebarsCompilers {
 }
 const compilers = handlebars as unknown as HandlebarsCompilers;
 
+// `each` is the one built-in that multiplies output: count what every iteration produces against the render's
+// limit, so a loop over a large value (or loops in loops) stops early instead of exhausting memory.
+const builtinEach = handlebars.helpers['each'] as Handlebars.HelperDelegate;
+handlebars.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
+  const state = (options.data as { sidecar?: { spend(n: number): void } } | undefined)?.sidecar;
+  const fn = options.fn;
+  const counted = Object.assign((item: unknown, frame?: Handlebars.RuntimeOptions) => {
+    const out = fn(item, frame);
+    state?.spend(out.length);
+    return out;
+  }, fn);
+  return builtinEach.call(this, context, { ...options, fn: counted }) as string;
+});
+
 const KNOWN_HELPERS: Record<string, boolean> = { log: false, ...Object.fromEntries(Object.keys(HELPERS).map((n) => [n, true])) };
 
-export function compileTemplate(name: string, source: string, strict: boolean): CompiledTemplate {
+export function compileTemplate(name: string, source: string, strict: boolean, maxBytes = DEFAULT_MAX_RENDER_BYTES): CompiledTemplate {
   const options = { data: true, noEscape: true, strict, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true, preventIndent: true };
   try {
     // Compile now rather than at first render (Handlebars' default), so that a broken template fails at load.
     const ast = handlebars.parse(source);
+    rejectPartials(ast);
     const environment = new compilers.Compiler().compile(ast, options);
     const spec = new compilers.JavaScriptCompiler().compile(environment, options, undefined, true) as TemplateSpec;
     const run = handlebars.template(spec) as unknown as TemplateFunction;
-    return { name, run, literalRefs: collectLiteralRefs(ast) };
+    return { name, run, literalRefs: collectLiteralRefs(ast), maxBytes };
   } catch (error) {
     throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
   }
@@ -66,6 +85,23 @@ interface AstNode {
   value?: unknown;
   loc?: { start?: { line?: number } };
   [key: string]: unknown;
+}
+
+/**
+ * Partials (and the decorators that define them inline) are the one way a template could recurse without end;
+ * no helper reads files, so they could reach nothing else either. They are refused when the template loads.
+ */
+function rejectPartials(ast: unknown): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== 'object') return;
+    const n = node as AstNode;
+    if (n.type === 'PartialStatement' || n.type === 'PartialBlockStatement' || n.type === 'DecoratorBlock' || n.type === 'Decorator') {
+      throw Object.assign(new Error('partials and decorators are not supported'), { lineNumber: n.loc?.start?.line });
+    }
+    for (const value of Object.values(n)) if (value !== n.loc) visit(value);
+  };
+  visit(ast);
 }
 
 /** Walks the Handlebars AST for `secret` calls whose argument is a string literal. */

@@ -1,3 +1,4 @@
+import { SidecarError } from '../errors.js';
 import type { SecretRef } from './secret-ref.js';
 
 /** What a template sees of the secrets: a value, or "not fetched yet". */
@@ -29,8 +30,25 @@ export interface RenderState {
   readonly leaves: Set<string>;
   /** Placeholders produced in mask mode, so that transforming helpers pass them through. */
   readonly masks: Set<string>;
+  /** Counts what loops produce, and stops a render that would outgrow its limit before it exhausts memory. */
+  spend(characters: number): void;
 }
 
-export function createRenderState(options: RenderOptions): RenderState {
-  return { options, used: new Set(), missing: new Map(), leaves: new Set(), masks: new Set() };
+export function createRenderState(options: RenderOptions, maxBytes: number, name: string): RenderState {
+  let spent = 0;
+  return {
+    options,
+    used: new Set(),
+    missing: new Map(),
+    leaves: new Set(),
+    masks: new Set(),
+    spend(characters) {
+      spent += characters;
+      if (spent > maxBytes) throw renderTooLarge(name, maxBytes);
+    },
+  };
+}
+
+export function renderTooLarge(name: string, maxBytes: number): SidecarError {
+  return new SidecarError('SIDECAR_ERR_RENDER_TOO_LARGE', `template "${name}" renders more than ${maxBytes} bytes`, { hint: 'raise max_size in the template block if the output really is this large' });
 }

@@ -1,7 +1,7 @@
 import { SidecarError, isSidecarError } from '../errors.js';
 import { scrubSecrets } from '../sealed.js';
 import type { CompiledTemplate } from './compile.js';
-import { createRenderState, type RenderOptions } from './render-state.js';
+import { createRenderState, renderTooLarge, type RenderOptions } from './render-state.js';
 import type { SecretRef } from './secret-ref.js';
 
 export type RenderResult =
@@ -19,10 +19,11 @@ const RUNTIME_OPTIONS = {
  * and renders again); only a pass that met every secret produces text. Errors are scrubbed of secret values.
  */
 export function renderTemplate(template: CompiledTemplate, options: RenderOptions): RenderResult {
-  const state = createRenderState(options);
+  const state = createRenderState(options, template.maxBytes, template.name);
   let text: string;
   try {
     text = template.run({}, { ...RUNTIME_OPTIONS, data: { sidecar: state } });
+    if (Buffer.byteLength(text) > template.maxBytes) throw renderTooLarge(template.name, template.maxBytes);
   } catch (error) {
     // With secrets still missing, placeholders may have broken the render; the complete pass will tell.
     if (state.missing.size > 0) return { status: 'incomplete', used: state.used, missing: state.missing };

@@ -192,3 +192,32 @@ describe('template safety', () => {
     ]);
   });
 });
+
+describe('template sandbox', () => {
+  const store = (value: unknown) => ({ lookup: () => ({ status: 'ready' as const, value }) });
+  const render = (source: string, value: unknown, maxBytes?: number) =>
+    renderTemplate(compileTemplate('t.hbs', source, true, maxBytes), { store: store(value), mask: false, errorOnMissingKey: true, env: {}, envAllow: [] });
+
+  it('refuses partials and inline partials (the one way to recurse) when the template loads, naming the line', () => {
+    expect(() => compileTemplate('t.hbs', 'a\n{{> other}}', true)).toThrow(/template "t\.hbs" line 2: partials and decorators are not supported/);
+    expect(() => compileTemplate('t.hbs', '{{#*inline "p"}}{{> p}}{{/inline}}{{> p}}', true)).toThrow(/partials and decorators are not supported/);
+  });
+
+  it('stops a loop that would render past max_size before it finishes, and a render past it at the end', () => {
+    const big = Array.from({ length: 2000 }, (_, i) => `item-${i}`);
+    // Loops in loops: 2,000 × 2,000 items would be tens of megabytes; the render stops at the limit.
+    expect(() => render('{{#with (secret "x:list")}}{{#each this}}{{#each ../this}}{{this}}{{/each}}{{/each}}{{/with}}', big, 64 * 1024)).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error,
+    );
+    expect(() => render('{{secret "x:blob"}}', 'x'.repeat(2048), 1024)).toThrow(/renders more than 1024 bytes/);
+    expect(render('{{#each (secret "x:list")}}{{this}},{{/each}}', ['a', 'b'])).toMatchObject({ status: 'complete', text: 'a,b,' });
+  });
+
+  it('keeps prototype access off: a template cannot reach constructors through a secret', () => {
+    const source = '{{#with (secret "x:obj")}}[{{constructor.name}}][{{__proto__}}]{{/with}}';
+    // Strict (error_on_missing_key): a field the secret does not have is an error, not Object's constructor.
+    expect(() => render(source, { a: 1 })).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED' }) as Error);
+    const lax = renderTemplate(compileTemplate('t.hbs', source, false), { store: store({ a: 1 }), mask: false, errorOnMissingKey: false, env: {}, envAllow: [] });
+    expect(lax).toMatchObject({ status: 'complete', text: '[][]' });
+  });
+});
