@@ -50,8 +50,10 @@ function positionOf(node: SyntaxNode): Position {
 function describeSyntaxError(root: SyntaxNode, file: string): Error {
   const culprit = findFirstError(root) ?? root;
   if (culprit.isMissing) return configSyntaxError(file, positionOf(culprit), `syntax error: missing "${culprit.type}"`);
-  const text = culprit.text.split('\n')[0]?.slice(0, 40) ?? '';
-  return configSyntaxError(file, positionOf(culprit), text ? `syntax error: unexpected "${text}"` : 'syntax error');
+  // The offending text can be part of a literal token or password: name only a punctuation character.
+  const first = culprit.text.trimStart().charAt(0);
+  const what = /^[{}[\]()=,:;"'#<>\\$%*/.!?|&+-]$/.test(first) ? `unexpected "${first}"` : 'unexpected text';
+  return configSyntaxError(file, positionOf(culprit), `syntax error: ${what}`);
 }
 
 function findFirstError(node: SyntaxNode): SyntaxNode | undefined {

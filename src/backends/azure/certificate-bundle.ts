@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { SidecarError } from '../../errors.js';
 
@@ -19,8 +19,15 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
  */
 export function certificateParts(value: string, contentType: string | undefined, what: string): CertificateParts {
   const { key, certificates } = contentType === 'application/x-pkcs12' ? fromPkcs12(value, what) : fromPem(value, what);
-  const privateKey = createPrivateKey(key);
-  const leafIndex = certificates.findIndex((pem) => new X509Certificate(pem).checkPrivateKey(privateKey));
+  let privateKey: KeyObject;
+  let leafIndex: number;
+  try {
+    privateKey = createPrivateKey(key);
+    leafIndex = certificates.findIndex((pem) => new X509Certificate(pem).checkPrivateKey(privateKey));
+  } catch (error) {
+    // OpenSSL's reason only ("unsupported", "header too long"): never the PEM text itself.
+    throw malformed(what, `holds a key or certificate that cannot be read (${(error as { reason?: string }).reason ?? (error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
   if (leafIndex === -1) throw malformed(what, 'holds no certificate for its private key');
   const leaf = certificates[leafIndex] ?? '';
   const chain = certificates.filter((_, i) => i !== leafIndex);

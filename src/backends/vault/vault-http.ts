@@ -69,7 +69,14 @@ export class VaultHttp {
         readBody(res).then((text) => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
-            resolve(text ? (JSON.parse(text) as VaultResponse) : {});
+            // A proxy's HTML page or a body cut short: say so without quoting it (it may hold a secret).
+            try {
+              const parsed: unknown = text ? JSON.parse(text) : {};
+              if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+              resolve(parsed);
+            } catch {
+              reject(new VaultHttpError(status, `the answer (${text.length} bytes) is not a JSON object`));
+            }
           } else {
             reject(new VaultHttpError(status, errorText(text, res.statusMessage)));
           }
