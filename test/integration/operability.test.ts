@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Daemon, type LogRecord } from '../support/cli.js';
+import { recordShown } from '../support/canary.js';
 import { removeDir } from '../support/dirs.js';
 import { httpCall as call } from '../support/http.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -69,7 +70,9 @@ describe('operability: listener, readiness, metrics, forced refresh, audit file 
     );
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'notified');
-    const first = parsePrometheus((await call(port, 'GET', '/metrics')).body);
+    const firstPage = (await call(port, 'GET', '/metrics')).body;
+    recordShown('GET /metrics', firstPage);
+    const first = parsePrometheus(firstPage);
     const fetches = (s: typeof first) => sample(s, 'secrets_sidecar_backend_requests_total', { backend: 'local', operation: 'fetch', outcome: 'ok' }) ?? 0;
     const renders = (s: typeof first) => sample(s, 'secrets_sidecar_renders_total', { result: 'written' }) ?? 0;
     const notified = (s: typeof first) => sample(s, 'secrets_sidecar_reloads_total', { target: 'app', outcome: 'ok' }) ?? 0;
@@ -128,6 +131,7 @@ describe('operability: listener, readiness, metrics, forced refresh, audit file 
     expect((await daemon.stop()).code).toBe(0);
 
     // One line per access, each as in the log, and no value, token or refresh token anywhere in the file.
+    recordShown('the audit file', readFileSync(audit, 'utf8'));
     const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; outcome: string; path?: string });
     const fetchesLogged = daemon.count((r) => r.msg === 'audit' && (r['audit'] as { event: string }).event === 'secret.fetch');
     expect(lines.filter((l) => l.event === 'secret.fetch')).toHaveLength(fetchesLogged);

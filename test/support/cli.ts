@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
+import { recordCommandLine, recordShown } from './canary.js';
 import { JsonLines } from './json-lines.js';
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -26,7 +27,12 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      // --show-secrets prints values to stdout because the user asked for them.
+      if (!args.includes('--show-secrets')) recordShown(`secrets-sidecar ${args[0] ?? ''} stdout`, stdout);
+      recordShown(`secrets-sidecar ${args[0] ?? ''} stderr`, stderr);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 
@@ -47,7 +53,13 @@ export class Daemon {
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
     this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', (code, signal) => {
+        // Not stdout: in `run` it carries the supervised child's own output (an app may print what it reads).
+        recordShown('secrets-sidecar run stderr', this.stderr);
+        resolve({ code, signal });
+      }),
+    );
     const describeEnd = () => `daemon exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`;
     this.#logs = new JsonLines<LogRecord>(this.exited, describeEnd);
     this.#output = new JsonLines(this.exited, describeEnd);
@@ -59,6 +71,8 @@ export class Daemon {
       this.stderr += chunk.toString();
       this.#logs.feed(chunk.toString());
     });
+    // What `ps` shows of the daemon once it runs: its argv and process title.
+    void this.waitFor((r) => r.msg === 'started').then(() => recordCommandLine(this.child.pid, 'secrets-sidecar run'), () => undefined);
   }
 
   /** Log records so far. */

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/*
+ * The suite-wide leak canary. Every secret a test hands to the sidecar is registered here (expectNoSecrets
+ * registers what it checks; canary() makes fresh ones), and everything the sidecar shows the world is recorded:
+ * each CLI run's stdout and stderr, each daemon's argv and title (/proc/<pid>/cmdline), metrics pages. After each
+ * test file, canary-setup.ts looks for every registered secret in every record of that file, so a leak is caught
+ * even by a test that forgot to look for it.
+ */
+const secrets = new Set<string>();
+const records: { readonly where: string; readonly text: string }[] = [];
+
+/** Values shorter than this are too likely to occur by chance (a port, "app") to prove a leak. */
+const MIN_LENGTH = 8;
+
+export function registerSecrets(values: Iterable<string>): void {
+  for (const value of values) if (value.length >= MIN_LENGTH) secrets.add(value);
+}
+
+/** A fresh secret value, registered, that nothing but a leak could put anywhere. */
+export function canary(label: string): string {
+  const value = `canary-${label}-${randomBytes(8).toString('hex')}`;
+  secrets.add(value);
+  return value;
+}
+
+/** Something the sidecar showed: output it wrote, its command line, a page it served. */
+export function recordShown(where: string, text: string): void {
+  if (text) records.push({ where, text });
+}
+
+/** The command line and title a process shows to `ps` (argv joined by spaces). */
+export function recordCommandLine(pid: number | undefined, where: string): void {
+  if (pid === undefined) return;
+  try {
+    recordShown(`${where} /proc/${pid}/cmdline`, readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+  } catch {
+    // Gone already: nothing to see.
+  }
+}
+
+export interface Leak {
+  readonly where: string;
+  readonly secretLength: number;
+}
+
+/** Every registered secret found in every record so far (the secret itself is never printed). */
+export function findLeaks(): Leak[] {
+  const leaks: Leak[] = [];
+  for (const record of records) {
+    for (const secret of secrets) if (record.text.includes(secret)) leaks.push({ where: record.where, secretLength: secret.length });
+  }
+  return leaks;
+}
+
+export function counts(): { readonly secrets: number; readonly records: number } {
+  return { secrets: secrets.size, records: records.length };
+}
+
+export function resetCanary(): void {
+  secrets.clear();
+  records.length = 0;
+}
+
+/** Throws, loudly, if any secret leaked; then starts afresh. */
+export function assertNoLeaks(scope: string): void {
+  const leaks = findLeaks();
+  const seen = counts();
+  resetCanary();
+  if (leaks.length > 0) {
+    throw new Error(`LEAK CANARY (${scope}): ${leaks.length} secret value(s) found where the world can see them:\n${leaks.map((l) => `  - a ${l.secretLength}-character secret in ${l.where}`).join('\n')}\n(${seen.secrets} secrets checked against ${seen.records} records)`);
+  }
+}
