@@ -40,6 +40,21 @@ export function recordCommandLine(pid: number | undefined, where: string): void 
   }
 }
 
+/**
+ * A supervised child's environment, without the variables the config puts there on purpose (env_template names,
+ * and names its exec block's env.allow passes through): any registered secret in the rest is a leak.
+ */
+export function recordChildEnvironment(pid: number, configText: string): void {
+  const configured = new Set([...configText.matchAll(/env_template\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]));
+  for (const list of configText.matchAll(/allow\s*=\s*\[([^\]]*)\]/g)) for (const name of (list[1] ?? '').matchAll(/"([^"]+)"/g)) configured.add(name[1]);
+  try {
+    const variables = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((entry) => !configured.has(entry.slice(0, entry.indexOf('='))));
+    recordShown(`the supervised child's environment (/proc/${pid}/environ)`, variables.join('\n'));
+  } catch {
+    // Gone already.
+  }
+}
+
 export interface Leak {
   readonly where: string;
   readonly secretLength: number;

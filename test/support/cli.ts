@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
-import { recordCommandLine, recordShown } from './canary.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { recordChildEnvironment, recordCommandLine, recordShown } from './canary.js';
 import { JsonLines } from './json-lines.js';
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -50,6 +51,7 @@ export class Daemon {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #logs: JsonLines<LogRecord>;
   readonly #output: JsonLines;
+  #onChildStarted: ((pid: number) => void) | undefined;
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
     this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,10 +71,15 @@ export class Daemon {
     });
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
+      const from = this.#logs.records.length;
       this.#logs.feed(chunk.toString());
+      for (const record of this.#logs.records.slice(from)) if (record.msg === 'child started') this.#onChildStarted?.(Number(record['pid']));
     });
     // What `ps` shows of the daemon once it runs: its argv and process title.
     void this.waitFor((r) => r.msg === 'started').then(() => recordCommandLine(this.child.pid, 'secrets-sidecar run'), () => undefined);
+    // Each supervised child's environment, as the canary sees it.
+    const configFile = args[args.indexOf('-c') + 1];
+    this.#onChildStarted = (pid) => recordChildEnvironment(pid, configFile && existsSync(configFile) ? readFileSync(configFile, 'utf8') : '');
   }
 
   /** Log records so far. */
