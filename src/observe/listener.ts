@@ -14,6 +14,8 @@ export interface ListenerOptions {
   readonly refreshToken: string | undefined;
   /** Re-fetches one reference, or all; resolves with the references refreshed (none: unknown reference). */
   readonly refresh: (ref: string | undefined) => string[];
+  /** The references templates use now. */
+  readonly inUse: () => ReadonlySet<string>;
   readonly logger: Logger;
 }
 
@@ -57,12 +59,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
   const route = `${req.method ?? 'GET'} ${url.pathname}`;
   if (route === 'GET /healthz') return send(res, 200, { status: 'ok' });
   if (route === 'GET /readyz') {
-    const state = options.readiness.state();
+    const state = options.readiness.state(options.inUse());
     options.metrics.setReady(state.ready);
     return send(res, state.ready ? 200 : 503, state);
   }
   if (route === 'GET /metrics') {
-    options.metrics.setReady(options.readiness.state().ready);
+    const inUse = options.inUse();
+    options.metrics.retain(inUse);
+    options.metrics.setReady(options.readiness.state(inUse).ready);
     const text = await options.metrics.text();
     res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text);
     return;

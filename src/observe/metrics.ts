@@ -77,6 +77,11 @@ export class SidecarMetrics {
     }
   }
 
+  /** Forgets the per-secret gauges of references no template uses any more (after a reload). */
+  retain(inUse: ReadonlySet<string>): void {
+    for (const map of [this.#expiresAt, this.#lastOk, this.#backoff]) for (const ref of map.keys()) if (!inUse.has(ref)) map.delete(ref);
+  }
+
   setReady(ready: boolean): void {
     this.#ready.set(ready ? 1 : 0);
   }

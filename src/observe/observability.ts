@@ -38,7 +38,7 @@ export class Observability {
   }
 
   /** Starts the listener, if configured. */
-  async start(env: Readonly<Record<string, string | undefined>>, refresh: (ref: string | undefined) => string[]): Promise<void> {
+  async start(env: Readonly<Record<string, string | undefined>>, refresh: (ref: string | undefined) => string[], inUse: () => ReadonlySet<string>): Promise<void> {
     const listener = this.config.listener;
     if (!listener || !this.#metrics || !this.#readiness) return;
     this.#listener = await startListener({
@@ -48,6 +48,7 @@ export class Observability {
       readiness: this.#readiness,
       refreshToken: await refreshToken(listener.refreshTokenFile, listener.refreshTokenEnv, env),
       refresh,
+      inUse,
       logger: this.logger,
     });
   }

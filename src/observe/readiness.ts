@@ -31,11 +31,16 @@ export class Readiness {
     else if (!this.#failingSince.has(ref)) this.#failingSince.set(ref, this.now());
   }
 
-  state(): ReadinessState {
+  /** `inUse`: the references templates use now; one a reload dropped no longer counts, failing or not. */
+  state(inUse?: ReadonlySet<string>): ReadinessState {
     const reasons: string[] = [];
     if (!this.#rendered) reasons.push('not every template has rendered yet');
     const now = this.now();
     for (const [ref, since] of this.#failingSince) {
+      if (inUse && !inUse.has(ref)) {
+        this.#failingSince.delete(ref);
+        continue;
+      }
       if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s`);
     }
     return { ready: reasons.length === 0, reasons };
