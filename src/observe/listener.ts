@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
@@ -39,7 +40,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   // Probes and scrapes are short: never let an idle connection pin the process.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `listener: cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, { hint: 'another process holds the port, or the address is not this host\'s' }));
+    });
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
