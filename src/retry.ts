@@ -1,5 +1,6 @@
 import { toSidecarError, type SidecarError } from './errors.js';
 import { backoffDelay, type BackoffPolicy } from './lease/backoff.js';
+import { sleep } from './timer.js';
 
 export interface RetryOptions {
   readonly policy: BackoffPolicy;
@@ -29,19 +30,4 @@ export async function retryWithBackoff<T>(operation: (attempt: number) => Promis
       await sleep(delay, options.signal);
     }
   }
-}
-
-/** Waits, or rejects with the signal's reason when it aborts first. Global timers, so fake clocks apply. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

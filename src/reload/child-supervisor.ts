@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { ExecConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 export interface ChildExit {
   readonly code: number | null;
@@ -38,7 +39,7 @@ export class ChildSupervisor {
   #childExit: Promise<ChildExit> | undefined;
   #startedAt = 0;
   #failures = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
+  #restartTimer: SafeTimer | undefined;
   #stopping = false;
   /** Set while we stop the child ourselves (restart or shutdown), so its exit is not taken as the app's own. */
   #expectingExit = false;
@@ -81,7 +82,7 @@ export class ChildSupervisor {
     const { reloadSignal, splayMs } = this.options.exec;
     if (!this.#child) return 'child not running; nothing to reload';
     if (!reloadSignal) return this.restart();
-    if (splayMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.floor(this.options.random() * splayMs)));
+    if (splayMs > 0) await new Promise((resolve) => setSafeTimeout(() => resolve(undefined), Math.floor(this.options.random() * splayMs)));
     const pid = this.#child?.pid;
     if (pid === undefined) return 'child not running; nothing to reload';
     try {
@@ -114,7 +115,7 @@ export class ChildSupervisor {
   /** Shutdown: stop the child and never start it again. */
   async stop(): Promise<ChildExit | undefined> {
     this.#stopping = true;
-    clearTimeout(this.#restartTimer);
+    this.#restartTimer?.clear();
     return this.#stopChild();
   }
 
@@ -126,10 +127,10 @@ export class ChildSupervisor {
     this.#expectingExit = true;
     try {
       this.forward(killSignal as NodeJS.Signals);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), killTimeoutMs)));
+      let timer: SafeTimer | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setSafeTimeout(() => resolve('timeout'), killTimeoutMs)));
       const first = await Promise.race([exited, timedOut]);
-      clearTimeout(timer);
+      timer?.clear();
       if (first === 'timeout') {
         this.options.logger.warn({ pid: child.pid, killSignal, killTimeoutMs }, 'child did not stop in time; sending SIGKILL');
         try {
@@ -155,7 +156,7 @@ export class ChildSupervisor {
       this.#failures = Date.now() - this.#startedAt >= STABLE_RUN_MS ? 1 : this.#failures + 1;
       const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MS * 2 ** (this.#failures - 1));
       logger.warn({ status: exitStatus(exit), restartInMs: delay }, 'child failed; restarting (restart = "on-failure")');
-      this.#restartTimer = setTimeout(() => this.start(), delay);
+      this.#restartTimer = setSafeTimeout(() => this.start(), delay);
       return;
     }
     this.#finish(exit);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { SidecarError } from '../errors.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 /** How long a command gets between the polite signal and SIGKILL, after its timeout. */
 export const COMMAND_KILL_GRACE_MS = 2_000;
@@ -29,7 +30,7 @@ export function runCommandHook(command: readonly string[], timeoutMs: number, en
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: 'ignore', detached: true });
     let timedOut = false;
-    let killTimer: NodeJS.Timeout | undefined;
+    let killTimer: SafeTimer | undefined;
     const signalGroup = (signal: NodeJS.Signals) => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, signal);
@@ -37,18 +38,18 @@ export function runCommandHook(command: readonly string[], timeoutMs: number, en
         // already gone
       }
     };
-    const timer = setTimeout(() => {
+    const timer = setSafeTimeout(() => {
       timedOut = true;
       signalGroup('SIGTERM');
-      killTimer = setTimeout(() => signalGroup('SIGKILL'), COMMAND_KILL_GRACE_MS);
+      killTimer = setSafeTimeout(() => signalGroup('SIGKILL'), COMMAND_KILL_GRACE_MS);
     }, timeoutMs);
     child.once('error', (cause) => {
-      clearTimeout(timer);
+      timer.clear();
       reject(new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: cannot run ${file} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`, { cause }));
     });
     child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
+      timer.clear();
+      killTimer?.clear();
       if (timedOut) reject(new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${file} did not finish within ${timeoutMs} ms and was killed (${signal ?? 'exited'})`));
       else if (code === 0) resolve();
       else reject(new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${file} exited with ${code === null ? `signal ${signal}` : `code ${code}`}`));

@@ -5,6 +5,7 @@ import { writeAudit } from '../log/audit.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import type { ReloadTarget } from './reload-target.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 export interface ReloadDispatcherOptions {
   readonly targets: ReadonlyMap<string, ReloadTarget>;
@@ -24,7 +25,7 @@ export interface ReloadDispatcherOptions {
 export class ReloadDispatcher {
   readonly #pending = new Set<string>();
   readonly #inFlight = new Map<string, AbortController>();
-  #maxTimer: NodeJS.Timeout | undefined;
+  #maxTimer: SafeTimer | undefined;
   #stopped = false;
 
   constructor(private readonly options: ReloadDispatcherOptions) {}
@@ -34,13 +35,13 @@ export class ReloadDispatcher {
     if (this.#stopped) return;
     for (const name of names) this.#pending.add(name);
     if (this.#pending.size > 0 && this.#maxTimer === undefined) {
-      this.#maxTimer = setTimeout(() => this.flush(), this.options.maxCollectMs);
+      this.#maxTimer = setSafeTimeout(() => this.flush(), this.options.maxCollectMs);
     }
   }
 
   /** The burst is over: fire every pending target once. */
   flush(): void {
-    clearTimeout(this.#maxTimer);
+    this.#maxTimer?.clear();
     this.#maxTimer = undefined;
     const names = [...this.#pending];
     this.#pending.clear();
@@ -52,7 +53,7 @@ export class ReloadDispatcher {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#maxTimer);
+    this.#maxTimer?.clear();
     this.#pending.clear();
     for (const controller of this.#inFlight.values()) controller.abort();
     this.#inFlight.clear();

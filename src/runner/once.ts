@@ -5,6 +5,7 @@ import { formatDuration } from '../config/duration.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { writeAtomically } from '../output/atomic-write.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 import { Watcher } from '../watch/watcher.js';
 import { allowedEnvironment } from './environment.js';
 import { loadTemplates } from './load-templates.js';
@@ -40,16 +41,16 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
     env: allowedEnvironment(options.env, config.envAllow),
     envAllow: config.envAllow,
   };
-  let timer: NodeJS.Timeout | undefined;
+  let timer: SafeTimer | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError(watcher, options.timeoutMs)), options.timeoutMs);
+      timer = setSafeTimeout(() => reject(timeoutError(watcher, options.timeoutMs)), options.timeoutMs);
     });
     const texts = await Promise.race([
       Promise.all(templates.map((t) => renderToCompletion(t, watcher, { ...renderOptions, errorOnMissingKey: t.config.errorOnMissingKey }))),
       timeout,
     ]);
-    clearTimeout(timer);
+    timer?.clear();
     if (options.dryRun) {
       if (options.showSecrets) logger.warn('printing secret values to stdout (--show-secrets)');
       templates.forEach((t, i) => options.stdout.write(`==> ${t.config.destination} <==\n${texts[i] ?? ''}${texts[i]?.endsWith('\n') === false ? '\n' : ''}`));
@@ -71,7 +72,7 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
       logger.info({ template: template.config.name, destination: template.config.destination, outcome: result.outcome }, 'rendered');
     }, { concurrency: WRITE_CONCURRENCY });
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
     await watcher.stop();
     await closeBackends(backends, logger);
   }

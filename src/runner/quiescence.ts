@@ -1,12 +1,13 @@
 import type { WaitPolicy } from '../config/types.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 /**
  * Coalesces bursts of changes (consul-template's `wait`): fire once no change has arrived for `minMs`, and no
  * later than `maxMs` after the first change of the burst. With both zero, changes in the same tick coalesce.
  */
 export class Quiescence {
-  #minTimer: NodeJS.Timeout | undefined;
-  #maxTimer: NodeJS.Timeout | undefined;
+  #minTimer: SafeTimer | undefined;
+  #maxTimer: SafeTimer | undefined;
 
   constructor(
     private readonly wait: WaitPolicy,
@@ -20,16 +21,16 @@ export class Quiescence {
   /** A change arrived. `immediate` skips the wait (for a template that has never rendered). */
   touch(immediate = false): void {
     const min = immediate ? 0 : this.wait.minMs;
-    clearTimeout(this.#minTimer);
-    this.#minTimer = setTimeout(() => this.#fireNow(), min);
+    this.#minTimer?.clear();
+    this.#minTimer = setSafeTimeout(() => this.#fireNow(), min);
     if (this.#maxTimer === undefined && !immediate && this.wait.maxMs > min) {
-      this.#maxTimer = setTimeout(() => this.#fireNow(), this.wait.maxMs);
+      this.#maxTimer = setSafeTimeout(() => this.#fireNow(), this.wait.maxMs);
     }
   }
 
   cancel(): void {
-    clearTimeout(this.#minTimer);
-    clearTimeout(this.#maxTimer);
+    this.#minTimer?.clear();
+    this.#maxTimer?.clear();
     this.#minTimer = undefined;
     this.#maxTimer = undefined;
   }

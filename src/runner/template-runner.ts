@@ -9,6 +9,7 @@ import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import { Quiescence } from './quiescence.js';
 import type { TemplateOutput } from './template-output.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 /** What a runner renders, and whom it tells. */
 export interface RenderJob {
@@ -49,7 +50,7 @@ export class TemplateRunner {
   #queued = 0;
   #stopped = false;
   #writeFailures = 0;
-  #retryTimer: NodeJS.Timeout | undefined;
+  #retryTimer: SafeTimer | undefined;
 
   constructor(private readonly options: TemplateRunnerOptions) {
     this.#quiescence = new Quiescence(options.job.wait, () => this.#enqueueRender());
@@ -72,7 +73,7 @@ export class TemplateRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#quiescence.cancel();
-    clearTimeout(this.#retryTimer);
+    this.#retryTimer?.clear();
     await this.#chain;
   }
 
@@ -134,7 +135,7 @@ export class TemplateRunner {
     this.#writeFailures++;
     const delay = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (this.#writeFailures - 1));
     this.options.logger.error({ template: this.options.job.name, error: errorFields(coded), retryInMs: delay }, 'write failed; retrying');
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => this.#enqueueRender(), delay);
+    this.#retryTimer?.clear();
+    this.#retryTimer = setSafeTimeout(() => this.#enqueueRender(), delay);
   }
 }

@@ -7,6 +7,7 @@ import { tap } from '../log/log-tap.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import { planRefresh } from '../lease/refresh-schedule.js';
+import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 export interface SecretViewOptions {
   /** secretKey(): "backend:path". */
@@ -33,7 +34,7 @@ export class SecretView {
   #lastError: SidecarError | undefined;
   #inFlight: Promise<void> | undefined;
   #again = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: SafeTimer | undefined;
   #unsubscribe: Unsubscribe | undefined;
   readonly #abort = new AbortController();
   readonly #first: Promise<void>;
@@ -90,7 +91,7 @@ export class SecretView {
 
   async stop(): Promise<void> {
     this.#abort.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'watch stopped'));
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     await this.#unsubscribe?.().catch(() => undefined);
     await this.#inFlight?.catch(() => undefined);
   }
@@ -156,11 +157,11 @@ export class SecretView {
   }
 
   #schedule(secret: FetchedSecret): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     const plan = planRefresh(secret.lifetime, this.options.now(), this.options.random(), this.options.backend.refreshPolicy);
     if (plan.action === 'none') return;
     const delay = Math.max(0, plan.at - this.options.now());
-    this.#timer = setTimeout(() => {
+    this.#timer = setSafeTimeout(() => {
       if (plan.action === 'renew') void this.#renew(secret);
       else this.refresh();
     }, delay);
@@ -191,8 +192,8 @@ export class SecretView {
    */
   #afterPermanentFailure(): void {
     if (!this.options.live || (this.#unsubscribe && this.options.backend.watchesSource)) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.refresh(), this.options.retry.maxBackoffMs);
+    this.#timer?.clear();
+    this.#timer = setSafeTimeout(() => this.refresh(), this.options.retry.maxBackoffMs);
   }
 }
 

@@ -6,6 +6,7 @@ import { writeAudit } from '../../log/audit.js';
 import { errorFields } from '../../log/error-fields.js';
 import type { Logger } from '../../log/logger.js';
 import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js';
+import { setSafeTimeout, type SafeTimer } from '../../timer.js';
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
@@ -52,7 +53,7 @@ export class TokenManager {
   #login: Promise<string> | undefined;
   #fileMtime = -1;
   #checkedAt = -Infinity;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: SafeTimer | undefined;
   #closed = false;
   readonly #abort = new AbortController();
   /** A token given in the config or VAULT_TOKEN, once its renewal has been looked into. */
@@ -117,7 +118,7 @@ export class TokenManager {
   close(): void {
     this.#closed = true;
     this.#abort.abort();
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
   }
 
   /** Looks the given token up once, and keeps it renewed while Vault allows. */
@@ -202,13 +203,13 @@ export class TokenManager {
 
   /** `atMaxTtl`: renewals no longer extend the token, so the next step is a login at `fraction` of what is left. */
   #schedule(answer: VaultAuthAnswer, issuedAt: number, atMaxTtl = false): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
     if (this.#closed || !this.deps.keepAlive || ttlMs <= 0) return; // a token without a TTL never expires
     const lifetime = { kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false, maxExpiresAt: atMaxTtl ? issuedAt + ttlMs : undefined } as const;
     const plan = planRefresh(lifetime, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
     if (plan.action === 'none') return;
-    this.#timer = setTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));
+    this.#timer = setSafeTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));
     // Renewal must not keep a finished `once` alive.
     this.#timer.unref();
   }

@@ -14,6 +14,7 @@ import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
 import { VaultHttp, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
+import { setSafeTimeout, type SafeTimer } from '../../timer.js';
 
 interface NodeVaultClient {
   request(options: { path: string; method: string; json?: object; headers?: Record<string, string> }): Promise<VaultResponse>;
@@ -69,7 +70,7 @@ export class VaultBackend implements SecretBackend {
   readonly #leases = new Map<string, number>();
   /** The lease each path holds now, so that the one it replaces can be revoked once the app has switched. */
   readonly #leaseOf = new Map<string, string>();
-  readonly #revocations = new Set<NodeJS.Timeout>();
+  readonly #revocations = new Set<SafeTimer>();
   readonly #live: boolean;
   /** Which token generation issued the lease each path holds now: a lease ends with its token. */
   readonly #leaseIssuers = new Map<string, number>();
@@ -191,16 +192,15 @@ export class VaultBackend implements SecretBackend {
     const endsAt = this.#leases.get(old) ?? 0;
     const revokeAt = Date.now() + this.config.rotationMarginMs;
     if (endsAt <= revokeAt) return;
-    const timer = setTimeout(() => {
+    const timer = setSafeTimeout(() => {
       this.#revocations.delete(timer);
       void this.#revoke(old);
-    }, revokeAt - Date.now());
-    timer.unref();
+    }, revokeAt - Date.now()).unref();
     this.#revocations.add(timer);
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
-    for (const timer of this.#revocations) clearTimeout(timer);
+    for (const timer of this.#revocations) timer.clear();
     this.#revocations.clear();
     if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll();
     this.#tokens.close();
