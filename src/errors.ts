@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   SIDECAR_ERR_RENDER_MISSING_KEY: { category: 'render', retryable: false, summary: 'A secret has no value at the key a template asked for.' },
   SIDECAR_ERR_RENDER_FAILED: { category: 'render', retryable: false, summary: 'A template failed while rendering (helper error, missing field in strict mode).' },
   SIDECAR_ERR_RENDER_TOO_LARGE: { category: 'render', retryable: false, summary: 'A template renders more than its max_size (default 1 MiB).' },
+  SIDECAR_ERR_RENDER_BUDGET: { category: 'render', retryable: false, summary: 'A template does more work than a render may (loop iterations and helper calls past the budget).' },
+  SIDECAR_ERR_RENDER_BINARY: { category: 'render', retryable: false, summary: 'Binary bytes reached a place that takes text only: a text helper (trim, indent, json), a reference, or an env_template.' },
   SIDECAR_ERR_RENDER_UNSETTLED: { category: 'render', retryable: false, summary: 'A template kept asking for new secrets past the render limit.' },
   SIDECAR_ERR_BACKEND_NOT_FOUND: { category: 'backend', retryable: false, summary: 'The backend has no secret at that path.' },
   SIDECAR_ERR_BACKEND_UNAVAILABLE: { category: 'backend', retryable: true, summary: 'The backend cannot be reached or its source cannot be read right now.' },

@@ -7,7 +7,8 @@ import { checkDestinationFilesystem } from './filesystem-check.js';
 
 export interface WriteRequest {
   readonly destination: string;
-  readonly contents: string;
+  /** Text (written as UTF-8) or bytes (written as they are). */
+  readonly contents: string | Uint8Array;
   readonly perms: number;
   readonly uid: number | undefined;
   readonly gid: number | undefined;
@@ -44,7 +45,7 @@ export async function writeAtomically(request: WriteRequest): Promise<WriteResul
   let handle;
   try {
     handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    await handle.writeFile(request.contents, 'utf8');
+    await handle.writeFile(request.contents);
     if (request.uid !== undefined || request.gid !== undefined) await handle.chown(request.uid ?? -1, request.gid ?? -1);
     // chmod after chown: chown clears setuid/setgid bits, and the umask must not loosen or tighten our mode.
     await handle.chmod(request.perms);
@@ -85,8 +86,9 @@ async function isAlreadyInPlace(request: WriteRequest): Promise<boolean> {
     if (!info.isFile() || (info.mode & 0o7777) !== request.perms) return false;
     if (request.uid !== undefined && info.uid !== request.uid) return false;
     if (request.gid !== undefined && info.gid !== request.gid) return false;
-    if (info.size !== Buffer.byteLength(request.contents, 'utf8')) return false;
-    return (await handle.readFile('utf8')) === request.contents;
+    const wanted = typeof request.contents === 'string' ? Buffer.from(request.contents, 'utf8') : request.contents;
+    if (info.size !== wanted.length) return false;
+    return (await handle.readFile()).equals(wanted);
   } catch {
     return false;
   } finally {

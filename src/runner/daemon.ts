@@ -77,7 +77,7 @@ export class Daemon {
     if (config.exec) this.#setUpChild(config);
     // Listener and audit settings apply from the start; a SIGHUP reload keeps them as they were.
     this.#observability = await openObservability(config, logger, true);
-    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => new Set(this.#watcher?.keys() ?? []));
+    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => this.#watcher?.labels() ?? new Set<string>());
     const built = await this.#build(config);
     this.#backends = built.pool;
     this.#watcher = new Watcher({ backends: built.backends, logger, retry: config.retry, live: true });

@@ -53,7 +53,12 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
     timer?.clear();
     if (options.dryRun) {
       if (options.showSecrets) logger.warn('printing secret values to stdout (--show-secrets)');
-      templates.forEach((t, i) => options.stdout.write(`==> ${t.config.destination} <==\n${texts[i] ?? ''}${texts[i]?.endsWith('\n') === false ? '\n' : ''}`));
+      for (const [i, t] of templates.entries()) {
+        const bytes = texts[i] ?? Buffer.alloc(0);
+        options.stdout.write(`==> ${t.config.destination} <==\n`);
+        options.stdout.write(bytes);
+        if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) options.stdout.write('\n');
+      }
       return;
     }
     // Each file is independent and atomic; writing them concurrently turns 200 sequential round trips to the
@@ -62,7 +67,7 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
       const owner = destinations?.get(template.config.index);
       const result = await writeAtomically({
         destination: template.config.destination,
-        contents: texts[i] ?? '',
+        contents: texts[i] ?? Buffer.alloc(0),
         perms: template.config.perms,
         uid: owner?.uid,
         gid: owner?.gid,
@@ -81,8 +86,9 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
 function timeoutError(watcher: Watcher, timeoutMs: number): SidecarError {
   const waiting: string[] = [];
   for (const key of watcher.keys().filter((k) => !watcher.view(k)?.current)) {
-    const error = watcher.view(key)?.lastError;
-    waiting.push(error ? `${key} (last error: ${error.message})` : key);
+    const view = watcher.view(key);
+    const error = view?.lastError;
+    waiting.push(error ? `${view?.label ?? ''} (last error: ${error.message})` : (view?.label ?? ''));
   }
   return new SidecarError('SIDECAR_ERR_TIMEOUT', `once did not finish within ${formatDuration(timeoutMs)}${waiting.length ? `; still waiting for ${waiting.join(', ')}` : ''}`, {
     hint: 'raise --timeout, or check that the backend is reachable',

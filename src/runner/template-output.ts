@@ -1,4 +1,5 @@
 import type { TemplateConfig } from '../config/types.js';
+import { SidecarError } from '../errors.js';
 import { writeAtomically } from '../output/atomic-write.js';
 import type { Destination } from './preflight.js';
 
@@ -6,7 +7,7 @@ import type { Destination } from './preflight.js';
 export interface TemplateOutput {
   /** For log lines: a path, or "env:NAME". */
   readonly label: string;
-  write(text: string): Promise<'written' | 'unchanged'>;
+  write(bytes: Uint8Array): Promise<'written' | 'unchanged'>;
 }
 
 export function fileOutput(config: TemplateConfig, destination: Destination): TemplateOutput {
@@ -31,11 +32,28 @@ export function fileOutput(config: TemplateConfig, destination: Destination): Te
 export function envOutput(name: string, values: Map<string, string>, onChange: () => void): TemplateOutput {
   return {
     label: `env:${name}`,
-    write: (text) => {
+    write: (bytes) => {
+      const text = environmentText(name, bytes);
       if (values.get(name) === text) return Promise.resolve('unchanged');
       values.set(name, text);
       onChange();
       return Promise.resolve('written');
     },
   };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** An environment variable holds text without NUL bytes: binary output cannot go there. */
+function environmentText(name: string, bytes: Uint8Array): string {
+  let text: string | undefined;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined || text.includes('\u0000')) {
+    throw new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, { hint: 'base64Encode the value, or render it to a file' });
+  }
+  return text;
 }
