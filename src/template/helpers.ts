@@ -119,7 +119,7 @@ function secret(state: RenderState, args: unknown[], options: HelperOptions): un
   if (typeof real !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'secret takes one reference string, like {{secret "name:path#key"}}');
   // Derived-ness is judged on what the template handed over (a placeholder in mask mode) and on the real text.
   const original = new Map<string, unknown>([[real, written]]);
-  for (const [name, value] of Object.entries(options.hash as Record<string, unknown>)) {
+  for (const value of Object.values(options.hash as Record<string, unknown>)) {
     const r = unmasked(state, value);
     if (typeof r === 'string' || typeof r === 'number' || typeof r === 'boolean') original.set(String(r), value);
   }
@@ -191,7 +191,7 @@ function jsonSize(state: RenderState, value: unknown, indent: number, depth: num
     if (value.includes(state.binaryMark)) throw helperError(options, 'SIDECAR_ERR_RENDER_BINARY', 'json was given binary bytes, which are not text');
     return JSON.stringify(value).length;
   }
-  if (value === null || typeof value !== 'object') return String(value).length;
+  if (value === null || typeof value !== 'object') return String(value as number | boolean | null).length;
   const entries = Array.isArray(value) ? value.map((v): [string | undefined, unknown] => [undefined, v]) : Object.entries(value);
   const perEntry = indent > 0 ? 1 + (depth + 1) * indent : 0;
   let size = 2 + entries.length + (indent > 0 ? 1 + depth * indent : 0);

@@ -82,7 +82,7 @@ export function createRenderState(options: RenderOptions, maxBytes: number, name
     charge(units) {
       work += units;
       if (work > budget) {
-        throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" does more work than a render may (more than ${budget} loop iterations and helper calls)`, {
+        throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" does more work than a render may (loop iterations and helper calls past the budget)`, {
           hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
         });
       }

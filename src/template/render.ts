@@ -59,7 +59,9 @@ function assemble(text: string, state: RenderState): Buffer {
 function renderError(name: string, error: unknown, state: RenderState): SidecarError {
   const scrub = (text: string) => scrubSecrets(text, state.leaves);
   if (isSidecarError(error)) {
-    return new SidecarError(error.code, `template "${name}" ${scrub(error.message)}`, error.hint === undefined ? {} : { hint: error.hint });
+    const prefix = `template "${name}" `;
+    const body = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+    return new SidecarError(error.code, `${prefix}${scrub(body)}`, error.hint === undefined ? {} : { hint: error.hint });
   }
   const e = error as { message?: string; lineNumber?: number };
   // Handlebars' strict-mode message ends "not defined in <the object>", which can be a secret: drop that part.

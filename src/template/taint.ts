@@ -51,9 +51,9 @@ function embeddedOrigin(state: RenderState, text: string): string | undefined {
   return undefined;
 }
 
-/** Visits primitive leaves and object keys until `visit` returns true; every node costs one unit of work. */
+/** Visits primitive leaves and object keys until `visit` returns true; every node (and KiB of text) costs a unit. */
 function walk(state: RenderState, value: unknown, visit: (leaf: unknown) => boolean): boolean {
-  state.charge(1);
+  state.charge(typeof value === 'string' ? 1 + (value.length >> 10) : 1);
   if (value === null || value === undefined) return false;
   if (typeof value !== 'object') return visit(value);
   if (value instanceof Uint8Array) return visit(value);
