@@ -191,7 +191,7 @@ function jsonSize(state: RenderState, value: unknown, indent: number, depth: num
     if (value.includes(state.binaryMark)) throw helperError(options, 'SIDECAR_ERR_RENDER_BINARY', 'json was given binary bytes, which are not text');
     return JSON.stringify(value).length;
   }
-  if (value === null || typeof value !== 'object') return String(value as number | boolean | null).length;
+  if (value === null || typeof value !== 'object') return `${value as number | boolean | null}`.length;
   const entries = Array.isArray(value) ? value.map((v): [string | undefined, unknown] => [undefined, v]) : Object.entries(value);
   const perEntry = indent > 0 ? 1 + (depth + 1) * indent : 0;
   let size = 2 + entries.length + (indent > 0 ? 1 + depth * indent : 0);
