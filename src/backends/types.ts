@@ -32,6 +32,9 @@ export interface FetchedSecret {
 
 export interface FetchContext {
   readonly signal: AbortSignal;
+  /** What logs and audit records may show of the path: parts computed from a secret are replaced by their
+   * `[derived from …]` label. Undefined: the path itself is safe to show. */
+  readonly label?: string;
 }
 
 /** Stops a watch. */

@@ -1,6 +1,6 @@
 import type { FetchedSecret, Lifetime, SecretBackend, Unsubscribe } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
-import { SidecarError, toSidecarError } from '../errors.js';
+import { ERROR_CODES, SidecarError, toSidecarError } from '../errors.js';
 import { retryWithBackoff } from '../retry.js';
 import { writeAudit } from '../log/audit.js';
 import { tap } from '../log/log-tap.js';
@@ -145,7 +145,7 @@ export class SecretView {
     const shownPath = this.options.pathLabel ?? path;
     const started = now();
     try {
-      const secret = await backend.fetch(path, { signal: this.#abort.signal });
+      const secret = await backend.fetch(path, { signal: this.#abort.signal, ...(this.options.pathLabel === undefined || this.options.pathLabel === path ? {} : { label: this.options.pathLabel }) });
       writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path: shownPath, outcome: 'ok', durationMs: now() - started, version: secret.version, expiresAt: expiresAt(secret.lifetime, now()) });
       return secret;
     } catch (error) {
@@ -201,14 +201,9 @@ export class SecretView {
     }
   }
 
-  /** The error as it may be shown: texts derived from a secret in its message replaced by their labels. */
+  /** The error as it may be shown (see concealError). */
   #conceal(error: SidecarError): SidecarError {
-    const hidden = this.options.hidden ?? [];
-    if (hidden.length === 0) return error;
-    const message = concealText(error.message, hidden);
-    const hint = error.hint === undefined ? undefined : concealText(error.hint, hidden);
-    if (message === error.message && hint === error.hint) return error;
-    return new SidecarError(error.code, message, { ...(hint === undefined ? {} : { hint }), retryable: error.retryable });
+    return concealError(error, this.label, this.options.hidden ?? []);
   }
 
   /**
@@ -229,9 +224,15 @@ function expiresAt(lifetime: Lifetime, now: number): number | undefined {
   return undefined;
 }
 
-/** `text` with each hidden real text replaced by what shows instead (longest first). */
-export function concealText(text: string, hidden: readonly (readonly [string, string])[]): string {
-  let out = text;
-  for (const [real, label] of hidden) out = out.split(real).join(label);
-  return out;
+/**
+ * An error about a secret whose reference or arguments are computed from another secret: a backend's message may
+ * quote the path in any form (split, encoded, prefixed), so it is withheld whole; the code, what it means and
+ * the label remain.
+ */
+export function concealError(error: SidecarError, label: string, hidden: readonly (readonly [string, string])[]): SidecarError {
+  if (hidden.length === 0) return error;
+  return new SidecarError(error.code, `${label}: ${ERROR_CODES[error.code].summary} (the backend's message is withheld: the reference is derived from a secret)`, {
+    hint: 'check the secret the reference or its arguments are computed from',
+    retryable: error.retryable,
+  });
 }

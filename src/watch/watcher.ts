@@ -2,7 +2,7 @@ import type { SecretBackend } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { SecretView, concealText } from './secret-view.js';
+import { SecretView } from './secret-view.js';
 
 export interface WatcherOptions {
   readonly backends: ReadonlyMap<string, SecretBackend>;
@@ -80,7 +80,8 @@ export class Watcher {
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
-      this.options.logger.error({ ref: address.label, error: { message: concealText((error as Error).message, address.hidden) } }, 'cannot watch secret');
+      const message = address.hidden.length > 0 ? 'the backend\'s message is withheld: the reference is derived from a secret' : (error as Error).message;
+      this.options.logger.error({ ref: address.label, error: { message } }, 'cannot watch secret');
       view.refresh();
     });
     return view;

@@ -68,6 +68,8 @@ export class VaultBackend implements SecretBackend {
   readonly #mounts: MountCache;
   /** Leases this backend holds, with when each ends (epoch ms), for revoke_leases_on_exit. */
   readonly #leases = new Map<string, number>();
+  /** Leases whose path was computed from a secret: what their audit records show instead. */
+  readonly #leaseLabels = new Map<string, string>();
   /** The lease each path holds now, so that the one it replaces can be revoked once the app has switched. */
   readonly #leaseOf = new Map<string, string>();
   readonly #revocations = new Set<SafeTimer>();
@@ -121,14 +123,15 @@ export class VaultBackend implements SecretBackend {
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const [bare = path, args] = path.split('?', 2);
+    const shown = context.label ?? path;
     const mount = await this.#mounts.mountFor(bare);
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
-      if (args) return this.#write(bare, args, path);
+      if (args) return this.#write(bare, args, path, shown);
       const generation = this.#tokens.generation;
-      const secret = this.#dynamic(await this.#request('GET', bare, path));
+      const secret = this.#dynamic(await this.#request('GET', bare, path), shown);
       if (secret.lifetime.kind === 'lease') {
         this.#leaseIssuers.set(path, generation);
         this.#replaced(path, secret.lifetime.leaseId);
@@ -209,13 +212,13 @@ export class VaultBackend implements SecretBackend {
   }
 
   /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
-  async #write(apiPath: string, args: string, path: string): Promise<FetchedSecret> {
+  async #write(apiPath: string, args: string, path: string, shown: string): Promise<FetchedSecret> {
     const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy);
     if (cached) {
-      this.logger.info({ path, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
+      this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
     }
-    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args))));
+    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args))), shown);
     if (this.#issuances && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
       await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
@@ -227,7 +230,7 @@ export class VaultBackend implements SecretBackend {
    * A read or write answered by a secrets engine: with a lease (database, aws, …), with an expiration and no
    * lease (a PKI certificate, re-issued at two thirds of its validity), or plain data (polled).
    */
-  #dynamic(response: VaultResponse): FetchedSecret {
+  #dynamic(response: VaultResponse, shown: string): FetchedSecret {
     const data = response.data ?? {};
     const leaseId = response.lease_id ?? '';
     if (!leaseId || !response.lease_duration) {
@@ -236,6 +239,8 @@ export class VaultBackend implements SecretBackend {
       return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime };
     }
     this.#leases.set(leaseId, Date.now() + response.lease_duration * 1000);
+    // The lease id holds the path as fetched; a path computed from a secret is audited by its label instead.
+    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
     return {
       value: new Sealed(data),
       // Each issuance is a new lease: the lease id identifies the version (and is never logged).
@@ -253,7 +258,8 @@ export class VaultBackend implements SecretBackend {
   async #revoke(leaseId: string): Promise<void> {
     if (!this.#leases.delete(leaseId)) return;
     const started = Date.now();
-    const path = leaseId.split('/').slice(0, -1).join('/');
+    const path = this.#leaseLabels.get(leaseId) ?? leaseId.split('/').slice(0, -1).join('/');
+    this.#leaseLabels.delete(leaseId);
     try {
       await this.#request('PUT', 'sys/leases/revoke', 'sys/leases/revoke', { lease_id: leaseId });
       writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'ok', durationMs: Date.now() - started });
