@@ -15,6 +15,8 @@ export const MAX_RENDER_PASSES = 16;
 export async function renderToCompletion(template: LoadedTemplate, watcher: Watcher, options: Omit<RenderOptions, 'store'>): Promise<Buffer> {
   const store = storeOf(watcher);
   for (let pass = 0; pass < MAX_RENDER_PASSES; pass++) {
+    // Renders are synchronous: between them, timers (once --timeout) and I/O get their turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const result = renderTemplate(template.compiled, { ...options, store });
     if (result.status === 'complete') return result.bytes;
     await Promise.all(

@@ -73,6 +73,15 @@ for (const name of ['each', 'if', 'unless', 'with'] as const) {
   });
 }
 
+// `lookup` into a value not fetched yet is not known yet either (not undefined, which `default` would replace).
+const builtinLookup = handlebars.helpers['lookup'] as Handlebars.HelperDelegate;
+handlebars.registerHelper('lookup', function (this: unknown, ...all: unknown[]) {
+  const state = currentState();
+  state.charge(1);
+  if (isPending(state, all[0]) || isPending(state, all[1])) return state.pending;
+  return (builtinLookup as (...args: unknown[]) => unknown).apply(this, all);
+});
+
 /** Characters of template source a block spans, from Handlebars' location (lines and columns). */
 function blockLength(state: RenderState, loc: Loc | undefined): number {
   const starts = state.lineStarts;

@@ -82,6 +82,14 @@ function binaryToken(state: RenderState, bytes: Uint8Array): string {
   return token;
 }
 
+/** The value with every byte array in it (at any depth) replaced by its token. */
+function withBinaryTokens(state: RenderState, value: unknown): unknown {
+  if (value instanceof Uint8Array) return binaryToken(state, value);
+  if (Array.isArray(value)) return value.map((item) => withBinaryTokens(state, item));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withBinaryTokens(state, v)]));
+}
+
 function bytesOf(state: RenderState, value: unknown): Uint8Array | undefined {
   return typeof value === 'string' ? state.binaries.get(value) : undefined;
 }
@@ -151,7 +159,7 @@ function secret(state: RenderState, args: unknown[], options: HelperOptions): un
   const origin = originOf(state, [...original.values()]) ?? ref.text;
   secretLeaves(selected.value, state.leaves);
   taintValue(state, selected.value, origin);
-  const value = selected.value instanceof Uint8Array ? binaryToken(state, selected.value) : selected.value;
+  const value = withBinaryTokens(state, selected.value);
   const result = state.options.mask ? masked(value, ref.shown, state) : printable(value);
   taintValue(state, result, origin);
   return result;

@@ -120,6 +120,18 @@ describe('values derived from secrets (class 1)', () => {
     expect(store.asked.filter((k) => k.startsWith('vault:'))).toEqual([`vault:db?token=${TOKEN}`, `vault:pki/issue/web?common_name=${CN}`]);
   });
 
+  it('does not fetch with a fallback standing in for a lookup into a secret not fetched yet', () => {
+    const { store, text } = drive('{{secret "local:optional" cn=(default (lookup (secret "local:db") "user") "fallback")}}', {}, { ...SECRETS, 'local:optional?cn=app': 'v' });
+    expect(text).toBe('v');
+    expect(store.asked).not.toContain('local:optional?cn=fallback');
+  });
+
+  it('computes references from masked values in a dry run, and masks the result under its label', () => {
+    const { text, store } = drive('{{secret (secret "local:p4")}}', { mask: true }, { ...SECRETS, 'local:p4': `local:${POINTED}`, [`local:${POINTED}`]: 'present' });
+    expect(text).toBe('<masked:[derived from local:p4]>');
+    expect(store.asked).toContain(`local:${POINTED}`);
+  });
+
   it('converges with #if on a secret not fetched yet, and never fetches the branch it does not take', () => {
     const off = drive('[{{#if (secret "local:flag-off")}}{{secret "local:optional"}}{{else}}none{{/if}}]');
     expect(off.text).toBe('[none]');
@@ -226,6 +238,10 @@ describe('binary values (class 7)', () => {
     expect(bytesOf('A{{base64Decode (secret "files:k")}}B', blob.toString('base64')).equals(Buffer.concat([Buffer.from('A'), blob, Buffer.from('B')]))).toBe(true);
     expect(bytesOf('{{base64Encode (base64Decode (secret "files:k"))}}', blob.toString('base64')).toString()).toBe(blob.toString('base64'));
     expect(bytesOf('{{base64Encode (secret "files:k")}}', blob).toString()).toBe(blob.toString('base64'));
+  });
+
+  it('keeps bytes nested in a structured secret as bytes', () => {
+    expect(bytesOf('{{#with (secret "f:bundle")}}{{p12}}{{/with}}', { p12: blob }).equals(blob)).toBe(true);
   });
 
   it('refuses binary bytes in a text helper with a coded error', () => {
