@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canary } from '../support/canary.js';
 import { Daemon } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -137,5 +138,35 @@ template {
     expect(pem()).toBe(first.pem);
     const key = first.pem.split('\n').find((line) => line.length > 40 && !line.startsWith('-----')) ?? 'no key line';
     expectNoSecrets(daemon.stderr, [key, bao.rootToken]);
+  });
+
+  // Issue 21, class 1: a common_name computed from another secret.
+  it('issues once with a common_name computed from a secret, never first with it empty, and audits only its label', async () => {
+    const cn = `${canary('cn')}.internal`;
+    project = await makeProject({
+      config: `
+backend "file" "local" {
+  path = "@ROOT@/secrets.json"
+}
+backend "vault" "main" {
+  address = "${bao.address}"
+}
+template {
+  contents    = "{{#with (secret \\"main:pki/issue/web\\" common_name=(trim (secret \\"local:cn\\")) ttl=\\"1h\\")}}{{certificate}}{{/with}}"
+  destination = "@OUT@/cert.pem"
+}
+`,
+      secrets: { cn: ` ${cn} ` },
+    });
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(new X509Certificate(readFileSync(join(project.out, 'cert.pem'))).subject).toBe(`CN=${cn}`);
+    // One issuance: no request went out before the common_name was known.
+    expect((await bao.auditedRequests()).slice(before).filter((r) => r.path === 'pki/issue/web')).toHaveLength(1);
+    const paths = daemon.records.map((r) => (r['audit'] as { backend?: string; path?: string } | undefined)).filter((a) => a?.backend === 'main').map((a) => a?.path);
+    expect(paths).toContain('pki/issue/web?common_name=[derived from local:cn]&ttl=1h');
+    await daemon.stop();
+    expectNoSecrets(daemon.stderr, [cn, cn.split('.')[0] ?? cn]);
   });
 });
