@@ -33,7 +33,10 @@ export function envOutput(name: string, values: Map<string, string>, onChange: (
   return {
     label: `env:${name}`,
     write: (bytes) => {
-      const text = environmentText(name, bytes);
+      const text = environmentText(bytes);
+      if (text === undefined) {
+        return Promise.reject(new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, { hint: 'base64Encode the value, or render it to a file' }));
+      }
       if (values.get(name) === text) return Promise.resolve('unchanged');
       values.set(name, text);
       onChange();
@@ -44,16 +47,12 @@ export function envOutput(name: string, values: Map<string, string>, onChange: (
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** An environment variable holds text without NUL bytes: binary output cannot go there. */
-function environmentText(name: string, bytes: Uint8Array): string {
-  let text: string | undefined;
+/** The bytes as text, or undefined when an environment variable cannot hold them (not UTF-8, or a NUL byte). */
+function environmentText(bytes: Uint8Array): string | undefined {
   try {
-    text = UTF8.decode(bytes);
+    const text = UTF8.decode(bytes);
+    return text.includes('\u0000') ? undefined : text;
   } catch {
-    text = undefined;
+    return undefined;
   }
-  if (text === undefined || text.includes('\u0000')) {
-    throw new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, { hint: 'base64Encode the value, or render it to a file' });
-  }
-  return text;
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
+import { envOutput } from '../../src/runner/template-output.js';
+import { secretLeaves } from '../../src/sealed.js';
 import { compileTemplate } from '../../src/template/compile.js';
 import type { RenderOptions, SecretLookup, SecretStore } from '../../src/template/render-state.js';
 import { renderTemplate, type RenderResult } from '../../src/template/render.js';
@@ -248,6 +250,14 @@ describe('binary values (class 7)', () => {
     for (const source of ['{{trim (secret "f:k")}}', '{{indent (secret "f:k") 2}}', '{{json (secret "f:k")}}', '{{secret (secret "f:k")}}']) {
       expect(() => bytesOf(source, blob)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BINARY' }) as Error);
     }
+  });
+
+  it('refuses binary bytes for an env_template (a variable holds text), and never scrubs messages by byte values', async () => {
+    const values = new Map<string, string>();
+    await expect(envOutput('KEYSTORE', values, () => undefined).write(blob)).rejects.toMatchObject({ code: 'SIDECAR_ERR_RENDER_BINARY' });
+    await expect(envOutput('KEYSTORE', values, () => undefined).write(Buffer.from('a\u0000b'))).rejects.toMatchObject({ code: 'SIDECAR_ERR_RENDER_BINARY' });
+    expect(values.size).toBe(0);
+    expect(secretLeaves({ key: blob }).size).toBe(0);
   });
 
   it('masks a binary value in a dry run', () => {
