@@ -17,9 +17,9 @@ export interface SecretRef {
   readonly label: string;
   /** What `path` shows as, in `label`. */
   readonly pathLabel: string;
-  /** Each real text `label` hides (derived parts, as written and as encoded) with what shows instead: a backend's
-   * message may quote them. */
-  readonly hidden: readonly (readonly [string, string])[];
+  /** Some part of the reference or its arguments is computed from a secret: a backend's message about it, which
+   * may quote the path in any form, is never shown. */
+  readonly derived: boolean;
 }
 
 /** Tells which texts are derived from secrets: their label, or undefined for a text written in the template. */
@@ -33,8 +33,8 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
  * common_name) join the path as a canonical query, so the same reference with the same arguments is one secret
  * however many templates name it, and different arguments are different secrets.
  */
-export function parseSecretRef(text: string, params: Readonly<Record<string, string>> = {}, derived: ShowText = () => undefined): SecretRef {
-  const textLabel = derived(text);
+export function parseSecretRef(text: string, params: Readonly<Record<string, string>> = {}, labelOf: ShowText = () => undefined): SecretRef {
+  const textLabel = labelOf(text);
   const shown = textLabel ?? text;
   const colon = text.indexOf(':');
   if (colon <= 0) throw refError(shown, 'expected "BACKEND:PATH" with an optional "#KEY"');
@@ -49,18 +49,13 @@ export function parseSecretRef(text: string, params: Readonly<Record<string, str
   if (names.length > 0 && bare.includes('?')) throw refError(shown, 'give arguments either in the path ("?a=b") or as template arguments, not both');
   const path = names.length === 0 ? bare : `${bare}?${new URLSearchParams(names.map((n): [string, string] => [n, params[n] ?? ''])).toString()}`;
   // Each argument shows as its label when derived from a secret, as written otherwise.
-  const hidden: [string, string][] = textLabel === undefined ? [] : [[text, textLabel], [bare, textLabel]];
   const query = names.map((n) => {
     const value = params[n] ?? '';
-    const label = derived(value);
-    if (label !== undefined) for (const form of [value, encodeURIComponent(value), new URLSearchParams([['', value]]).toString().slice(1)]) hidden.push([form, label]);
+    const label = labelOf(value);
     return label === undefined ? new URLSearchParams([[n, value]]).toString() : `${new URLSearchParams([[n, '']]).toString()}${label}`;
   });
   const pathLabel = `${textLabel ?? bare}${query.length > 0 ? `?${query.join('&')}` : ''}`;
-  if (hidden.length > 0) hidden.push([path, pathLabel], [encodeURI(path), pathLabel]);
-  // Longest first, so that a whole path is replaced before the argument inside it.
-  hidden.sort((a, b) => b[0].length - a[0].length);
-  return { backend, path, keyPath, text, shown, label: `${backend}:${pathLabel}`, pathLabel, hidden: hidden.filter(([real]) => real.length > 0) };
+  return { backend, path, keyPath, text, shown, label: `${backend}:${pathLabel}`, pathLabel, derived: pathLabel !== path };
 }
 
 function splitKeyPath(key: string, text: string): string[] {

@@ -16,8 +16,8 @@ export interface SecretViewOptions {
   /** What logs, audit records and metrics show for `key` and `path` (derived parts hidden); default: them. */
   readonly label?: string;
   readonly pathLabel?: string;
-  /** Real texts the labels hide, with their replacement, scrubbed from every error this view reports. */
-  readonly hidden?: readonly (readonly [string, string])[];
+  /** The reference is computed from a secret (in part): the backend's messages are withheld from its errors. */
+  readonly derived?: boolean;
   readonly backend: SecretBackend;
   readonly logger: Logger;
   readonly retry: RetryPolicy;
@@ -201,9 +201,9 @@ export class SecretView {
     }
   }
 
-  /** The error as it may be shown (see concealError). */
+  /** The error as it may be shown: whole for a literal reference, without the backend's message for a derived one. */
   #conceal(error: SidecarError): SidecarError {
-    return concealError(error, this.label, this.options.hidden ?? []);
+    return this.options.derived === true ? concealError(error, this.label) : error;
   }
 
   /**
@@ -229,8 +229,7 @@ function expiresAt(lifetime: Lifetime, now: number): number | undefined {
  * quote the path in any form (split, encoded, prefixed), so it is withheld whole; the code, what it means and
  * the label remain.
  */
-export function concealError(error: SidecarError, label: string, hidden: readonly (readonly [string, string])[]): SidecarError {
-  if (hidden.length === 0) return error;
+function concealError(error: SidecarError, label: string): SidecarError {
   return new SidecarError(error.code, `${label}: ${ERROR_CODES[error.code].summary} (the backend's message is withheld: the reference is derived from a secret)`, {
     hint: 'check the secret the reference or its arguments are computed from',
     retryable: error.retryable,

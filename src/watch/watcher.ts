@@ -24,8 +24,8 @@ export interface SecretAddress {
   /** The identity as logs, audit records, metrics and the listener show it (`backend:path`, derived parts hidden). */
   readonly label: string;
   readonly pathLabel: string;
-  /** Real texts the label hides, with what shows instead, for scrubbing a backend's messages. */
-  readonly hidden: readonly (readonly [string, string])[];
+  /** Computed from a secret (in part): a backend's messages about it are withheld. */
+  readonly derived: boolean;
 }
 
 /** Owns one SecretView per secret in use, keyed by the caller's key for the address. */
@@ -69,7 +69,7 @@ export class Watcher {
       path: address.path,
       label: address.label,
       pathLabel: address.pathLabel,
-      hidden: address.hidden,
+      derived: address.derived,
       backend: this.backendFor(address),
       logger: this.options.logger,
       retry: this.options.retry,
@@ -80,7 +80,7 @@ export class Watcher {
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
-      const message = address.hidden.length > 0 ? 'the backend\'s message is withheld: the reference is derived from a secret' : (error as Error).message;
+      const message = address.derived ? 'the backend\'s message is withheld: the reference is derived from a secret' : (error as Error).message;
       this.options.logger.error({ ref: address.label, error: { message } }, 'cannot watch secret');
       view.refresh();
     });
