@@ -4,6 +4,9 @@ import { SidecarError } from '../../src/errors.js';
 import { envOutput } from '../../src/runner/template-output.js';
 import { secretLeaves } from '../../src/sealed.js';
 import { compileTemplate } from '../../src/template/compile.js';
+import { HELPERS } from '../../src/template/helpers.js';
+import { createRenderState, withRenderState } from '../../src/template/render-state.js';
+import type { HelperOptions } from 'handlebars';
 import type { RenderOptions, SecretLookup, SecretStore } from '../../src/template/render-state.js';
 import { renderTemplate, type RenderResult } from '../../src/template/render.js';
 import type { SecretRef } from '../../src/template/secret-ref.js';
@@ -222,6 +225,17 @@ describe('helper shapes (class 11)', () => {
     for (const [source, message] of cases) {
       expect(() => compileTemplate('t.hbs', source, true)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringMatching(message) as unknown }) as Error);
     }
+  });
+});
+
+describe('helper shapes at run time (class 11)', () => {
+  it('fails a call of the wrong shape with a coded error and its line, not a TypeError', () => {
+    const state = createRenderState(options(new MemoryStore({})), 1024, 't.hbs');
+    const call = (name: keyof typeof HELPERS, ...args: unknown[]) => () =>
+      withRenderState(state, () => HELPERS[name](...args, { hash: {}, loc: { start: { line: 3 } } }));
+    expect(call('trim')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED', message: 'line 3: trim takes 1 argument, got 0: {{trim value}}' }) as Error);
+    expect(call('json', 'a', 'b')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED', message: expect.stringContaining('line 3: json takes 1 argument, got 2') as unknown }) as Error);
+    expect(call('indent', 'a')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED' }) as Error);
   });
 });
 
