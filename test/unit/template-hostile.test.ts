@@ -6,7 +6,6 @@ import { secretLeaves } from '../../src/sealed.js';
 import { compileTemplate } from '../../src/template/compile.js';
 import { HELPERS } from '../../src/template/helpers.js';
 import { createRenderState, withRenderState } from '../../src/template/render-state.js';
-import type { HelperOptions } from 'handlebars';
 import type { RenderOptions, SecretLookup, SecretStore } from '../../src/template/render-state.js';
 import { renderTemplate, type RenderResult } from '../../src/template/render.js';
 import type { SecretRef } from '../../src/template/secret-ref.js';
