@@ -15,7 +15,8 @@ export function derivedLabel(origin: string): string {
 /** Marks every leaf and key of `value` as derived from `origin` (keeping an earlier origin). */
 export function taintValue(state: RenderState, value: unknown, origin: string): void {
   walk(state, value, (leaf) => {
-    if (leaf === '' || state.taint.has(leaf)) return false;
+    // true/false carry a bit, not a value: tainting them would label every literal flag in the template.
+    if (leaf === '' || typeof leaf === 'boolean' || state.taint.has(leaf)) return false;
     state.taint.set(leaf, origin);
     return false;
   });
