@@ -3,11 +3,13 @@ import { dirname, extname, resolve } from 'node:path';
 import type { core } from 'zod';
 import { SidecarError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
+import { credentialEnvDenyList } from './credential-env.js';
 import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
+import { checkConfigSource, checkNoNulValues } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
 import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
@@ -17,8 +19,6 @@ export const DEFAULT_NOTIFY_SIGNAL = 'SIGHUP';
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
-/** Variables that carry the sidecar's own credentials: never passed to the child unless named in env.allow. */
-export const CREDENTIAL_ENV_PATTERNS: readonly string[] = ['VAULT_*', 'BAO_*', 'AWS_*', 'AZURE_*', 'ARM_*', 'GOOGLE_*', 'GCP_*', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_*', 'IMDS_*', 'SECRETS_SIDECAR_*'];
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
@@ -35,7 +35,9 @@ export async function loadConfig(path: string): Promise<ResolvedConfig> {
 
 /** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */
 export async function parseConfig(source: string, file: string): Promise<ResolvedConfig> {
-  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(source, file) : await parseHclConfig(source, file);
+  const text = checkConfigSource(source, file);
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
+  checkNoNulValues(tree, file);
   const parsed = configSchema.safeParse(toPlain(tree));
   if (!parsed.success) throw schemaError(parsed.error.issues, tree, file);
   return resolveConfig(parsed.data, file, tree);
@@ -177,7 +179,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
   if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);
-  const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec);
+  const credentialEnv = credentialEnvDenyList([raw.listener?.refresh_token_env]);
+  const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec, credentialEnv);
   const notifyNames = [...(exec ? [EXEC_TARGET] : []), ...notify.map((n) => n.name)];
   const envTemplates = Object.entries(raw.env_template ?? {}).map(([name, t]) => {
     if (!exec) throw invalid(['env_template', name], 'env_template needs an exec block: it sets variables of the supervised child');
@@ -213,6 +216,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     logLevel: (raw.log_level ?? 'info') as LogLevel,
     logFormat: (raw.log_format ?? 'json') as LogFormat,
     envAllow: Object.freeze([...(raw.env_allow ?? [])]),
+    credentialEnv,
     retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
     wait,
     backends: Object.freeze(withMargins),
@@ -268,7 +272,7 @@ function resolveVaultAuth(raw: RawVaultAuth | undefined, base: string, invalid: 
   return Object.freeze({ method: 'token', token: token?.token, tokenFile: file(token?.token_file) });
 }
 
-function resolveExec(raw: RawExec): ExecConfig {
+function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig {
   return Object.freeze({
     command: Object.freeze([...raw.command]),
     reloadSignal: raw.reload_signal,
@@ -279,7 +283,7 @@ function resolveExec(raw: RawExec): ExecConfig {
     env: Object.freeze({
       pristine: raw.env?.pristine ?? false,
       allow: Object.freeze([...(raw.env?.allow ?? [])]),
-      deny: Object.freeze([...new Set([...CREDENTIAL_ENV_PATTERNS, ...(raw.env?.deny ?? [])])]),
+      deny: Object.freeze([...new Set([...credentialEnv, ...(raw.env?.deny ?? [])])]),
     }),
   });
 }

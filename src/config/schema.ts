@@ -18,6 +18,24 @@ const duration = z.string({ error: 'expected a duration such as "10s" or "5m"' }
   return ms;
 });
 
+/**
+ * An http(s) URL without user:password@ in it: fetch refuses such a URL, and every log line and error naming the
+ * endpoint would carry the password. The message never repeats the URL.
+ */
+function httpUrl(protocol: RegExp, error: string) {
+  return z.url({ protocol, error }).refine(
+    (text) => {
+      try {
+        const url = new URL(text);
+        return url.username === '' && url.password === '';
+      } catch {
+        return true; // z.url reports it
+      }
+    },
+    { message: 'a URL may not carry credentials (user:password@host): they would show in logs and errors; give them another way (for a notify hook, a header)' },
+  );
+}
+
 /** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
 function singleBlock<T extends z.ZodType>(schema: T, name: string) {
   return z.preprocess((value, ctx) => {
@@ -79,7 +97,7 @@ const vaultJwtAuthSchema = z.strictObject({
 });
 
 const vaultBackendSchema = z.strictObject({
-  address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  address: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
   namespace: z.string().optional(),
   ca_cert: z.string().min(1).optional(),
   client_cert: z.string().min(1).optional(),
@@ -106,7 +124,7 @@ const vaultBackendSchema = z.strictObject({
 
 const awsSecretsManagerBackendSchema = z.strictObject({
   region: z.string().min(1).optional(),
-  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  endpoint: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
   refresh_interval: duration.optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
 });
@@ -118,7 +136,7 @@ export const BACKEND_SCHEMAS = {
   aws_secrets_manager: awsSecretsManagerBackendSchema,
   aws_ssm: awsSecretsManagerBackendSchema,
   azure_key_vault: z.strictObject({
-    vault_url: z.url({ protocol: /^https$/, error: 'expected an https:// vault URL' }),
+    vault_url: httpUrl(/^https$/, 'expected an https:// vault URL'),
     credential: z.enum(['default', 'workload_identity', 'managed_identity', 'client_secret', 'azure_cli']).optional(),
     client_id: z.string().min(1).optional(),
     tenant_id: z.string().min(1).optional(),
@@ -141,7 +159,7 @@ const backendsSchema = z.strictObject(
 );
 
 const httpHookSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  url: httpUrl(/^https?$/, 'expected an http:// or https:// URL'),
   method: z.enum(['GET', 'POST', 'PUT']).optional(),
   timeout: duration.optional(),
   headers: z.record(z.string(), z.string()).optional(),
