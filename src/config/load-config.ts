@@ -89,6 +89,9 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   const wait = resolveWait(raw.wait, DEFAULT_WAIT);
   if (wait.maxMs < wait.minMs) throw invalid(['wait', 'max'], `max (${formatDuration(wait.maxMs)}) is shorter than min (${formatDuration(wait.minMs)})`);
 
+  const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 });
+  if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', raw.retry?.max_backoff === undefined ? 'backoff' : 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
+
   const backends: BackendConfig[] = [];
   const seenNames = new Map<string, string>();
   for (const [name, options] of Object.entries(raw.backend?.file ?? {})) {
@@ -217,7 +220,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     logFormat: (raw.log_format ?? 'json') as LogFormat,
     envAllow: Object.freeze([...(raw.env_allow ?? [])]),
     credentialEnv,
-    retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
+    retry,
     wait,
     backends: Object.freeze(withMargins),
     notify: Object.freeze(notify),

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
-import { parseDuration } from './duration.js';
+import { DURATION_BOUNDS, durationOutOfBounds, parseDuration, type DurationBounds } from './duration.js';
 
 /*
  * The config schema, written against the shape both HCL and JSON configs share: a labelled block
@@ -9,14 +9,22 @@ import { parseDuration } from './duration.js';
  * Every object is strict, so a misspelt key is an error rather than a silently ignored option.
  */
 
-const duration = z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** A duration option, in milliseconds, within its range (see DURATION_BOUNDS for why each range is what it is). */
+function duration(range: DurationBounds) {
+  return z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text.slice(0, 40)}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
+      return z.NEVER;
+    }
+    const outside = durationOutOfBounds(ms, range);
+    if (outside !== undefined) {
+      ctx.addIssue({ code: 'custom', message: outside });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
 
 /**
  * An http(s) URL without user:password@ in it: fetch refuses such a URL, and every log line and error naming the
@@ -64,18 +72,18 @@ const signalName = z.string().refine((name) => SIGNAL_NAMES.includes(name), { me
 
 const owner = z.union([z.number().int().min(0), z.string().min(1)], { error: 'expected a numeric id or a name' });
 
-const waitSchema = z.strictObject({ min: duration.optional(), max: duration.optional() });
+const waitSchema = z.strictObject({ min: duration(DURATION_BOUNDS.wait).optional(), max: duration(DURATION_BOUNDS.wait).optional() });
 
 const retrySchema = z.strictObject({
   attempts: z.number().int().min(0).optional(),
-  backoff: duration.optional(),
-  max_backoff: duration.optional(),
+  backoff: duration(DURATION_BOUNDS.backoff).optional(),
+  max_backoff: duration(DURATION_BOUNDS.maxBackoff).optional(),
 });
 
 const fileBackendSchema = z.strictObject({
   path: z.string().min(1),
   format: z.enum(['json', 'yaml', 'directory']).optional(),
-  poll_interval: duration.optional(),
+  poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
 });
 
 const vaultTokenAuthSchema = z.strictObject({
@@ -113,19 +121,19 @@ const vaultBackendSchema = z.strictObject({
     })
     .optional(),
   max_connections: z.number().int().min(1).max(1000).optional(),
-  static_refresh_interval: duration.optional(),
-  request_timeout: duration.optional(),
+  static_refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
+  request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
   revoke_leases_on_exit: z.boolean().optional(),
   cache_dir: z.string().min(1).optional(),
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
-  rotation_margin: duration.optional(),
+  rotation_margin: duration(DURATION_BOUNDS.rotationMargin).optional(),
   revoke_replaced_leases: z.boolean().optional(),
 });
 
 const awsSecretsManagerBackendSchema = z.strictObject({
   region: z.string().min(1).optional(),
   endpoint: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
-  refresh_interval: duration.optional(),
+  refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
 });
 
@@ -141,14 +149,14 @@ export const BACKEND_SCHEMAS = {
     client_id: z.string().min(1).optional(),
     tenant_id: z.string().min(1).optional(),
     client_secret_file: z.string().min(1).optional(),
-    refresh_interval: duration.optional(),
+    refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
     max_requests_per_second: z.number().positive().max(1000).optional(),
   }),
   ejson: z.strictObject({
     path: z.string().min(1),
     key_dir: z.string().min(1).optional(),
     key_file: z.string().min(1).optional(),
-    poll_interval: duration.optional(),
+    poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
   }),
 } as const;
 
@@ -161,7 +169,7 @@ const backendsSchema = z.strictObject(
 const httpHookSchema = z.strictObject({
   url: httpUrl(/^https?$/, 'expected an http:// or https:// URL'),
   method: z.enum(['GET', 'POST', 'PUT']).optional(),
-  timeout: duration.optional(),
+  timeout: duration(DURATION_BOUNDS.httpTimeout).optional(),
   headers: z.record(z.string(), z.string()).optional(),
 });
 
@@ -172,7 +180,7 @@ const notifySchema = z.strictObject({
   signal: signalName.optional(),
   http: singleBlock(httpHookSchema, 'http').optional(),
   command: z.array(z.string()).min(1).optional(),
-  timeout: duration.optional(),
+  timeout: duration(DURATION_BOUNDS.commandTimeout).optional(),
 });
 
 const envNamePattern = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'expected a variable name, or a prefix ending in "*"');
@@ -181,8 +189,8 @@ const execSchema = z.strictObject({
   command: z.array(z.string()).min(1),
   reload_signal: signalName.optional(),
   kill_signal: signalName.optional(),
-  kill_timeout: duration.optional(),
-  splay: duration.optional(),
+  kill_timeout: duration(DURATION_BOUNDS.killTimeout).optional(),
+  splay: duration(DURATION_BOUNDS.splay).optional(),
   restart: z.enum(['never', 'on-failure']).optional(),
   env: singleBlock(
     z.strictObject({
@@ -217,7 +225,7 @@ const templateSchema = z.strictObject({
 
 const listenerSchema = z.strictObject({
   address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, such as "127.0.0.1:9102" or "[::1]:9102"'),
-  readiness_grace: duration.optional(),
+  readiness_grace: duration(DURATION_BOUNDS.readinessGrace).optional(),
   refresh_token_file: z.string().min(1).optional(),
   refresh_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name').optional(),
 });
