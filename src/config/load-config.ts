@@ -89,8 +89,10 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   const wait = resolveWait(raw.wait, DEFAULT_WAIT);
   if (wait.maxMs < wait.minMs) throw invalid(['wait', 'max'], `max (${formatDuration(wait.maxMs)}) is shorter than min (${formatDuration(wait.minMs)})`);
 
-  const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 });
-  if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', raw.retry?.max_backoff === undefined ? 'backoff' : 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
+  const backoffMs = raw.retry?.backoff ?? 250;
+  // Like wait: an unset cap is at least the first delay.
+  const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs, maxBackoffMs: raw.retry?.max_backoff ?? Math.max(60_000, backoffMs) });
+  if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
 
   const backends: BackendConfig[] = [];
   const seenNames = new Map<string, string>();
