@@ -9,7 +9,7 @@ import { locate, toPlain, type LocatedNode, type PathSegment } from './located.j
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
-import { checkConfigSource, checkNoNulValues } from './source-limits.js';
+import { checkConfigSource, checkNoNulValues, decodeConfig } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
 import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
@@ -23,14 +23,14 @@ export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
   const file = resolve(path);
-  let source: string;
+  let source: Buffer;
   try {
-    source = await readFile(file, 'utf8');
+    source = await readFile(file);
   } catch (cause) {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
   }
-  return parseConfig(source, file);
+  return parseConfig(decodeConfig(source, file), file);
 }
 
 /** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */

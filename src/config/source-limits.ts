@@ -1,4 +1,4 @@
-import type { LocatedNode } from './located.js';
+import type { LocatedNode, Position } from './located.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /** Real configs nest a handful of levels; this keeps every recursive step over a config far from the stack limit. */
@@ -21,12 +21,31 @@ export function checkConfigSource(source: string, file: string): string {
     throw configSyntaxError(file, { line: 1, column: 1 }, `the config is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, 'move large template contents into template files (source = "…")');
   }
   const nul = text.indexOf('\0');
-  if (nul !== -1) {
-    const before = text.slice(0, nul);
-    const position = { line: before.split('\n').length, column: nul - before.lastIndexOf('\n') };
-    throw configSyntaxError(file, position, 'a NUL character is not allowed in a config (is this a binary file?)');
-  }
+  if (nul !== -1) throw configSyntaxError(file, positionAt(text, nul), 'a NUL character is not allowed in a config (is this a binary file?)');
+  const broken = LONE_SURROGATE.exec(text);
+  if (broken) throw configSyntaxError(file, positionAt(text, broken.index), 'the config is not valid UTF-8 here');
   return text;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function positionAt(text: string, offset: number): Position {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * The file's bytes as text. Invalid UTF-8 is refused at its position rather than turned into U+FFFD, which would
+ * be written into a destination as different bytes than the config holds.
+ */
+export function decodeConfig(bytes: Buffer, file: string): string {
+  const text = bytes.toString('utf8');
+  if (!text.includes('\uFFFD')) return text;
+  const again = Buffer.from(text, 'utf8');
+  let at = 0;
+  while (at < bytes.length && bytes[at] === again[at]) at++;
+  if (at === bytes.length && again.length === bytes.length) return text; // a real U+FFFD, written as such
+  throw configSyntaxError(file, positionAt(bytes.subarray(0, at).toString('utf8'), bytes.subarray(0, at).toString('utf8').length), 'the config is not valid UTF-8 here');
 }
 
 /**

@@ -147,7 +147,14 @@ describe('http notify hook', () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/-/reload?token=q-secret-123`;
   }
   const hook = (url: string, timeoutMs = 2000) => ({ url, method: 'POST' as const, headers: {}, timeoutMs });
-  const failure = (url: string, timeoutMs?: number) => callHttpHook(hook(url, timeoutMs), 'notify "p"').catch((e: unknown) => e as SidecarError);
+  async function failure(url: string, timeoutMs?: number): Promise<SidecarError> {
+    try {
+      await callHttpHook(hook(url, timeoutMs), 'notify "p"');
+    } catch (error) {
+      return error as SidecarError;
+    }
+    throw new Error('expected the hook to fail');
+  }
 
   it('redacts the query in every error: a failed status, a timeout, a refused connection', async () => {
     const status = await failure(await serve((_req, res) => res.writeHead(500).end()));

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load-config.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load-config.js';
 import { MAX_CONFIG_BYTES, MAX_NESTING } from '../../src/config/source-limits.js';
 import { SidecarError } from '../../src/errors.js';
+import { makeTmpfsDir, removeDir } from '../support/dirs.js';
 
 const HCL = '/etc/sidecar/sidecar.hcl';
 const JSON_FILE = '/etc/sidecar/sidecar.json';
@@ -72,6 +75,25 @@ describe('escapes in HCL strings', () => {
     const error = await configError(template(literal));
     expect(error.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
     expect(error.message).toContain(`/etc/sidecar/sidecar.hcl:2:${column}: ${message}`);
+  });
+});
+
+describe('encoding', () => {
+  it('refuses invalid UTF-8 in a config file at its position instead of writing U+FFFD', async () => {
+    const dir = await makeTmpfsDir('config-utf8-');
+    try {
+      const file = join(dir, 'sidecar.hcl');
+      await writeFile(file, Buffer.concat([Buffer.from('template {\n  contents = "caf'), Buffer.from([0xe9]), Buffer.from('"\n  destination = "/dev/shm/x"\n}\n')]));
+      await expect(loadConfig(file)).rejects.toThrow(`${file}:2:18: the config is not valid UTF-8 here`);
+      await writeFile(file, template('"café \uFFFD"'));
+      expect((await loadConfig(file)).templates[0]?.contents).toBe('café \uFFFD');
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('refuses a lone surrogate in config text handed over as a string', async () => {
+    expect((await configError(template('"ab\uD800"'))).message).toBe('/etc/sidecar/sidecar.hcl:2:20: the config is not valid UTF-8 here');
   });
 });
 
