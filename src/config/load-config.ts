@@ -9,7 +9,7 @@ import { locate, toPlain, type LocatedNode, type PathSegment } from './located.j
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
-import { checkConfigSource, checkNoNulValues, decodeConfig } from './source-limits.js';
+import { checkConfigSource, checkValueCharacters, decodeConfig } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
 import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
@@ -37,7 +37,7 @@ export async function loadConfig(path: string): Promise<ResolvedConfig> {
 export async function parseConfig(source: string, file: string): Promise<ResolvedConfig> {
   const text = checkConfigSource(source, file);
   const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
-  checkNoNulValues(tree, file);
+  checkValueCharacters(tree, file);
   const parsed = configSchema.safeParse(toPlain(tree));
   if (!parsed.success) throw schemaError(parsed.error.issues, tree, file);
   return resolveConfig(parsed.data, file, tree);

@@ -49,17 +49,18 @@ export function decodeConfig(bytes: Buffer, file: string): string {
 }
 
 /**
- * Refuses a NUL character written as an escape ("\u0000") anywhere but in template contents: a path, command,
- * header or URL holding one fails deep inside Node with an uncoded error, or is cut short.
+ * Refuses what escapes can put into a value that the text itself may not hold: a NUL character ("\u0000")
+ * anywhere but in template contents (a path, command, header or URL holding one fails deep inside Node with an
+ * uncoded error, or is cut short), and a lone surrogate (JSON's "\uD800"), which would be written out as U+FFFD.
  */
-export function checkNoNulValues(node: LocatedNode, file: string, key = ''): void {
+export function checkValueCharacters(node: LocatedNode, file: string, key = ''): void {
   if (node.kind === 'scalar') {
-    if (typeof node.value === 'string' && node.value.includes('\0') && key !== 'contents') {
-      throw configSyntaxError(file, node.pos, 'a NUL character (\\u0000) is allowed only in template contents');
-    }
+    if (typeof node.value !== 'string') return;
+    if (node.value.includes('\0') && key !== 'contents') throw configSyntaxError(file, node.pos, 'a NUL character (\\u0000) is allowed only in template contents');
+    if (LONE_SURROGATE.test(node.value)) throw configSyntaxError(file, node.pos, 'invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)');
   } else if (node.kind === 'array') {
-    for (const item of node.items) checkNoNulValues(item, file, key);
+    for (const item of node.items) checkValueCharacters(item, file, key);
   } else {
-    for (const [name, entry] of node.entries) checkNoNulValues(entry.node, file, name);
+    for (const [name, entry] of node.entries) checkValueCharacters(entry.node, file, name);
   }
 }

@@ -92,6 +92,12 @@ describe('encoding', () => {
     }
   });
 
+  it('refuses a lone surrogate escape in JSON at its value, and reads a surrogate pair', async () => {
+    const error = await configError('{"template": {"contents": "a\\uD800b", "destination": "/dev/shm/x"}}', JSON_FILE);
+    expect(error.message).toBe('/etc/sidecar/sidecar.json:1:27: invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)');
+    expect(await contentsOf('{"template": {"contents": "\\uD83D\\uDE00", "destination": "/dev/shm/x"}}', JSON_FILE)).toBe('😀');
+  });
+
   it('refuses a lone surrogate in config text handed over as a string', async () => {
     expect((await configError(template('"ab\uD800"'))).message).toBe('/etc/sidecar/sidecar.hcl:2:20: the config is not valid UTF-8 here');
   });
