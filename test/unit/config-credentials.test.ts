@@ -6,24 +6,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SIDECAR_CREDENTIAL_ENV } from '../../src/config/credential-env.js';
 import { matchesEnvPattern } from '../../src/config/env-pattern.js';
 import { parseConfig } from '../../src/config/load-config.js';
-import { SidecarError } from '../../src/errors.js';
+import type { SidecarError } from '../../src/errors.js';
 import { childEnvironment } from '../../src/reload/child-env.js';
 import { callHttpHook } from '../../src/reload/http-hook.js';
 import { redactUrl } from '../../src/reload/redact-url.js';
 import { createReloadTarget } from '../../src/reload/reload-target.js';
 import { allowedEnvironment, withoutCredentials } from '../../src/runner/environment.js';
 import { makeTmpfsDir, removeDir } from '../support/dirs.js';
+import { configError as loadError } from '../support/config-error.js';
 
 const FILE = '/etc/sidecar/sidecar.hcl';
 
-async function configError(source: string, file = FILE): Promise<SidecarError> {
-  const error = await parseConfig(source, file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SidecarError);
-  return error as SidecarError;
-}
+const configError = (source: string, file = FILE) => loadError(source, file);
 
 /** Every variable issue 21 names as one of the sidecar's own credentials. */
 const CREDENTIAL_NAMES = [

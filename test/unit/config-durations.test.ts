@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DURATION_BOUNDS, parseBoundedDuration, parseDuration } from '../../src/config/duration.js';
 import { parseConfig } from '../../src/config/load-config.js';
-import { SidecarError } from '../../src/errors.js';
+import { configError as loadError } from '../support/config-error.js';
 
 const FILE = '/etc/sidecar/sidecar.hcl';
 
-async function configError(source: string): Promise<SidecarError> {
-  const error = await parseConfig(source, FILE).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SidecarError);
-  return error as SidecarError;
-}
+const configError = (source: string, file = FILE) => loadError(source, file);
 
 /** Each duration option in a minimal config, its value at line 2 or 3 as `@`, and where the value starts. */
 const OPTIONS: readonly { option: string; path: string; config: string; column: number; min: string; max: string; tooLow?: string; tooHigh: string }[] = [

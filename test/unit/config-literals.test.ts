@@ -3,20 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load-config.js';
 import { MAX_CONFIG_BYTES, MAX_NESTING } from '../../src/config/source-limits.js';
-import { SidecarError } from '../../src/errors.js';
 import { makeTmpfsDir, removeDir } from '../support/dirs.js';
+import { configError as loadError } from '../support/config-error.js';
 
 const HCL = '/etc/sidecar/sidecar.hcl';
 const JSON_FILE = '/etc/sidecar/sidecar.json';
 
-async function configError(source: string, file = HCL): Promise<SidecarError> {
-  const error = await parseConfig(source, file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SidecarError);
-  return error as SidecarError;
-}
+const configError = (source: string, file = HCL) => loadError(source, file);
 
 const contentsOf = async (source: string, file = HCL) => (await parseConfig(source, file)).templates[0]?.contents;
 const template = (contents: string) => `template {\n  contents    = ${contents}\n  destination = "/dev/shm/x"\n}\n`;
