@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Language, Parser, type Node as SyntaxNode } from 'web-tree-sitter';
 import type { LocatedEntry, LocatedNode, Position } from './located.js';
-import { MAX_NESTING } from './source-limits.js';
+import { MAX_NESTING, MAX_SYNTAX_NODES } from './source-limits.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /*
@@ -33,8 +33,8 @@ export async function parseHclConfig(source: string, file: string): Promise<Loca
   if (!tree) throw configSyntaxError(file, { line: 1, column: 1 }, 'the HCL parser returned no tree');
   try {
     const root = tree.rootNode;
-    // Before anything recurses over the tree: 100,000 nested blocks would overflow the stack.
-    checkNesting(root, file);
+    // Before anything recurses over the tree (100,000 nested blocks would overflow the stack) or converts it.
+    checkShape(root, file);
     if (root.hasError) throw describeSyntaxError(root, file);
     const converter = new HclConverter(source, file);
     const body = root.namedChildren.find((node) => node?.type === 'body');
@@ -73,12 +73,16 @@ function findFirstError(root: SyntaxNode): SyntaxNode | undefined {
 /** Syntax nodes that open a level of nesting in the config's data. */
 const NESTING_NODES = new Set(['block', 'tuple', 'object', 'function_call', 'template_interpolation', 'parenthesized_expression', 'ERROR']);
 
-/** Refuses a document nested deeper than MAX_NESTING, walking the tree with a cursor (no recursion). */
-function checkNesting(root: SyntaxNode, file: string): void {
+/**
+ * Refuses a document nested deeper than MAX_NESTING or made of more than MAX_SYNTAX_NODES nodes, walking the tree
+ * with a cursor (no recursion). Depth first, so a deep document is refused for its depth after a few nodes.
+ */
+function checkShape(root: SyntaxNode, file: string): void {
   const cursor = root.walk();
   try {
     const levels: number[] = [];
-    for (;;) {
+    for (let visited = 1; ; visited++) {
+      if (visited > MAX_SYNTAX_NODES) throw configSyntaxError(file, { line: 1, column: 1 }, `the config has more than ${MAX_SYNTAX_NODES} syntax elements`, 'move large lists or template contents into files');
       const level = (levels[levels.length - 1] ?? 0) + (NESTING_NODES.has(cursor.nodeType) ? 1 : 0);
       if (level > MAX_NESTING) {
         const { row, column } = cursor.startPosition;

@@ -5,6 +5,13 @@ import { configSyntaxError } from './syntax-error.js';
 export const MAX_NESTING = 64;
 
 /**
+ * The most syntax nodes an HCL config may parse into: sidecar.example.hcl has about 1,250, and a hundred inline
+ * templates stay far below. Past it, turning the tree into values costs seconds and hundreds of megabytes
+ * (a 1 MB list of numbers: 2 million nodes, 9 s, 870 MB).
+ */
+export const MAX_SYNTAX_NODES = 200_000;
+
+/**
  * A config is a few kilobytes. 1 MiB leaves room for many inline templates while bounding the parser's memory:
  * 100 MB of whitespace made the HCL parser take 2.2 GB and abort.
  */

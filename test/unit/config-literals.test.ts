@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load-config.js';
-import { MAX_CONFIG_BYTES, MAX_NESTING } from '../../src/config/source-limits.js';
+import { MAX_CONFIG_BYTES, MAX_NESTING, MAX_SYNTAX_NODES } from '../../src/config/source-limits.js';
 import { makeTmpfsDir, removeDir } from '../support/dirs.js';
 import { configError as loadError } from '../support/config-error.js';
 
@@ -148,6 +148,11 @@ describe('size', () => {
     expect(error).toMatchObject({ code: 'SIDECAR_ERR_CONFIG_SYNTAX' });
     expect(error.message).toBe('/etc/sidecar/sidecar.hcl:1:1: the config is larger than 1 MiB');
     expect((await configError(' '.repeat(MAX_CONFIG_BYTES + 1) + '{}', JSON_FILE)).message).toMatch(/larger than 1 MiB/);
+  });
+
+  it('refuses an HCL config of more syntax elements than any real one, before turning them into values', async () => {
+    const error = await configError(`x = [${'1,'.repeat(100_000)}1]\n`);
+    expect(error.message).toBe(`/etc/sidecar/sidecar.hcl:1:1: the config has more than ${MAX_SYNTAX_NODES} syntax elements`);
   });
 
   it('counts bytes, not characters, and accepts a config just under the limit', async () => {
