@@ -51,12 +51,24 @@ function positionOf(node: SyntaxNode): Position {
 }
 
 function describeSyntaxError(root: SyntaxNode, file: string): Error {
-  const culprit = findFirstError(root) ?? root;
+  const culprit = strayToken(findFirstError(root) ?? root);
   if (culprit.isMissing) return configSyntaxError(file, positionOf(culprit), `syntax error: missing "${culprit.type}"`);
   // The offending text can be part of a literal token or password: name only a punctuation character.
   const first = culprit.text.trimStart().charAt(0);
   const what = /^[{}[\]()=,:;"'#<>\\$%*/.!?|&+-]$/.test(first) ? `unexpected "${first}"` : 'unexpected text';
   return configSyntaxError(file, positionOf(culprit), `syntax error: ${what}`);
+}
+
+/** What an ERROR node may hold that is well-formed in itself: the part before the stray token. */
+const WELL_FORMED = new Set(['identifier', 'string_lit', 'block_start', 'block_end', 'body', 'block', 'attribute', 'comment', 'expression', '{', '}', '=']);
+
+/**
+ * Tree-sitter wraps everything it could not place in one ERROR node, which may start at the top of the file: the
+ * stray token is its first child that is not a well-formed piece (in `token = a:b`, the ":").
+ */
+function strayToken(node: SyntaxNode): SyntaxNode {
+  if (node.type !== 'ERROR') return node;
+  return node.children.find((c): c is SyntaxNode => c !== null && c.endIndex > c.startIndex && !WELL_FORMED.has(c.type)) ?? node;
 }
 
 /** The first error in document order, found without recursion (an error can sit deep in a nested tree). */

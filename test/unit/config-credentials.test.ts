@@ -178,9 +178,16 @@ describe('http notify hook', () => {
 
 describe('unquoted values in HCL', () => {
   it('says where an unquoted token is and what to do, without quoting it back', async () => {
-    const error = await configError('backend "vault" "main" {\n  auth {\n    token {\n      token = AKIAIOSFODNN7EXAMPLE\n    }\n  }\n}\n');
-    expect(error.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
-    expect(error.message).toBe('/etc/sidecar/sidecar.hcl:4:15: an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes');
+    for (const token of ['AKIAIOSFODNN7EXAMPLE', 'hvs.CAESIabcdef-ghi_123', 'tok3n[0]']) {
+      const error = await configError(`backend "vault" "main" {\n  auth "token" {\n    token = ${token}\n  }\n}\n`);
+      expect(error.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
+      expect(error.message).toBe('/etc/sidecar/sidecar.hcl:3:13: an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes');
+    }
+  });
+
+  it('points a syntax error at the stray token, not at the top of the file, naming only its punctuation', async () => {
+    const error = await configError('backend "vault" "main" {\n  auth "token" {\n    token = s3cr3t:v4lue@x\n  }\n}\n');
+    expect(error.message).toBe('/etc/sidecar/sidecar.hcl:3:19: syntax error: unexpected ":"');
   });
 
   it('does not quote an out-of-range number back either', async () => {
