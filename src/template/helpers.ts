@@ -150,7 +150,7 @@ function env(name: unknown, options: HelperOptions): string {
     throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is not allowed; list it in the config's env_allow`);
   }
   if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
-    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" holds one of the sidecar's credentials; env_allow must name it exactly (not by a prefix) to let templates read it`);
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is among the sidecar's own credential variables (VAULT_*, AWS_*, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
   }
   return state.options.env[name] ?? '';
 }

@@ -107,7 +107,7 @@ template {
     project = await makeProject({ config: config('["V*"]') });
     const result = await runCli(['once', '-c', project.config], { env: { VAULT_TOKEN: token, VAULT_ADDR: 'http://127.0.0.1:8200' } });
     expect(result.code).toBe(4);
-    expect(result.stderr).toContain('env \\"VAULT_TOKEN\\" holds one of the sidecar\'s credentials');
+    expect(result.stderr).toContain('env \\"VAULT_TOKEN\\" is among the sidecar\'s own credential variables');
     expectNoSecrets(result.stderr + result.stdout, [token]);
   });
 
