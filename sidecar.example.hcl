@@ -346,7 +346,8 @@ template {
   error_on_missing_key = true
 
   # The most this template may render, in bytes; a render that grows past it (a loop over a huge value, loops
-  # inside loops) stops with SIDECAR_ERR_RENDER_TOO_LARGE before it exhausts memory. Default 1048576 (1 MiB).
+  # inside loops) stops with SIDECAR_ERR_RENDER_TOO_LARGE before it exhausts memory. Default 1048576 (1 MiB);
+  # at most 67108864 (64 MiB): a render is held in memory whole.
   max_size = 1048576
 
   # Secrets are only written onto tmpfs or ramfs; any other filesystem is refused before anything is written.

@@ -217,7 +217,8 @@ const templateSchema = z.strictObject({
   group: owner.optional(),
   create_dest_dirs: z.boolean().optional(),
   error_on_missing_key: z.boolean().optional(),
-  max_size: z.number().int().positive().optional(),
+  // A render is held in memory whole: a cap past 64 MiB caps nothing.
+  max_size: z.number().int().positive().max(64 * 1024 * 1024, 'max_size is at most 67108864 (64 MiB)').optional(),
   allow_non_tmpfs: z.boolean().optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   notify: z.array(z.string().min(1)).optional(),

@@ -49,6 +49,13 @@ describe('duration bounds', () => {
     expect(error.message).toContain(`${FILE}:3:18: exec.kill_timeout: must be at most 1h (`);
   });
 
+  it('bounds max_size too: a petabyte is not a cap on what is held in memory', async () => {
+    const config = (size: string) => `template {\n  contents = "x"\n  destination = "/dev/shm/x"\n  max_size = ${size}\n}\n`;
+    expect((await parseConfig(config('67108864'), FILE)).templates[0]?.maxBytes).toBe(64 * 1024 * 1024);
+    expect((await configError(config('67108865'))).message).toContain('max_size is at most 67108864');
+    expect((await configError(config('1000000000000000'))).message).toBe(`${FILE}:4:14: template[0].max_size: max_size is at most 67108864 (64 MiB)`);
+  });
+
   it('refuses max_backoff shorter than backoff, and raises an unset cap to the first delay', async () => {
     expect((await configError('retry {\n  backoff = "2s"\n  max_backoff = "1s"\n}\n')).message).toBe(`${FILE}:3:17: retry.max_backoff: max_backoff (1s) is shorter than backoff (2s)`);
     // Unset, the cap is at least the first delay (default 1m).
