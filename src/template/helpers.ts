@@ -1,5 +1,5 @@
 import type { HelperOptions } from 'handlebars';
-import { matchesEnvPattern } from '../config/env-pattern.js';
+import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
 import { SidecarError } from '../errors.js';
 import { secretLeaves } from '../sealed.js';
 import type { RenderState, SecretLookup } from './render-state.js';
@@ -148,6 +148,9 @@ function env(name: unknown, options: HelperOptions): string {
   if (typeof name !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'env takes a variable name');
   if (!matchesEnvPattern(name, state.options.envAllow)) {
     throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is not allowed; list it in the config's env_allow`);
+  }
+  if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is among the sidecar's own credential variables (VAULT_*, AWS_*, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
   }
   return state.options.env[name] ?? '';
 }
