@@ -8,6 +8,11 @@ export interface ResolvedConfig {
   readonly logFormat: LogFormat;
   /** Environment variables the `env` template helper may read: exact names, or prefixes ending in `*`. */
   readonly envAllow: readonly string[];
+  /**
+   * Variables holding the sidecar's own credentials (names, prefixes ending in `*`): kept from the child, command
+   * hooks and the `env` helper unless an allow list names the exact variable.
+   */
+  readonly credentialEnv: readonly string[];
   readonly retry: RetryPolicy;
   readonly wait: WaitPolicy;
   readonly backends: readonly BackendConfig[];

@@ -38,8 +38,9 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
   const watcher = new Watcher({ backends, logger, retry: config.retry, live: false });
   const renderOptions = {
     mask: options.dryRun && !options.showSecrets,
-    env: allowedEnvironment(options.env, config.envAllow),
+    env: allowedEnvironment(options.env, config.envAllow, config.credentialEnv),
     envAllow: config.envAllow,
+    envDeny: config.credentialEnv,
   };
   let timer: SafeTimer | undefined;
   try {

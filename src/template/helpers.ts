@@ -1,5 +1,5 @@
 import type { HelperOptions } from 'handlebars';
-import { matchesEnvPattern } from '../config/env-pattern.js';
+import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
 import { SidecarError, type ErrorCode } from '../errors.js';
 import { secretLeaves } from '../sealed.js';
 import { shapeMismatch } from './helper-arity.js';
@@ -262,6 +262,9 @@ function env(state: RenderState, [name]: unknown[], options: HelperOptions): unk
   if (typeof name !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'env takes a variable name');
   if (!matchesEnvPattern(name, state.options.envAllow)) {
     throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is not allowed; list it in the config's env_allow`);
+  }
+  if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is among the sidecar's own credential variables (VAULT_*, AWS_*, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
   }
   const value = state.options.env[name] ?? '';
   // The environment can hold credentials too: its values are treated as secrets, masked in dry runs.

@@ -18,6 +18,8 @@ export interface RenderOptions {
   /** The environment the `env` helper reads, already filtered to the config's env_allow. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly envAllow: readonly string[];
+  /** The sidecar's credential variables: refused even when an env_allow prefix matches, unless named exactly. */
+  readonly envDeny?: readonly string[];
 }
 
 /**

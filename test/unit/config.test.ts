@@ -155,7 +155,7 @@ describe('config', () => {
 
   it('rejects interpolation, variables and expressions, which a config of data does not evaluate', async () => {
     expect((await configError('log_level = "${var.level}"\n')).message).toContain('sidecar.hcl:1:14: interpolation');
-    expect((await configError('log_level = var.level\n')).message).toContain('sidecar.hcl:1:13: "var" looks like a variable');
+    expect((await configError('log_level = var.level\n')).message).toContain('sidecar.hcl:1:13: an unquoted word here reads as a variable');
     expect((await configError('retry {\n  attempts = 1 + 2\n}\n')).message).toContain('sidecar.hcl:2:14: operators are not supported');
   });
 
