@@ -18,6 +18,18 @@ const zodEnglishOnly = {
 
 const outdir = new URL('../dist/cli/', import.meta.url).pathname;
 rmSync(new URL('../dist/', import.meta.url), { recursive: true, force: true });
+
+/** What the providers ask the bundle to leave external, read from the registry itself (each descriptor says). */
+async function providerExternals() {
+  const outfile = new URL('../dist/.registry.mjs', import.meta.url).pathname;
+  await build({ entryPoints: [new URL('../src/backends/registry.ts', import.meta.url).pathname], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'warning' });
+  try {
+    const { PROVIDERS } = await import(outfile);
+    return [...new Set(PROVIDERS.flatMap((p) => p.bundleExternal))];
+  } finally {
+    rmSync(outfile, { force: true });
+  }
+}
 await build({
   entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
   outdir,
@@ -32,7 +44,7 @@ await build({
   mainFields: ['module', 'main'],
   plugins: [zodEnglishOnly],
   alias: { 'source-map': new URL('./stubs/no-source-map.cjs', import.meta.url).pathname },
-  external: ['pino-pretty', '@aws-sdk/*', '@azure/*', 'node-forge', 'web-tree-sitter', '@tree-sitter-grammars/*', 'node-vault'],
+  external: ['pino-pretty', 'web-tree-sitter', '@tree-sitter-grammars/*', ...(await providerExternals())],
   // Bundled CommonJS modules call require() for Node's built-ins; an ES module has none of its own.
   banner: { js: "import { createRequire as __sidecarCreateRequire } from 'node:module';\nconst require = __sidecarCreateRequire(import.meta.url);" },
   sourcemap: false,

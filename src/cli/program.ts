@@ -12,6 +12,7 @@ import { loadTemplates } from '../runner/load-templates.js';
 import { runOnce } from '../runner/once.js';
 import { openObservability } from '../observe/open-observability.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { providerCommands } from '../backends/provider-commands.js';
 import { packageVersion } from './version.js';
 
 export interface CliIo {
@@ -124,37 +125,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
     });
 
-  // Shopify ejson's own commands, so that keeping secrets encrypted in a repository needs no second binary.
-  const ejson = program.command('ejson').description('keys and encryption for the ejson backend (compatible with Shopify ejson)');
-  ejson
-    .command('keygen')
-    .description('make a keypair; prints both keys, or with --write stores the private key and prints the public one')
-    .option('-w, --write', 'write the private key to a file named by the public key in the key directory', false)
-    .option('--keydir <dir>', 'the key directory (default: EJSON_KEYDIR, else /opt/ejson/keys)')
-    .action(async (opts: { write: boolean; keydir?: string }) => {
-      try {
-        const { DEFAULT_KEY_DIR } = await import('../backends/ejson/ejson-keys.js');
-        const { keygen } = await import('../backends/ejson/ejson-tools.js');
-        io.stdout.write(await keygen(opts.write ? (opts.keydir ?? io.env['EJSON_KEYDIR'] ?? DEFAULT_KEY_DIR) : undefined));
-      } catch (error) {
-        fail(error, undefined);
-      }
-    });
-  ejson
-    .command('encrypt')
-    .description('encrypt every plain value of each file in place (encrypted values and "_" keys are left alone)')
-    .argument('<files...>', 'ejson files')
-    .action(async (files: string[]) => {
-      try {
-        const { encryptFile } = await import('../backends/ejson/ejson-tools.js');
-        for (const file of files) {
-          const { encrypted, bytes } = await encryptFile(file);
-          io.stdout.write(`Wrote ${bytes} bytes to ${file} (${encrypted} values encrypted).\n`);
+  // Commands the providers add (ejson keygen|encrypt).
+  for (const group of providerCommands()) {
+    const parent = program.command(group.name).description(group.description);
+    for (const spec of group.commands) {
+      const command = parent.command(spec.name).description(spec.description);
+      for (const option of spec.options ?? []) command.option(option.flags, option.description, option.defaultValue as string | boolean | string[] | undefined);
+      if (spec.argument) command.argument(spec.argument.spec, spec.argument.description);
+      command.action(async (...input: unknown[]) => {
+        // commander passes the positional argument (if declared), then the options, then the command.
+        const args = spec.argument ? [input[0]].flat().map(String) : [];
+        const options = (spec.argument ? input[1] : input[0]) as Record<string, unknown>;
+        try {
+          await spec.run(args, options, io);
+        } catch (error) {
+          fail(error, undefined);
         }
-      } catch (error) {
-        fail(error, undefined);
-      }
-    });
+      });
+    }
+  }
 
   try {
     await program.parseAsync(argv);

@@ -3,15 +3,16 @@ import { dirname, extname, resolve } from 'node:path';
 import type { core } from 'zod';
 import { SidecarError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
+import { BACKEND_TYPES, completeBackends, resolveBackends } from './backend-blocks.js';
 import { credentialEnvDenyList } from './credential-env.js';
 import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
-import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
+import { configSchema, type RawConfig, type RawExec, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
 import { checkConfigSource, checkValueCharacters, decodeConfig } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
-import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -66,7 +67,7 @@ function describeIssue(issue: core.$ZodIssue, tree: LocatedNode, file: string): 
 }
 
 function unknownKeyContext(path: readonly PathSegment[]): string {
-  if (path.length === 1 && path[0] === 'backend') return `backend types (known: ${Object.keys(BACKEND_SCHEMAS).join(', ')})`;
+  if (path.length === 1 && path[0] === 'backend') return `backend types (known: ${BACKEND_TYPES.join(', ')})`;
   return formatPath(path);
 }
 
@@ -94,93 +95,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs, maxBackoffMs: raw.retry?.max_backoff ?? Math.max(60_000, backoffMs) });
   if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
 
-  const backends: BackendConfig[] = [];
-  const seenNames = new Map<string, string>();
-  for (const [name, options] of Object.entries(raw.backend?.file ?? {})) {
-    const other = seenNames.get(name);
-    if (other) throw invalid(['backend', 'file', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-    seenNames.set(name, 'file');
-    backends.push(Object.freeze({ type: 'file', name, path: resolve(base, options.path), format: options.format, pollIntervalMs: options.poll_interval }));
-  }
-  for (const [name, options] of Object.entries(raw.backend?.azure_key_vault ?? {})) {
-    const other = seenNames.get(name);
-    if (other) throw invalid(['backend', 'azure_key_vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-    seenNames.set(name, 'azure_key_vault');
-    const credential = options.credential ?? 'default';
-    if (credential === 'client_secret' && (!options.client_id || !options.tenant_id || !options.client_secret_file)) {
-      throw invalid(['backend', 'azure_key_vault', name, 'credential'], 'credential "client_secret" needs client_id, tenant_id and client_secret_file');
-    }
-    if (credential !== 'client_secret' && options.client_secret_file !== undefined) throw invalid(['backend', 'azure_key_vault', name, 'client_secret_file'], 'client_secret_file is for credential "client_secret"');
-    backends.push(
-      Object.freeze({
-        type: 'azure_key_vault',
-        name,
-        vaultUrl: options.vault_url.replace(/\/+$/, ''),
-        credential,
-        clientId: options.client_id,
-        tenantId: options.tenant_id,
-        clientSecretFile: options.client_secret_file === undefined ? undefined : resolve(base, options.client_secret_file),
-        refreshIntervalMs: options.refresh_interval ?? 300_000,
-        maxRequestsPerSecond: options.max_requests_per_second ?? 10,
-      }),
-    );
-  }
-  for (const [name, options] of Object.entries(raw.backend?.ejson ?? {})) {
-    const other = seenNames.get(name);
-    if (other) throw invalid(['backend', 'ejson', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-    seenNames.set(name, 'ejson');
-    if (options.key_dir !== undefined && options.key_file !== undefined) throw invalid(['backend', 'ejson', name, 'key_file'], 'set key_dir or key_file, not both');
-    backends.push(
-      Object.freeze({
-        type: 'ejson',
-        name,
-        path: resolve(base, options.path),
-        keyDir: options.key_dir === undefined ? undefined : resolve(base, options.key_dir),
-        keyFile: options.key_file === undefined ? undefined : resolve(base, options.key_file),
-        pollIntervalMs: options.poll_interval,
-      }),
-    );
-  }
-  for (const type of ['aws_secrets_manager', 'aws_ssm'] as const) {
-    for (const [name, options] of Object.entries(raw.backend?.[type] ?? {})) {
-      const other = seenNames.get(name);
-      if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-      seenNames.set(name, type);
-      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20 }));
-    }
-  }
-  for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {
-    const other = seenNames.get(name);
-    if (other) throw invalid(['backend', 'vault', name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-    seenNames.set(name, 'vault');
-    if ((options.client_cert === undefined) !== (options.client_key === undefined)) {
-      throw invalid(['backend', 'vault', name, options.client_cert === undefined ? 'client_key' : 'client_cert'], 'client_cert and client_key go together: set both for mutual TLS, or neither');
-    }
-    const auth = resolveVaultAuth(options.auth, base, (message, key) => invalid(['backend', 'vault', name, 'auth', ...(key ? [key] : [])], message));
-    backends.push(
-      Object.freeze({
-        type: 'vault',
-        name,
-        address: options.address,
-        namespace: options.namespace,
-        caCert: options.ca_cert === undefined ? undefined : resolve(base, options.ca_cert),
-        clientCert: options.client_cert === undefined ? undefined : resolve(base, options.client_cert),
-        clientKey: options.client_key === undefined ? undefined : resolve(base, options.client_key),
-        tlsServerName: options.tls_server_name,
-        tlsSkipVerify: options.tls_skip_verify ?? false,
-        auth,
-        maxConnections: options.max_connections ?? 10,
-        staticRefreshMs: options.static_refresh_interval ?? 300_000,
-        requestTimeoutMs: options.request_timeout ?? 30_000,
-        revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
-        cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
-        leaseRenewalThreshold: options.lease_renewal_threshold ?? 2 / 3,
-        // Filled in below, once the waits and notify timeouts are known.
-        rotationMarginMs: options.rotation_margin ?? -1,
-        revokeReplacedLeases: options.revoke_replaced_leases ?? true,
-      }),
-    );
-  }
+  const backends = resolveBackends(raw.backend, base, invalid);
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
   if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);
@@ -213,8 +128,6 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     return Object.freeze({ ...resolveTemplate(t, index, base, destination, templateWait), notify: targets });
   });
 
-  const switchAllowanceMs = appSwitchAllowance(wait, templates, notify);
-  const withMargins = backends.map((b) => (b.type === 'vault' && b.rotationMarginMs < 0 ? Object.freeze({ ...b, rotationMarginMs: switchAllowanceMs }) : b));
 
   return Object.freeze({
     file,
@@ -224,7 +137,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     credentialEnv,
     retry,
     wait,
-    backends: Object.freeze(withMargins),
+    backends: completeBackends(backends, { appSwitchAllowanceMs: appSwitchAllowance(wait, templates, notify) }),
     notify: Object.freeze(notify),
     exec,
     envTemplates: Object.freeze(envTemplates),
@@ -253,28 +166,6 @@ function resolveListener(raw: NonNullable<RawConfig['listener']>, base: string, 
 function resolveAudit(raw: NonNullable<RawConfig['audit']>, base: string, invalid: (message: string) => SidecarError): AuditConfig {
   if ((raw.path === undefined) === (raw.stdout !== true)) throw invalid('an audit block needs exactly one of path = "…" or stdout = true');
   return raw.path === undefined ? Object.freeze({ kind: 'stdout' }) : Object.freeze({ kind: 'file', path: resolve(base, raw.path) });
-}
-
-function resolveVaultAuth(raw: RawVaultAuth | undefined, base: string, invalid: (message: string, key?: string) => SidecarError): VaultAuthConfig {
-  const methods = Object.entries(raw ?? {}).filter(([, v]) => v !== undefined);
-  if (methods.length > 1) throw invalid(`one auth method per backend (found ${methods.map(([m]) => m).join(', ')})`);
-  const file = (path: string | undefined) => (path === undefined ? undefined : resolve(base, path));
-  if (raw?.approle) {
-    const a = raw.approle;
-    if ((a.role_id === undefined) === (a.role_id_file === undefined)) throw invalid('approle needs exactly one of "role_id" or "role_id_file"', 'approle');
-    return Object.freeze({ method: 'approle', mount: a.mount ?? 'approle', roleId: a.role_id, roleIdFile: file(a.role_id_file), secretIdFile: file(a.secret_id_file) });
-  }
-  if (raw?.jwt) {
-    if (raw.jwt.jwt_file === undefined) throw invalid('jwt needs "jwt_file"', 'jwt');
-    return Object.freeze({ method: 'jwt', mount: raw.jwt.mount ?? 'jwt', role: raw.jwt.role, jwtFile: resolve(base, raw.jwt.jwt_file) });
-  }
-  if (raw?.kubernetes) {
-    const k = raw.kubernetes;
-    return Object.freeze({ method: 'kubernetes', mount: k.mount ?? 'kubernetes', role: k.role, jwtFile: file(k.jwt_file) ?? KUBERNETES_SERVICE_ACCOUNT_TOKEN });
-  }
-  const token = raw?.token;
-  if (token?.token !== undefined && token.token_file !== undefined) throw invalid('give "token" or "token_file", not both', 'token');
-  return Object.freeze({ method: 'token', token: token?.token, tokenFile: file(token?.token_file) });
 }
 
 function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig {

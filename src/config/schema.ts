@@ -1,48 +1,15 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
-import { DURATION_BOUNDS, durationOutOfBounds, parseDuration, type DurationBounds } from './duration.js';
+import { backendsSchema } from './backend-blocks.js';
+import { DURATION_BOUNDS } from './duration.js';
+import { duration, httpUrl } from './schema-fragments.js';
 
 /*
  * The config schema, written against the shape both HCL and JSON configs share: a labelled block
  * `backend "file" "local" {}` is `{backend: {file: {local: {…}}}}` and an unlabelled block is a list item.
  * Every object is strict, so a misspelt key is an error rather than a silently ignored option.
  */
-
-/** A duration option, in milliseconds, within its range (see DURATION_BOUNDS for why each range is what it is). */
-function duration(range: DurationBounds) {
-  return z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text.slice(0, 40)}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
-      return z.NEVER;
-    }
-    const outside = durationOutOfBounds(ms, range);
-    if (outside !== undefined) {
-      ctx.addIssue({ code: 'custom', message: outside });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
-
-/**
- * An http(s) URL without user:password@ in it: fetch refuses such a URL, and every log line and error naming the
- * endpoint would carry the password. The message never repeats the URL.
- */
-function httpUrl(protocol: RegExp, error: string) {
-  return z.url({ protocol, error }).refine(
-    (text) => {
-      try {
-        const url = new URL(text);
-        return url.username === '' && url.password === '';
-      } catch {
-        return true; // z.url reports it
-      }
-    },
-    { message: 'a URL may not carry credentials (user:password@host): they would show in logs and errors; give them another way (for a notify hook, a header)' },
-  );
-}
 
 /** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
 function singleBlock<T extends z.ZodType>(schema: T, name: string) {
@@ -79,92 +46,6 @@ const retrySchema = z.strictObject({
   backoff: duration(DURATION_BOUNDS.backoff).optional(),
   max_backoff: duration(DURATION_BOUNDS.maxBackoff).optional(),
 });
-
-const fileBackendSchema = z.strictObject({
-  path: z.string().min(1),
-  format: z.enum(['json', 'yaml', 'directory']).optional(),
-  poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
-});
-
-const vaultTokenAuthSchema = z.strictObject({
-  token: z.string().min(1).optional(),
-  token_file: z.string().min(1).optional(),
-});
-
-const vaultAppRoleAuthSchema = z.strictObject({
-  role_id: z.string().min(1).optional(),
-  role_id_file: z.string().min(1).optional(),
-  secret_id_file: z.string().min(1).optional(),
-  mount: z.string().min(1).optional(),
-});
-
-const vaultJwtAuthSchema = z.strictObject({
-  role: z.string().min(1),
-  jwt_file: z.string().min(1).optional(),
-  mount: z.string().min(1).optional(),
-});
-
-const vaultBackendSchema = z.strictObject({
-  address: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
-  namespace: z.string().optional(),
-  ca_cert: z.string().min(1).optional(),
-  client_cert: z.string().min(1).optional(),
-  client_key: z.string().min(1).optional(),
-  tls_server_name: z.string().min(1).optional(),
-  tls_skip_verify: z.boolean().optional(),
-  auth: z
-    .strictObject({
-      token: vaultTokenAuthSchema.optional(),
-      approle: vaultAppRoleAuthSchema.optional(),
-      jwt: vaultJwtAuthSchema.optional(),
-      kubernetes: vaultJwtAuthSchema.optional(),
-    })
-    .optional(),
-  max_connections: z.number().int().min(1).max(1000).optional(),
-  static_refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
-  request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
-  revoke_leases_on_exit: z.boolean().optional(),
-  cache_dir: z.string().min(1).optional(),
-  lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
-  rotation_margin: duration(DURATION_BOUNDS.rotationMargin).optional(),
-  revoke_replaced_leases: z.boolean().optional(),
-});
-
-const awsSecretsManagerBackendSchema = z.strictObject({
-  region: z.string().min(1).optional(),
-  endpoint: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
-  refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
-  max_requests_per_second: z.number().positive().max(10_000).optional(),
-});
-
-/** One entry per backend type; a provider issue adds its block schema here. */
-export const BACKEND_SCHEMAS = {
-  file: fileBackendSchema,
-  vault: vaultBackendSchema,
-  aws_secrets_manager: awsSecretsManagerBackendSchema,
-  aws_ssm: awsSecretsManagerBackendSchema,
-  azure_key_vault: z.strictObject({
-    vault_url: httpUrl(/^https$/, 'expected an https:// vault URL'),
-    credential: z.enum(['default', 'workload_identity', 'managed_identity', 'client_secret', 'azure_cli']).optional(),
-    client_id: z.string().min(1).optional(),
-    tenant_id: z.string().min(1).optional(),
-    client_secret_file: z.string().min(1).optional(),
-    refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
-    max_requests_per_second: z.number().positive().max(1000).optional(),
-  }),
-  ejson: z.strictObject({
-    path: z.string().min(1),
-    key_dir: z.string().min(1).optional(),
-    key_file: z.string().min(1).optional(),
-    poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
-  }),
-} as const;
-
-const backendsSchema = z.strictObject(
-  Object.fromEntries(
-    Object.entries(BACKEND_SCHEMAS).map(([type, schema]) => [type, z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a backend name may use letters, digits, "_", "." and "-" only'), schema).optional()]),
-  ) as { [K in keyof typeof BACKEND_SCHEMAS]: z.ZodOptional<z.ZodRecord<z.ZodString, (typeof BACKEND_SCHEMAS)[K]>> },
-);
 
 const httpHookSchema = z.strictObject({
   url: httpUrl(/^https?$/, 'expected an http:// or https:// URL'),
@@ -258,5 +139,4 @@ export type RawTemplate = z.output<typeof templateSchema>;
 export type RawWait = z.output<typeof waitSchema>;
 export type RawNotify = z.output<typeof notifySchema>;
 export type RawExec = z.output<typeof execSchema>;
-export type RawVaultAuth = NonNullable<z.output<typeof vaultBackendSchema>['auth']>;
 export type RawEnvTemplate = z.output<typeof envTemplateSchema>;

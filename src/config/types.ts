@@ -1,3 +1,4 @@
+import type { BackendConfig, BackendType } from '../backends/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 
 /** The config after validation and defaults: frozen, typed, every path absolute, every duration in ms. */
@@ -57,114 +58,11 @@ export interface WaitPolicy {
   readonly maxMs: number;
 }
 
-export type FileBackendFormat = 'json' | 'yaml' | 'directory';
-
-export interface FileBackendConfig {
-  readonly type: 'file';
-  readonly name: string;
-  readonly path: string;
-  /** undefined: decided from the path when the backend opens (directory, .json, .yaml/.yml). */
-  readonly format: FileBackendFormat | undefined;
-  /** undefined: inotify. Set for filesystems without it (NFS, some FUSE mounts): chokidar polls at this interval. */
-  readonly pollIntervalMs: number | undefined;
-}
-
-export interface VaultBackendConfig {
-  readonly type: 'vault';
-  readonly name: string;
-  /** undefined: VAULT_ADDR, then http://127.0.0.1:8200. */
-  readonly address: string | undefined;
-  /** undefined: VAULT_NAMESPACE. */
-  readonly namespace: string | undefined;
-  /** undefined: VAULT_CACERT, then the system's trust store. */
-  readonly caCert: string | undefined;
-  /** A client certificate and key for mutual TLS. undefined: VAULT_CLIENT_CERT and VAULT_CLIENT_KEY. */
-  readonly clientCert: string | undefined;
-  readonly clientKey: string | undefined;
-  /** undefined: VAULT_TLS_SERVER_NAME. */
-  readonly tlsServerName: string | undefined;
-  readonly tlsSkipVerify: boolean;
-  readonly auth: VaultAuthConfig;
-  readonly maxConnections: number;
-  /** How often a static secret (KV) is read again to see whether it changed. */
-  readonly staticRefreshMs: number;
-  readonly requestTimeoutMs: number;
-  /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
-  readonly revokeLeasesOnExit: boolean;
-  /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
-  readonly cacheDir: string | undefined;
-  /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
-  readonly leaseRenewalThreshold: number;
-  /**
-   * How long before a lease, token or certificate ends its replacement must be in the app's hands. Default: the
-   * longest quiescence wait plus the longest notify timeout, the time the app may need to switch.
-   */
-  readonly rotationMarginMs: number;
-  /** Revoke a replaced lease once the app has had the rotation margin to switch, instead of letting it run out. */
-  readonly revokeReplacedLeases: boolean;
-}
-
-/** How the Vault backend gets its token. */
-export type VaultAuthConfig =
-  /** Given, or from token_file (re-read when it changes), or VAULT_TOKEN. */
-  | { readonly method: 'token'; readonly token: string | undefined; readonly tokenFile: string | undefined }
-  /** AppRole login; the files are read at each login (a new secret_id may be delivered). */
-  | { readonly method: 'approle'; readonly mount: string; readonly roleId: string | undefined; readonly roleIdFile: string | undefined; readonly secretIdFile: string | undefined }
-  /** JWT login, and Kubernetes login (the same {role, jwt} POST with the service account token). */
-  | { readonly method: 'jwt' | 'kubernetes'; readonly mount: string; readonly role: string; readonly jwtFile: string };
-
 /** The default limit on what one template renders (max_size). */
 export const DEFAULT_MAX_RENDER_BYTES = 1024 * 1024;
 
-/** Where a pod's service-account token is mounted. */
-export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-export interface AwsSecretsManagerBackendConfig {
-  readonly type: 'aws_secrets_manager' | 'aws_ssm';
-  readonly name: string;
-  /** undefined: the SDK's resolution (AWS_REGION, the shared config file, …). */
-  readonly region: string | undefined;
-  /** For moto, LocalStack or a VPC endpoint; undefined: AWS's own (or AWS_ENDPOINT_URL). */
-  readonly endpoint: string | undefined;
-  /** How often a secret is checked for a new version (Secrets Manager: one DescribeSecret; SSM: a read). */
-  readonly refreshIntervalMs: number;
-  /** A cap on this backend's API calls, so a fleet of sidecars does not exhaust the account's quota. */
-  readonly maxRequestsPerSecond: number;
-}
-
-export interface EjsonBackendConfig {
-  readonly type: 'ejson';
-  readonly name: string;
-  readonly path: string;
-  /** undefined: EJSON_KEYDIR, then /opt/ejson/keys. */
-  readonly keyDir: string | undefined;
-  /** The private key's file, instead of looking it up by public key in keyDir. */
-  readonly keyFile: string | undefined;
-  /** undefined: inotify; set for filesystems without it. */
-  readonly pollIntervalMs: number | undefined;
-}
-
-export type AzureCredentialMode = 'default' | 'workload_identity' | 'managed_identity' | 'client_secret' | 'azure_cli';
-
-export interface AzureKeyVaultBackendConfig {
-  readonly type: 'azure_key_vault';
-  readonly name: string;
-  /** https://<vault>.vault.azure.net (or a sovereign cloud's). */
-  readonly vaultUrl: string;
-  readonly credential: AzureCredentialMode;
-  /** A user-assigned identity, or an app registration; undefined: the credential's own default. */
-  readonly clientId: string | undefined;
-  readonly tenantId: string | undefined;
-  /** client_secret mode: the file holding the app registration's secret. */
-  readonly clientSecretFile: string | undefined;
-  /** How often the latest version is read to see whether it changed. */
-  readonly refreshIntervalMs: number;
-  /** A cap on this backend's requests, per vault, so a fleet does not hit the vault's throttling limits. */
-  readonly maxRequestsPerSecond: number;
-}
-
-export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig | AzureKeyVaultBackendConfig;
-export type BackendType = BackendConfig['type'];
+/** A backend's resolved config: the union of what the registered providers resolve to (src/backends/registry.ts). */
+export type { BackendConfig, BackendType };
 
 /** The reload target name that stands for the supervised child. */
 export const EXEC_TARGET = 'exec';

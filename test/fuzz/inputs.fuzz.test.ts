@@ -9,7 +9,7 @@ import { parseEjson } from '../../src/backends/ejson/ejson-document.js';
 import { parseDocument } from '../../src/backends/file/parse-document.js';
 import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
 import { parseConfig } from '../../src/config/load-config.js';
-import type { VaultBackendConfig } from '../../src/config/types.js';
+import type { VaultBackendConfig } from '../../src/backends/vault/provider.js';
 import { isSidecarError, type SidecarError } from '../../src/errors.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { compileTemplate } from '../../src/template/compile.js';

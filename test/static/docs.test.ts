@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { BACKEND_SCHEMAS, configSchema } from '../../src/config/schema.js';
+import { BACKEND_TYPES } from '../../src/config/backend-blocks.js';
+import { configSchema } from '../../src/config/schema.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { REPO_ROOT } from '../support/dirs.js';
 
@@ -73,7 +74,7 @@ describe('sidecar.example.hcl', () => {
     collect(configSchema);
     expect(options.size).toBeGreaterThan(15);
     const lines = EXAMPLE.split('\n');
-    for (const type of Object.keys(BACKEND_SCHEMAS)) expect(EXAMPLE).toMatch(new RegExp(`^backend "${type}" "`, 'm'));
+    for (const type of BACKEND_TYPES) expect(EXAMPLE).toMatch(new RegExp(`^backend "${type}" "`, 'm'));
     for (const option of options) {
       // An attribute or block (`option = …`, `option {`), or a block label (`auth "option" {`), commented or not.
       const at = lines.findIndex((l) => new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) || new RegExp(`^\\s*${option}\\s`).test(l) || new RegExp(`^\\s*#?\\s*\\w+ "${option}" \\{`).test(l));

@@ -2,7 +2,7 @@ import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../src/backends/file/file-backend.js';
-import type { FileBackendConfig } from '../../src/config/types.js';
+import type { FileBackendConfig } from '../../src/backends/file/provider.js';
 import { createLogger } from '../../src/log/logger.js';
 import { makeKubernetesVolume, updateKubernetesVolume } from '../support/kubernetes-volume.js';
 import { LogCapture } from '../support/leaks.js';

@@ -1,5 +1,5 @@
 import { BatchGetSecretValueCommand, DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AwsSecretsManagerBackendConfig } from '../../config/types.js';
+import type { AwsSecretsManagerBackendConfig } from './provider.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';

@@ -1,5 +1,5 @@
 import { GetParametersByPathCommand, GetParametersCommand, SSMClient, type Parameter } from '@aws-sdk/client-ssm';
-import type { AwsSecretsManagerBackendConfig } from '../../config/types.js';
+import type { AwsSecretsManagerBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AzureCliCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity';
-import type { AzureKeyVaultBackendConfig } from '../../config/types.js';
+import type { AzureKeyVaultBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 
 /**

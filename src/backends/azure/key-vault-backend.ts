@@ -1,7 +1,7 @@
 import { AzureLogger } from '@azure/logger';
 import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import type { AzureKeyVaultBackendConfig } from '../../config/types.js';
+import type { AzureKeyVaultBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';

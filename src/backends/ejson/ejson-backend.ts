@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { EjsonBackendConfig } from '../../config/types.js';
+import type { EjsonBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { watchedValue } from '../watched-value.js';

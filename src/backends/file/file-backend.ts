@@ -1,6 +1,6 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, sep } from 'node:path';
-import type { FileBackendConfig, FileBackendFormat } from '../../config/types.js';
+import type { FileBackendConfig, FileBackendFormat } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { watchedValue } from '../watched-value.js';

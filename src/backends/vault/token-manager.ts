@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import type { RetryPolicy, VaultAuthConfig } from '../../config/types.js';
+import type { RetryPolicy } from '../../config/types.js';
+import type { VaultAuthConfig } from './provider.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
 import { retryWithBackoff } from '../../retry.js';
 import { writeAudit } from '../../log/audit.js';

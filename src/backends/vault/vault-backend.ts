@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { RetryPolicy, VaultBackendConfig } from '../../config/types.js';
+import type { RetryPolicy } from '../../config/types.js';
+import type { VaultBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
