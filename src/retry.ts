@@ -1,5 +1,5 @@
 import { toSidecarError, type SidecarError } from './errors.js';
-import { backoffDelay, type BackoffPolicy } from './lease/backoff.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { sleep } from './timer.js';
 
 export interface RetryOptions {

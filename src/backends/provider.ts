@@ -33,6 +33,12 @@ export interface ConfigFacts {
   readonly appSwitchAllowanceMs: number;
 }
 
+/**
+ * Writes a file atomically, as outputs are written (tmpfs unless allowed otherwise). The runner and the CLI pass
+ * output's writer in: a backend knows nothing of output.
+ */
+export type AtomicFileWriter = (destination: string, contents: string, options: { readonly perms: number; readonly createDirs: boolean; readonly allowNonTmpfs: boolean }) => Promise<void>;
+
 export interface BackendDependencies {
   readonly logger: Logger;
   /** The sidecar's environment, for the variables providers honour (VAULT_ADDR, VAULT_TOKEN, …). */
@@ -40,12 +46,15 @@ export interface BackendDependencies {
   readonly retry: RetryPolicy;
   /** `run` (true): keep tokens and leases alive. `once` (false): fetch and be done, no background work. */
   readonly live: boolean;
+  /** For what a backend keeps on disk between runs (Vault's issuance cache). */
+  readonly writeFile: AtomicFileWriter;
 }
 
 /** Where a provider command writes and what it may read; the CLI passes its own. */
 export interface CommandIo {
   readonly stdout: { write(text: string): unknown };
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly writeFile: AtomicFileWriter;
 }
 
 /** One subcommand a provider adds to the CLI (`<group> <name> [args] [options]`), described without commander. */

@@ -1,27 +1,9 @@
 import type { RefreshPolicy } from '../lease/refresh-schedule.js';
+import type { Lifetime } from '../lease/lifetime.js';
 import type { Sealed } from '../sealed.js';
 
-/** How long a fetched value stays good, which decides when the watcher looks again. */
-export type Lifetime =
-  /** Good until the source changes; the backend pushes a notification through watch(). */
-  | { readonly kind: 'until-changed' }
-  /** Static data with no push channel (a KV secret): read again every interval to see whether it changed. */
-  | {
-      readonly kind: 'poll';
-      readonly intervalMs: number;
-      /** An extra check at this instant (epoch ms) when it comes before the interval: just after a scheduled rotation. */
-      readonly checkAt?: number | undefined;
-    }
-  /** Good until a known instant (a certificate's notAfter, a version's expiry), epoch ms. */
-  | { readonly kind: 'expiry'; readonly expiresAt: number }
-  /** A lease that can be renewed until `maxExpiresAt` (when known), and re-fetched after. */
-  | {
-      readonly kind: 'lease';
-      readonly leaseId: string;
-      readonly ttlMs: number;
-      readonly renewable: boolean;
-      readonly maxExpiresAt?: number | undefined;
-    };
+/** Lifetimes are lease math's input, so the lease folder owns the type; backends produce them. */
+export type { Lifetime } from '../lease/lifetime.js';
 
 export interface FetchedSecret {
   readonly value: Sealed;

@@ -12,6 +12,7 @@ import { loadTemplates } from '../runner/load-templates.js';
 import { runOnce } from '../runner/once.js';
 import { openObservability } from '../observe/open-observability.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { writeFileAtomically } from '../output/write-file.js';
 import { providerCommands } from '../backends/provider-commands.js';
 import { packageVersion } from './version.js';
 
@@ -137,7 +138,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const args = spec.argument ? [input[0]].flat().map(String) : [];
         const options = (spec.argument ? input[1] : input[0]) as Record<string, unknown>;
         try {
-          await spec.run(args, options, io);
+          await spec.run(args, options, { stdout: io.stdout, env: io.env, writeFile: writeFileAtomically });
         } catch (error) {
           fail(error, undefined);
         }

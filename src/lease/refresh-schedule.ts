@@ -1,4 +1,4 @@
-import type { Lifetime } from '../backends/types.js';
+import type { Lifetime } from './lifetime.js';
 
 export interface RefreshPolicy {
   /** Act when this fraction of the remaining lifetime has passed (two thirds, as Vault Agent does). */

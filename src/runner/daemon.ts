@@ -6,6 +6,7 @@ import { childEnvironment } from '../reload/child-env.js';
 import { ChildSupervisor, type ChildExit } from '../reload/child-supervisor.js';
 import { loadEnvTemplates, loadTemplates } from './load-templates.js';
 import { createBackend } from '../backends/create-backend.js';
+import { writeFileAtomically } from '../output/write-file.js';
 import type { SecretBackend } from '../backends/types.js';
 import { Watcher } from '../watch/watcher.js';
 import { closeBackends } from './open-backends.js';
@@ -201,7 +202,7 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true });
+        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true, writeFile: writeFileAtomically });
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }

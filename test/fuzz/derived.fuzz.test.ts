@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backends/create-backend.js';
+import { writeFileAtomically } from '../../src/output/write-file.js';
 import type { SecretBackend } from '../../src/backends/types.js';
 import { isSidecarError } from '../../src/errors.js';
 import { attachTap, type TapEvent } from '../../src/log/log-tap.js';
@@ -84,7 +85,7 @@ const seen = { ok: 0, coded: 0 };
 beforeAll(async () => {
   dir = await makeTmpfsDir('sidecar-fuzz-derived-');
   await writeFile(join(dir, 'secrets.json'), JSON.stringify(SECRETS));
-  backend = await createBackend({ type: 'file', name: 'local', path: join(dir, 'secrets.json'), format: undefined, pollIntervalMs: undefined }, { logger: logger().logger, env: {}, retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 }, live: false });
+  backend = await createBackend({ type: 'file', name: 'local', path: join(dir, 'secrets.json'), format: undefined, pollIntervalMs: undefined }, { logger: logger().logger, env: {}, retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 }, live: false, writeFile: writeFileAtomically });
 });
 
 afterAll(async () => {

@@ -9,6 +9,7 @@ import { parseEjson } from '../../src/backends/ejson/ejson-document.js';
 import { parseDocument } from '../../src/backends/file/parse-document.js';
 import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import { writeFileAtomically } from '../../src/output/write-file.js';
 import type { VaultBackendConfig } from '../../src/backends/vault/provider.js';
 import { isSidecarError, type SidecarError } from '../../src/errors.js';
 import { createSilentLogger } from '../../src/log/logger.js';
@@ -150,7 +151,7 @@ describe('fuzzed inputs (fast-check, fixed seed)', () => {
         rotationMarginMs: 10_000,
         revokeReplacedLeases: false,
       };
-      backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 1, maxBackoffMs: 1 }, false);
+      backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 1, maxBackoffMs: 1 }, false, writeFileAtomically);
     });
     afterAll(async () => {
       await backend.close();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
-import { backoffDelay } from '../../src/lease/backoff.js';
+import { backoffDelay } from '../../src/backoff.js';
 import { retryWithBackoff } from '../../src/retry.js';
 
 const POLICY = { backoffMs: 200, maxBackoffMs: 2000 };

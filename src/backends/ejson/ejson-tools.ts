@@ -1,7 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarError } from '../../errors.js';
-import { writeAtomically } from '../../output/atomic-write.js';
+import type { AtomicFileWriter } from '../provider.js';
 import { encrypter, generateKeypair, isBoxed } from './ejson-crypto.js';
 import { parseEjson, replaceValues } from './ejson-document.js';
 
@@ -21,7 +21,7 @@ export async function keygen(keyDir: string | undefined): Promise<string> {
  * `ejson encrypt FILE`: encrypts every plain value in place, leaving encrypted ones, underscore keys and the
  * layout of the file as they are, as Shopify's tool does. Needs only the public key in the file.
  */
-export async function encryptFile(file: string): Promise<{ encrypted: number; bytes: number }> {
+export async function encryptFile(file: string, writeFile: AtomicFileWriter): Promise<{ encrypted: number; bytes: number }> {
   const raw = await readFile(file, 'utf8').catch((cause: unknown) => {
     throw new SidecarError('SIDECAR_ERR_USAGE', `cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`);
   });
@@ -31,6 +31,6 @@ export async function encryptFile(file: string): Promise<{ encrypted: number; by
   const text = replaceValues(document.text, plain.map((at) => ({ at, with: seal(at.value) })));
   const { mode } = await stat(file);
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
-  await writeAtomically({ destination: file, contents: text, perms: mode & 0o7777, uid: undefined, gid: undefined, createDirs: false, allowNonTmpfs: true });
+  await writeFile(file, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true });
   return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
 }

@@ -59,7 +59,7 @@ export const ejsonProvider = defineProvider({
           async run(files, _options, io) {
             const { encryptFile } = await import('./ejson-tools.js');
             for (const file of files) {
-              const { encrypted, bytes } = await encryptFile(file);
+              const { encrypted, bytes } = await encryptFile(file, io.writeFile);
               io.stdout.write(`Wrote ${bytes} bytes to ${file} (${encrypted} values encrypted).\n`);
             }
           },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js';
-import { writeAtomically } from '../../output/atomic-write.js';
+import type { AtomicFileWriter } from '../provider.js';
 
 /** One issuance (a certificate and its key) as kept between runs. */
 export interface CachedIssuance {
@@ -20,6 +20,7 @@ export class IssuanceCache {
   constructor(
     private readonly directory: string,
     private readonly backend: string,
+    private readonly writeFile: AtomicFileWriter,
   ) {}
 
   /** The cached issuance for this request, if it is not yet due for replacement under `policy`. */
@@ -37,7 +38,7 @@ export class IssuanceCache {
   }
 
   async put(request: string, entry: CachedIssuance): Promise<void> {
-    await writeAtomically({ destination: this.#file(request), contents: JSON.stringify(entry), perms: 0o600, uid: undefined, gid: undefined, createDirs: true, allowNonTmpfs: false });
+    await this.writeFile(this.#file(request), JSON.stringify(entry), { perms: 0o600, createDirs: true, allowNonTmpfs: false });
   }
 
   #file(request: string): string {

@@ -146,7 +146,7 @@ export const vaultProvider = defineProvider({
   complete: (config, facts) => (config.rotationMarginMs < 0 ? Object.freeze({ ...config, rotationMarginMs: facts.appSwitchAllowanceMs }) : config),
   async open(config, deps) {
     const { VaultBackend } = await import('./vault-backend.js');
-    return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live);
+    return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live, deps.writeFile);
   },
   bundleExternal: ['node-vault'],
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { RetryPolicy } from '../../config/types.js';
+import type { AtomicFileWriter } from '../provider.js';
 import type { VaultBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -86,6 +87,7 @@ export class VaultBackend implements SecretBackend {
     private readonly logger: Logger,
     retry: RetryPolicy,
     live: boolean,
+    writeFile: AtomicFileWriter,
   ) {
     this.name = config.name;
     this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold, marginMs: config.rotationMarginMs });
@@ -121,7 +123,7 @@ export class VaultBackend implements SecretBackend {
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
-    this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
+    this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name, writeFile);
   }
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
