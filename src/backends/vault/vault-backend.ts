@@ -153,7 +153,7 @@ export class VaultBackend implements SecretBackend {
       this.#mounts.forget(mount);
       const again = await untilAborted(this.#mounts.mountFor(bare), context.signal);
       if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
-      this.logger.info({ backend: this.name, mount: again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
+      this.logger.info({ mount: again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
       return this.#fetchUnder(again, path, context.signal);
     }
   }
@@ -208,7 +208,7 @@ export class VaultBackend implements SecretBackend {
     if (lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
     this.#shortMaxTtl.add(path);
     this.logger.warn(
-      { backend: this.name, path, leaseLifeSeconds: Math.round(lifeMs / 1000), rotationMarginSeconds: this.config.rotationMarginMs / 1000 },
+      { path, leaseLifeSeconds: Math.round(lifeMs / 1000), rotationMarginSeconds: this.config.rotationMarginMs / 1000 },
       `leases from ${path} live about ${formatDuration(Math.round(lifeMs / 1000) * 1000)} in all (the role's max TTL), too short for rotation_margin ${formatDuration(this.config.rotationMarginMs)}: each is replaced at half its life, less than the margin before it ends; raise the role's max_ttl or lower rotation_margin`,
     );
   }
@@ -325,7 +325,7 @@ export class VaultBackend implements SecretBackend {
       const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
       const failed = leases.filter((_, i) => !revoked[i]);
       if (failed.length > 0) {
-        this.logger.error({ backend: this.name, leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
+        this.logger.error({ leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
       }
     } finally {
       budget.clear();
@@ -347,7 +347,7 @@ export class VaultBackend implements SecretBackend {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
       // The lease id is what an operator needs to revoke it by hand; it grants nothing without a token.
       writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId });
-      this.logger.warn({ backend: this.name, leaseId, error: errorFields(coded) }, 'lease not revoked');
+      this.logger.warn({ leaseId, error: errorFields(coded) }, 'lease not revoked');
       return false;
     }
   }
