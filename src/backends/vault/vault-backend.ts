@@ -135,6 +135,7 @@ export class VaultBackend implements SecretBackend {
       refreshPolicy: this.refreshPolicy,
       keepAlive: live,
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
+      holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
