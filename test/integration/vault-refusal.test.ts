@@ -5,7 +5,7 @@ import { Daemon, type LogRecord } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { startOpenBao, type OpenBao } from '../support/openbao.js';
+import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
 
 // Class 6 of issue 22: an AppRole token without the default policy (so no lookup-self), one template on a denied
@@ -34,13 +34,6 @@ afterEach(async () => {
   await removeDir(project?.root);
   daemon = project = undefined;
 });
-
-async function appRole(name: string, settings: object): Promise<{ roleId: string; secretId: string }> {
-  await bao.api('POST', `auth/approle/role/${name}`, settings);
-  const roleId = ((await bao.api('GET', `auth/approle/role/${name}/role-id`))?.['data'] as { role_id: string }).role_id;
-  const secretId = ((await bao.api('POST', `auth/approle/role/${name}/secret-id`))?.['data'] as { secret_id: string }).secret_id;
-  return { roleId, secretId };
-}
 
 /** Tokens alive in OpenBao, the root token aside. */
 async function liveTokens(): Promise<number> {
@@ -80,7 +73,7 @@ describe('policy refusals with a token that may not look itself up', () => {
   it('keeps its one token through repeated refusals of one path: one login, one live token, the path is that template’s error', async () => {
     await revokeAllTokens();
     const earlier = (await bao.auditedRequests()).length;
-    const { roleId, secretId } = await appRole('nodefault', { token_policies: ['only-ok'], token_no_default_policy: true, token_ttl: '1h' });
+    const { roleId, secretId } = await appRoleCredentials(bao, 'nodefault', { token_policies: ['only-ok'], token_no_default_policy: true, token_ttl: '1h' });
     project = await makeProject({ config: '' });
     await project.write('secret_id', secretId);
     await project.write('sidecar.hcl', config(roleId, join(project.root, 'secret_id'), [['secret/ok#pw', 'ok'], ['secret/denied#pw', 'denied']]).replaceAll('@OUT@', project.out));
@@ -102,7 +95,7 @@ describe('policy refusals with a token that may not look itself up', () => {
 
   it('revokes the token it stops using when it logs in again (a failed renewal), leaving one live token', async () => {
     await revokeAllTokens();
-    const { roleId, secretId } = await appRole('renewfail', { token_policies: ['only-ok'], token_ttl: '10s', token_max_ttl: '1h' });
+    const { roleId, secretId } = await appRoleCredentials(bao, 'renewfail', { token_policies: ['only-ok'], token_ttl: '10s', token_max_ttl: '1h' });
     project = await makeProject({ config: '' });
     await project.write('secret_id', secretId);
     await project.write('sidecar.hcl', config(roleId, join(project.root, 'secret_id'), [['secret/ok#pw', 'ok']], 'rotation_margin = "1s"').replaceAll('@OUT@', project.out));
