@@ -206,7 +206,8 @@ export class VaultBackend implements SecretBackend {
    * a new lease at every turn: it is replaced at half its life instead, and the log says so once per path.
    */
   #checkMaxTtl(path: string, lifeMs: number): void {
-    if (lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
+    // A `once` run replaces nothing: the margin is the `run` sidecar's business.
+    if (!this.#live || lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
     this.#shortMaxTtl.add(path);
     this.logger.warn(
       { path, leaseLifeSeconds: Math.round(lifeMs / 1000), rotationMarginSeconds: this.config.rotationMarginMs / 1000 },
