@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { VaultHttp } from '../../src/backends/vault/vault-http.js';
+import { vaultError } from '../../src/backends/vault/vault-errors.js';
 import { runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -100,5 +103,30 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
     expect(result.code, result.stderr).toBe(0);
     const [first, second] = proxy.requests.filter((r) => r.path === '/v1/secret/data/hygiene').slice(-2);
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeLessThan(2_000);
+  });
+
+  it('refuses an answer larger than 32 MiB instead of filling the memory', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const more = () => {
+        while (sent < 40 && res.write(chunk)) sent++;
+        if (sent < 40) res.once('drain', more);
+        else res.end();
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = new VaultHttp({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}`, namespace: '', maxConnections: 1, timeoutMs: 10_000, tls: { rejectUnauthorized: true } });
+    try {
+      const error = await http.request('GET', 'secret/data/huge', 't').then(() => undefined, (e: unknown) => vaultError(e, 'x'));
+      expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: 'x: the answer is larger than 32 MiB' });
+    } finally {
+      http.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
