@@ -1,4 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
+import type { VaultBackendConfig } from '../../src/config/types.js';
+import { createSilentLogger } from '../../src/log/logger.js';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
 import { removeDir } from '../support/dirs.js';
@@ -102,5 +105,40 @@ describe('revocations at exit with OpenBao stalled (fault proxy), three leases o
     expect((await daemon.stop()).code).toBe(0);
     expect(await liveLeases()).toEqual([]);
     expect(daemon.records.filter(revokeAudit).map((r) => (r['audit'] as { outcome: string }).outcome)).toEqual(['ok', 'ok', 'ok']);
+  }, 30_000);
+
+  it("stops revoking when the shutdown's own signal ends first (CloseOptions.signal)", async () => {
+    const config: VaultBackendConfig = {
+      type: 'vault',
+      name: 'main',
+      address: proxy.address,
+      namespace: undefined,
+      caCert: undefined,
+      clientCert: undefined,
+      clientKey: undefined,
+      tlsServerName: undefined,
+      tlsSkipVerify: false,
+      auth: { method: 'token', token: bao.rootToken, tokenFile: undefined },
+      maxConnections: 1,
+      staticRefreshMs: 300_000,
+      requestTimeoutMs: 30_000,
+      revokeLeasesOnExit: true,
+      revokeTimeoutMs: 10_000,
+      cacheDir: undefined,
+      leaseRenewalThreshold: 2 / 3,
+      rotationMarginMs: 10_000,
+      revokeReplacedLeases: false,
+    };
+    const backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 100, maxBackoffMs: 1_000 }, true);
+    const fetching = new AbortController();
+    for (const role of ROLES) await backend.fetch(`database/creds/${role}`, { signal: fetching.signal });
+    proxy.stall('/v1/sys/leases/revoke');
+    const started = Date.now();
+    await backend.close({ final: true, signal: AbortSignal.timeout(500) });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(proxy.count('/v1/sys/leases/revoke')).toBeGreaterThanOrEqual(3);
+    expect(await liveLeases()).toHaveLength(3);
   }, 30_000);
 });
