@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
-import type { VaultBackendConfig } from '../../src/config/types.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
@@ -9,6 +8,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpenBao, type OpenBao } from '../support/openbao.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { makeProject, type Project } from '../support/project.js';
+import { vaultBackendConfig } from '../support/vault-config.js';
 
 // Class 7 of issue 22: revoke_leases_on_exit with Vault stalled took request_timeout × ceil(leases /
 // max_connections): 30 s for one lease, 60 s for two, where Kubernetes kills a pod after 30 s.
@@ -108,27 +108,7 @@ describe('revocations at exit with OpenBao stalled (fault proxy), three leases o
   }, 30_000);
 
   it("stops revoking when the shutdown's own signal ends first (CloseOptions.signal)", async () => {
-    const config: VaultBackendConfig = {
-      type: 'vault',
-      name: 'main',
-      address: proxy.address,
-      namespace: undefined,
-      caCert: undefined,
-      clientCert: undefined,
-      clientKey: undefined,
-      tlsServerName: undefined,
-      tlsSkipVerify: false,
-      auth: { method: 'token', token: bao.rootToken, tokenFile: undefined },
-      maxConnections: 1,
-      staticRefreshMs: 300_000,
-      requestTimeoutMs: 30_000,
-      revokeLeasesOnExit: true,
-      revokeTimeoutMs: 10_000,
-      cacheDir: undefined,
-      leaseRenewalThreshold: 2 / 3,
-      rotationMarginMs: 10_000,
-      revokeReplacedLeases: false,
-    };
+    const config = vaultBackendConfig(proxy.address, { auth: { method: 'token', token: bao.rootToken, tokenFile: undefined }, maxConnections: 1, requestTimeoutMs: 30_000, revokeLeasesOnExit: true });
     const backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 100, maxBackoffMs: 1_000 }, true);
     const fetching = new AbortController();
     for (const role of ROLES) await backend.fetch(`database/creds/${role}`, { signal: fetching.signal });
