@@ -25,7 +25,9 @@ export async function retryWithBackoff<T>(operation: (attempt: number) => Promis
       const error = toSidecarError(raw);
       const exhausted = options.attempts > 0 && attempt > options.attempts;
       if (!error.retryable || exhausted || options.signal?.aborted) throw error;
-      const delay = backoffDelay(attempt, options.policy, (options.random ?? Math.random)());
+      // A server's Retry-After is honoured, but never beyond the cap: a hostile answer cannot park us for a day.
+      const backoff = backoffDelay(attempt, options.policy, (options.random ?? Math.random)());
+      const delay = error.retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(error.retryAfterMs, options.policy.maxBackoffMs));
       options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }
