@@ -109,6 +109,7 @@ const awsSecretsManagerBackendSchema = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   refresh_interval: duration.optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
+  request_timeout: duration.optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */
@@ -125,6 +126,7 @@ export const BACKEND_SCHEMAS = {
     client_secret_file: z.string().min(1).optional(),
     refresh_interval: duration.optional(),
     max_requests_per_second: z.number().positive().max(1000).optional(),
+    request_timeout: duration.optional(),
   }),
   ejson: z.strictObject({
     path: z.string().min(1),

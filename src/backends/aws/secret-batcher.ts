@@ -25,10 +25,28 @@ export class SecretBatcher {
     private readonly batchSize = 20,
   ) {}
 
-  get(id: string): Promise<BatchedValue> {
+  /**
+   * The value of `id` from the next batch. A caller whose signal aborts (shutdown, `once --timeout`) stops
+   * waiting at once; the batch itself, shared with others, runs on to its own deadline.
+   */
+  get(id: string, signal: AbortSignal): Promise<BatchedValue> {
     return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(abortReason(signal));
+      const onAbort = () => reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const detach = () => signal.removeEventListener('abort', onAbort);
       if (this.#pending.length === 0) setImmediate(() => void this.#flush());
-      this.#pending.push({ id, resolve, reject });
+      this.#pending.push({
+        id,
+        resolve: (value) => {
+          detach();
+          resolve(value);
+        },
+        reject: (error) => {
+          detach();
+          reject(error);
+        },
+      });
     });
   }
 
@@ -58,4 +76,8 @@ export class SecretBatcher {
       }),
     );
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }
