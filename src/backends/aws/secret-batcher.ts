@@ -1,4 +1,4 @@
-import { SidecarError } from '../../errors.js';
+import { SidecarError, toSidecarError } from '../../errors.js';
 
 /** What one secret came back as in a batch. */
 export interface BatchedValue {
@@ -18,7 +18,7 @@ export interface BatchAnswer {
  * value or its own error.
  */
 export class SecretBatcher {
-  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: unknown) => void }[] = [];
+  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: Error) => void }[] = [];
 
   constructor(
     private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>,
@@ -63,7 +63,7 @@ export class SecretBatcher {
         try {
           answer = await this.fetchBatch(chunk);
         } catch (error) {
-          for (const caller of callers) caller.reject(error);
+          for (const caller of callers) caller.reject(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
           return;
         }
         for (const caller of callers) {
