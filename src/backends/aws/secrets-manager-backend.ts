@@ -96,7 +96,7 @@ export class SecretsManagerBackend implements SecretBackend {
 
   async #batchGet(ids: string[]): Promise<BatchAnswer> {
     const command = new BatchGetSecretValueCommand({ SecretIdList: ids });
-    const answer = await this.#send(`backend "${this.name}": a batch of ${ids.length} secrets`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const answer = await this.#send(`backend "${this.name}": ${batchName(ids)}`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
     const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
     const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
     if (this.live) await this.#learnRotations(ids, values);
@@ -157,7 +157,7 @@ export class SecretsManagerBackend implements SecretBackend {
     if (this.#deletionWarned.get(secretId) === deletedDate.getTime()) return;
     this.#deletionWarned.set(secretId, deletedDate.getTime());
     this.logger.warn(
-      { secret: secretId, deletionDate: deletedDate.toISOString() },
+      { secretName: secretId, deletionDate: deletedDate.toISOString() },
       `secret ${secretId} is scheduled for deletion on ${deletedDate.toISOString()}; the value already read is still served, and fails after that date unless the deletion is cancelled (RestoreSecret)`,
     );
   }
@@ -171,6 +171,11 @@ export class SecretsManagerBackend implements SecretBackend {
       : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt: rotation === undefined ? undefined : rotation + ROTATION_GRACE_MS } as const);
     return { value: new Sealed(value), version: `aws:${versionId}`, lifetime };
   }
+}
+
+/** "app/db", or "a batch of 3 secrets (app/db, app/token, app/key)" (names, never values). */
+function batchName(ids: readonly string[]): string {
+  return ids.length === 1 ? (ids[0] ?? '') : `a batch of ${ids.length} secrets (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
 }
 
 /** A secret's value: SecretBinary as base64 text, else SecretString (a JSON object when it holds one). */

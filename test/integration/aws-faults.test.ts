@@ -1,0 +1,211 @@
+import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { removeDir } from '../support/dirs.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { AWS_TEST_ENV, awsCall, motoClientConfig, startMoto, type Moto } from '../support/moto.js';
+import { makeProject, type Project } from '../support/project.js';
+import { startToxiproxy, type Toxiproxy } from '../support/toxiproxy.js';
+
+/*
+ * Issue 22, AWS: whole-request deadlines, the abort reaching every call, and coded errors for what a hostile
+ * or broken path to AWS does (throttling, resets, lying answers), against moto behind toxiproxy (TCP: trickle,
+ * stall) and the fault proxy (HTTP: 429 with Retry-After, resets, a 200 that is not JSON).
+ */
+let moto: Moto;
+let sm: SecretsManagerClient;
+let toxi: Toxiproxy;
+let faults: FaultProxy;
+let project: Project | undefined;
+let daemon: Daemon | undefined;
+let toxic: string | undefined;
+
+/** What the once and SIGTERM bounds allow beyond their own time: Node's start-up, loading the SDK, closing. */
+const GRACE_MS = 2_000;
+const SECRET = 'aws-fault-pw-9a9a';
+
+beforeAll(async () => {
+  moto = await startMoto();
+  sm = new SecretsManagerClient(motoClientConfig(moto));
+  await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: JSON.stringify({ password: SECRET }) }));
+  toxi = await startToxiproxy(moto.endpoint.replace('http://', ''));
+  faults = await startFaultProxy(moto.endpoint);
+});
+afterAll(async () => {
+  sm?.destroy();
+  await faults?.stop();
+  await toxi?.stop();
+  await moto?.stop();
+});
+afterEach(async () => {
+  if (toxic) await toxi.removeToxic(toxic);
+  faults.clear();
+  await daemon?.stop();
+  await removeDir(project?.root);
+  daemon = project = toxic = undefined;
+});
+
+function config(endpoint: string, extra = '', secret = 'app/db#password'): string {
+  return `
+backend "aws_secrets_manager" "prod" {
+  endpoint = "${endpoint}"
+  ${extra}
+}
+retry {
+  backoff     = "100ms"
+  max_backoff = "5s"
+}
+template {
+  contents    = "{{secret \\"prod:${secret}\\"}}"
+  destination = "@OUT@/pw"
+}
+`;
+}
+
+const throughToxiproxy = () => `http://${toxi.listen}`;
+const warnings = (r: LogRecord) => r.msg === 'fetch failed, retrying with backoff';
+const errorOf = (r: LogRecord) => r['error'] as { code: string; message: string };
+const records = (stderr: string): LogRecord[] => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogRecord);
+
+/** toxiproxy's ways to keep an answer from ever completing: a byte every 500 ms, or nothing at all. */
+const SLOW_SERVERS = [
+  { name: 'trickles its answer (a byte every 500 ms)', type: 'slicer', attributes: { average_size: 1, size_variation: 0, delay: 500_000 } },
+  { name: 'stalls (accepts, never answers)', type: 'timeout', attributes: { timeout: 0 } },
+] as const;
+
+describe('AWS: a request ends at its deadline, and the abort reaches it', () => {
+  it.each(SLOW_SERVERS)('once --timeout 5s exits 6 within the timeout when moto $name', async ({ type, attributes }) => {
+    toxic = await toxi.addToxic(type, attributes);
+    project = await makeProject({ config: config(throughToxiproxy()) });
+    const started = performance.now();
+    const result = await runCli(['once', '-c', project.config, '--timeout', '5s'], { env: AWS_TEST_ENV });
+    const elapsedMs = performance.now() - started;
+    console.info(`once --timeout 5s, moto ${type}: exit ${result.code} after ${Math.round(elapsedMs)} ms`);
+    expect(result.code, result.stderr.slice(-1500)).toBe(6);
+    expect(elapsedMs).toBeLessThan(5_000 + GRACE_MS);
+    expect(result.stderr).toContain('once did not finish within 5s; still waiting for prod:app/db');
+    expectNoSecrets(result.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('ends each attempt at request_timeout with a log line saying so, and renders once the answer flows again', async () => {
+    toxic = await toxi.addToxic('slicer', { average_size: 1, size_variation: 0, delay: 500_000 });
+    project = await makeProject({ config: config(throughToxiproxy(), 'request_timeout = "1s"') });
+    daemon = new Daemon(['-c', project.config], { env: AWS_TEST_ENV });
+    const first = await daemon.waitFor(warnings);
+    const second = await daemon.waitFor(warnings, daemon.records.indexOf(first) + 1);
+    expect(errorOf(first)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: expect.stringContaining('app/db: no complete answer within 1s (request_timeout)') as unknown });
+    // Each attempt lasts its deadline, not the minutes the trickle would take.
+    const attemptMs = Date.parse(String(second['time'])) - Date.parse(String(first['time'])) - Number(first['retryInMs']);
+    console.info(`request_timeout 1s against a trickle: one attempt took ${attemptMs} ms`);
+    expect(attemptMs).toBeGreaterThanOrEqual(900);
+    expect(attemptMs).toBeLessThan(1_900);
+    await toxi.removeToxic(toxic);
+    toxic = undefined;
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(SECRET);
+    expectNoSecrets(daemon.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it.each(SLOW_SERVERS)('run exits within a second of SIGTERM while moto $name', async ({ type, attributes }) => {
+    toxic = await toxi.addToxic(type, attributes);
+    project = await makeProject({ config: config(throughToxiproxy()) });
+    daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
+    // The call log line comes as the request goes out: it is in flight from here on.
+    await daemon.waitFor(awsCall('BatchGetSecretValueCommand'));
+    const started = performance.now();
+    daemon.signal('SIGTERM');
+    const exit = await daemon.exited;
+    const elapsedMs = performance.now() - started;
+    console.info(`run, SIGTERM while moto ${type}: exit ${exit.code} after ${Math.round(elapsedMs)} ms`);
+    expect(exit.code).toBe(0);
+    expect(elapsedMs).toBeLessThan(1_000);
+    expect(daemon.count((r) => r.msg === 'shutting down')).toBe(1);
+  });
+});
+
+describe('AWS: input hygiene and error classes', () => {
+  it('refuses a backend with no region at start as a config error (exit 2) naming the option, without a call', async () => {
+    project = await makeProject({ config: config(moto.endpoint) });
+    const { AWS_REGION: _region, ...noRegion } = AWS_TEST_ENV;
+    const result = await runCli(['once', '-c', project.config, '--log-level', 'debug', '--timeout', '20s'], { env: { ...noRegion, HOME: project.root } });
+    expect(result.code, result.stderr.slice(-1500)).toBe(2);
+    expect(result.stderr).toContain('backend \\"prod\\": no AWS region (Region is missing)');
+    expect(result.stderr).toContain('set region in the backend block, or AWS_REGION');
+    expect(result.stderr).not.toContain('"msg":"aws call"');
+  });
+
+  it('codes AWS throttling SIDECAR_ERR_BACKEND_THROTTLED and waits as its Retry-After asks', async () => {
+    faults.failFirst('/', 3, { status: 429, body: { __type: 'ThrottlingException', message: 'Rate exceeded' }, headers: { 'Retry-After': '1' } });
+    project = await makeProject({ config: config(faults.address) });
+    const result = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    const retries = records(result.stderr).filter(warnings);
+    console.info(`429 + Retry-After: 1 x3: requests ${faults.count('/')}, waits ${retries.map((r) => String(r['retryInMs'])).join(', ')} ms`);
+    expect(retries).toHaveLength(3);
+    for (const retry of retries) {
+      expect(errorOf(retry)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_THROTTLED', message: expect.stringContaining('throttled by AWS (ThrottlingException (429)); it asked to wait 1s') as unknown });
+      // backoff 100 ms would wait 50-400 ms for the first three attempts; the server asked for a second.
+      expect(Number(retry['retryInMs'])).toBeGreaterThanOrEqual(1_000);
+    }
+    expect(faults.count('/')).toBe(4);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(SECRET);
+    expectNoSecrets(result.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('backs off from a bare 429 (a proxy, no body) four times longer than from a 503', async () => {
+    faults.failFirst('/', 1, { status: 429, body: '' });
+    project = await makeProject({ config: config(faults.address) });
+    const throttled = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: AWS_TEST_ENV });
+    expect(throttled.code, throttled.stderr.slice(-1500)).toBe(0);
+    faults.clear();
+    faults.failFirst('/', 1, { status: 503, body: '' });
+    const unavailable = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: AWS_TEST_ENV });
+    expect(unavailable.code, unavailable.stderr.slice(-1500)).toBe(0);
+    const [slow] = records(throttled.stderr).filter(warnings);
+    const [fast] = records(unavailable.stderr).filter(warnings);
+    expect(errorOf(slow as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_THROTTLED', message: expect.stringContaining('(429)') as unknown });
+    expect(errorOf(fast as LogRecord).code).toBe('SIDECAR_ERR_BACKEND_UNAVAILABLE');
+    // First retry: 100 ms backoff gives 50-100 ms; throttled, as the third doubling, 200-400 ms.
+    expect(Number(fast?.['retryInMs'])).toBeLessThanOrEqual(100);
+    expect(Number(slow?.['retryInMs'])).toBeGreaterThanOrEqual(200);
+  });
+
+  it('says "connection reset by the server" for a reset, and retries it', async () => {
+    faults.reset('/', { times: 1 });
+    project = await makeProject({ config: config(faults.address) });
+    const result = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    const [retry] = records(result.stderr).filter(warnings);
+    expect(errorOf(retry as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: expect.stringMatching(/app\/db: connection (reset by the server \(ECONNRESET\)|closed by the server before it answered \(socket hang up\))$/) as unknown });
+    expect(faults.count('/')).toBe(2);
+  });
+
+  it('says "connection refused" when nothing listens at the endpoint', async () => {
+    project = await makeProject({ config: config('http://127.0.0.1:9') });
+    const result = await runCli(['once', '-c', project.config, '--timeout', '2s'], { env: AWS_TEST_ENV });
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('still waiting for prod:app/db (last error: backend \\"prod\\": app/db: connection refused: nothing listens at that address (ECONNREFUSED))');
+  });
+
+  it('serves a secret scheduled for deletion on, and warns once naming the deletion date', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/doomed', SecretString: 'aws-doomed-7e7e' }));
+    project = await makeProject({ config: config(moto.endpoint, 'refresh_interval = "200ms"', 'app/doomed') });
+    daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const deleted = await sm.send(new DeleteSecretCommand({ SecretId: 'app/doomed', RecoveryWindowInDays: 7 }));
+    const date = deleted.DeletionDate?.toISOString() ?? '';
+    const warning = await daemon.waitFor((r) => String(r.msg).includes('is scheduled for deletion'));
+    expect(warning).toMatchObject({ level: 'warn', secretName: 'app/doomed', deletionDate: date });
+    expect(warning.msg).toContain(`secret app/doomed is scheduled for deletion on ${date}; the value already read is still served`);
+    // Three more polls done (a fourth has begun): still served, not warned again.
+    let from = daemon.records.indexOf(warning) + 1;
+    for (let i = 0; i < 4; i++) from = daemon.records.indexOf(await daemon.waitFor(awsCall('DescribeSecretCommand'), from)) + 1;
+    expect(daemon.count((r) => String(r.msg).includes('is scheduled for deletion'))).toBe(1);
+    expect(daemon.count((r) => r.level === 'error' || warnings(r))).toBe(0);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-doomed-7e7e');
+    expectNoSecrets(daemon.stderr, ['aws-doomed-7e7e', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+});
