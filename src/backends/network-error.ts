@@ -14,12 +14,14 @@ const NETWORK_FAILURES: Readonly<Record<string, string>> = {
 
 /**
  * "connection reset by the server (ECONNRESET)" for an error (or its cause) that is a socket failure. SDKs rename
- * these (the AWS SDK calls ECONNRESET a "TimeoutError"), so the code is what is trusted, then "socket hang up".
+ * these (the AWS SDK calls ECONNRESET a "TimeoutError"), so the message and code are what is trusted.
  */
 export function describeNetworkError(error: unknown): string | undefined {
   for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof message === 'string' && /^socket hang up$/i.test(message)) return 'connection closed by the server before it answered (socket hang up)';
+    // Node's word for a body cut short of its Content-Length (an SDK may append to the message).
+    if (typeof message === 'string' && /^aborted(\n|$)/.test(message)) return `connection closed by the server in the middle of the answer (${typeof code === 'string' ? code : 'aborted'})`;
+    if (typeof message === 'string' && /^socket hang up(\n|$)/i.test(message)) return 'connection closed by the server before it answered (socket hang up)';
     if (typeof code === 'string' && NETWORK_FAILURES[code]) return `${NETWORK_FAILURES[code]} (${code})`;
   }
   return undefined;

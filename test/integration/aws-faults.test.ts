@@ -1,5 +1,6 @@
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runCli, type LogRecord } from '../support/cli.js';
@@ -207,5 +208,98 @@ describe('AWS: input hygiene and error classes', () => {
     expect(daemon.count((r) => r.level === 'error' || warnings(r))).toBe(0);
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-doomed-7e7e');
     expectNoSecrets(daemon.stderr, ['aws-doomed-7e7e', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+});
+
+/** A server that answers every request with these raw bytes, then closes: an HTTP answer that lies. */
+async function rawServer(answer: string): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  const server = createNetServer((socket) => {
+    socket.once('data', () => socket.end(answer));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** A raw HTTP/1.1 answer of 200 with this JSON body, as Secrets Manager sends it. */
+const okAnswer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+describe('AWS: hostile values and lying answers', () => {
+  const onceWith = async (endpoint: string, secret: string, timeout = '3s') => {
+    project = await makeProject({ config: config(endpoint, '', secret) });
+    return runCli(['once', '-c', project.config, '--timeout', timeout], { env: AWS_TEST_ENV });
+  };
+  const lastError = (stderr: string) => errorOf(records(stderr).filter((r) => r.level === 'error').at(-1) as LogRecord);
+
+  it.each([
+    { what: 'an empty SecretString', value: { SecretString: '' }, message: 'app/db: SecretString is empty' },
+    { what: 'an empty SecretBinary', value: { SecretBinary: '' }, message: 'app/db: SecretBinary is empty' },
+    { what: 'neither SecretString nor SecretBinary', value: {}, message: 'app/db: the answer holds neither SecretString nor SecretBinary' },
+  ])('refuses $what with a coded error naming the secret, and writes nothing', async ({ value, message }) => {
+    const server = await rawServer(okAnswer(JSON.stringify({ SecretValues: [{ Name: 'app/db', ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:app/db', VersionId: 'v1', ...value }], Errors: [] })));
+    const result = await onceWith(server.endpoint, 'app/db');
+    await server.close();
+    expect(result.code, result.stderr.slice(-1500)).toBe(3);
+    expect(lastError(result.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining(message) as unknown });
+    expect(existsSync(join(project?.out ?? '', 'pw'))).toBe(false);
+  });
+
+  it('refuses a 3 MB secret as larger than AWS allows, naming it', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/huge', SecretString: 'h'.repeat(3 * 1024 * 1024) }));
+    const result = await onceWith(moto.endpoint, 'app/huge');
+    expect(result.code, result.stderr.slice(-1500)).toBe(3);
+    expect(lastError(result.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/huge: the value is 3145728 bytes, more than the 65536 AWS allows a secret') as unknown });
+  });
+
+  it('stops reading an answer that declares 100 MB, or streams without end, at 8 MiB', async () => {
+    const declared = await rawServer('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 104857600\r\n\r\n{"SecretValues":[');
+    const huge = await onceWith(declared.endpoint, 'app/db');
+    await declared.close();
+    expect(huge.code, huge.stderr.slice(-1500)).toBe(3);
+    expect(lastError(huge.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/db: the answer is 104857600 bytes or more, larger than any AWS answer') as unknown });
+
+    // Chunked, 64 KiB a chunk, for as long as the client reads.
+    const endless = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n');
+        const chunk = `10000\r\n${'x'.repeat(0x10000)}\r\n`;
+        const pump = () => {
+          while (!socket.destroyed && socket.write(chunk));
+        };
+        socket.on('drain', pump);
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const streamed = await onceWith(`http://127.0.0.1:${(endless.address() as AddressInfo).port}`, 'app/db');
+    await new Promise((resolve) => endless.close(resolve));
+    expect(streamed.code, streamed.stderr.slice(-1500)).toBe(3);
+    expect(lastError(streamed.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringMatching(/app\/db: the answer is \d+ bytes or more, larger than any AWS answer \(at most 8388608\)/) as unknown });
+  });
+
+  it('codes a 200 answer that is not JSON as malformed, and retries it', async () => {
+    faults.failFirst('/', 1, { status: 200, body: '<html><body>Sign in to the proxy</body></html>', headers: { 'content-type': 'text/html' } });
+    const result = await onceWith(faults.address, 'app/db#password', '30s');
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    const [retry] = records(result.stderr).filter(warnings);
+    expect(errorOf(retry as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/db: the answer (HTTP 200) is not the JSON AWS sends') as unknown });
+    expect(faults.count('/')).toBe(2);
+  });
+
+  it('says a body shorter than its Content-Length was cut off', async () => {
+    const server = await rawServer('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 5000\r\n\r\n{"SecretValues":[');
+    const result = await onceWith(server.endpoint, 'app/db#password');
+    await server.close();
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('(last error: backend \\"prod\\": app/db: connection closed by the server in the middle of the answer (ECONNRESET))');
+  });
+
+  it('codes a body longer than its Content-Length (so cut to a JSON fragment) as malformed', async () => {
+    const server = await rawServer('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{"SecretValues":[{"Name":"app/db","SecretString":"x"}],"Errors":[]}');
+    const result = await onceWith(server.endpoint, 'app/db#password');
+    await server.close();
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('(last error: backend \\"prod\\": app/db: the answer (HTTP 200) is not the JSON AWS sends; a proxy or a truncated body?)');
   });
 });

@@ -1,6 +1,7 @@
 import { SidecarError } from '../../errors.js';
 import { describeNetworkError } from '../network-error.js';
 import { tlsVerificationError } from '../tls-error.js';
+import { MAX_RESPONSE_BYTES, ResponseTooLargeError } from './response-limit.js';
 
 /** AWS's names for "slow down" across services (Secrets Manager, SSM, STS, the query protocol). */
 const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'ThrottledException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException', 'SlowDown']);
@@ -26,6 +27,9 @@ export function awsError(error: unknown, what: string): SidecarError {
       hint: 'lower max_requests_per_second, or raise the account\'s API quota; the sidecar backs off longer meanwhile',
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
+  }
+  if (error instanceof ResponseTooLargeError) {
+    return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer is ${error.bytes} bytes or more, larger than any AWS answer (at most ${MAX_RESPONSE_BYTES}); not read further`, { retryable: false });
   }
   const tls = tlsVerificationError(error, what);
   if (tls) return tls;

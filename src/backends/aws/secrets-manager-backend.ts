@@ -8,6 +8,7 @@ import { SidecarError } from '../../errors.js';
 import { awsError } from './aws-errors.js';
 import { requireRegion, sendBounded } from './aws-call.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { limitAwsResponses } from './response-limit.js';
 import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
@@ -60,6 +61,7 @@ export class SecretsManagerBackend implements SecretBackend {
     this.name = config.name;
     this.#client = new SecretsManagerClient(awsClientOptions(config));
     instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
+    limitAwsResponses(this.#client);
   }
 
   /** A Secrets Manager backend whose region is known (a config error at start otherwise). */
@@ -178,8 +180,13 @@ function batchName(ids: readonly string[]): string {
   return ids.length === 1 ? (ids[0] ?? '') : `a batch of ${ids.length} secrets (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
 }
 
+/** AWS stores at most 64 KiB in a secret: more comes from a server that is not Secrets Manager, or lies. */
+const MAX_SECRET_BYTES = 65_536;
+
 /** A secret's value: SecretBinary as base64 text, else SecretString (a JSON object when it holds one). */
 function decodeValue(answer: BatchedValue, what: string): unknown {
+  const bytes = answer.secretBinary?.length ?? Buffer.byteLength(answer.secretString ?? '');
+  if (bytes > MAX_SECRET_BYTES) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the value is ${bytes} bytes, more than the ${MAX_SECRET_BYTES} AWS allows a secret`, { retryable: false });
   if (answer.secretBinary !== undefined && answer.secretBinary.length > 0) return Buffer.from(answer.secretBinary).toString('base64');
   // An empty value renders as an empty password: a secret created without one, or a lying answer.
   if (answer.secretBinary !== undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: SecretBinary is empty`, { retryable: false });

@@ -7,6 +7,7 @@ import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { requireRegion, sendBounded } from './aws-call.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { limitAwsResponses } from './response-limit.js';
 import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer } from './secret-batcher.js';
 
@@ -33,6 +34,7 @@ export class SsmBackend implements SecretBackend {
     this.name = config.name;
     this.#client = new SSMClient(awsClientOptions(config));
     instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
+    limitAwsResponses(this.#client);
   }
 
   /** An SSM backend whose region is known (a config error at start otherwise). */
