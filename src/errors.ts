@@ -54,15 +54,15 @@ export interface SidecarErrorOptions {
   readonly cause?: unknown;
   /** Overrides the code's default, e.g. a normally retryable read that is known to be permanent. */
   readonly retryable?: boolean;
-  /** How long the server asked us to wait before trying again (Retry-After), honoured within the backoff cap. */
-  readonly retryAfterMs?: number;
+  /** The server asked to wait this long before trying again (Retry-After); the retry loop honours it within its cap. */
+  readonly retryAfterMs?: number | undefined;
 }
 
 export class SidecarError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly retryable: boolean;
-  readonly retryAfterMs?: number;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: SidecarErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -70,7 +70,7 @@ export class SidecarError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
-    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   get category(): ErrorCategory {

@@ -167,6 +167,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         staticRefreshMs: options.static_refresh_interval ?? 300_000,
         requestTimeoutMs: options.request_timeout ?? 30_000,
         revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
+        // Well inside the 30 s Kubernetes grants a pod between SIGTERM and SIGKILL.
+        revokeTimeoutMs: options.revoke_timeout ?? 10_000,
         cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
         leaseRenewalThreshold: options.lease_renewal_threshold ?? 2 / 3,
         // Filled in below, once the waits and notify timeouts are known.

@@ -98,6 +98,7 @@ const vaultBackendSchema = z.strictObject({
   static_refresh_interval: duration.optional(),
   request_timeout: duration.optional(),
   revoke_leases_on_exit: z.boolean().optional(),
+  revoke_timeout: duration.optional(),
   cache_dir: z.string().min(1).optional(),
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
   rotation_margin: duration.optional(),

@@ -86,6 +86,8 @@ export interface VaultBackendConfig {
   readonly requestTimeoutMs: number;
   /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
   readonly revokeLeasesOnExit: boolean;
+  /** The most time revocations at exit may take, all leases together (the shutdown's own budget may end it sooner). */
+  readonly revokeTimeoutMs: number;
   /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
   readonly cacheDir: string | undefined;
   /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */

@@ -145,6 +145,7 @@ describe('fuzzed inputs (fast-check, fixed seed)', () => {
         staticRefreshMs: 300_000,
         requestTimeoutMs: 5_000,
         revokeLeasesOnExit: false,
+        revokeTimeoutMs: 10_000,
         cacheDir: undefined,
         leaseRenewalThreshold: 2 / 3,
         rotationMarginMs: 10_000,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenManager, type TokenManagerDependencies } from '../../src/backends/vault/token-manager.js';
+import { SidecarError } from '../../src/errors.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 
 /** A Vault stand-in for the two calls the token manager makes: logins hand out numbered tokens. */
@@ -11,8 +12,9 @@ function fakeVault(options: { alive: (token: string) => boolean }) {
     post: () => Promise.resolve({ client_token: `token-${++issued}`, lease_duration: 3600, renewable: true }),
     lookupSelf: (token) => {
       lookups.push(token);
-      return options.alive(token) ? Promise.resolve({ ttl: 3600, renewable: true }) : Promise.reject(new Error('permission denied'));
+      return options.alive(token) ? Promise.resolve({ ttl: 3600, renewable: true }) : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'permission denied'));
     },
+    revokeSelf: () => Promise.resolve(),
     env: {},
     logger: createSilentLogger(),
     backend: 'main',
