@@ -1,4 +1,5 @@
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -89,6 +90,23 @@ describe('AWS: a request ends at its deadline, and the abort reaches it', () => 
     expect(elapsedMs).toBeLessThan(5_000 + GRACE_MS);
     expect(result.stderr).toContain('once did not finish within 5s; still waiting for prod:app/db');
     expectNoSecrets(result.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+  });
+
+  it('once --timeout 5s exits 6 within the timeout when moto trickles an SSM answer', async () => {
+    const ssm = new SSMClient(motoClientConfig(moto));
+    await ssm.send(new PutParameterCommand({ Name: '/app/ssm-pw', Value: 'aws-ssm-fault-3b3b', Type: 'SecureString' }));
+    ssm.destroy();
+    toxic = await toxi.addToxic('slicer', { average_size: 1, size_variation: 0, delay: 500_000 });
+    project = await makeProject({
+      config: `backend "aws_ssm" "params" {\n  endpoint = "${throughToxiproxy()}"\n}\ntemplate {\n  contents = "{{secret \\"params:/app/ssm-pw\\"}}"\n  destination = "@OUT@/pw"\n}\n`,
+    });
+    const started = performance.now();
+    const result = await runCli(['once', '-c', project.config, '--timeout', '5s'], { env: AWS_TEST_ENV });
+    const elapsedMs = performance.now() - started;
+    console.info(`once --timeout 5s, SSM trickle: exit ${result.code} after ${Math.round(elapsedMs)} ms`);
+    expect(result.code, result.stderr.slice(-1500)).toBe(6);
+    expect(elapsedMs).toBeLessThan(5_000 + GRACE_MS);
+    expect(result.stderr).toContain('still waiting for params:/app/ssm-pw');
   });
 
   it('ends each attempt at request_timeout with a log line saying so, and renders once the answer flows again', async () => {

@@ -130,6 +130,7 @@ export class SecretsManagerBackend implements SecretBackend {
         }
       }
     } catch (error) {
+      if (this.#closing.signal.aborted) return;
       this.#listDenied = true;
       this.logger.info({ error: errorFields(error) }, 'cannot list secrets to learn rotation schedules; they are learned at the first refresh instead');
     }
