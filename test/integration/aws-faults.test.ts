@@ -308,19 +308,22 @@ describe('AWS: hostile values and lying answers', () => {
     expect(faults.count('/') - seen).toBe(2);
   });
 
-  it('says a body shorter than its Content-Length was cut off', async () => {
-    const server = await rawServer('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 5000\r\n\r\n{"SecretValues":[');
+  it.each([
+    {
+      what: 'a body shorter than its Content-Length, as cut off',
+      answer: 'HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 5000\r\n\r\n{"SecretValues":[',
+      error: 'app/db: connection closed by the server in the middle of the answer (ECONNRESET)',
+    },
+    {
+      what: 'a body longer than its Content-Length (so cut to a JSON fragment), as malformed',
+      answer: 'HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{"SecretValues":[{"Name":"app/db","SecretString":"x"}],"Errors":[]}',
+      error: 'app/db: the answer (HTTP 200) is not the JSON AWS sends; a proxy or a truncated body?',
+    },
+  ])('names $what', async ({ answer, error }) => {
+    const server = await rawServer(answer);
     const result = await onceWith(server.endpoint, 'app/db#password');
     await server.close();
     expect(result.code).toBe(6);
-    expect(result.stderr).toContain('(last error: backend \\"prod\\": app/db: connection closed by the server in the middle of the answer (ECONNRESET))');
-  });
-
-  it('codes a body longer than its Content-Length (so cut to a JSON fragment) as malformed', async () => {
-    const server = await rawServer('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{"SecretValues":[{"Name":"app/db","SecretString":"x"}],"Errors":[]}');
-    const result = await onceWith(server.endpoint, 'app/db#password');
-    await server.close();
-    expect(result.code).toBe(6);
-    expect(result.stderr).toContain('(last error: backend \\"prod\\": app/db: the answer (HTTP 200) is not the JSON AWS sends; a proxy or a truncated body?)');
+    expect(result.stderr).toContain(`(last error: backend \\"prod\\": ${error})`);
   });
 });
