@@ -18,6 +18,9 @@ const duration = z.string({ error: 'expected a duration such as "10s" or "5m"' }
   return ms;
 });
 
+/** A deadline: "0s" would fail every request before it starts. */
+const timeout = duration.refine((ms) => ms > 0, { error: 'a timeout must be longer than 0' });
+
 /** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
 function singleBlock<T extends z.ZodType>(schema: T, name: string) {
   return z.preprocess((value, ctx) => {
@@ -110,7 +113,7 @@ const awsSecretsManagerBackendSchema = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   refresh_interval: duration.optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
-  request_timeout: duration.optional(),
+  request_timeout: timeout.optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */
@@ -127,7 +130,7 @@ export const BACKEND_SCHEMAS = {
     client_secret_file: z.string().min(1).optional(),
     refresh_interval: duration.optional(),
     max_requests_per_second: z.number().positive().max(1000).optional(),
-    request_timeout: duration.optional(),
+    request_timeout: timeout.optional(),
   }),
   ejson: z.strictObject({
     path: z.string().min(1),
