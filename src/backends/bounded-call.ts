@@ -1,5 +1,6 @@
 import { formatDuration } from '../config/duration.js';
 import { SidecarError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import { deadlineSignal } from '../timer.js';
 
 export interface BoundedCallOptions {
@@ -9,6 +10,8 @@ export interface BoundedCallOptions {
   readonly timeoutMs: number;
   /** "backend "prod": app/db", for the timeout's message. */
   readonly what: string;
+  /** Told when the caller's signal (not the deadline) ended the call while it was in flight. */
+  readonly onAbandon?: (reason: unknown) => void;
 }
 
 /**
@@ -29,6 +32,7 @@ export async function boundedCall<T>(call: (signal: AbortSignal) => Promise<T>, 
   try {
     return await Promise.race([call(signal), aborted]);
   } catch (error) {
+    if (options.signal.aborted) options.onAbandon?.(options.signal.reason);
     // The SDK's own AbortError (or a socket torn down by the abort) stands for our reason.
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : error;
     throw error;
@@ -40,4 +44,9 @@ export async function boundedCall<T>(call: (signal: AbortSignal) => Promise<T>, 
 
 function requestTimeout(what: string, timeoutMs: number): SidecarError {
   return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: no complete answer within ${formatDuration(timeoutMs)} (request_timeout); the server is slow, stalled or trickling its answer`);
+}
+
+/** The log line for a call that shutdown or `once --timeout` cut short: which call, and why. */
+export function logAbandoned(logger: Logger, what: string, reason: unknown): void {
+  logger.info({ call: what, reason: reason instanceof Error ? reason.message : String(reason) }, 'request in flight abandoned');
 }

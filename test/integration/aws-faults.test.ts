@@ -70,25 +70,40 @@ template {
 const throughToxiproxy = () => `http://${toxi.listen}`;
 const warnings = (r: LogRecord) => r.msg === 'fetch failed, retrying with backoff';
 const errorOf = (r: LogRecord) => r['error'] as { code: string; message: string };
+const abandoned = (call: string) => (r: LogRecord) => r.msg === 'request in flight abandoned' && r['call'] === call;
 const records = (stderr: string): LogRecord[] => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogRecord);
 
-/** toxiproxy's ways to keep an answer from ever completing: a byte every 500 ms, or nothing at all. */
+/** Two ways to keep an answer from ever completing; each returns the endpoint to give the sidecar. */
 const SLOW_SERVERS = [
-  { name: 'trickles its answer (a byte every 500 ms)', type: 'slicer', attributes: { average_size: 1, size_variation: 0, delay: 500_000 } },
-  { name: 'stalls (accepts, never answers)', type: 'timeout', attributes: { timeout: 0 } },
-] as const;
+  {
+    name: 'trickles its answer (toxiproxy, a byte every 500 ms)',
+    endpoint: async () => {
+      toxic = await toxi.addToxic('slicer', { average_size: 1, size_variation: 0, delay: 500_000 });
+      return throughToxiproxy();
+    },
+  },
+  {
+    // toxiproxy's timeout toxic closes the client's connection here ("socket hang up"): not a stall.
+    name: 'stalls (the fault proxy accepts, never answers)',
+    endpoint: () => {
+      faults.stall('/');
+      return Promise.resolve(faults.address);
+    },
+  },
+];
 
 describe('AWS: a request ends at its deadline, and the abort reaches it', () => {
-  it.each(SLOW_SERVERS)('once --timeout 5s exits 6 within the timeout when moto $name', async ({ type, attributes }) => {
-    toxic = await toxi.addToxic(type, attributes);
-    project = await makeProject({ config: config(throughToxiproxy()) });
+  it.each(SLOW_SERVERS)('once --timeout 5s exits 6 within the timeout when moto $name', async ({ name, endpoint }) => {
+    project = await makeProject({ config: config(await endpoint()) });
     const started = performance.now();
     const result = await runCli(['once', '-c', project.config, '--timeout', '5s'], { env: AWS_TEST_ENV });
     const elapsedMs = performance.now() - started;
-    console.info(`once --timeout 5s, moto ${type}: exit ${result.code} after ${Math.round(elapsedMs)} ms`);
+    console.info(`once --timeout 5s, moto ${name}: exit ${result.code} after ${Math.round(elapsedMs)} ms`);
     expect(result.code, result.stderr.slice(-1500)).toBe(6);
     expect(elapsedMs).toBeLessThan(5_000 + GRACE_MS);
     expect(result.stderr).toContain('once did not finish within 5s; still waiting for prod:app/db');
+    // The log names the call the timeout cut short.
+    expect(records(result.stderr).filter(abandoned('backend "prod": app/db')), result.stderr).toHaveLength(1);
     expectNoSecrets(result.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 
@@ -128,9 +143,8 @@ describe('AWS: a request ends at its deadline, and the abort reaches it', () => 
     expectNoSecrets(daemon.stderr, [SECRET, AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 
-  it.each(SLOW_SERVERS)('run exits within a second of SIGTERM while moto $name', async ({ type, attributes }) => {
-    toxic = await toxi.addToxic(type, attributes);
-    project = await makeProject({ config: config(throughToxiproxy()) });
+  it.each(SLOW_SERVERS)('run exits within a second of SIGTERM while moto $name', async ({ name, endpoint }) => {
+    project = await makeProject({ config: config(await endpoint()) });
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     // The call log line comes as the request goes out: it is in flight from here on.
     await daemon.waitFor(awsCall('BatchGetSecretValueCommand'));
@@ -138,10 +152,11 @@ describe('AWS: a request ends at its deadline, and the abort reaches it', () => 
     daemon.signal('SIGTERM');
     const exit = await daemon.exited;
     const elapsedMs = performance.now() - started;
-    console.info(`run, SIGTERM while moto ${type}: exit ${exit.code} after ${Math.round(elapsedMs)} ms`);
+    console.info(`run, SIGTERM while moto ${name}: exit ${exit.code} after ${Math.round(elapsedMs)} ms`);
     expect(exit.code).toBe(0);
     expect(elapsedMs).toBeLessThan(1_000);
     expect(daemon.count((r) => r.msg === 'shutting down')).toBe(1);
+    expect(daemon.count(abandoned('backend "prod": app/db'))).toBe(1);
   });
 });
 

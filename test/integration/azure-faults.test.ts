@@ -49,6 +49,7 @@ describe('Azure Key Vault: a read ends at its deadline, and the abort reaches it
     expect(result.code, result.stderr.slice(-1500)).toBe(6);
     expect(elapsedMs).toBeLessThan(5_000 + GRACE_MS);
     expect(result.stderr).toContain('once did not finish within 5s; still waiting for kv:db-password');
+    expect(result.stderr).toContain('"call":"backend \\"kv\\": db-password","reason":"watch stopped","msg":"request in flight abandoned"');
     expectNoSecrets(result.stderr, [SECRET, ...kv.tokens]);
   });
 
@@ -78,6 +79,7 @@ describe('Azure Key Vault: a read ends at its deadline, and the abort reaches it
     console.info(`azure run, SIGTERM during a trickle: exit ${exit.code} after ${Math.round(elapsedMs)} ms`);
     expect(exit.code).toBe(0);
     expect(elapsedMs).toBeLessThan(1_000);
+    expect(daemon.count((r) => r.msg === 'request in flight abandoned' && r['call'] === 'backend "kv": db-password')).toBe(1);
   });
 
   it('codes a 200 answer that is not JSON as malformed, and retries it', async () => {

@@ -29,7 +29,7 @@ export class SsmBackend implements SecretBackend {
 
   constructor(
     private readonly config: AwsSecretsManagerBackendConfig,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.name = config.name;
     this.#client = new SSMClient(awsClientOptions(config));
@@ -65,7 +65,7 @@ export class SsmBackend implements SecretBackend {
   }
 
   #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    return sendBounded(what, { signal: AbortSignal.any([signal, this.#closing.signal]), timeoutMs: this.config.requestTimeoutMs }, send);
+    return sendBounded(what, { signal: AbortSignal.any([signal, this.#closing.signal]), timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
   async #getParameters(names: string[]): Promise<BatchAnswer> {

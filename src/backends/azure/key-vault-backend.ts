@@ -3,7 +3,7 @@ import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { AzureKeyVaultBackendConfig } from '../../config/types.js';
 import { SidecarError, isSidecarError } from '../../errors.js';
-import { boundedCall } from '../bounded-call.js';
+import { boundedCall, logAbandoned } from '../bounded-call.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import { RateLimiter } from '../rate-limiter.js';
@@ -76,6 +76,7 @@ export class KeyVaultBackend implements SecretBackend {
         signal: AbortSignal.any([context.signal, this.#closing.signal]),
         timeoutMs: this.config.requestTimeoutMs,
         what,
+        onAbandon: (reason) => logAbandoned(this.logger, what, reason),
       });
     } catch (error) {
       throw isSidecarError(error) ? error : azureError(error, what);
