@@ -15,7 +15,7 @@ export async function requireRegion(client: { config: { region: () => Promise<st
     problem = (error as Error).message.split('\n')[0] ?? problem;
   }
   throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `backend "${backendName}": no AWS region (${problem})`, {
-    hint: 'set region in the backend block, or AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS config file)',
+    hint: 'set region in the backend block, or AWS_REGION (or a region in the AWS config file; the SDK does not read AWS_DEFAULT_REGION)',
   });
 }
 
