@@ -87,7 +87,7 @@ export class SecretsManagerBackend implements SecretBackend {
   }
 
   #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    return sendBounded(what, { signal: AbortSignal.any([signal, this.#closing.signal]), timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
+    return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
   async #getOne(request: SecretRequest, signal: AbortSignal): Promise<BatchedValue> {

@@ -65,7 +65,7 @@ export class SsmBackend implements SecretBackend {
   }
 
   #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    return sendBounded(what, { signal: AbortSignal.any([signal, this.#closing.signal]), timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
+    return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
   async #getParameters(names: string[]): Promise<BatchAnswer> {

@@ -73,7 +73,7 @@ export class KeyVaultBackend implements SecretBackend {
     try {
       // request_timeout bounds the whole read: sign-in, the SDK's own retries and every byte of each answer.
       secret = await boundedCall((abortSignal) => this.#client.getSecret(request.name, { abortSignal, ...(request.version ? { version: request.version } : {}) }), {
-        signal: AbortSignal.any([context.signal, this.#closing.signal]),
+        signals: [context.signal, this.#closing.signal],
         timeoutMs: this.config.requestTimeoutMs,
         what,
         onAbandon: (reason) => logAbandoned(this.logger, what, reason),
