@@ -244,6 +244,16 @@ describe('AWS: input hygiene and error classes', () => {
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('aws-doomed-7e7e');
     expectNoSecrets(daemon.stderr, ['aws-doomed-7e7e', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
+
+  it('names the deletion date when a secret scheduled for deletion is read for the first time (exit 3)', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/gone-soon', SecretString: 'aws-gone-soon-8f8f' }));
+    const deleted = await sm.send(new DeleteSecretCommand({ SecretId: 'app/gone-soon', RecoveryWindowInDays: 7 }));
+    project = await makeProject({ config: config(moto.endpoint, '', 'app/gone-soon') });
+    const result = await runCli(['once', '-c', project.config, '--timeout', '20s'], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr.slice(-1500)).toBe(3);
+    expect(result.stderr).toContain(`app/gone-soon: scheduled for deletion on ${deleted.DeletionDate?.toISOString() ?? '?'}, and cannot be read until the deletion is cancelled`);
+    expect(result.stderr).toContain('restore it (aws secretsmanager restore-secret)');
+  });
 });
 
 /** A server that answers every request with these raw bytes, then closes: an HTTP answer that lies. */

@@ -19,7 +19,8 @@ export function awsError(error: unknown, what: string): SidecarError {
     return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: access denied (${detail})`, { hint: 'check the credentials the SDK found and their IAM policy for this secret' });
   }
   if (name === 'InvalidRequestException' || name === 'InvalidParameterException') {
-    return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: cannot be read (${detail}); is it scheduled for deletion?`);
+    // The cause (the exception's name) lets the backend ask DescribeSecret whether a deletion is scheduled.
+    return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: cannot be read (${detail}); is it scheduled for deletion?`, { cause: { name } });
   }
   if (THROTTLING.has(name) || status === 429) {
     const retryAfterMs = retryAfter(e.$response?.headers);

@@ -80,7 +80,12 @@ export class SecretsManagerBackend implements SecretBackend {
       if (current === known.versionId) return this.#result(known.versionId, known.value, request);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
-    const answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal) : await this.#getOne(request, context.signal);
+    let answer: BatchedValue;
+    try {
+      answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal) : await this.#getOne(request, context.signal);
+    } catch (error) {
+      throw await this.#explainUnreadable(error, request.secretId, context.signal);
+    }
     const value = decodeValue(answer, what);
     this.#known.set(path, { versionId: answer.versionId, value });
     return this.#result(answer.versionId, value, request);
@@ -150,6 +155,25 @@ export class SecretsManagerBackend implements SecretBackend {
     if (described.DeletedDate) this.#warnDeletion(request.secretId, described.DeletedDate);
     else this.#deletionWarned.delete(request.secretId);
     return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
+  }
+
+  /**
+   * Secrets Manager refuses to read a secret scheduled for deletion with a bare InvalidRequestException: one
+   * DescribeSecret says whether that is why, and when it will be gone.
+   */
+  async #explainUnreadable(error: unknown, secretId: string, signal: AbortSignal): Promise<unknown> {
+    if (!(error instanceof SidecarError) || (error.cause as { name?: string } | undefined)?.name !== 'InvalidRequestException') return error;
+    const what = `backend "${this.name}": ${secretId}`;
+    try {
+      const command = new DescribeSecretCommand({ SecretId: secretId });
+      const described = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+      if (!described.DeletedDate) return error;
+      return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: scheduled for deletion on ${described.DeletedDate.toISOString()}, and cannot be read until the deletion is cancelled`, {
+        hint: 'restore it (aws secretsmanager restore-secret), or stop referring to it',
+      });
+    } catch {
+      return error;
+    }
   }
 
   /**
