@@ -134,11 +134,15 @@ backend "vault" "main" {
   revoke_replaced_leases = true
   # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".
   static_refresh_interval = "5m"
-  # A request that takes longer fails (and is retried). Default "30s".
+  # A request that takes longer, all of it (connecting, headers, the body's last byte), fails and is retried.
+  # Default "30s".
   request_timeout = "30s"
   # On SIGTERM/SIGINT in `run`, revoke every lease this sidecar was issued (database users are dropped at once).
   # Never on a SIGHUP reload, and never in `once`, whose files the application is about to use. Default false.
   revoke_leases_on_exit = false
+  # How long those revocations may take, all together; leases not revoked by then are logged by lease id.
+  # Default "10s" (Kubernetes kills a pod 30 s after SIGTERM).
+  revoke_timeout = "10s"
   # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
   # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
   # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.

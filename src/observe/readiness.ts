@@ -52,6 +52,12 @@ export class Readiness {
       if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s`);
     }
     for (const [ref, since] of this.#authFailingSince) {
+      // A backend a reload dropped no longer counts.
+      const backend = ref.slice(0, ref.indexOf(':') + 1);
+      if (inUse && ![...inUse].some((r) => r.startsWith(backend))) {
+        this.#authFailingSince.delete(ref);
+        continue;
+      }
       if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s: the token is not renewed until it answers`);
     }
     return { ready: reasons.length === 0, reasons };

@@ -4,7 +4,7 @@ import { Daemon, runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { startOpenBao, type OpenBao } from '../support/openbao.js';
+import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
 
 // Class 1 of issue 22: request_timeout covers a whole request, and `once --timeout` and SIGTERM end whatever is in
@@ -22,6 +22,7 @@ beforeAll(async () => {
   proxy = await startFaultProxy(bao.address);
   await bao.api('POST', 'secret/data/big', { data: { blob: big } });
   await bao.api('POST', 'secret/data/small', { data: { pw: 'deadline-pw-3e3e' } });
+  await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -98,5 +99,21 @@ describe('vault requests under a trickling server (fault proxy in front of OpenB
     expect(elapsed).toBeLessThan(2_000);
     console.log(`run under a trickle: exited ${elapsed} ms after SIGTERM`);
     expectNoSecrets(daemon.stderr, ['deadline-pw-3e3e', bao.rootToken]);
+  }, 30_000);
+
+  it('bounds a login (node-vault) by request_timeout too, and ends it at once --timeout', async () => {
+    const { roleId, secretId } = await appRoleCredentials(bao, 'trickled', { token_policies: ['default'] });
+    proxy.trickle('/v1/auth/approle/login', { bytes: 1, everyMs: 500, includeHeaders: true });
+    project = await makeProject({ config: config('secret/small#pw', `request_timeout = "2s"\n  auth "approle" {\n    role_id        = "${roleId}"\n    secret_id_file = "@ROOT@/secret_id"\n  }`) });
+    await project.write('secret_id', secretId);
+    const started = Date.now();
+    const result = await runCli(['once', '-c', project.config, '--timeout', '5s']);
+    const elapsed = Date.now() - started;
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('auth/approle/login: no complete answer within 2s (request_timeout)');
+    expect(proxy.count('/v1/auth/approle/login')).toBeGreaterThanOrEqual(2);
+    expect(elapsed).toBeLessThan(7_000);
+    console.log(`login trickled, request_timeout 2s, once --timeout 5s: ${proxy.count('/v1/auth/approle/login')} login attempts, exited after ${elapsed} ms`);
+    expectNoSecrets(result.stderr + result.stdout, [secretId]);
   }, 30_000);
 });

@@ -47,6 +47,8 @@ export interface TokenManagerDependencies {
    * renewed with the new token.
    */
   readonly onTokenEnding?: (generation: number, reason: string) => void;
+  /** Whether leases issued under token `generation` are still held (they die when it is revoked). */
+  readonly holdsLeases?: (generation: number) => boolean;
 }
 
 /**
@@ -246,19 +248,21 @@ export class TokenManager {
   #replaceToken(token: string): void {
     const previous = this.#previous;
     this.#previous = undefined;
+    const previousHeldLeases = this.deps.holdsLeases?.(this.#generation) ?? false;
     this.#token = token;
     this.#generation++;
     const ending = this.#ending;
     this.#ending = undefined;
     if (ending) this.deps.onTokenEnding?.(ending.generation, ending.reason);
-    if (previous !== undefined && previous !== token) this.#revokeLater(previous);
+    if (previous !== undefined && previous !== token) this.#revokeLater(previous, previousHeldLeases);
   }
 
   /**
-   * A login token we no longer use is revoked (best effort) once its leases had the margin to be replaced:
-   * Vault would otherwise keep it, and whatever it may read, alive until its TTL runs out.
+   * A login token we no longer use is revoked (best effort): at once, or, when leases it issued were still held,
+   * once they had the margin to be replaced (they end with it). Vault would otherwise keep it, and whatever it
+   * may read, alive until its TTL runs out.
    */
-  #revokeLater(token: string): void {
+  #revokeLater(token: string, heldLeases: boolean): void {
     const timer = setSafeTimeout(() => {
       this.#revocations.delete(timer);
       if (this.#closed) return;
@@ -266,7 +270,7 @@ export class TokenManager {
         () => this.deps.logger.info('revoked the Vault token the sidecar stopped using'),
         (error: unknown) => this.deps.logger.debug({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the replaced Vault token (it may be gone already)'),
       );
-    }, this.deps.refreshPolicy?.marginMs ?? 0).unref();
+    }, heldLeases ? (this.deps.refreshPolicy?.marginMs ?? 0) : 0).unref();
     this.#revocations.add(timer);
   }
 

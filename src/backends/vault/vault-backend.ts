@@ -29,6 +29,11 @@ interface NodeVaultClient {
 const TTL_GRANULARITY_MS = 1_000;
 /** At most this many revocations at once at exit, each on its own socket (not queued behind the pool). */
 const MAX_PARALLEL_REVOCATIONS = 64;
+/**
+ * A mount looked up this recently is trusted through a 404 or 403 under it: many refused paths under one mount
+ * cost one lookup between them, not one each.
+ */
+const MOUNT_TRUST_MS = 1_000;
 
 /**
  * node-vault, for logins and token renewals: loaded on the first one, so a token-auth `once` never pays for it.
@@ -135,6 +140,7 @@ export class VaultBackend implements SecretBackend {
       refreshPolicy: this.refreshPolicy,
       keepAlive: live,
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
+      holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
@@ -149,7 +155,7 @@ export class VaultBackend implements SecretBackend {
     } catch (error) {
       // A mount that changed type (kv enable-versioning, a remount) answers 404 or 403 at the old address.
       const code = (error as SidecarError).code;
-      if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || (this.#lookedUpAt.get(mount) ?? Infinity) >= started) throw error;
+      if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS) throw error;
       this.#mounts.forget(mount);
       const again = await untilAborted(this.#mounts.mountFor(bare), context.signal);
       if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
@@ -205,7 +211,8 @@ export class VaultBackend implements SecretBackend {
    * a new lease at every turn: it is replaced at half its life instead, and the log says so once per path.
    */
   #checkMaxTtl(path: string, lifeMs: number): void {
-    if (lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
+    // A `once` run replaces nothing: the margin is the `run` sidecar's business.
+    if (!this.#live || lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
     this.#shortMaxTtl.add(path);
     this.logger.warn(
       { path, leaseLifeSeconds: Math.round(lifeMs / 1000), rotationMarginSeconds: this.config.rotationMarginMs / 1000 },

@@ -1,6 +1,6 @@
 import { SidecarError } from '../../errors.js';
 import { tlsVerificationError } from '../tls-error.js';
-import { VaultHttpError, VaultTimeoutError } from './vault-http.js';
+import { VaultAnswerTooLargeError, VaultHttpError, VaultTimeoutError } from './vault-http.js';
 
 /** What a network failure means, in words, by its errno code. */
 const NETWORK_ERRORS: Readonly<Record<string, string>> = {
@@ -41,6 +41,7 @@ export function vaultError(error: unknown, what: string, options: VaultErrorOpti
     const retryAfterMs = error instanceof VaultHttpError ? error.retryAfterMs : undefined;
     return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${message} (${status})`, { retryable, retryAfterMs });
   }
+  if (error instanceof VaultAnswerTooLargeError) return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${error.message}`);
   if (error instanceof VaultTimeoutError) return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${error.message}`, { hint: 'the server is slow or trickling its answer; raise request_timeout if that is normal' });
   const tls = tlsVerificationError(error, what);
   if (tls) return tls;

@@ -45,6 +45,17 @@ export class VaultHttpError extends Error {
   }
 }
 
+/** No Vault answer comes near this; a server sending more is refused before it fills the memory. */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The answer was larger than MAX_ANSWER_BYTES. */
+export class VaultAnswerTooLargeError extends Error {
+  constructor() {
+    super(`the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
+    this.name = 'VaultAnswerTooLargeError';
+  }
+}
+
 /** The whole request (queueing for a socket, connect, headers, body) took longer than `request_timeout`. */
 export class VaultTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
@@ -127,7 +138,12 @@ export class VaultHttp {
 function readBody(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) res.destroy(new VaultAnswerTooLargeError());
+      else chunks.push(chunk);
+    });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
   });
