@@ -170,6 +170,9 @@ backend "aws_secrets_manager" "prod" {
   # A cap on this backend's API calls (a token bucket; bursts up to the rate), so a fleet of sidecars does not
   # exhaust the account's Secrets Manager or SSM quota. Default 20.
   max_requests_per_second = 20
+  # The deadline of one whole call: connect, headers and every byte of the body (a server that trickles its answer
+  # cannot hold it open). once --timeout and SIGTERM abort a call in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The aws_ssm backend reads AWS SSM Parameter Store: "params:/app/db/password" is one parameter (a SecureString is
@@ -205,6 +208,9 @@ backend "azure_key_vault" "kv" {
   # A cap on requests to this vault. Key Vault throttles per vault; 429 and 5xx are retried after 1, 2, 4, 8 and
   # 16 s (or Retry-After), with jitter. Default 10.
   max_requests_per_second = 10
+  # The deadline of one whole read: the sign-in, the SDK's own retries and every byte of each answer.
+  # once --timeout and SIGTERM abort a read in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's

@@ -122,6 +122,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         clientSecretFile: options.client_secret_file === undefined ? undefined : resolve(base, options.client_secret_file),
         refreshIntervalMs: options.refresh_interval ?? 300_000,
         maxRequestsPerSecond: options.max_requests_per_second ?? 10,
+        requestTimeoutMs: options.request_timeout ?? 30_000,
       }),
     );
   }
@@ -146,7 +147,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
       const other = seenNames.get(name);
       if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
       seenNames.set(name, type);
-      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20 }));
+      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20, requestTimeoutMs: options.request_timeout ?? 30_000 }));
     }
   }
   for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {

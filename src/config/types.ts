@@ -132,6 +132,8 @@ export interface AwsSecretsManagerBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's API calls, so a fleet of sidecars does not exhaust the account's quota. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole call: connect, headers and body. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface EjsonBackendConfig {
@@ -163,6 +165,8 @@ export interface AzureKeyVaultBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's requests, per vault, so a fleet does not hit the vault's throttling limits. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole read, the SDK's own retries and the sign-in included. */
+  readonly requestTimeoutMs: number;
 }
 
 export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig | AzureKeyVaultBackendConfig;

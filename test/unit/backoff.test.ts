@@ -56,6 +56,22 @@ describe('retry with backoff', () => {
     expect(delays).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
   });
 
+  it('waits four times longer after throttling than after other failures, within max_backoff', async () => {
+    vi.useFakeTimers();
+    const delays: number[] = [];
+    const failures = [unavailable(), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down'), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down')];
+    const done = retryWithBackoff((attempt) => (failures[attempt - 1] ? Promise.reject(failures[attempt - 1] as Error) : Promise.resolve('up')), {
+      policy: POLICY,
+      attempts: 0,
+      random: () => 1,
+      onRetry: (_e, _a, delay) => delays.push(delay),
+    });
+    await vi.advanceTimersByTimeAsync(10_000);
+    await expect(done).resolves.toBe('up');
+    // Unavailable at attempt 1: 200 ms. Throttled at attempt 2: 1,600 ms, not 400; at attempt 3: the 2 s cap.
+    expect(delays).toEqual([200, 1_600, 2_000]);
+  });
+
   it('stops at once on an error that is not retryable, and after the attempts given', async () => {
     vi.useFakeTimers();
     const denied = vi.fn(() => Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no')));
