@@ -139,11 +139,15 @@ backend "vault" "main" {
   # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m";
   # 100ms to 8760h.
   static_refresh_interval = "5m"
-  # A request that takes longer fails (and is retried). Default "30s"; 100ms to 10m.
+  # A request that takes longer, all of it (connecting, headers, the body's last byte), fails and is retried.
+  # Default "30s"; 100ms to 10m.
   request_timeout = "30s"
   # On SIGTERM/SIGINT in `run`, revoke every lease this sidecar was issued (database users are dropped at once).
   # Never on a SIGHUP reload, and never in `once`, whose files the application is about to use. Default false.
   revoke_leases_on_exit = false
+  # How long those revocations may take, all together; leases not revoked by then are logged by lease id.
+  # Default "10s" (Kubernetes kills a pod 30 s after SIGTERM); 100ms to 10m.
+  revoke_timeout = "10s"
   # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
   # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
   # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.
@@ -166,6 +170,9 @@ backend "aws_secrets_manager" "prod" {
   # A cap on this backend's API calls (a token bucket; bursts up to the rate), so a fleet of sidecars does not
   # exhaust the account's Secrets Manager or SSM quota. Default 20.
   max_requests_per_second = 20
+  # The deadline of one whole call: connect, headers and every byte of the body (a server that trickles its answer
+  # cannot hold it open). once --timeout and SIGTERM abort a call in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The aws_ssm backend reads AWS SSM Parameter Store: "params:/app/db/password" is one parameter (a SecureString is
@@ -201,6 +208,9 @@ backend "azure_key_vault" "kv" {
   # A cap on requests to this vault. Key Vault throttles per vault; 429 and 5xx are retried after 1, 2, 4, 8 and
   # 16 s (or Retry-After), with jitter. Default 10.
   max_requests_per_second = 10
+  # The deadline of one whole read: the sign-in, the SDK's own retries and every byte of each answer.
+  # once --timeout and SIGTERM abort a read in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's

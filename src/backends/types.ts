@@ -55,4 +55,6 @@ export interface SecretBackend {
 export interface CloseOptions {
   /** The sidecar is exiting for good (not reloading, not a `once` run): give leases back if configured to. */
   readonly final?: boolean;
+  /** The shutdown's budget: work still under way when it aborts (revocations) is given up and reported. */
+  readonly signal?: AbortSignal;
 }

@@ -51,6 +51,7 @@ export const DURATION_BOUNDS = Object.freeze({
   requestTimeout: bounds(100, 10 * MINUTE, 'a socket timeout: 0 turns it off, and Node fires one past 24.8 days at once'),
   rotationMargin: bounds(0, YEAR, 'compared with lifetimes only (never acting before half of one)'),
   readinessGrace: bounds(0, YEAR, 'compared with how long a secret has been failing'),
+  revokeTimeout: bounds(100, 10 * MINUTE, 'revocations at exit share this budget; Kubernetes kills a pod 30 s after SIGTERM by default'),
   killTimeout: bounds(0, HOUR, 'a shutdown waits this long for the child before SIGKILL'),
   splay: bounds(0, HOUR, 'a reload signal waits up to this long'),
   commandTimeout: bounds(10, HOUR, 'a reload command runs at most this long'),

@@ -18,4 +18,6 @@ export type Lifetime =
       readonly ttlMs: number;
       readonly renewable: boolean;
       readonly maxExpiresAt?: number | undefined;
+      /** When the lease was first issued (epoch ms), renewals kept: its replacement never comes before half its whole life. */
+      readonly issuedAt?: number | undefined;
     };

@@ -8,6 +8,7 @@ const OPERATIONS: Readonly<Record<string, string>> = {
   'secret.revoke': 'revoke',
   'auth.login': 'login',
   'auth.renew': 'token_renew',
+  'auth.lookup': 'token_lookup',
 };
 
 /**
@@ -27,7 +28,7 @@ export class SidecarMetrics {
 
   constructor(private readonly now: () => number = Date.now) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'secrets_sidecar_backend_requests_total', help: 'Backend operations (fetch, renew, revoke, login, token_renew) by outcome.', labelNames: ['backend', 'operation', 'outcome'], registers });
+    this.#requests = new Counter({ name: 'secrets_sidecar_backend_requests_total', help: 'Backend operations (fetch, renew, revoke, login, token_renew, token_lookup) by outcome.', labelNames: ['backend', 'operation', 'outcome'], registers });
     this.#duration = new Histogram({
       name: 'secrets_sidecar_backend_request_duration_seconds',
       help: 'How long backend operations took, retries of the SDKs included.',

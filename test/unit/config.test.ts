@@ -221,6 +221,16 @@ describe('vault backend config', () => {
     await expect(threshold('lease_renewal_threshold = 1')).rejects.toThrow(/lease_renewal_threshold/);
   });
 
+  it('takes request_timeout for AWS and Azure backends, 30 s by default, and refuses 0', async () => {
+    const timeout = async (block: string, line: string) => ((await parseConfig(`backend ${block} {\n${line}\n}\n`, '/c.hcl')).backends[0] as { requestTimeoutMs: number }).requestTimeoutMs;
+    const azure = 'vault_url = "https://kv.vault.azure.net"';
+    expect(await timeout('"aws_secrets_manager" "sm"', '')).toBe(30_000);
+    expect(await timeout('"aws_ssm" "p"', 'request_timeout = "5s"')).toBe(5_000);
+    expect(await timeout('"azure_key_vault" "kv"', azure)).toBe(30_000);
+    expect(await timeout('"azure_key_vault" "kv"', `${azure}\nrequest_timeout = "2s"`)).toBe(2_000);
+    await expect(timeout('"aws_secrets_manager" "sm"', 'request_timeout = "0s"')).rejects.toThrow(/request_timeout: must be at least 100ms/);
+  });
+
   it('rejects two auth methods, an approle without a role id, and a bad address', async () => {
     await expect(parseConfig('backend "vault" "v" {\n auth "token" {\n }\n auth "approle" {\n role_id = "r"\n }\n}\n', '/c.hcl')).rejects.toThrow(/backend\.vault\.v\.auth: one auth method per backend \(found token, approle\)/);
     await expect(parseConfig('backend "vault" "v" {\n auth "approle" {\n secret_id_file = "s"\n }\n}\n', '/c.hcl')).rejects.toThrow(/approle needs exactly one of "role_id" or "role_id_file"/);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpEndpoint, maxRequestsPerSecond, refreshInterval } from '../../config/schema-fragments.js';
+import { httpEndpoint, maxRequestsPerSecond, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
 import { defineProvider, type ResolveContext } from '../provider.js';
 
 export interface AwsSecretsManagerBackendConfig {
@@ -13,6 +13,8 @@ export interface AwsSecretsManagerBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's API calls, so a fleet of sidecars does not exhaust the account's quota. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole call: connect, headers and body. */
+  readonly requestTimeoutMs: number;
 }
 
 /** Secrets Manager and SSM Parameter Store take the same block. */
@@ -21,6 +23,7 @@ const awsSchema = z.strictObject({
   endpoint: httpEndpoint().optional(),
   refresh_interval: refreshInterval().optional(),
   max_requests_per_second: maxRequestsPerSecond(10_000).optional(),
+  request_timeout: requestTimeout().optional(),
 });
 
 function resolveAws<T extends AwsSecretsManagerBackendConfig['type']>(type: T, block: z.output<typeof awsSchema>, { name }: ResolveContext) {
@@ -31,6 +34,7 @@ function resolveAws<T extends AwsSecretsManagerBackendConfig['type']>(type: T, b
     endpoint: block.endpoint,
     refreshIntervalMs: block.refresh_interval ?? 300_000,
     maxRequestsPerSecond: block.max_requests_per_second ?? 20,
+    requestTimeoutMs: block.request_timeout ?? 30_000,
   }) satisfies AwsSecretsManagerBackendConfig;
 }
 
@@ -43,7 +47,7 @@ export const awsSecretsManagerProvider = defineProvider({
   resolve: (block, context) => resolveAws('aws_secrets_manager', block, context),
   async open(config, deps) {
     const { SecretsManagerBackend } = await import('./secrets-manager-backend.js');
-    return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }), deps.live);
+    return SecretsManagerBackend.open(config, deps.logger.child({ backend: config.name }), deps.live);
   },
   bundleExternal: AWS_SDK,
 });
@@ -55,7 +59,7 @@ export const awsSsmProvider = defineProvider({
   resolve: (block, context) => resolveAws('aws_ssm', block, context),
   async open(config, deps) {
     const { SsmBackend } = await import('./ssm-backend.js');
-    return new SsmBackend(config, deps.logger.child({ backend: config.name }));
+    return SsmBackend.open(config, deps.logger.child({ backend: config.name }));
   },
   bundleExternal: AWS_SDK,
 });

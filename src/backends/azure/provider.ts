@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, maxRequestsPerSecond, pathOption, refreshInterval } from '../../config/schema-fragments.js';
+import { httpUrl, maxRequestsPerSecond, pathOption, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
 import { defineProvider } from '../provider.js';
 
 export type AzureCredentialMode = 'default' | 'workload_identity' | 'managed_identity' | 'client_secret' | 'azure_cli';
@@ -19,6 +19,8 @@ export interface AzureKeyVaultBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's requests, per vault, so a fleet does not hit the vault's throttling limits. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole read, the SDK's own retries and the sign-in included. */
+  readonly requestTimeoutMs: number;
 }
 
 /** `backend "azure_key_vault" "name" { vault_url = … }`. */
@@ -32,6 +34,7 @@ export const azureKeyVaultProvider = defineProvider({
     client_secret_file: pathOption().optional(),
     refresh_interval: refreshInterval().optional(),
     max_requests_per_second: maxRequestsPerSecond(1000).optional(),
+    request_timeout: requestTimeout().optional(),
   }),
   resolve(block, { name, path, invalid }): AzureKeyVaultBackendConfig {
     const credential = block.credential ?? 'default';
@@ -49,6 +52,7 @@ export const azureKeyVaultProvider = defineProvider({
       clientSecretFile: path(block.client_secret_file),
       refreshIntervalMs: block.refresh_interval ?? 300_000,
       maxRequestsPerSecond: block.max_requests_per_second ?? 10,
+      requestTimeoutMs: block.request_timeout ?? 30_000,
     });
   },
   async open(config, deps) {

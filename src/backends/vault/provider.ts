@@ -25,6 +25,8 @@ export interface VaultBackendConfig {
   readonly requestTimeoutMs: number;
   /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
   readonly revokeLeasesOnExit: boolean;
+  /** The most time revocations at exit may take, all leases together (the shutdown's own budget may end it sooner). */
+  readonly revokeTimeoutMs: number;
   /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
   readonly cacheDir: string | undefined;
   /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
@@ -83,6 +85,7 @@ const vaultSchema = z.strictObject({
   static_refresh_interval: refreshInterval().optional(),
   request_timeout: requestTimeout().optional(),
   revoke_leases_on_exit: z.boolean().optional(),
+  revoke_timeout: duration(DURATION_BOUNDS.revokeTimeout).optional(),
   cache_dir: pathOption().optional(),
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
   rotation_margin: duration(DURATION_BOUNDS.rotationMargin).optional(),
@@ -135,6 +138,8 @@ export const vaultProvider = defineProvider({
       staticRefreshMs: block.static_refresh_interval ?? 300_000,
       requestTimeoutMs: block.request_timeout ?? 30_000,
       revokeLeasesOnExit: block.revoke_leases_on_exit ?? false,
+      // Well inside the 30 s Kubernetes grants a pod between SIGTERM and SIGKILL.
+      revokeTimeoutMs: block.revoke_timeout ?? 10_000,
       cacheDir: path(block.cache_dir),
       leaseRenewalThreshold: block.lease_renewal_threshold ?? 2 / 3,
       // Set by complete(), once the waits and notify timeouts are known.
