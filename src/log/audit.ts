@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { tap } from './log-tap.js';
+import { publishAudit } from '../events.js';
 
 export type AuditOutcome = 'ok' | 'error';
 
@@ -42,8 +42,8 @@ export type AuditRecord = SecretAuditRecord | RenderAuditRecord | ReloadAuditRec
 
 export function writeAudit(logger: Logger, record: AuditRecord): void {
   const rounded = { ...record, durationMs: Math.round(record.durationMs * 1000) / 1000 };
-  // Whatever the log level: the audit file and the metrics must see every access.
-  tap(logger, { kind: 'audit', record: rounded });
+  // Whatever the log level: the audit file and the metrics must see every access, so it is published apart.
+  publishAudit(rounded);
   const line = { audit: rounded };
   if (record.outcome === 'ok') logger.info(line, 'audit');
   else logger.warn(line, 'audit');

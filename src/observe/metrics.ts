@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TapEvent } from '../log/log-tap.js';
+import type { SidecarEvent } from '../events.js';
 
 const OPERATIONS: Readonly<Record<string, string>> = {
   'secret.fetch': 'fetch',
@@ -12,7 +12,7 @@ const OPERATIONS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Prometheus metrics, fed by the audit records and backoff events the code already makes (see log-tap.ts).
+ * The Prometheus metrics, fed by the audit records and backoff events the code already makes (published on the channels of src/events.ts).
  * Ages and times-to-expiry are computed when scraped, so nothing ticks while the sidecar is idle.
  */
 export class SidecarMetrics {
@@ -66,7 +66,7 @@ export class SidecarMetrics {
     perSecret('secrets_sidecar_secret_backoff_seconds', 'The delay before the next retry of a failing secret; 0 when it is healthy.', () => this.#backoff);
   }
 
-  observe(event: TapEvent): void {
+  observe(event: SidecarEvent): void {
     if (event.kind === 'backoff') {
       this.#backoff.set(event.ref, event.delayMs / 1000);
       return;

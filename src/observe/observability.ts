@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ResolvedConfig } from '../config/types.js';
 import { SidecarError } from '../errors.js';
-import { attachTap } from '../log/log-tap.js';
+import { subscribeEvents } from '../events.js';
 import type { Logger } from '../log/logger.js';
 import { AuditSink } from './audit-sink.js';
 import { startListener, type Listener } from './listener.js';
@@ -9,7 +9,7 @@ import { SidecarMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 
 /**
- * What the config turns on of the audit file, metrics, readiness and the listener, fed from the logger's tap.
+ * What the config turns on of the audit file, metrics, readiness and the listener, fed by the events the code publishes (src/events.ts).
  * `refresh` is how the listener forces a refresh; `once` gets the audit file only.
  */
 export class Observability {
@@ -17,6 +17,7 @@ export class Observability {
   readonly #metrics: SidecarMetrics | undefined;
   readonly #readiness: Readiness | undefined;
   #listener: Listener | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly config: Pick<ResolvedConfig, 'audit' | 'listener'>,
@@ -29,7 +30,7 @@ export class Observability {
       this.#readiness = new Readiness(config.listener.readinessGraceMs);
     }
     if (this.#sink || this.#metrics) {
-      attachTap(logger, (event) => {
+      this.#unsubscribe = subscribeEvents((event) => {
         this.#metrics?.observe(event);
         this.#readiness?.observe(event);
         if (event.kind === 'audit') this.#sink?.write(event.record);
@@ -60,7 +61,7 @@ export class Observability {
   async stop(): Promise<void> {
     await this.#listener?.close();
     this.#listener = undefined;
-    attachTap(this.logger, undefined);
+    this.#unsubscribe?.();
     this.#sink?.close();
   }
 }

@@ -1,4 +1,4 @@
-import type { TapEvent } from '../log/log-tap.js';
+import type { SidecarEvent } from '../events.js';
 
 export interface ReadinessState {
   readonly ready: boolean;
@@ -24,7 +24,7 @@ export class Readiness {
     this.#rendered = true;
   }
 
-  observe(event: TapEvent): void {
+  observe(event: SidecarEvent): void {
     if (event.kind !== 'audit') return;
     const record = event.record;
     if (record.event === 'auth.lookup') {

@@ -3,7 +3,7 @@ import type { RetryPolicy } from '../config/types.js';
 import { ERROR_CODES, SidecarError, toSidecarError } from '../errors.js';
 import { retryWithBackoff } from '../retry.js';
 import { writeAudit } from '../log/audit.js';
-import { tap } from '../log/log-tap.js';
+import { publishBackoff } from '../events.js';
 import { errorFields } from '../log/error-fields.js';
 import type { Logger } from '../log/logger.js';
 import { planRefresh } from '../lease/refresh-schedule.js';
@@ -125,7 +125,7 @@ export class SecretView {
         onRetry: (raw, attempt, delayMs) => {
           const error = this.#conceal(raw);
           this.#lastError = error;
-          tap(logger, { kind: 'backoff', ref: key, delayMs });
+          publishBackoff({ ref: key, delayMs });
           logger.warn({ ref: key, attempt, retryInMs: delayMs, error: errorFields(error) }, 'fetch failed, retrying with backoff');
         },
       });
@@ -163,7 +163,7 @@ export class SecretView {
     this.#settleFirst.resolve();
     if (recovered) {
       this.options.logger.info({ ref: this.label }, 'fetch recovered');
-      tap(this.options.logger, { kind: 'backoff', ref: this.label, delayMs: 0 });
+      publishBackoff({ ref: this.label, delayMs: 0 });
     }
     if (this.options.live) this.#schedule(secret);
     if (changed) this.options.onUpdate(this.options.key);

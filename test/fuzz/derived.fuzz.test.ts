@@ -7,7 +7,7 @@ import { createBackend } from '../../src/backends/create-backend.js';
 import { writeFileAtomically } from '../../src/output/write-file.js';
 import type { SecretBackend } from '../../src/backends/types.js';
 import { isSidecarError } from '../../src/errors.js';
-import { attachTap, type TapEvent } from '../../src/log/log-tap.js';
+import { subscribeEvents, type SidecarEvent } from '../../src/events.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SidecarMetrics } from '../../src/observe/metrics.js';
 import { Readiness } from '../../src/observe/readiness.js';
@@ -101,8 +101,8 @@ describe('fuzzed computed references and helper chains (fast-check, fixed seed)'
         const { capture, logger: log } = logger();
         const metrics = new SidecarMetrics();
         const readiness = new Readiness(0, () => Date.now() + 60_000);
-        const events: TapEvent[] = [];
-        attachTap(log, (event) => {
+        const events: SidecarEvent[] = [];
+        const unsubscribe = subscribeEvents((event) => {
           events.push(event);
           metrics.observe(event);
           readiness.observe(event);
@@ -120,6 +120,7 @@ describe('fuzzed computed references and helper chains (fast-check, fixed seed)'
         } finally {
           shown.push(...watcher.keys().map((k) => `${watcher.view(k)?.label ?? ''} ${watcher.view(k)?.lastError?.message ?? ''}`));
           await watcher.stop();
+          unsubscribe();
         }
         shown.push(capture.text, JSON.stringify(events), await metrics.text(), readiness.state().reasons.join('\n'));
         const all = shown.join('\n');
