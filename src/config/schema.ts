@@ -44,8 +44,6 @@ function httpUrl(protocol: RegExp, error: string) {
   );
 }
 
-/** A deadline: "0s" would fail every request before it starts. */
-const timeout = duration.refine((ms) => ms > 0, { error: 'a timeout must be longer than 0' });
 
 /** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
 function singleBlock<T extends z.ZodType>(schema: T, name: string) {
@@ -139,7 +137,7 @@ const awsSecretsManagerBackendSchema = z.strictObject({
   endpoint: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
   refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
-  request_timeout: timeout.optional(),
+  request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */
@@ -156,7 +154,7 @@ export const BACKEND_SCHEMAS = {
     client_secret_file: z.string().min(1).optional(),
     refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
     max_requests_per_second: z.number().positive().max(1000).optional(),
-    request_timeout: timeout.optional(),
+    request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
   }),
   ejson: z.strictObject({
     path: z.string().min(1),

@@ -228,7 +228,7 @@ describe('vault backend config', () => {
     expect(await timeout('"aws_ssm" "p"', 'request_timeout = "5s"')).toBe(5_000);
     expect(await timeout('"azure_key_vault" "kv"', azure)).toBe(30_000);
     expect(await timeout('"azure_key_vault" "kv"', `${azure}\nrequest_timeout = "2s"`)).toBe(2_000);
-    await expect(timeout('"aws_secrets_manager" "sm"', 'request_timeout = "0s"')).rejects.toThrow(/request_timeout: a timeout must be longer than 0/);
+    await expect(timeout('"aws_secrets_manager" "sm"', 'request_timeout = "0s"')).rejects.toThrow(/request_timeout: must be at least 100ms/);
   });
 
   it('rejects two auth methods, an approle without a role id, and a bad address', async () => {
