@@ -70,12 +70,12 @@ describe('Vault error mapping', () => {
     expect(vaultError(http(404, ''), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', retryable: false });
     for (const status of [429, 500, 503]) expect(vaultError(http(status, 'Vault is sealed'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true });
     expect(vaultError(http(400, 'bad request'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false });
-    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, message: 'x: connection refused (ECONNREFUSED)' });
+    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, message: 'x: connection refused: nothing listens at that address (ECONNREFUSED)' });
   });
 
   it('says what a network failure was, not "Error"', () => {
-    expect(vaultError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'x').message).toBe('x: connection reset by the server (ECONNRESET)');
-    expect(vaultError(Object.assign(new Error('Error'), { code: 'EPIPE' }), 'x').message).toBe('x: connection closed by the server while sending (EPIPE)');
+    expect(vaultError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'x').message).toBe('x: connection closed by the server before it answered (socket hang up)');
+    expect(vaultError(Object.assign(new Error('Error'), { code: 'EPIPE' }), 'x').message).toBe('x: connection closed by the server while sending the request (EPIPE)');
   });
 
   it('codes a login refused with 400 (a wrong secret_id) as denied, not malformed, and does not retry it', () => {

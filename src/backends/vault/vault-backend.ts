@@ -18,6 +18,7 @@ import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
 import { boundedCall, untilAborted, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
 import { deadlineSignal, setSafeTimeout, type SafeTimer } from '../../timer.js';
+import { linkSignals } from '../bounded-call.js';
 
 interface NodeVaultClient {
   request(options: { path: string; method: string; json?: object; headers?: Record<string, string>; httpAgent?: object; httpsAgent?: object; timeout?: number }): Promise<VaultResponse>;
@@ -334,7 +335,8 @@ export class VaultBackend implements SecretBackend {
     const leases = [...this.#leases].filter(([, endsAt]) => endsAt > now).map(([leaseId]) => leaseId);
     if (leases.length === 0) return;
     const budget = deadlineSignal(this.config.revokeTimeoutMs, () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `not revoked within revoke_timeout (${formatDuration(this.config.revokeTimeoutMs)})`));
-    const signal = shutdown ? AbortSignal.any([budget.signal, shutdown]) : budget.signal;
+    const linked = linkSignals(shutdown ? [budget.signal, shutdown] : [budget.signal]);
+    const signal = linked.signal;
     const agent = this.#http.separateAgent(MAX_PARALLEL_REVOCATIONS);
     try {
       const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
@@ -344,6 +346,7 @@ export class VaultBackend implements SecretBackend {
       }
     } finally {
       budget.clear();
+      linked.dispose();
       agent.destroy();
     }
   }

@@ -1,19 +1,7 @@
 import { SidecarError } from '../../errors.js';
+import { describeNetworkError } from '../network-error.js';
 import { tlsVerificationError } from '../tls-error.js';
 import { VaultAnswerTooLargeError, VaultHttpError, VaultTimeoutError } from './vault-http.js';
-
-/** What a network failure means, in words, by its errno code. */
-const NETWORK_ERRORS: Readonly<Record<string, string>> = {
-  ECONNRESET: 'connection reset by the server',
-  ECONNREFUSED: 'connection refused',
-  EPIPE: 'connection closed by the server while sending',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name lookup failed (temporary)',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ECONNABORTED: 'connection aborted',
-  ETIMEDOUT: 'connection timed out',
-};
 
 export interface VaultErrorOptions {
   /** A login: Vault answers 400 to wrong credentials (an unknown role, a wrong secret_id), which is a refusal. */
@@ -46,8 +34,7 @@ export function vaultError(error: unknown, what: string, options: VaultErrorOpti
   const tls = tlsVerificationError(error, what);
   if (tls) return tls;
   const code = (error as NodeJS.ErrnoException).code;
-  const words = code === undefined ? undefined : NETWORK_ERRORS[code];
-  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${words ? `${words} (${code})` : (code ?? message)}`);
+  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${describeNetworkError(error) ?? code ?? message}`);
 }
 
 /** Vault wraps errors as "1 error occurred:\n\t* permission denied\n\n": keep the items only. */

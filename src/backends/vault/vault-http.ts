@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { formatDuration } from '../../config/duration.js';
 import { deadlineSignal } from '../../timer.js';
+import { linkSignals } from '../bounded-call.js';
 
 export interface VaultHttpOptions {
   readonly address: string;
@@ -156,7 +157,9 @@ function readBody(res: IncomingMessage): Promise<string> {
 export async function boundedCall<T>(timeoutMs: number, signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   signal?.throwIfAborted();
   const deadline = deadlineSignal(timeoutMs, () => new VaultTimeoutError(timeoutMs));
-  const combined = signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal;
+  // Not AbortSignal.any: on Node 20 it leaves a listener's worth on the long-lived signal at every call.
+  const linked = linkSignals(signal ? [deadline.signal, signal] : [deadline.signal]);
+  const combined = linked.signal;
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(combined.reason as Error);
     combined.addEventListener('abort', onAbort, { once: true });
@@ -166,6 +169,7 @@ export async function boundedCall<T>(timeoutMs: number, signal: AbortSignal | un
     return await Promise.race([call(combined), aborted]);
   } finally {
     deadline.clear();
+    linked.dispose();
   }
 }
 
