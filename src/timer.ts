@@ -46,10 +46,6 @@ export function setSafeTimeout(callback: () => void, delayMs: number): SafeTimer
   return timer;
 }
 
-export function clearSafeTimeout(timer: SafeTimer | undefined): void {
-  timer?.clear();
-}
-
 /** Resolves after `delayMs`, or rejects with the signal's reason when it aborts first. */
 export function sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

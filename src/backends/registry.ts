@@ -18,10 +18,3 @@ export const PROVIDERS = [
 /** A resolved backend config: the union of what every provider resolves to. */
 export type BackendConfig = ProviderConfig<(typeof PROVIDERS)[number]>;
 export type BackendType = BackendConfig['type'];
-
-/** The descriptor of a backend type. */
-export function providerOf<T extends BackendType>(type: T): Extract<(typeof PROVIDERS)[number], { readonly type: T }> {
-  const provider = PROVIDERS.find((p) => p.type === type);
-  if (provider === undefined) throw new Error(`no provider for backend type "${type}"`);
-  return provider as Extract<(typeof PROVIDERS)[number], { readonly type: T }>;
-}

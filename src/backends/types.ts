@@ -34,8 +34,6 @@ export interface SecretBackend {
   fetch(path: string, context: FetchContext): Promise<FetchedSecret>;
   /** Extends a lease; returns the secret with its new lifetime. Only for backends that issue leases. */
   renew?(secret: FetchedSecret, context: FetchContext): Promise<FetchedSecret>;
-  /** Gives a lease back on shutdown. */
-  revoke?(secret: FetchedSecret): Promise<void>;
   /**
    * Calls `onChange` whenever the secret at `path` may have changed. Resolves once the watch is live, so that
    * a fetch made after it cannot miss a change.

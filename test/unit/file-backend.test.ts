@@ -1,4 +1,5 @@
-import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, open as openFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../src/backends/file/file-backend.js';
@@ -151,5 +152,22 @@ describe('file backend', () => {
     }
     await final;
     expect((await b.fetch('key', context)).value.reveal()).toBe('burst-3');
+  });
+
+  it('gives up a read stuck on the source when its fetch is aborted (shutdown, once --timeout), and reads again after', async () => {
+    dir = await makeTmpfsDir();
+    const fifo = join(dir, 'stuck');
+    // A FIFO with no writer: reading it blocks, as a hung network mount does.
+    execFileSync('mkfifo', [fifo]);
+    const b = open(dir);
+    const controller = new AbortController();
+    const fetching = b.fetch('stuck', { signal: controller.signal });
+    controller.abort(new Error('shutting down'));
+    await expect(fetching).rejects.toThrow('shutting down');
+    await expect(b.fetch('stuck', { signal: AbortSignal.abort(new Error('already over')) })).rejects.toThrow('already over');
+    // Release the abandoned read, still waiting for a writer: one that closes at once gives it end-of-file.
+    await (await openFile(fifo, 'w')).close();
+    await writeFile(join(dir, 'ok'), 'fine');
+    expect((await b.fetch('ok', context)).value.reveal()).toBe('fine');
   });
 });

@@ -5,6 +5,7 @@ import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { watchedValue } from '../watched-value.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
+import { untilAborted } from '../until-aborted.js';
 import { WatchedSource } from '../file/watched-source.js';
 import { decryptValue } from './ejson-crypto.js';
 import { parseEjson, replaceValues } from './ejson-document.js';
@@ -49,7 +50,11 @@ export class EjsonBackend implements SecretBackend {
     });
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
+    return untilAborted(this.#read(path), context.signal);
+  }
+
+  async #read(path: string): Promise<FetchedSecret> {
     this.#document ??= this.#decrypt();
     const current = this.#document;
     // A failure must not stick: the next fetch (after a change or a retry) reads again.

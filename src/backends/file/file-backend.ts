@@ -5,6 +5,7 @@ import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { watchedValue } from '../watched-value.js';
 import type { FetchedSecret, FetchContext, SecretBackend, Unsubscribe } from '../types.js';
+import { untilAborted } from '../until-aborted.js';
 import { parseDocument, type DocumentFormat } from './parse-document.js';
 import type { SourceWatch } from './source-watch.js';
 import { WatchedSource } from './watched-source.js';
@@ -29,7 +30,11 @@ export class FileBackend implements SecretBackend {
     this.name = config.name;
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
+    return untilAborted(this.#read(path), context.signal);
+  }
+
+  async #read(path: string): Promise<FetchedSecret> {
     const format = await this.format();
     if (format === 'directory') return this.fetchFromDirectory(path);
     const { data } = await this.document(format);

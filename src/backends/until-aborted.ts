@@ -1,0 +1,26 @@
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a local read stuck on a hung
+ * mount cannot be cancelled, but shutdown and `once --timeout` must not wait for it. The work's own outcome,
+ * once abandoned, is dropped.
+ */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    throw reasonOf(signal);
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(reasonOf(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    work.catch(() => undefined);
+  }
+}
+
+function reasonOf(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+}
