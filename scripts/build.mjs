@@ -50,13 +50,3 @@ await build({
   sourcemap: false,
   logLevel: 'warning',
 });
-// The Key Vault wire emulator the tests use, runnable on its own for examples and manual trials.
-await build({
-  entryPoints: [new URL('../test/support/keyvault-emulator.ts', import.meta.url).pathname],
-  outfile: new URL('../dist/tools/keyvault-emulator.js', import.meta.url).pathname,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  logLevel: 'warning',
-});

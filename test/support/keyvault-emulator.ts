@@ -14,7 +14,7 @@ import { makeCertificates } from './test-certs.js';
  * Versions, Get Secrets), with Key Vault's bearer challenge, error bodies and attributes, over TLS with a
  * certificate for <name>.vault.azure.net (mapped to 127.0.0.1 in /etc/hosts while it runs), and serves the
  * App Service shape of the managed identity endpoint on plain HTTP, so the real SDK and the real credential chain
- * run unmodified. Tests drive it in process; `node dist/tools/keyvault-emulator.js --port N` runs it alone.
+ * run unmodified. Tests drive it in process; `node scripts/keyvault-emulator.mjs --port N` runs it alone.
  */
 
 export interface SecretAttributes {
@@ -241,7 +241,7 @@ function notFound(res: ServerResponse, name: string, version?: string): void {
   sendError(res, 404, 'SecretNotFound', `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
 }
 
-// Standalone: node dist/tools/keyvault-emulator.js [--port N] [--name NAME] [--no-hosts]
+// Standalone: node scripts/keyvault-emulator.mjs [--port N] [--name NAME] [--no-hosts]
 if (process.argv[1]?.endsWith('keyvault-emulator.js')) {
   const arg = (flag: string) => process.argv[process.argv.indexOf(flag) + 1];
   const emulator = await startKeyVaultEmulator({
