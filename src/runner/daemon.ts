@@ -32,6 +32,8 @@ export interface DaemonOptions {
   /** Re-reads the config file (for SIGHUP). */
   readonly reloadConfig: () => Promise<ResolvedConfig>;
   readonly random?: () => number;
+  /** How a backend is built from its config; the registry's factory unless a test scripts its own. */
+  readonly openBackend?: typeof createBackend;
 }
 
 /**
@@ -204,7 +206,7 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await createBackend(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true, writeFile: writeFileAtomically });
+        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true, writeFile: writeFileAtomically });
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }
