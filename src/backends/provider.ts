@@ -78,6 +78,8 @@ export interface ProviderCommandGroup {
 export interface ProviderDescriptor<T extends string, S extends z.ZodType, C extends BackendConfigBase<T>> {
   /** The block's type label: `backend "<type>" "<name>" {}`. */
   readonly type: T;
+  /** The store's name for the CLI's description ("Vault/OpenBao"); none for the local-file providers. */
+  readonly title?: string;
   /** The block's options; strict, so that a misspelt key is an error. */
   readonly schema: S;
   /** The parsed block → the frozen, typed config; checks across options throw `context.invalid(…)`. */

@@ -13,7 +13,7 @@ import { runOnce } from '../runner/once.js';
 import { openObservability } from '../observe/open-observability.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { writeFileAtomically } from '../output/write-file.js';
-import { providerCommands } from '../backends/provider-commands.js';
+import { providerCommands, providerSummary } from '../backends/provider-commands.js';
 import { packageVersion } from './version.js';
 
 export interface CliIo {
@@ -44,7 +44,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let exitCode: number = EXIT_CODES.success;
   const program = new Command()
     .name('secrets-sidecar')
-    .description('Render secrets from Vault/OpenBao, AWS, Azure Key Vault and local files into tmpfs, and keep them fresh.')
+    .description(`Render secrets from ${providerSummary()} into tmpfs, and keep them fresh.`)
     .version(packageVersion(), '-V, --version')
     .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'log format (overrides the config)').choices(LOG_FORMATS))
@@ -126,7 +126,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
     });
 
-  // Commands the providers add (ejson keygen|encrypt).
+  // Commands the providers add.
   for (const group of providerCommands()) {
     const parent = program.command(group.name).description(group.description);
     for (const spec of group.commands) {

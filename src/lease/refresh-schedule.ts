@@ -1,7 +1,7 @@
 import type { Lifetime } from './lifetime.js';
 
 export interface RefreshPolicy {
-  /** Act when this fraction of the remaining lifetime has passed (two thirds, as Vault Agent does). */
+  /** Act when this fraction of the remaining lifetime has passed (two thirds, as secret-store agents do). */
   readonly fraction: number;
   /** Spread actions by up to this fraction of the wait, earlier only, so a fleet does not act in step. */
   readonly jitter: number;
@@ -58,7 +58,7 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
       // A renewal only helps if, after it, time remains before max TTL beyond what we already have.
       const renewalExtends = lifetime.maxExpiresAt === undefined || lifetime.maxExpiresAt > leaseEnd;
       if (lifetime.renewable && renewalExtends) return { action: 'renew', at: renewAt };
-      // Never renewable: use most of it (85–95%, spread by the random draw), as Vault Agent does.
+      // Never renewable: use most of it (85–95%, spread by the random draw), as secret-store agents do.
       if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: ahead(fetchedAt, leaseEnd, fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
       // Renewals have stopped extending it (max TTL): replace it well ahead of the end, at once if the margin
       // is all that is left; but not before half the lease's whole life, or a max TTL shorter than the margin

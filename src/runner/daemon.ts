@@ -181,7 +181,7 @@ export class Daemon {
     await this.#session?.stop();
     // Views of unchanged backends live on: no new lease, no new certificate, for a reload.
     await this.#watcher.replaceBackends(built.backends);
-    // A kept backend forgets what it cached of the servers' layout (Vault mounts), as a restart would.
+    // A kept backend forgets what it cached of the servers' layout (a secret store's mounts), as a restart would.
     for (const [name, backend] of built.backends) if (!built.created.has(name)) backend.invalidate?.();
     await closeBackends(built.retired, logger);
     this.#backends = built.pool;

@@ -264,7 +264,8 @@ function env(state: RenderState, [name]: unknown[], options: HelperOptions): unk
     throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is not allowed; list it in the config's env_allow`);
   }
   if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
-    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is among the sidecar's own credential variables (VAULT_*, AWS_*, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
+    const pattern = (state.options.envDeny ?? []).find((entry) => matchesEnvPattern(name, [entry])) ?? name;
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is among the sidecar's own credential variables (${pattern}, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
   }
   const value = state.options.env[name] ?? '';
   // The environment can hold credentials too: its values are treated as secrets, masked in dry runs.

@@ -4,7 +4,7 @@ import { SidecarError } from '../errors.js';
 export interface SecretRef {
   /** The backend block's name. */
   readonly backend: string;
-  /** Whatever that backend understands: a key in a JSON file, a file name, a Vault path. */
+  /** Whatever that backend understands: a key in a JSON file, a file name, a path in a secret store. */
   readonly path: string;
   /** Dot path into structured data; empty for the whole secret. */
   readonly keyPath: readonly string[];

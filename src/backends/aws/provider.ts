@@ -43,6 +43,7 @@ const AWS_SDK = ['@aws-sdk/*'];
 /** `backend "aws_secrets_manager" "name" {}`. */
 export const awsSecretsManagerProvider = defineProvider({
   type: 'aws_secrets_manager',
+  title: 'AWS',
   schema: awsSchema,
   resolve: (block, context) => resolveAws('aws_secrets_manager', block, context),
   async open(config, deps) {
@@ -55,6 +56,7 @@ export const awsSecretsManagerProvider = defineProvider({
 /** `backend "aws_ssm" "name" {}`: SSM Parameter Store. */
 export const awsSsmProvider = defineProvider({
   type: 'aws_ssm',
+  title: 'AWS',
   schema: awsSchema,
   resolve: (block, context) => resolveAws('aws_ssm', block, context),
   async open(config, deps) {

@@ -26,6 +26,7 @@ export interface AzureKeyVaultBackendConfig {
 /** `backend "azure_key_vault" "name" { vault_url = … }`. */
 export const azureKeyVaultProvider = defineProvider({
   type: 'azure_key_vault',
+  title: 'Azure Key Vault',
   schema: z.strictObject({
     vault_url: httpUrl(/^https$/, 'expected an https:// vault URL'),
     credential: z.enum(['default', 'workload_identity', 'managed_identity', 'client_secret', 'azure_cli']).optional(),

@@ -117,6 +117,7 @@ function resolveAuth(raw: z.output<typeof authSchema> | undefined, { path, inval
 /** `backend "vault" "name" {}`: Vault or OpenBao. */
 export const vaultProvider = defineProvider({
   type: 'vault',
+  title: 'Vault/OpenBao',
   schema: vaultSchema,
   resolve(block, context): VaultBackendConfig {
     const { name, path, invalid } = context;
