@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { httpEndpoint, maxRequestsPerSecond, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
-import { defineProvider, type ResolveContext } from '../provider.js';
+import { defineProvider, type BackendDependencies } from '../provider.js';
+import type { SecretBackend } from '../types.js';
 
 export interface AwsSecretsManagerBackendConfig {
   readonly type: 'aws_secrets_manager' | 'aws_ssm';
@@ -26,42 +27,35 @@ const awsSchema = z.strictObject({
   request_timeout: requestTimeout().optional(),
 });
 
-function resolveAws<T extends AwsSecretsManagerBackendConfig['type']>(type: T, block: z.output<typeof awsSchema>, { name }: ResolveContext) {
-  return Object.freeze({
+/** Secrets Manager and SSM differ only in their type name and their backend class. */
+function awsProvider<T extends AwsSecretsManagerBackendConfig['type']>(type: T, open: (config: AwsSecretsManagerBackendConfig, deps: BackendDependencies) => Promise<SecretBackend>) {
+  return defineProvider<T, typeof awsSchema, AwsSecretsManagerBackendConfig & { readonly type: T }>({
     type,
-    name,
-    region: block.region,
-    endpoint: block.endpoint,
-    refreshIntervalMs: block.refresh_interval ?? 300_000,
-    maxRequestsPerSecond: block.max_requests_per_second ?? 20,
-    requestTimeoutMs: block.request_timeout ?? 30_000,
-  }) satisfies AwsSecretsManagerBackendConfig;
+    title: 'AWS',
+    schema: awsSchema,
+    resolve: (block, { name }) =>
+      Object.freeze({
+        type,
+        name,
+        region: block.region,
+        endpoint: block.endpoint,
+        refreshIntervalMs: block.refresh_interval ?? 300_000,
+        maxRequestsPerSecond: block.max_requests_per_second ?? 20,
+        requestTimeoutMs: block.request_timeout ?? 30_000,
+      }),
+    open,
+    bundleExternal: ['@aws-sdk/*'],
+  });
 }
 
-const AWS_SDK = ['@aws-sdk/*'];
-
 /** `backend "aws_secrets_manager" "name" {}`. */
-export const awsSecretsManagerProvider = defineProvider({
-  type: 'aws_secrets_manager',
-  title: 'AWS',
-  schema: awsSchema,
-  resolve: (block, context) => resolveAws('aws_secrets_manager', block, context),
-  async open(config, deps) {
-    const { SecretsManagerBackend } = await import('./secrets-manager-backend.js');
-    return SecretsManagerBackend.open(config, deps.logger.child({ backend: config.name }), deps.live);
-  },
-  bundleExternal: AWS_SDK,
+export const awsSecretsManagerProvider = awsProvider('aws_secrets_manager', async (config, deps) => {
+  const { SecretsManagerBackend } = await import('./secrets-manager-backend.js');
+  return SecretsManagerBackend.open(config, deps.logger.child({ backend: config.name }), deps.live);
 });
 
 /** `backend "aws_ssm" "name" {}`: SSM Parameter Store. */
-export const awsSsmProvider = defineProvider({
-  type: 'aws_ssm',
-  title: 'AWS',
-  schema: awsSchema,
-  resolve: (block, context) => resolveAws('aws_ssm', block, context),
-  async open(config, deps) {
-    const { SsmBackend } = await import('./ssm-backend.js');
-    return SsmBackend.open(config, deps.logger.child({ backend: config.name }));
-  },
-  bundleExternal: AWS_SDK,
+export const awsSsmProvider = awsProvider('aws_ssm', async (config, deps) => {
+  const { SsmBackend } = await import('./ssm-backend.js');
+  return SsmBackend.open(config, deps.logger.child({ backend: config.name }));
 });
