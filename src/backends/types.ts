@@ -28,7 +28,6 @@ export type Unsubscribe = () => Promise<void>;
  */
 export interface SecretBackend {
   readonly name: string;
-  readonly type: string;
   /** When to renew or replace what this backend hands out; the watcher's default when absent. */
   readonly refreshPolicy?: RefreshPolicy;
   fetch(path: string, context: FetchContext): Promise<FetchedSecret>;

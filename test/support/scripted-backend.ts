@@ -8,7 +8,6 @@ import { SidecarError } from '../../src/errors.js';
  * memory, a change tells the watchers, and a path can be made to fail. It counts fetches and closes.
  */
 export class ScriptedBackend implements SecretBackend {
-  readonly type = 'scripted';
   readonly watchesSource = true;
   readonly fetches = new Map<string, number>();
   closed = false;

@@ -147,7 +147,6 @@ describe('secret view', () => {
     let calls = 0;
     const backend: SecretBackend = {
       name: 'slow',
-      type: 'stub',
       fetch: async () => {
         calls++;
         await gate;
@@ -172,7 +171,6 @@ describe('secret view', () => {
     let fetches = 0;
     const backend: SecretBackend = {
       name: 'leasing',
-      type: 'stub',
       fetch: () => Promise.resolve(++fetches === 1 ? ok(VALUE, 'lease-1', lease('l1')) : ok('new-credentials', 'lease-2', lease('l2'))),
       renew: (secret) => new Promise((resolve) => (finishRenewal = () => resolve(secret))),
       close: () => Promise.resolve(),

@@ -38,7 +38,6 @@ export function parseSecretRequest(path: string): SecretRequest {
  * version holding the wanted stage changed. The SDK finds credentials through its default chain.
  */
 export class SecretsManagerBackend implements SecretBackend {
-  readonly type = 'aws_secrets_manager';
   readonly name: string;
   readonly #client: SecretsManagerClient;
   /** The last value read per reference, with the version it came from. */

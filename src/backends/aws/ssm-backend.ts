@@ -20,7 +20,6 @@ const GET_PARAMETERS_BATCH = 10;
  * single parameters made together are batched by 10; a change is a new parameter version.
  */
 export class SsmBackend implements SecretBackend {
-  readonly type = 'aws_ssm';
   readonly name: string;
   readonly #client: SSMClient;
   readonly #batcher = new SecretBatcher((names) => this.#getParameters(names), GET_PARAMETERS_BATCH);

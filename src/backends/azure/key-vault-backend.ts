@@ -37,7 +37,6 @@ export function parseSecretRequest(path: string): SecretRequest {
  * per vault.
  */
 export class KeyVaultBackend implements SecretBackend {
-  readonly type = 'azure_key_vault';
   readonly name: string;
   readonly #client: SecretClient;
   /** Aborts reads still running when the backend closes. */

@@ -19,7 +19,6 @@ export const WHOLE_DOCUMENT = '.';
  * key found by that public key. PATH is a top-level key ("database"), or "." for the whole document.
  */
 export class EjsonBackend implements SecretBackend {
-  readonly type = 'ejson';
   readonly watchesSource = true;
   readonly name: string;
   /** The decrypted document, shared by every fetch until the file changes. */

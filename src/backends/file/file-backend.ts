@@ -15,7 +15,6 @@ import { WatchedSource } from './watched-source.js';
  * secret (PATH is a file name, as in Docker's /run/secrets and Kubernetes secret volumes).
  */
 export class FileBackend implements SecretBackend {
-  readonly type = 'file';
   readonly watchesSource = true;
   readonly name: string;
   #format: Promise<FileBackendFormat> | undefined;

@@ -74,7 +74,6 @@ function vaultTls(config: VaultBackendConfig, env: Readonly<Record<string, strin
  * the reference path is the logical KV path ("secret/app"), as in the UI and CLI, on either version.
  */
 export class VaultBackend implements SecretBackend {
-  readonly type = 'vault';
   readonly name: string;
   readonly refreshPolicy: RefreshPolicy;
   readonly #http: VaultHttp;
