@@ -68,6 +68,7 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
         gid: owner?.gid,
         createDirs: template.config.createDestDirs,
         allowNonTmpfs: template.config.allowNonTmpfs,
+        strict: config.strict,
       });
       logger.info({ template: template.config.name, destination: template.config.destination, outcome: result.outcome }, 'rendered');
     }, { concurrency: WRITE_CONCURRENCY });
