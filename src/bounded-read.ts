@@ -72,7 +72,7 @@ export function runBounded<T>(path: string, syscall: string, operation: (abandon
       started = true;
       operation(() => done).then(
         (value) => finish(() => resolve(value)),
-        (error: unknown) => finish(() => reject(error as Error)),
+        (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
       );
     };
     const finish = (settle: () => void) => {
