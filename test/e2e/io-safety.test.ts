@@ -1,0 +1,244 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Daemon, runCli } from '../support/cli.js';
+import { makeDiskDir, removeDir } from '../support/dirs.js';
+import { httpCall } from '../support/http.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { freePort } from '../support/openbao.js';
+import { makeProject, type Project } from '../support/project.js';
+
+/*
+ * Local files the sidecar reads (config, templates, secrets) may sit on a mount that hangs, and the directory it
+ * writes to is shared with an application that may be hostile. A FIFO with no writer stands in for a hung mount:
+ * a plain read of it blocks forever.
+ */
+const SECRET = 'io-safety-secret-51e7';
+let project: Project | undefined;
+let daemon: Daemon | undefined;
+const extraDirs: string[] = [];
+afterEach(async () => {
+  await daemon?.stop();
+  await removeDir(project?.root);
+  for (const d of extraDirs.splice(0)) await removeDir(d);
+  project = daemon = undefined;
+});
+
+function mkfifo(path: string): void {
+  execFileSync('mkfifo', [path]);
+}
+
+const fileBackend = (path = '@ROOT@/secrets.json') => `backend "file" "local" {\n  path = "${path}"\n}\n`;
+const template = (contents: string, destination: string, extra = '') => `template {\n  contents = "${contents}"\n  destination = "${destination}"\n${extra}}\n`;
+const sourceTemplate = (source: string, destination: string) => `template {\n  source = "${source}"\n  destination = "${destination}"\n}\n`;
+
+describe('blocked reads (a FIFO standing in for a hung mount)', () => {
+  it('once --timeout bounds template loading: a FIFO template ends with exit 6, a FIFO secrets file too', async () => {
+    project = await makeProject({ config: sourceTemplate('@ROOT@/hung.tmpl', '@OUT@/a') });
+    mkfifo(join(project.root, 'hung.tmpl'));
+    const started = Date.now();
+    const result = await runCli(['once', '-c', project.config, '--timeout', '2s']);
+    const seconds = (Date.now() - started) / 1000;
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toContain('SIDECAR_ERR_TIMEOUT');
+    console.info(`once --timeout 2s, FIFO template: exit ${result.code} after ${seconds.toFixed(2)} s`);
+
+    await removeDir(project.root);
+    project = await makeProject({ config: fileBackend() + template('S={{secret \\"local:s\\"}}', '@OUT@/a') });
+    mkfifo(project.secretsFile);
+    const fromSource = await runCli(['once', '-c', project.config, '--timeout', '2s']);
+    expect(fromSource.code, fromSource.stderr).toBe(6);
+    expect(existsSync(join(project.out, 'a'))).toBe(false);
+  });
+
+  it('validate reports a template it cannot read in time (exit 2) instead of hanging', async () => {
+    project = await makeProject({ config: sourceTemplate('@ROOT@/hung.tmpl', '@OUT@/a') });
+    mkfifo(join(project.root, 'hung.tmpl'));
+    const result = await runCli(['validate', '-c', project.config]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('SIDECAR_ERR_TEMPLATE_READ');
+    expect(result.stderr).toContain('did not finish in time');
+  });
+
+  it('ends on SIGTERM while start is stuck reading a template', async () => {
+    project = await makeProject({ config: sourceTemplate('@ROOT@/hung.tmpl', '@OUT@/a') });
+    mkfifo(join(project.root, 'hung.tmpl'));
+    daemon = new Daemon(['-c', project.config]);
+    // The config was read: start is now in the template read.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    daemon.signal('SIGTERM');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    // It did not wait for the read's deadline: that error was never reached.
+    expect(daemon.stderr).not.toContain('SIDECAR_ERR_TEMPLATE_READ');
+  });
+
+  it('keeps writing and answering probes with five secret reads stuck, survives a stuck SIGHUP reload, and ends on SIGTERM', async () => {
+    const port = await freePort();
+    const stuck = [1, 2, 3, 4, 5].map((n) => template(`{{secret \\"pipes:s${n}\\"}}`, `@OUT@/stuck-${n}`)).join('');
+    const config = `listener {\n  address = "127.0.0.1:${port}"\n}\n${fileBackend()}backend "file" "pipes" {\n  path = "@ROOT@/pipes"\n}\n${template('S={{secret \\"local:s\\"}}', '@OUT@/good')}${stuck}`;
+    project = await makeProject({ config, secrets: { s: `${SECRET}-1` } });
+    await mkdir(join(project.root, 'pipes'));
+    for (const n of [1, 2, 3, 4, 5]) mkfifo(join(project.root, 'pipes', `s${n}`));
+    daemon = new Daemon(['-c', project.config]);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['destination'] === join(project?.out ?? '', 'good'));
+    expect((await httpCall(port, 'GET', '/healthz')).status).toBe(200);
+    // A secret change is written while the five reads wait on their pipes.
+    const mark = daemon.mark;
+    await writeFile(project.secretsFile, JSON.stringify({ s: `${SECRET}-2` }));
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['destination'] === join(project?.out ?? '', 'good'), mark);
+    expect(readFileSync(join(project.out, 'good'), 'utf8')).toBe(`S=${SECRET}-2`);
+    expect((await httpCall(port, 'GET', '/healthz')).status).toBe(200);
+
+    // A reload whose new template hangs fails after the read deadline; the next SIGHUP works.
+    const good = readFileSync(project.config, 'utf8');
+    mkfifo(join(project.root, 'hung.tmpl'));
+    await writeFile(project.config, good + sourceTemplate(join(project.root, 'hung.tmpl'), join(project.out, 'hung')));
+    const beforeHup = daemon.mark;
+    daemon.signal('SIGHUP');
+    const failed = await daemon.waitFor((r) => r.msg === 'reload failed; keeping the running configuration', beforeHup);
+    expect(JSON.stringify(failed)).toContain('SIDECAR_ERR_TEMPLATE_READ');
+    await writeFile(project.config, good);
+    const again = daemon.mark;
+    daemon.signal('SIGHUP');
+    await daemon.waitFor((r) => r.msg === 'configuration reloaded', again);
+
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expectNoSecrets(daemon.stderr, [`${SECRET}-1`, `${SECRET}-2`]);
+  }, 60_000);
+});
+
+describe('permanent errors in local sources fail `once` at once (exit 3), not after its timeout', () => {
+  const cases: [string, (p: Project) => Promise<void>, string][] = [
+    ['a secret file that is a directory', async (p) => mkdir(join(p.root, 'dir', 'tls.key'), { recursive: true }), 'is a directory'],
+    ['a malformed JSON secrets file', async (p) => writeFile(join(p.root, 'dir', 'doc.json'), '{"s": 1,,}'), 'not valid JSON (line 1, column 9)'],
+    ['a malformed YAML secrets file', async (p) => writeFile(join(p.root, 'dir', 'doc.yaml'), 's: 1\nt: 2\ns: 3\n'), 'not valid YAML (line 3, column 1)'],
+  ];
+  for (const [name, plant, message] of cases) {
+    it(name, async () => {
+      const ref = name.includes('directory') ? 'files:tls.key' : name.includes('JSON') ? 'files:doc.json#s' : 'files:doc.yaml#s';
+      project = await makeProject({ config: `backend "file" "files" {\n  path = "@ROOT@/dir"\n}\n${template(`{{secret \\"${ref}\\"}}`, '@OUT@/a')}` });
+      await mkdir(join(project.root, 'dir'), { recursive: true });
+      await plant(project);
+      const result = await runCli(['once', '-c', project.config, '--timeout', '60s']);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toContain('SIDECAR_ERR_BACKEND_MALFORMED');
+      expect(result.stderr).toContain(message);
+    });
+  }
+
+  it('an ejson path that is a directory', async () => {
+    project = await makeProject({ config: `backend "ejson" "repo" {\n  path = "@ROOT@/secrets.ejson"\n  key_dir = "@ROOT@/keys"\n}\n${template('{{secret \\"repo:a\\"}}', '@OUT@/a')}` });
+    await mkdir(join(project.root, 'secrets.ejson'));
+    const result = await runCli(['once', '-c', project.config, '--timeout', '60s']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain('EISDIR');
+  });
+});
+
+describe('destinations', () => {
+  it('reports a statfs failure on a destination as a coded error with its path (exit 5, not 1)', async () => {
+    const long = 'd'.repeat(300);
+    project = await makeProject({ config: fileBackend() + template('{{secret \\"local:s\\"}}', `@OUT@/${long}/a`), secrets: { s: SECRET } });
+    // `out` exists, so statfs fails on the long name itself rather than on a missing parent.
+    await mkdir(project.out);
+    const result = await runCli(['once', '-c', project.config]);
+    expect(result.code, result.stderr).toBe(5);
+    expect(result.stderr).toContain('SIDECAR_ERR_OUTPUT_WRITE');
+    expect(result.stderr).toContain('ENAMETOOLONG from statfs');
+    expect(result.stderr).toContain(`${long}`);
+  });
+
+  it('with strict, refuses writes into a directory swapped for a symlink while running, keeps running, and writes again once restored', async () => {
+    const disk = await makeDiskDir();
+    extraDirs.push(disk);
+    project = await makeProject({ config: `strict = true\n${fileBackend()}${template('S={{secret \\"local:s\\"}}', '@OUT@/a')}`, secrets: { s: `${SECRET}-1` } });
+    daemon = new Daemon(['-c', project.config]);
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    renameSync(project.out, `${project.out}.away`);
+    await symlink(disk, project.out);
+    const mark = daemon.mark;
+    await writeFile(project.secretsFile, JSON.stringify({ s: `${SECRET}-2` }));
+    const refused = await daemon.waitFor((r) => r.msg === 'write failed; retrying', mark);
+    expect(JSON.stringify(refused)).toContain('SIDECAR_ERR_OUTPUT_UNSAFE_DIR');
+    expect(readdirSync(disk)).toEqual([]);
+    expect(daemon.child.exitCode).toBeNull();
+    renameSync(project.out, `${project.out}.link`);
+    renameSync(`${project.out}.away`, project.out);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(readFileSync(join(project.out, 'a'), 'utf8')).toBe(`S=${SECRET}-2`);
+    expect(readdirSync(disk)).toEqual([]);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expectNoSecrets(daemon.stderr, [`${SECRET}-1`, `${SECRET}-2`]);
+  });
+
+  it('lands nothing off tmpfs and does not exit while an app swaps the directory for a link to disk in a loop during writes', async () => {
+    const disk = await makeDiskDir();
+    extraDirs.push(disk);
+    // create_dest_dirs = false: the sidecar must not recreate `out` in the instant the swap leaves it missing.
+    const files = [1, 2, 3, 4].map((n) => template(`{{secret \\"local:s\\"}}-${n}`, `@OUT@/f${n}`, '  create_dest_dirs = false\n')).join('');
+    project = await makeProject({ config: fileBackend() + files, secrets: { s: `${SECRET}-0` } });
+    await mkdir(project.out, { mode: 0o700 });
+    daemon = new Daemon(['-c', project.config]);
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    await symlink(disk, `${project.out}.link`);
+    const out = project.out;
+    const isLink = () => lstatSync(out).isSymbolicLink();
+    const flip = () => {
+      if (isLink()) {
+        renameSync(out, `${out}.link`);
+        renameSync(`${out}.away`, out);
+      } else {
+        renameSync(out, `${out}.away`);
+        renameSync(`${out}.link`, out);
+      }
+    };
+    // The "app": a swap every turn of its loop, while the sidecar re-renders on every secret change.
+    let swapping = true;
+    let swaps = 0;
+    const swapLoop = () => {
+      if (!swapping) return;
+      flip();
+      swaps++;
+      setImmediate(swapLoop);
+    };
+    setImmediate(swapLoop);
+    for (let i = 1; i <= 30; i++) {
+      const mark = daemon.mark;
+      await writeFile(project.secretsFile, JSON.stringify({ s: `${SECRET}-${i}` }));
+      await daemon.waitFor((r) => (r.msg === 'rendered' && r['outcome'] === 'written') || r.msg === 'write failed; retrying', mark);
+    }
+    swapping = false;
+    if (isLink()) flip();
+    expect(swaps).toBeGreaterThan(100);
+    expect(readdirSync(disk)).toEqual([]);
+    expect(daemon.child.exitCode).toBeNull();
+    // Restored, the last value arrives (the retries of refused writes, or the next change).
+    const last = `${SECRET}-last`;
+    await writeFile(project.secretsFile, JSON.stringify({ s: last }));
+    await expect.poll(() => readFile(join(out, 'f4'), 'utf8').catch(() => ''), { timeout: 20_000 }).toBe(`${last}-4`);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
+describe('ejson encrypt on a symlink', () => {
+  it('encrypts the file the link points to, in place, and keeps the link', async () => {
+    project = await makeProject({ config: '' });
+    const keygen = await runCli(['ejson', 'keygen']);
+    const publicKey = /Public Key:\n([0-9a-f]{64})/.exec(keygen.stdout)?.[1] ?? '';
+    await mkdir(join(project.root, 'real'));
+    const real = join(project.root, 'real', 'secrets.ejson');
+    await writeFile(real, JSON.stringify({ _public_key: publicKey, password: SECRET }, null, 2), { mode: 0o640 });
+    const link = join(project.root, 'secrets.ejson');
+    await symlink(real, link);
+    const result = await runCli(['ejson', 'encrypt', link]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    const text = readFileSync(real, 'utf8');
+    expect(text).not.toContain(SECRET);
+    expect(JSON.parse(text)).toMatchObject({ _public_key: publicKey, password: expect.stringMatching(/^EJ\[1:/) as unknown });
+    expect(lstatSync(real).mode & 0o777).toBe(0o640);
+    expect(readdirSync(join(project.root, 'real'))).toEqual(['secrets.ejson']);
+  });
+});
