@@ -111,7 +111,7 @@ describe('blocked reads (a FIFO standing in for a hung mount)', () => {
 
 describe('permanent errors in local sources fail `once` at once (exit 3), not after its timeout', () => {
   const cases: [string, (p: Project) => Promise<void>, string][] = [
-    ['a secret file that is a directory', async (p) => mkdir(join(p.root, 'dir', 'tls.key'), { recursive: true }), 'is a directory'],
+    ['a secret file that is a directory', async (p) => void (await mkdir(join(p.root, 'dir', 'tls.key'), { recursive: true })), 'is a directory'],
     ['a malformed JSON secrets file', async (p) => writeFile(join(p.root, 'dir', 'doc.json'), '{"s": 1,,}'), 'not valid JSON (line 1, column 9)'],
     ['a malformed YAML secrets file', async (p) => writeFile(join(p.root, 'dir', 'doc.yaml'), 's: 1\nt: 2\ns: 3\n'), 'not valid YAML (line 3, column 1)'],
   ];
