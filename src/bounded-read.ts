@@ -1,5 +1,6 @@
 import { constants, close, fstat, open, read, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { setSafeTimeout } from './timer.js';
 
@@ -38,67 +39,143 @@ const fstatFd = promisify(fstat);
 const closeFd = promisify(close);
 const readFd = promisify(read);
 
-let busySlots = 0;
-const waiting: Array<() => void> = [];
-let stuck = 0;
+/** Slots handed over in order; a waiter whose deadline passed is skipped. */
+class Gate {
+  busy = 0;
+  readonly queue: Array<() => void> = [];
+  constructor(private readonly size: number) {}
 
-/** Pool operations still in the kernel past their deadline; Node cannot exit normally while this is above 0. */
+  enter(deadline: AbortSignal): Promise<void> {
+    if (this.busy < this.size) {
+      this.busy++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const granted = () => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.queue.splice(this.queue.indexOf(granted), 1);
+        reject(deadline.reason as Error);
+      };
+      this.queue.push(granted);
+      deadline.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  leave(): void {
+    const next = this.queue.shift();
+    if (next) return next();
+    this.busy--;
+  }
+}
+
+const pool = new Gate(POOL_READ_SLOTS);
+/**
+ * One read at a time per directory: a hung mount hangs every file under it, so a second read there would only
+ * take a second thread. Reads elsewhere keep their slots.
+ */
+const directories = new Map<string, Gate>();
+let stuck = 0;
+const idleWaiters: Array<() => void> = [];
+
+/** Pool operations still in the kernel past their deadline. */
 export function blockedOperations(): number {
   return stuck;
 }
 
-/** How many pool slots are in use, and how many operations wait for one (for tests). */
-export function poolReadUsage(): { busy: number; waiting: number } {
-  return { busy: busySlots, waiting: waiting.length };
+/** Pool reads in the kernel right now (past their deadline or not): Node's exit waits for each of them. */
+export function readsInKernel(): number {
+  return pool.busy;
 }
 
-function releaseSlot(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else busySlots--;
+/** Resolves when no read is in the kernel, or after `graceMs`, whichever comes first; tells which. */
+export function settleReads(graceMs: number): Promise<boolean> {
+  if (pool.busy === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.clear();
+      resolve(true);
+    };
+    const timer = setSafeTimeout(() => {
+      idleWaiters.splice(idleWaiters.indexOf(done), 1);
+      resolve(false);
+    }, graceMs);
+    idleWaiters.push(done);
+  });
+}
+
+/** How many pool slots are in use, and how many reads wait for one (for tests). */
+export function poolReadUsage(): { busy: number; waiting: number } {
+  let waiting = pool.queue.length;
+  for (const gate of directories.values()) waiting += gate.queue.length;
+  return { busy: pool.busy, waiting };
+}
+
+function directoryGate(path: string): { gate: Gate; release: () => void } {
+  const key = dirname(path);
+  let gate = directories.get(key);
+  if (!gate) directories.set(key, (gate = new Gate(1)));
+  const entered = gate;
+  return {
+    gate,
+    release: () => {
+      entered.leave();
+      if (entered.busy === 0 && directories.get(key) === entered) directories.delete(key);
+    },
+  };
 }
 
 /**
- * Runs `operation` (a few fs calls on the pool) in one of the read slots, under a deadline that covers the wait
- * for a slot too. Past the deadline it rejects with ETIMEDOUT; the slot stays taken until the kernel answers.
- * `operation` is told when it was abandoned, so it can release what it opened when it finally returns.
+ * Runs `operation` (a few fs calls on the pool) in one of the read slots, one per directory at a time, under a
+ * deadline that covers the wait for a slot too. Past the deadline it rejects with ETIMEDOUT; the slots stay taken
+ * until the kernel answers. `operation` is told when it was abandoned, so it can release what it opened.
  */
-export function runBounded<T>(path: string, syscall: string, operation: (abandoned: () => boolean) => Promise<T>, deadlineMs = READ_DEADLINE_MS): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    let started = false;
-    const start = () => {
-      if (done) return releaseSlot();
-      started = true;
-      operation(() => done).then(
-        (value) => finish(() => resolve(value)),
-        (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
-      );
-    };
-    const finish = (settle: () => void) => {
-      releaseSlot();
-      if (done) {
-        stuck--;
-        return;
-      }
-      done = true;
-      timer.clear();
-      settle();
-    };
-    const timer = setSafeTimeout(() => {
-      done = true;
-      if (started) stuck++;
-      else waiting.splice(waiting.indexOf(start), 1);
-      const why = started ? `no answer within ${deadlineMs} ms` : `no free reader within ${deadlineMs} ms (${busySlots} reads are stuck)`;
-      reject(readError('ETIMEDOUT', path, syscall, why));
-    }, deadlineMs);
-    if (busySlots < POOL_READ_SLOTS) {
-      busySlots++;
-      start();
-    } else {
-      waiting.push(start);
-    }
+export async function runBounded<T>(path: string, syscall: string, operation: (abandoned: () => boolean) => Promise<T>, deadlineMs = READ_DEADLINE_MS): Promise<T> {
+  const controller = new AbortController();
+  let started = false;
+  const timer = setSafeTimeout(() => {
+    const why = started ? `no answer within ${deadlineMs} ms` : `no free reader within ${deadlineMs} ms (reads in this directory or ${pool.busy} others are stuck)`;
+    controller.abort(readError('ETIMEDOUT', path, syscall, why));
+  }, deadlineMs);
+  const directory = directoryGate(path);
+  try {
+    await directory.gate.enter(controller.signal);
+  } catch (error) {
+    timer.clear();
+    throw error;
+  }
+  try {
+    await pool.enter(controller.signal);
+  } catch (error) {
+    directory.release();
+    timer.clear();
+    throw error;
+  }
+  started = true;
+  const running = operation(() => controller.signal.aborted);
+  const released = running.then(
+    () => undefined,
+    () => undefined,
+  ).then(() => {
+    pool.leave();
+    directory.release();
+    if (controller.signal.aborted) stuck--;
+    if (pool.busy === 0) for (const wake of idleWaiters.splice(0)) wake();
   });
+  void released;
+  const abandoned = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => {
+      stuck++;
+      reject(controller.signal.reason as Error);
+    }, { once: true });
+  });
+  try {
+    return await Promise.race([running, abandoned]);
+  } finally {
+    timer.clear();
+  }
 }
 
 /** stat, lstat, realpath and the like, bounded like a read. */

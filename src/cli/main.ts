@@ -12,4 +12,4 @@ process.on('warning', (warning) => {
   process.stderr.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, warning: warning.name, msg: warning.message.replace(/\s+/g, ' ').trim() })}\n`);
 });
 const code = await runCli(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process });
-exitProcess(code);
+await exitProcess(code);

@@ -1,11 +1,12 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Daemon, runCli } from '../support/cli.js';
+import { CLI, Daemon, runCli } from '../support/cli.js';
 import { makeDiskDir, removeDir } from '../support/dirs.js';
 import { httpCall } from '../support/http.js';
+import { HungMount } from '../support/hung-fuse.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { freePort } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
@@ -18,8 +19,12 @@ import { makeProject, type Project } from '../support/project.js';
 const SECRET = 'io-safety-secret-51e7';
 let project: Project | undefined;
 let daemon: Daemon | undefined;
+let hung: HungMount | undefined;
 const extraDirs: string[] = [];
 afterEach(async () => {
+  // First: the mount's stuck reads must fail before the processes holding them can end.
+  await hung?.stop();
+  hung = undefined;
   await daemon?.stop();
   await removeDir(project?.root);
   for (const d of extraDirs.splice(0)) await removeDir(d);
@@ -105,6 +110,59 @@ describe('blocked reads (a FIFO standing in for a hung mount)', () => {
     await daemon.waitFor((r) => r.msg === 'configuration reloaded', again);
 
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expectNoSecrets(daemon.stderr, [`${SECRET}-1`, `${SECRET}-2`]);
+  }, 60_000);
+});
+
+describe('blocked reads of regular files (a FUSE mount whose reads never answer, as a hung NFS mount)', () => {
+  it('once --timeout 2s reports its timeout, then ends itself with SIGKILL since Node cannot exit past the stuck read', async () => {
+    project = await makeProject({ config: sourceTemplate('@ROOT@/mnt/app.tmpl', '@OUT@/a') });
+    hung = await HungMount.start(join(project.root, 'mnt'));
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, 'once', '-c', project.config, '--timeout', '2s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    // Its last words: the timeout, then why it ends itself with a signal.
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('"blockedReads"')) resolve();
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    // SIGKILL ended it, but a FUSE read the filesystem has taken cannot be interrupted: the process stays a zombie
+    // until the mount answers or is aborted (an NFS read is killable and ends at once).
+    await hung.stop();
+    const final = await closed;
+    console.info(`once --timeout 2s, template on a hung FUSE file: last words after ${seconds.toFixed(2)} s, ended by ${final.signal}`);
+    expect(stderr).toContain('SIDECAR_ERR_TIMEOUT');
+    expect(stderr).toMatch(/"blockedReads":1,"exitCode":6/);
+    expect(final).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('with five secret reads stuck on regular files, writes, /healthz and SIGTERM still work', async () => {
+    const port = await freePort();
+    const stuck = [1, 2, 3, 4, 5].map((n) => template(`{{secret \\"hung:s${n}\\"}}`, `@OUT@/stuck-${n}`)).join('');
+    const config = `listener {\n  address = "127.0.0.1:${port}"\n}\n${fileBackend()}backend "file" "hung" {\n  path = "@ROOT@/mnt"\n}\n${template('S={{secret \\"local:s\\"}}', '@OUT@/good')}${stuck}`;
+    project = await makeProject({ config, secrets: { s: `${SECRET}-1` } });
+    hung = await HungMount.start(join(project.root, 'mnt'));
+    daemon = new Daemon(['-c', project.config]);
+    const good = join(project.out, 'good');
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['destination'] === good);
+    // Five reads were asked for; at most two sit in the kernel, the rest wait for a slot or have failed in time.
+    const mark = daemon.mark;
+    await writeFile(project.secretsFile, JSON.stringify({ s: `${SECRET}-2` }));
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['destination'] === good, mark);
+    expect(readFileSync(good, 'utf8')).toBe(`S=${SECRET}-2`);
+    expect((await httpCall(port, 'GET', '/healthz')).status).toBe(200);
+    // The reads fail in time and are retried; the sidecar stays up.
+    await daemon.waitFor((r) => JSON.stringify(r).includes('did not finish in time'));
+    expect((await httpCall(port, 'GET', '/healthz')).status).toBe(200);
+    daemon.signal('SIGTERM');
+    const last = await daemon.waitFor((r) => r['blockedReads'] !== undefined);
+    expect(last['exitCode']).toBe(0);
+    await hung.stop();
+    expect(await daemon.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expectNoSecrets(daemon.stderr, [`${SECRET}-1`, `${SECRET}-2`]);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdir, open, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POOL_READ_SLOTS, blockedOperations, poolReadUsage, readBounded, runBounded } from '../../src/bounded-read.js';
@@ -10,7 +10,10 @@ import { makeTmpfsDir, removeDir } from '../support/dirs.js';
 let dir: string | undefined;
 /** Writer ends held open by a test, closed after it. */
 const writers: number[] = [];
+/** FIFOs a test may leave with a blocked reader (a failed assertion skips its own release). */
+const blocking: string[] = [];
 afterEach(async () => {
+  releaseBlockedReaders(blocking.splice(0));
   for (const fd of writers.splice(0)) closeSync(fd);
   await removeDir(dir);
   dir = undefined;
@@ -18,6 +21,7 @@ afterEach(async () => {
 
 function fifo(path: string): string {
   execFileSync('mkfifo', [path]);
+  blocking.push(path);
   return path;
 }
 
@@ -60,9 +64,10 @@ describe('bounded read', () => {
     expect(poolReadUsage()).toEqual({ busy: 0, waiting: 0 });
     const talking = fifo(join(dir, 'talking'));
     const reading = readBounded(talking, { deadlineMs: 10_000 });
-    const writer = openSync(talking, constants.O_WRONLY);
-    writeSync(writer, 'from a pipe');
-    closeSync(writer);
+    // Opening for writing waits (on the pool) until the reader has opened its end.
+    const writer = await open(talking, 'w');
+    await writer.write('from a pipe');
+    await writer.close();
     expect((await reading).toString()).toBe('from a pipe');
   });
 
@@ -70,10 +75,16 @@ describe('bounded read', () => {
     dir = await makeTmpfsDir();
     // A blocking open of a FIFO with no writer is a read stuck in the kernel, as on a hung NFS mount: it holds a
     // libuv pool thread until a writer comes.
-    const stuckPaths = [1, 2, 3, 4, 5].map((n) => fifo(join(dir ?? '', `hung-${n}`)));
+    // Each in its own directory: reads in one directory take one slot at a time.
+    const stuckPaths = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (n) => {
+        await mkdir(join(dir ?? '', `mount-${n}`));
+        return fifo(join(dir ?? '', `mount-${n}`, 'hung'));
+      }),
+    );
     const reads = stuckPaths.map((path) => runBounded(path, 'read', () => readFile(path), 1_000));
     const settled = Promise.allSettled(reads);
-    expect(poolReadUsage()).toEqual({ busy: POOL_READ_SLOTS, waiting: 5 - POOL_READ_SLOTS });
+    await expect.poll(() => poolReadUsage()).toEqual({ busy: POOL_READ_SLOTS, waiting: 5 - POOL_READ_SLOTS });
     // With five pool reads stuck (libuv has four threads), these would queue forever behind them.
     expect((await writeAtomically({ destination: join(dir, 'out', 'app.env'), contents: 'A=1\n', perms: 0o600, uid: undefined, gid: undefined, createDirs: true, allowNonTmpfs: false })).outcome).toBe('written');
     expect((await stat(join(dir, 'out', 'app.env'))).size).toBe(4);
@@ -87,5 +98,19 @@ describe('bounded read', () => {
     releaseBlockedReaders(stuckPaths);
     await expect.poll(() => blockedOperations()).toBe(0);
     expect(poolReadUsage()).toEqual({ busy: 0, waiting: 0 });
+  });
+
+  it('holds one stuck read per directory, so a hung directory does not starve reads elsewhere', async () => {
+    dir = await makeTmpfsDir();
+    await mkdir(join(dir, 'hung'));
+    const stuckPaths = [1, 2, 3].map((n) => fifo(join(dir ?? '', 'hung', `s${n}`)));
+    const reads = Promise.allSettled(stuckPaths.map((path) => runBounded(path, 'read', () => readFile(path), 1_000)));
+    await expect.poll(() => poolReadUsage()).toEqual({ busy: 1, waiting: 2 });
+    await writeFile(join(dir, 'healthy.json'), '{"ok":true}');
+    expect((await readBounded(join(dir, 'healthy.json'))).toString()).toBe('{"ok":true}');
+    const results = await reads;
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'ETIMEDOUT')).toBe(true);
+    releaseBlockedReaders(stuckPaths);
+    await expect.poll(() => blockedOperations()).toBe(0);
   });
 });
