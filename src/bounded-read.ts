@@ -9,9 +9,9 @@ import { setSafeTimeout } from './timer.js';
  *
  * A read stuck in the kernel (a hung NFS or FUSE mount) holds one of libuv's four pool threads until the kernel
  * answers, and Node cannot exit while one is held. So: every read has a deadline; reads of regular files run at
- * most POOL_READ_SLOTS at a time, so stuck ones can never take the whole pool (writes, statfs and probes keep
- * working); pipes are opened O_NONBLOCK and read through the event loop, holding no pool thread at all; and the
- * CLI asks `blockedOperations()` at exit to know whether it must end itself with a signal.
+ * most POOL_READ_SLOTS at a time and one per directory, so stuck ones can never take the whole pool (writes,
+ * statfs and probes keep working); pipes are opened O_NONBLOCK and read through the event loop, holding no pool
+ * thread at all; and the CLI asks `settleReads()` at exit to know whether it must end itself with a signal.
  */
 
 /** How long one read (or stat) of a local file may take before it fails, retryable, with ETIMEDOUT. */
