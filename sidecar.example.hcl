@@ -6,7 +6,10 @@
 # and a repeatable block such as template { ... } is a list item: {"template": [{ ... }]}.
 #
 # Relative paths anywhere in this file are resolved against the directory of this file.
-# Durations are written like "250ms", "10s", "5m", "1h30m".
+# Durations are written like "250ms", "10s", "5m", "1h30m". Each option has a range, given below; a value
+# outside it is an error with file, line and column (README: "What it does" has the table and the reasons).
+# Strings are kept exactly as written, spaces included; the file must be UTF-8, at most 1 MiB, nested at most 64
+# levels deep.
 # Unknown options are errors, reported with file, line and column.
 
 # Log level: trace, debug, info, warn, error, fatal or silent. The command line's --log-level wins.
@@ -31,11 +34,12 @@ listener {
   # Required: host:port ("[::1]:9102" for IPv6).
   address = "127.0.0.1:9102"
   # How long a secret may keep failing (the files in place stay good meanwhile) before /readyz turns 503.
-  # Default "1m".
+  # Default "1m"; 0s to 8760h.
   readiness_grace = "1m"
   # POST /v1/refresh needs "Authorization: Bearer <token>" with the token from this file (16 characters or more),
   # or from the variable refresh_token_env names; it refuses requests carrying X-Forwarded-For. Neither set: the
-  # endpoint is off. SIGUSR1 forces the same refresh without a token.
+  # endpoint is off. SIGUSR1 forces the same refresh without a token. The variable refresh_token_env names joins
+  # the credential deny list: the supervised child and templates never see it unless an allow list names it.
   refresh_token_file = "/run/secrets/sidecar-refresh-token"
   # refresh_token_env = "SIDECAR_REFRESH_TOKEN"
 }
@@ -72,7 +76,7 @@ backend "file" "local" {
   format = "json"
 
   # Default: unset, so changes are seen through inotify at once. Set it on filesystems without inotify (NFS,
-  # some FUSE mounts) to poll at this interval instead.
+  # some FUSE mounts) to poll at this interval instead; 100ms to 1h.
   poll_interval = "5s"
 }
 
@@ -127,18 +131,23 @@ backend "vault" "main" {
   # How long before a lease, a login token or a certificate ends its replacement must be in the application's
   # hands: the sidecar renews or replaces it at least this early (but never before half its lifetime). Default:
   # the longest `wait` max plus the longest notify timeout, the time the application may take to switch, and at
-  # least "10s".
+  # least "10s". 0s to 8760h.
   rotation_margin = "45s"
   # Revoke a lease its replacement made redundant once the rotation margin has passed (the application has been
   # told and has reloaded), instead of leaving it to run out. Default true.
   revoke_replaced_leases = true
-  # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m".
+  # How often a KV secret is read again to see whether it changed; unchanged versions render nothing. Default "5m";
+  # 100ms to 8760h.
   static_refresh_interval = "5m"
-  # A request that takes longer fails (and is retried). Default "30s".
+  # A request that takes longer, all of it (connecting, headers, the body's last byte), fails and is retried.
+  # Default "30s"; 100ms to 10m.
   request_timeout = "30s"
   # On SIGTERM/SIGINT in `run`, revoke every lease this sidecar was issued (database users are dropped at once).
   # Never on a SIGHUP reload, and never in `once`, whose files the application is about to use. Default false.
   revoke_leases_on_exit = false
+  # How long those revocations may take, all together; leases not revoked by then are logged by lease id.
+  # Default "10s" (Kubernetes kills a pod 30 s after SIGTERM); 100ms to 10m.
+  revoke_timeout = "10s"
   # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
   # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
   # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.
@@ -156,10 +165,14 @@ backend "aws_secrets_manager" "prod" {
   endpoint = "https://secretsmanager.eu-west-1.amazonaws.com"
   # How often one DescribeSecret checks whether the version in the wanted stage changed; GetSecretValue runs only
   # when it did. A secret with a rotation schedule is also checked 15s after its NextRotationDate. Default "5m".
+  # 100ms to 8760h, as every refresh_interval.
   refresh_interval = "5m"
   # A cap on this backend's API calls (a token bucket; bursts up to the rate), so a fleet of sidecars does not
   # exhaust the account's Secrets Manager or SSM quota. Default 20.
   max_requests_per_second = 20
+  # The deadline of one whole call: connect, headers and every byte of the body (a server that trickles its answer
+  # cannot hold it open). once --timeout and SIGTERM abort a call in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The aws_ssm backend reads AWS SSM Parameter Store: "params:/app/db/password" is one parameter (a SecureString is
@@ -190,11 +203,14 @@ backend "azure_key_vault" "kv" {
   # client_secret mode only: the file holding the app registration's secret (never the secret itself here).
   # client_secret_file = "/run/secrets/azure-client-secret"
   # How often the latest version is read (one request) to see whether it changed; a secret whose expiresOn comes
-  # sooner is checked a minute before it. Default "5m".
+  # sooner is checked a minute before it. Default "5m"; 100ms to 8760h.
   refresh_interval = "5m"
   # A cap on requests to this vault. Key Vault throttles per vault; 429 and 5xx are retried after 1, 2, 4, 8 and
   # 16 s (or Retry-After), with jitter. Default 10.
   max_requests_per_second = 10
+  # The deadline of one whole read: the sign-in, the SDK's own retries and every byte of each answer.
+  # once --timeout and SIGTERM abort a read in flight sooner. Default "30s".
+  request_timeout = "30s"
 }
 
 # The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's
@@ -220,15 +236,15 @@ backend "ejson" "repo" {
 retry {
   # Retries after the first failure; 0 retries for as long as the process runs (`once` is bounded by --timeout).
   attempts = 0
-  # First delay. Default "250ms".
+  # First delay. Default "250ms"; 10ms to 1h.
   backoff = "250ms"
-  # Longest delay. Default "1m".
+  # Longest delay. Default "1m" (or backoff, if longer); 100ms to 1h, and at least backoff.
   max_backoff = "1m"
 }
 
 # Quiescence in `run` mode: after a secret changes, render once no further change has arrived for `min`, and no
 # later than `max` after the first change. Spreads a burst of rotations into one render (and one reload).
-# Default: min = "0s", max = "0s": render on the next tick, coalescing changes that arrive together.
+# Default: min = "0s", max = "0s": render on the next tick, coalescing changes that arrive together. Each 0s to 1h.
 # A template that has never rendered does not wait.
 wait {
   # Quiet period a burst must end with before the render.
@@ -254,11 +270,12 @@ notify "nginx" {
 notify "prom" {
   # Call an HTTP endpoint; any 2xx status is success. The response body is never logged.
   http {
-    # Required: an http:// or https:// URL.
+    # Required: an http:// or https:// URL, without user:password@ (refused: put credentials in a header). Its
+    # query and fragment show as ?[redacted] and #[redacted] in logs.
     url = "http://127.0.0.1:9090/-/reload"
     # GET, POST or PUT. Default "POST".
     method = "POST"
-    # Default "5s".
+    # Default "5s"; 10ms to 5m (fetch's own header timeout ends a longer wait).
     timeout = "5s"
     # Extra request headers.
     headers = { "X-Reload" = "secrets-sidecar" }
@@ -267,7 +284,7 @@ notify "prom" {
 notify "hook" {
   # Run a command, without a shell, with only PATH, HOME, LANG, LC_ALL, TZ and USER in its environment.
   command = ["nginx", "-s", "reload"]
-  # Past this, the command's process group gets SIGTERM, then SIGKILL 2s later. Default "30s".
+  # Past this, the command's process group gets SIGTERM, then SIGKILL 2s later. Default "30s"; 10ms to 1h.
   timeout = "30s"
 }
 
@@ -282,9 +299,9 @@ exec {
   reload_signal = "SIGHUP"
   # How the child is asked to stop (shutdown, restart). Default "SIGTERM".
   kill_signal = "SIGTERM"
-  # Then SIGKILL to its whole process group. Default "10s".
+  # Then SIGKILL to its whole process group. Default "10s"; 0s to 1h.
   kill_timeout = "10s"
-  # A random delay up to this long before each reload signal, to spread a fleet. Default "0s".
+  # A random delay up to this long before each reload signal, to spread a fleet. Default "0s"; 0s to 1h.
   splay = "0s"
   # "never" (default): the sidecar exits with the child. "on-failure": a non-zero exit restarts it, with backoff.
   restart = "never"
@@ -292,10 +309,12 @@ exec {
   env {
     # true: start from an empty environment (only env_template values). Default false.
     pristine = false
-    # When set, only these pass: names, or prefixes ending in "*". Naming a credential variable exactly lets it through.
+    # When set, only these pass: names, or prefixes ending in "*". Naming a credential variable exactly lets it
+    # through (a deliberate choice); a prefix never does.
     allow = ["PATH", "HOME", "LANG", "NODE_*"]
-    # Never pass these. The sidecar's own credentials (VAULT_*, BAO_*, AWS_*, AZURE_*, ARM_*, GOOGLE_*, GCP_*,
-    # IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_*, IMDS_*, SECRETS_SIDECAR_*) are always denied as well.
+    # Never pass these. The sidecar's own credentials (VAULT_*, BAO_*, AWS_*, AZURE_*, ARM_*, IDENTITY_*, MSI_*,
+    # IMDS_*, SYSTEM_OIDCREQUESTURI, EJSON_*, GOOGLE_*, GCP_*, KUBECONFIG, SECRETS_SIDECAR_*, and the variable
+    # listener.refresh_token_env names) are always denied as well.
     deny = ["INTERNAL_*"]
   }
 }
@@ -337,7 +356,8 @@ template {
   error_on_missing_key = true
 
   # The most this template may render, in bytes; a render that grows past it (a loop over a huge value, loops
-  # inside loops) stops with SIDECAR_ERR_RENDER_TOO_LARGE before it exhausts memory. Default 1048576 (1 MiB).
+  # inside loops) stops with SIDECAR_ERR_RENDER_TOO_LARGE before it exhausts memory. Default 1048576 (1 MiB);
+  # at most 67108864 (64 MiB): a render is held in memory whole.
   max_size = 1048576
 
   # Secrets are only written onto tmpfs or ramfs; any other filesystem is refused before anything is written.

@@ -25,9 +25,12 @@ export const ERROR_CODES = {
   SIDECAR_ERR_RENDER_MISSING_KEY: { category: 'render', retryable: false, summary: 'A secret has no value at the key a template asked for.' },
   SIDECAR_ERR_RENDER_FAILED: { category: 'render', retryable: false, summary: 'A template failed while rendering (helper error, missing field in strict mode).' },
   SIDECAR_ERR_RENDER_TOO_LARGE: { category: 'render', retryable: false, summary: 'A template renders more than its max_size (default 1 MiB).' },
+  SIDECAR_ERR_RENDER_BUDGET: { category: 'render', retryable: false, summary: 'A template does more work than a render may (loop iterations and helper calls past the budget).' },
+  SIDECAR_ERR_RENDER_BINARY: { category: 'render', retryable: false, summary: 'Binary bytes reached a place that takes text only: a text helper (trim, indent, json), a reference, or an env_template.' },
   SIDECAR_ERR_RENDER_UNSETTLED: { category: 'render', retryable: false, summary: 'A template kept asking for new secrets past the render limit.' },
   SIDECAR_ERR_BACKEND_NOT_FOUND: { category: 'backend', retryable: false, summary: 'The backend has no secret at that path.' },
   SIDECAR_ERR_BACKEND_UNAVAILABLE: { category: 'backend', retryable: true, summary: 'The backend cannot be reached or its source cannot be read right now.' },
+  SIDECAR_ERR_BACKEND_THROTTLED: { category: 'backend', retryable: true, summary: 'The backend asked us to slow down (HTTP 429, a throttling exception): retried after its Retry-After, or a longer backoff.' },
   SIDECAR_ERR_BACKEND_MALFORMED: { category: 'backend', retryable: true, summary: 'The backend answered with data that cannot be decoded.' },
   SIDECAR_ERR_BACKEND_DENIED: { category: 'backend', retryable: false, summary: 'The backend refused access to the secret.' },
   SIDECAR_ERR_BACKEND_KEY: { category: 'backend', retryable: false, summary: 'The private key to decrypt a source is missing, unreadable, or not the one it was encrypted for.' },
@@ -53,12 +56,15 @@ export interface SidecarErrorOptions {
   readonly cause?: unknown;
   /** Overrides the code's default, e.g. a normally retryable read that is known to be permanent. */
   readonly retryable?: boolean;
+  /** The server asked to wait this long before trying again (Retry-After); the retry loop honours it within its cap. */
+  readonly retryAfterMs?: number | undefined;
 }
 
 export class SidecarError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: SidecarErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -66,6 +72,7 @@ export class SidecarError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   get category(): ErrorCategory {

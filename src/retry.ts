@@ -25,9 +25,19 @@ export async function retryWithBackoff<T>(operation: (attempt: number) => Promis
       const error = toSidecarError(raw);
       const exhausted = options.attempts > 0 && attempt > options.attempts;
       if (!error.retryable || exhausted || options.signal?.aborted) throw error;
-      const delay = backoffDelay(attempt, options.policy, (options.random ?? Math.random)());
+      // A server's Retry-After is honoured, but never beyond the cap: a hostile answer cannot park us for a day.
+      // Throttling without one waits longer than other failures (see retryDelay).
+      const backoff = retryDelay(error, attempt, options.policy, (options.random ?? Math.random)());
+      const delay = error.retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(error.retryAfterMs, options.policy.maxBackoffMs));
       options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }
   }
+}
+
+/** Throttling waits 4x longer than other failures, within the cap: the server said it is overloaded. */
+const THROTTLED_EXTRA_DOUBLINGS = 2;
+
+function retryDelay(error: SidecarError, attempt: number, policy: BackoffPolicy, random: number): number {
+  return backoffDelay(error.code === 'SIDECAR_ERR_BACKEND_THROTTLED' ? attempt + THROTTLED_EXTRA_DOUBLINGS : attempt, policy, random);
 }

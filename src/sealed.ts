@@ -37,6 +37,9 @@ export function secretLeaves(value: unknown, into: Set<string> = new Set()): Set
   } else if (typeof value === 'number' && Math.abs(value) >= 100) {
     // Short numbers (ports, flags) would garble every message they were scrubbed from.
     into.add(String(value));
+  } else if (value instanceof Uint8Array) {
+    // Binary bytes never appear as such in a message; their byte values would garble every number in one.
+    return into;
   } else if (Array.isArray(value)) {
     for (const item of value) secretLeaves(item, into);
   } else if (value !== null && typeof value === 'object') {

@@ -20,11 +20,11 @@ export async function createBackend(config: BackendConfig, deps: BackendDependen
     }
     case 'aws_ssm': {
       const { SsmBackend } = await import('./aws/ssm-backend.js');
-      return new SsmBackend(config, deps.logger.child({ backend: config.name }));
+      return SsmBackend.open(config, deps.logger.child({ backend: config.name }));
     }
     case 'aws_secrets_manager': {
       const { SecretsManagerBackend } = await import('./aws/secrets-manager-backend.js');
-      return new SecretsManagerBackend(config, deps.logger.child({ backend: config.name }), deps.live);
+      return SecretsManagerBackend.open(config, deps.logger.child({ backend: config.name }), deps.live);
     }
     case 'azure_key_vault': {
       const { KeyVaultBackend } = await import('./azure/key-vault-backend.js');

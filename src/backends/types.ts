@@ -21,6 +21,8 @@ export type Lifetime =
       readonly ttlMs: number;
       readonly renewable: boolean;
       readonly maxExpiresAt?: number | undefined;
+      /** When the lease was first issued (epoch ms), renewals kept: its replacement never comes before half its whole life. */
+      readonly issuedAt?: number | undefined;
     };
 
 export interface FetchedSecret {
@@ -32,6 +34,9 @@ export interface FetchedSecret {
 
 export interface FetchContext {
   readonly signal: AbortSignal;
+  /** What logs and audit records may show of the path: parts computed from a secret are replaced by their
+   * `[derived from …]` label. Undefined: the path itself is safe to show. */
+  readonly label?: string;
 }
 
 /** Stops a watch. */
@@ -70,4 +75,6 @@ export interface SecretBackend {
 export interface CloseOptions {
   /** The sidecar is exiting for good (not reloading, not a `once` run): give leases back if configured to. */
   readonly final?: boolean;
+  /** The shutdown's budget: work still under way when it aborts (revocations) is given up and reported. */
+  readonly signal?: AbortSignal;
 }

@@ -1,13 +1,15 @@
-import { readTextBounded } from '../bounded-read.js';
+import { readBounded } from '../bounded-read.js';
 import { dirname, extname, resolve } from 'node:path';
 import type { core } from 'zod';
 import { SidecarError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
+import { credentialEnvDenyList } from './credential-env.js';
 import { formatDuration } from './duration.js';
 import { locate, toPlain, type LocatedNode, type PathSegment } from './located.js';
 import { parseHclConfig } from './parse-hcl.js';
 import { parseJsonConfig } from './parse-json.js';
 import { BACKEND_SCHEMAS, configSchema, type RawConfig, type RawExec, type RawNotify, type RawVaultAuth, type RawTemplate, type RawWait } from './schema.js';
+import { checkConfigSource, checkValueCharacters, decodeConfig } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
 import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, KUBERNETES_SERVICE_ACCOUNT_TOKEN, type VaultAuthConfig, type BackendConfig, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
 
@@ -17,25 +19,25 @@ export const DEFAULT_NOTIFY_SIGNAL = 'SIGHUP';
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
-/** Variables that carry the sidecar's own credentials: never passed to the child unless named in env.allow. */
-export const CREDENTIAL_ENV_PATTERNS: readonly string[] = ['VAULT_*', 'BAO_*', 'AWS_*', 'AZURE_*', 'ARM_*', 'GOOGLE_*', 'GCP_*', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_*', 'IMDS_*', 'SECRETS_SIDECAR_*'];
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
   const file = resolve(path);
-  let source: string;
+  let source: Buffer;
   try {
-    source = await readTextBounded(file);
+    source = await readBounded(file);
   } catch (cause) {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
   }
-  return parseConfig(source, file);
+  return parseConfig(decodeConfig(source, file), file);
 }
 
 /** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */
 export async function parseConfig(source: string, file: string): Promise<ResolvedConfig> {
-  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(source, file) : await parseHclConfig(source, file);
+  const text = checkConfigSource(source, file);
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
+  checkValueCharacters(tree, file);
   const parsed = configSchema.safeParse(toPlain(tree));
   if (!parsed.success) throw schemaError(parsed.error.issues, tree, file);
   return resolveConfig(parsed.data, file, tree);
@@ -87,6 +89,11 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   const wait = resolveWait(raw.wait, DEFAULT_WAIT);
   if (wait.maxMs < wait.minMs) throw invalid(['wait', 'max'], `max (${formatDuration(wait.maxMs)}) is shorter than min (${formatDuration(wait.minMs)})`);
 
+  const backoffMs = raw.retry?.backoff ?? 250;
+  // Like wait: an unset cap is at least the first delay.
+  const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs, maxBackoffMs: raw.retry?.max_backoff ?? Math.max(60_000, backoffMs) });
+  if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
+
   const backends: BackendConfig[] = [];
   const seenNames = new Map<string, string>();
   for (const [name, options] of Object.entries(raw.backend?.file ?? {})) {
@@ -115,6 +122,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         clientSecretFile: options.client_secret_file === undefined ? undefined : resolve(base, options.client_secret_file),
         refreshIntervalMs: options.refresh_interval ?? 300_000,
         maxRequestsPerSecond: options.max_requests_per_second ?? 10,
+        requestTimeoutMs: options.request_timeout ?? 30_000,
       }),
     );
   }
@@ -139,7 +147,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
       const other = seenNames.get(name);
       if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
       seenNames.set(name, type);
-      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20 }));
+      backends.push(Object.freeze({ type, name, region: options.region, endpoint: options.endpoint, refreshIntervalMs: options.refresh_interval ?? 300_000, maxRequestsPerSecond: options.max_requests_per_second ?? 20, requestTimeoutMs: options.request_timeout ?? 30_000 }));
     }
   }
   for (const [name, options] of Object.entries(raw.backend?.vault ?? {})) {
@@ -166,6 +174,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
         staticRefreshMs: options.static_refresh_interval ?? 300_000,
         requestTimeoutMs: options.request_timeout ?? 30_000,
         revokeLeasesOnExit: options.revoke_leases_on_exit ?? false,
+        // Well inside the 30 s Kubernetes grants a pod between SIGTERM and SIGKILL.
+        revokeTimeoutMs: options.revoke_timeout ?? 10_000,
         cacheDir: options.cache_dir === undefined ? undefined : resolve(base, options.cache_dir),
         leaseRenewalThreshold: options.lease_renewal_threshold ?? 2 / 3,
         // Filled in below, once the waits and notify timeouts are known.
@@ -177,7 +187,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
   if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);
-  const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec);
+  const credentialEnv = credentialEnvDenyList([raw.listener?.refresh_token_env]);
+  const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec, credentialEnv);
   const notifyNames = [...(exec ? [EXEC_TARGET] : []), ...notify.map((n) => n.name)];
   const envTemplates = Object.entries(raw.env_template ?? {}).map(([name, t]) => {
     if (!exec) throw invalid(['env_template', name], 'env_template needs an exec block: it sets variables of the supervised child');
@@ -213,7 +224,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     logLevel: (raw.log_level ?? 'info') as LogLevel,
     logFormat: (raw.log_format ?? 'json') as LogFormat,
     envAllow: Object.freeze([...(raw.env_allow ?? [])]),
-    retry: Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs: raw.retry?.backoff ?? 250, maxBackoffMs: raw.retry?.max_backoff ?? 60_000 }),
+    credentialEnv,
+    retry,
     wait,
     backends: Object.freeze(withMargins),
     notify: Object.freeze(notify),
@@ -268,7 +280,7 @@ function resolveVaultAuth(raw: RawVaultAuth | undefined, base: string, invalid: 
   return Object.freeze({ method: 'token', token: token?.token, tokenFile: file(token?.token_file) });
 }
 
-function resolveExec(raw: RawExec): ExecConfig {
+function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig {
   return Object.freeze({
     command: Object.freeze([...raw.command]),
     reloadSignal: raw.reload_signal,
@@ -279,7 +291,7 @@ function resolveExec(raw: RawExec): ExecConfig {
     env: Object.freeze({
       pristine: raw.env?.pristine ?? false,
       allow: Object.freeze([...(raw.env?.allow ?? [])]),
-      deny: Object.freeze([...new Set([...CREDENTIAL_ENV_PATTERNS, ...(raw.env?.deny ?? [])])]),
+      deny: Object.freeze([...new Set([...credentialEnv, ...(raw.env?.deny ?? [])])]),
     }),
   });
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Language, Parser, type Node as SyntaxNode } from 'web-tree-sitter';
 import type { LocatedEntry, LocatedNode, Position } from './located.js';
+import { MAX_NESTING, MAX_SYNTAX_NODES } from './source-limits.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /*
@@ -32,6 +33,8 @@ export async function parseHclConfig(source: string, file: string): Promise<Loca
   if (!tree) throw configSyntaxError(file, { line: 1, column: 1 }, 'the HCL parser returned no tree');
   try {
     const root = tree.rootNode;
+    // Before anything recurses over the tree (100,000 nested blocks would overflow the stack) or converts it.
+    checkShape(root, file);
     if (root.hasError) throw describeSyntaxError(root, file);
     const converter = new HclConverter(source, file);
     const body = root.namedChildren.find((node) => node?.type === 'body');
@@ -48,7 +51,7 @@ function positionOf(node: SyntaxNode): Position {
 }
 
 function describeSyntaxError(root: SyntaxNode, file: string): Error {
-  const culprit = findFirstError(root) ?? root;
+  const culprit = strayToken(findFirstError(root) ?? root);
   if (culprit.isMissing) return configSyntaxError(file, positionOf(culprit), `syntax error: missing "${culprit.type}"`);
   // The offending text can be part of a literal token or password: name only a punctuation character.
   const first = culprit.text.trimStart().charAt(0);
@@ -56,14 +59,59 @@ function describeSyntaxError(root: SyntaxNode, file: string): Error {
   return configSyntaxError(file, positionOf(culprit), `syntax error: ${what}`);
 }
 
-function findFirstError(node: SyntaxNode): SyntaxNode | undefined {
-  if (node.isMissing || node.type === 'ERROR') return node;
-  for (const childNode of node.children) {
-    if (!childNode || !childNode.hasError) continue;
-    const found = findFirstError(childNode);
-    if (found) return found;
+/** What an ERROR node may hold that is well-formed in itself: the part before the stray token. */
+const WELL_FORMED = new Set(['identifier', 'string_lit', 'block_start', 'block_end', 'body', 'block', 'attribute', 'comment', 'expression', '{', '}', '=']);
+
+/**
+ * Tree-sitter wraps everything it could not place in one ERROR node, which may start at the top of the file: the
+ * stray token is its first child that is not a well-formed piece (in `token = a:b`, the ":").
+ */
+function strayToken(node: SyntaxNode): SyntaxNode {
+  if (node.type !== 'ERROR') return node;
+  return node.children.find((c): c is SyntaxNode => c !== null && c.endIndex > c.startIndex && !WELL_FORMED.has(c.type)) ?? node;
+}
+
+/** The first error in document order, found without recursion (an error can sit deep in a nested tree). */
+function findFirstError(root: SyntaxNode): SyntaxNode | undefined {
+  let node = root;
+  for (;;) {
+    if (node.isMissing || node.type === 'ERROR') return node;
+    const next = node.children.find((c): c is SyntaxNode => c !== null && c.hasError);
+    if (!next) return node.isError ? node : undefined;
+    node = next;
   }
-  return node.isError ? node : undefined;
+}
+
+/** Syntax nodes that open a level of nesting in the config's data. */
+const NESTING_NODES = new Set(['block', 'tuple', 'object', 'function_call', 'template_interpolation', 'parenthesized_expression', 'ERROR']);
+
+/**
+ * Refuses a document nested deeper than MAX_NESTING or made of more than MAX_SYNTAX_NODES nodes, walking the tree
+ * with a cursor (no recursion). Depth first, so a deep document is refused for its depth after a few nodes.
+ */
+function checkShape(root: SyntaxNode, file: string): void {
+  const cursor = root.walk();
+  try {
+    const levels: number[] = [];
+    for (let visited = 1; ; visited++) {
+      if (visited > MAX_SYNTAX_NODES) throw configSyntaxError(file, { line: 1, column: 1 }, `the config has more than ${MAX_SYNTAX_NODES} syntax elements`, 'move large lists or template contents into files');
+      const level = (levels[levels.length - 1] ?? 0) + (NESTING_NODES.has(cursor.nodeType) ? 1 : 0);
+      if (level > MAX_NESTING) {
+        const { row, column } = cursor.startPosition;
+        throw configSyntaxError(file, { line: row + 1, column: column + 1 }, `blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`);
+      }
+      if (cursor.gotoFirstChild()) {
+        levels.push(level);
+        continue;
+      }
+      while (!cursor.gotoNextSibling()) {
+        if (!cursor.gotoParent()) return;
+        levels.pop();
+      }
+    }
+  } finally {
+    cursor.delete();
+  }
 }
 
 type ObjectNode = Extract<LocatedNode, { kind: 'object' }>;
@@ -183,7 +231,8 @@ class HclConverter {
       case 'operation':
         return this.negativeNumber(node);
       case 'variable_expr':
-        throw this.error(node, `"${node.text}" looks like a variable; the config takes literal values only (quote strings)`);
+        // Never quoted back: an unquoted value is often a pasted token.
+        throw this.error(node, 'an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes');
       default:
         throw this.error(node, `${node.type.replace(/_/g, ' ')} is not supported; the config takes literal values only`);
     }
@@ -191,7 +240,7 @@ class HclConverter {
 
   private number(node: SyntaxNode): number {
     const value = Number(node.text);
-    if (!Number.isFinite(value)) throw this.error(node, `"${node.text}" is not a number`);
+    if (!Number.isFinite(value)) throw this.error(node, 'this number is out of range');
     return value;
   }
 
@@ -233,21 +282,23 @@ class HclConverter {
     return value.value;
   }
 
+  /** A quoted string, exactly as written between its quotes (the grammar's literal tokens leave out edge spaces). */
   private stringLiteral(node: SyntaxNode): string {
-    return node.namedChildren
-      .filter((c): c is SyntaxNode => c?.type === 'template_literal')
-      .map((c) => this.unescape(c.text, c))
-      .join('');
+    return this.quotedText(node, node.namedChildren.filter((c): c is SyntaxNode => c !== null));
   }
 
   private quotedTemplate(node: SyntaxNode): string {
-    const parts: string[] = [];
-    for (const part of node.namedChildren) {
-      if (!part || part.type === 'quoted_template_start' || part.type === 'quoted_template_end') continue;
-      if (part.type !== 'template_literal') throw this.interpolationError(part);
-      parts.push(this.unescape(part.text, part));
-    }
-    return parts.join('');
+    const parts = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
+    const interpolation = parts.find((p) => p.type !== 'template_literal' && p.type !== 'quoted_template_start' && p.type !== 'quoted_template_end');
+    if (interpolation) throw this.interpolationError(interpolation);
+    return this.quotedText(node, parts);
+  }
+
+  private quotedText(node: SyntaxNode, parts: readonly SyntaxNode[]): string {
+    const open = parts.find((p) => p.type === 'quoted_template_start');
+    const close = parts.find((p) => p.type === 'quoted_template_end');
+    if (!open || !close) throw this.error(node, 'unterminated string');
+    return this.unescape(this.source.slice(open.endIndex, close.startIndex), open);
   }
 
   /** Heredoc bodies are taken from the source text: everything between the marker lines, `<<-` un-indented. */
@@ -272,18 +323,32 @@ class HclConverter {
     return lines.map((l) => l.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).join('\n') + (lines.length ? '\n' : '');
   }
 
-  private unescape(raw: string, node: SyntaxNode): string {
-    return raw.replace(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs, (match: string, u4?: string, u8?: string, single?: string) => {
+  /** `raw` starts right after `opening` (a string's opening quote), on the same line: errors point at the escape. */
+  private unescape(raw: string, opening: SyntaxNode): string {
+    const at = (offset: number): Position => ({ line: opening.endPosition.row + 1, column: opening.endPosition.column + offset + 1 });
+    return raw.replace(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs, (match: string, u4: string | undefined, u8: string | undefined, single: string | undefined, offset: number) => {
       if (match === '$${') return '${';
       if (match === '%%{') return '%{';
-      if (u4 ?? u8) return String.fromCodePoint(parseInt((u4 ?? u8) as string, 16));
+      const hex = u4 ?? u8;
+      if (hex !== undefined) {
+        const codePoint = parseInt(hex, 16);
+        // A lone surrogate would be written out as U+FFFD: a silent change, so it is refused like an invalid escape.
+        if (codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) {
+          throw configSyntaxError(this.file, at(offset), 'invalid escape: not a Unicode scalar value (the range is \\u0000-\\uD7FF, \\uE000-\\uFFFF, \\U00010000-\\U0010FFFF)');
+        }
+        return String.fromCodePoint(codePoint);
+      }
       switch (single) {
         case 'n': return '\n';
         case 'r': return '\r';
         case 't': return '\t';
         case '"': return '"';
         case '\\': return '\\';
-        default: throw this.error(node, `invalid escape "\\${single ?? ''}" in string`);
+        case 'u':
+        case 'U':
+          throw configSyntaxError(this.file, at(offset), `invalid escape: \\${single} takes exactly ${single === 'u' ? 4 : 8} hexadecimal digits`);
+        default:
+          throw configSyntaxError(this.file, at(offset), 'invalid escape; the escapes are \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN');
       }
     });
   }

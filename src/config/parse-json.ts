@@ -1,11 +1,15 @@
 import { parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import type { LocatedEntry, LocatedNode, Position } from './located.js';
+import { MAX_NESTING } from './source-limits.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /** Parses a JSON config into a located tree. Strict JSON: no comments, no trailing commas. */
 export function parseJsonConfig(source: string, file: string): LocatedNode {
   const lineStarts = computeLineStarts(source);
   const toPos = (offset: number): Position => offsetToPosition(lineStarts, offset);
+  // Before the parser, which recurses once per level: 100,000 nested arrays would overflow the stack.
+  const tooDeep = firstTooDeep(source);
+  if (tooDeep !== undefined) throw configSyntaxError(file, toPos(tooDeep), `arrays and objects are nested more than ${MAX_NESTING} levels deep here`);
   const errors: ParseError[] = [];
   const root = parseTree(source, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
   const first = errors[0];
@@ -39,6 +43,26 @@ function convert(node: JsonNode, toPos: (offset: number) => Position, file: stri
     default:
       throw configSyntaxError(file, pos, `unexpected JSON node ${node.type}`);
   }
+}
+
+/** The offset of the first bracket that opens a level past MAX_NESTING, outside strings; undefined if none. */
+function firstTooDeep(source: string): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_NESTING) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return undefined;
 }
 
 export function computeLineStarts(source: string): number[] {

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
-import { parseDuration } from './duration.js';
+import { DURATION_BOUNDS, durationOutOfBounds, parseDuration, type DurationBounds } from './duration.js';
 
 /*
  * The config schema, written against the shape both HCL and JSON configs share: a labelled block
@@ -9,14 +9,41 @@ import { parseDuration } from './duration.js';
  * Every object is strict, so a misspelt key is an error rather than a silently ignored option.
  */
 
-const duration = z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** A duration option, in milliseconds, within its range (see DURATION_BOUNDS for why each range is what it is). */
+function duration(range: DurationBounds) {
+  return z.string({ error: 'expected a duration such as "10s" or "5m"' }).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text.slice(0, 40)}" is not a duration; write it like "250ms", "10s", "5m" or "1h30m"` });
+      return z.NEVER;
+    }
+    const outside = durationOutOfBounds(ms, range);
+    if (outside !== undefined) {
+      ctx.addIssue({ code: 'custom', message: outside });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/**
+ * An http(s) URL without user:password@ in it: fetch refuses such a URL, and every log line and error naming the
+ * endpoint would carry the password. The message never repeats the URL.
+ */
+function httpUrl(protocol: RegExp, error: string) {
+  return z.url({ protocol, error }).refine(
+    (text) => {
+      try {
+        const url = new URL(text);
+        return url.username === '' && url.password === '';
+      } catch {
+        return true; // z.url reports it
+      }
+    },
+    { message: 'a URL may not carry credentials (user:password@host): they would show in logs and errors; give them another way (for a notify hook, a header)' },
+  );
+}
+
 
 /** A block that may appear once: HCL gives a one-item list, JSON may give the object itself. */
 function singleBlock<T extends z.ZodType>(schema: T, name: string) {
@@ -46,18 +73,18 @@ const signalName = z.string().refine((name) => SIGNAL_NAMES.includes(name), { me
 
 const owner = z.union([z.number().int().min(0), z.string().min(1)], { error: 'expected a numeric id or a name' });
 
-const waitSchema = z.strictObject({ min: duration.optional(), max: duration.optional() });
+const waitSchema = z.strictObject({ min: duration(DURATION_BOUNDS.wait).optional(), max: duration(DURATION_BOUNDS.wait).optional() });
 
 const retrySchema = z.strictObject({
   attempts: z.number().int().min(0).optional(),
-  backoff: duration.optional(),
-  max_backoff: duration.optional(),
+  backoff: duration(DURATION_BOUNDS.backoff).optional(),
+  max_backoff: duration(DURATION_BOUNDS.maxBackoff).optional(),
 });
 
 const fileBackendSchema = z.strictObject({
   path: z.string().min(1),
   format: z.enum(['json', 'yaml', 'directory']).optional(),
-  poll_interval: duration.optional(),
+  poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
 });
 
 const vaultTokenAuthSchema = z.strictObject({
@@ -79,7 +106,7 @@ const vaultJwtAuthSchema = z.strictObject({
 });
 
 const vaultBackendSchema = z.strictObject({
-  address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  address: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
   namespace: z.string().optional(),
   ca_cert: z.string().min(1).optional(),
   client_cert: z.string().min(1).optional(),
@@ -95,20 +122,22 @@ const vaultBackendSchema = z.strictObject({
     })
     .optional(),
   max_connections: z.number().int().min(1).max(1000).optional(),
-  static_refresh_interval: duration.optional(),
-  request_timeout: duration.optional(),
+  static_refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
+  request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
   revoke_leases_on_exit: z.boolean().optional(),
+  revoke_timeout: duration(DURATION_BOUNDS.revokeTimeout).optional(),
   cache_dir: z.string().min(1).optional(),
   lease_renewal_threshold: z.number().gt(0.1).lt(0.95).optional(),
-  rotation_margin: duration.optional(),
+  rotation_margin: duration(DURATION_BOUNDS.rotationMargin).optional(),
   revoke_replaced_leases: z.boolean().optional(),
 });
 
 const awsSecretsManagerBackendSchema = z.strictObject({
   region: z.string().min(1).optional(),
-  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
-  refresh_interval: duration.optional(),
+  endpoint: httpUrl(/^https?$/, 'expected an http:// or https:// URL').optional(),
+  refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
   max_requests_per_second: z.number().positive().max(10_000).optional(),
+  request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
 });
 
 /** One entry per backend type; a provider issue adds its block schema here. */
@@ -118,19 +147,20 @@ export const BACKEND_SCHEMAS = {
   aws_secrets_manager: awsSecretsManagerBackendSchema,
   aws_ssm: awsSecretsManagerBackendSchema,
   azure_key_vault: z.strictObject({
-    vault_url: z.url({ protocol: /^https$/, error: 'expected an https:// vault URL' }),
+    vault_url: httpUrl(/^https$/, 'expected an https:// vault URL'),
     credential: z.enum(['default', 'workload_identity', 'managed_identity', 'client_secret', 'azure_cli']).optional(),
     client_id: z.string().min(1).optional(),
     tenant_id: z.string().min(1).optional(),
     client_secret_file: z.string().min(1).optional(),
-    refresh_interval: duration.optional(),
+    refresh_interval: duration(DURATION_BOUNDS.refreshInterval).optional(),
     max_requests_per_second: z.number().positive().max(1000).optional(),
+    request_timeout: duration(DURATION_BOUNDS.requestTimeout).optional(),
   }),
   ejson: z.strictObject({
     path: z.string().min(1),
     key_dir: z.string().min(1).optional(),
     key_file: z.string().min(1).optional(),
-    poll_interval: duration.optional(),
+    poll_interval: duration(DURATION_BOUNDS.pollInterval).optional(),
   }),
 } as const;
 
@@ -141,9 +171,9 @@ const backendsSchema = z.strictObject(
 );
 
 const httpHookSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  url: httpUrl(/^https?$/, 'expected an http:// or https:// URL'),
   method: z.enum(['GET', 'POST', 'PUT']).optional(),
-  timeout: duration.optional(),
+  timeout: duration(DURATION_BOUNDS.httpTimeout).optional(),
   headers: z.record(z.string(), z.string()).optional(),
 });
 
@@ -154,7 +184,7 @@ const notifySchema = z.strictObject({
   signal: signalName.optional(),
   http: singleBlock(httpHookSchema, 'http').optional(),
   command: z.array(z.string()).min(1).optional(),
-  timeout: duration.optional(),
+  timeout: duration(DURATION_BOUNDS.commandTimeout).optional(),
 });
 
 const envNamePattern = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'expected a variable name, or a prefix ending in "*"');
@@ -163,8 +193,8 @@ const execSchema = z.strictObject({
   command: z.array(z.string()).min(1),
   reload_signal: signalName.optional(),
   kill_signal: signalName.optional(),
-  kill_timeout: duration.optional(),
-  splay: duration.optional(),
+  kill_timeout: duration(DURATION_BOUNDS.killTimeout).optional(),
+  splay: duration(DURATION_BOUNDS.splay).optional(),
   restart: z.enum(['never', 'on-failure']).optional(),
   env: singleBlock(
     z.strictObject({
@@ -191,7 +221,8 @@ const templateSchema = z.strictObject({
   group: owner.optional(),
   create_dest_dirs: z.boolean().optional(),
   error_on_missing_key: z.boolean().optional(),
-  max_size: z.number().int().positive().optional(),
+  // A render is held in memory whole: a cap past 64 MiB caps nothing.
+  max_size: z.number().int().positive().max(64 * 1024 * 1024, 'max_size is at most 67108864 (64 MiB)').optional(),
   allow_non_tmpfs: z.boolean().optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   notify: z.array(z.string().min(1)).optional(),
@@ -199,7 +230,7 @@ const templateSchema = z.strictObject({
 
 const listenerSchema = z.strictObject({
   address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, such as "127.0.0.1:9102" or "[::1]:9102"'),
-  readiness_grace: duration.optional(),
+  readiness_grace: duration(DURATION_BOUNDS.readinessGrace).optional(),
   refresh_token_file: z.string().min(1).optional(),
   refresh_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name').optional(),
 });

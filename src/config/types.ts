@@ -8,6 +8,11 @@ export interface ResolvedConfig {
   readonly logFormat: LogFormat;
   /** Environment variables the `env` template helper may read: exact names, or prefixes ending in `*`. */
   readonly envAllow: readonly string[];
+  /**
+   * Variables holding the sidecar's own credentials (names, prefixes ending in `*`): kept from the child, command
+   * hooks and the `env` helper unless an allow list names the exact variable.
+   */
+  readonly credentialEnv: readonly string[];
   readonly retry: RetryPolicy;
   readonly wait: WaitPolicy;
   readonly backends: readonly BackendConfig[];
@@ -86,6 +91,8 @@ export interface VaultBackendConfig {
   readonly requestTimeoutMs: number;
   /** On SIGTERM/SIGINT in `run`, revoke the leases this sidecar holds (emergency revocation). */
   readonly revokeLeasesOnExit: boolean;
+  /** The most time revocations at exit may take, all leases together (the shutdown's own budget may end it sooner). */
+  readonly revokeTimeoutMs: number;
   /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
   readonly cacheDir: string | undefined;
   /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
@@ -125,6 +132,8 @@ export interface AwsSecretsManagerBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's API calls, so a fleet of sidecars does not exhaust the account's quota. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole call: connect, headers and body. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface EjsonBackendConfig {
@@ -156,6 +165,8 @@ export interface AzureKeyVaultBackendConfig {
   readonly refreshIntervalMs: number;
   /** A cap on this backend's requests, per vault, so a fleet does not hit the vault's throttling limits. */
   readonly maxRequestsPerSecond: number;
+  /** The deadline of one whole read, the SDK's own retries and the sign-in included. */
+  readonly requestTimeoutMs: number;
 }
 
 export type BackendConfig = FileBackendConfig | VaultBackendConfig | AwsSecretsManagerBackendConfig | EjsonBackendConfig | AzureKeyVaultBackendConfig;

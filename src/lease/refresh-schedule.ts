@@ -61,8 +61,10 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
       // Never renewable: use most of it (85–95%, spread by the random draw), as Vault Agent does.
       if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: ahead(fetchedAt, leaseEnd, fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
       // Renewals have stopped extending it (max TTL): replace it well ahead of the end, at once if the margin
-      // is all that is left (a new lease comes with a whole new TTL, so this cannot loop).
-      return { action: 'refetch', at: spread(fetchedAt, hardEnd, false) };
+      // is all that is left; but not before half the lease's whole life, or a max TTL shorter than the margin
+      // would turn into a new lease at every first renewal.
+      const floor = lifetime.issuedAt === undefined ? fetchedAt : Math.round(lifetime.issuedAt + (hardEnd - lifetime.issuedAt) / 2);
+      return { action: 'refetch', at: Math.max(spread(fetchedAt, hardEnd, false), floor) };
     }
   }
 }

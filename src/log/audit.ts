@@ -5,7 +5,7 @@ export type AuditOutcome = 'ok' | 'error';
 
 /** One audit record per secret access: who asked which backend for what, and how it went. Never the value. */
 export interface SecretAuditRecord {
-  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke' | 'auth.login' | 'auth.renew';
+  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke' | 'auth.login' | 'auth.renew' | 'auth.lookup';
   readonly backend: string;
   readonly path: string;
   readonly outcome: AuditOutcome;
@@ -14,6 +14,8 @@ export interface SecretAuditRecord {
   readonly errorCode?: string | undefined;
   /** When what was fetched or renewed stops being valid (a lease's end, a certificate's notAfter), epoch ms. */
   readonly expiresAt?: number | undefined;
+  /** A lease that could not be revoked, so that an operator can revoke it by hand. */
+  readonly leaseId?: string | undefined;
 }
 
 /** A template rendered to its destination: written (new bytes) or unchanged (the write was skipped). */

@@ -84,9 +84,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
       return send(res, 401, { error: 'a valid token is required: Authorization: Bearer <token>' });
     }
     const ref = url.searchParams.get('ref') ?? undefined;
+    // `ref` is matched against the labels the sidecar shows (never the real text); what a caller sent that
+    // matches none is neither logged nor echoed: it could be a guess at a value.
     const refreshed = options.refresh(ref);
-    options.logger.info({ ref: ref ?? 'all', refreshed: refreshed.length }, 'forced refresh');
-    if (ref !== undefined && refreshed.length === 0) return send(res, 404, { error: `no secret "${ref}" is in use` });
+    options.logger.info({ ref: ref === undefined ? 'all' : refreshed.length > 0 ? ref : 'unknown', refreshed: refreshed.length }, 'forced refresh');
+    if (ref !== undefined && refreshed.length === 0) return send(res, 404, { error: 'no secret in use has that label (labels are as /metrics and the audit records show them)' });
     return send(res, 202, { refreshed });
   }
   return send(res, 404, { error: `no route ${route}` });

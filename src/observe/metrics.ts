@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TapEvent } from '../log/log-tap.js';
 
@@ -7,6 +8,7 @@ const OPERATIONS: Readonly<Record<string, string>> = {
   'secret.revoke': 'revoke',
   'auth.login': 'login',
   'auth.renew': 'token_renew',
+  'auth.lookup': 'token_lookup',
 };
 
 /**
@@ -26,7 +28,7 @@ export class SidecarMetrics {
 
   constructor(private readonly now: () => number = Date.now) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'secrets_sidecar_backend_requests_total', help: 'Backend operations (fetch, renew, revoke, login, token_renew) by outcome.', labelNames: ['backend', 'operation', 'outcome'], registers });
+    this.#requests = new Counter({ name: 'secrets_sidecar_backend_requests_total', help: 'Backend operations (fetch, renew, revoke, login, token_renew, token_lookup) by outcome.', labelNames: ['backend', 'operation', 'outcome'], registers });
     this.#duration = new Histogram({
       name: 'secrets_sidecar_backend_request_duration_seconds',
       help: 'How long backend operations took, retries of the SDKs included.',
@@ -48,6 +50,17 @@ export class SidecarMetrics {
           for (const [secret, value] of values()) this.set({ secret }, value);
         },
       });
+    // Renders are synchronous: this shows whether one (or anything else) ever held the event loop, and so the probes.
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    new Gauge({
+      name: 'secrets_sidecar_event_loop_delay_max_seconds',
+      help: 'The longest the event loop was held since start (a render, a parse): probes wait that long.',
+      registers,
+      collect() {
+        this.set(delay.max / 1e9);
+      },
+    });
     perSecret('secrets_sidecar_secret_expires_in_seconds', 'Seconds until a lease, certificate or token-bound secret expires.', () => [...this.#expiresAt].map(([ref, at]) => [ref, (at - this.now()) / 1000]));
     perSecret('secrets_sidecar_secret_refresh_age_seconds', 'Seconds since a secret was last fetched or renewed successfully.', () => [...this.#lastOk].map(([ref, at]) => [ref, (this.now() - at) / 1000]));
     perSecret('secrets_sidecar_secret_backoff_seconds', 'The delay before the next retry of a failing secret; 0 when it is healthy.', () => this.#backoff);

@@ -12,6 +12,8 @@ export interface ReadinessState {
 export class Readiness {
   #rendered = false;
   readonly #failingSince = new Map<string, number>();
+  /** A backend's own token that cannot be looked up (so not kept alive): no template reference names it. */
+  readonly #authFailingSince = new Map<string, number>();
 
   constructor(
     private readonly graceMs: number,
@@ -25,6 +27,12 @@ export class Readiness {
   observe(event: TapEvent): void {
     if (event.kind !== 'audit') return;
     const record = event.record;
+    if (record.event === 'auth.lookup') {
+      const ref = `${record.backend}:${record.path}`;
+      if (record.outcome === 'ok') this.#authFailingSince.delete(ref);
+      else if (!this.#authFailingSince.has(ref)) this.#authFailingSince.set(ref, this.now());
+      return;
+    }
     if (record.event !== 'secret.fetch' && record.event !== 'secret.renew') return;
     const ref = `${record.backend}:${record.path}`;
     if (record.outcome === 'ok') this.#failingSince.delete(ref);
@@ -42,6 +50,15 @@ export class Readiness {
         continue;
       }
       if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s`);
+    }
+    for (const [ref, since] of this.#authFailingSince) {
+      // A backend a reload dropped no longer counts.
+      const backend = ref.slice(0, ref.indexOf(':') + 1);
+      if (inUse && ![...inUse].some((r) => r.startsWith(backend))) {
+        this.#authFailingSince.delete(ref);
+        continue;
+      }
+      if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s: the token is not renewed until it answers`);
     }
     return { ready: reasons.length === 0, reasons };
   }

@@ -1,4 +1,4 @@
-import { matchesEnvPattern } from '../config/env-pattern.js';
+import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
 import type { ChildEnvPolicy } from '../config/types.js';
 
 /**
@@ -16,8 +16,7 @@ export function childEnvironment(
     for (const [name, value] of Object.entries(env)) {
       if (value === undefined) continue;
       if (policy.allow.length > 0 && !matchesEnvPattern(name, policy.allow)) continue;
-      // A broad allow prefix must not let a credential through; only its exact name does.
-      if (matchesEnvPattern(name, policy.deny) && !policy.allow.includes(name)) continue;
+      if (isDeniedEnv(name, policy.allow, policy.deny)) continue;
       result[name] = value;
     }
   }

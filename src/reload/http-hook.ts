@@ -1,4 +1,7 @@
+import { formatDuration } from '../config/duration.js';
 import { SidecarError } from '../errors.js';
+import { deadlineSignal } from '../timer.js';
+import { redactUrl } from './redact-url.js';
 
 export interface HttpHook {
   readonly url: string;
@@ -9,17 +12,23 @@ export interface HttpHook {
 
 /** Calls a reload endpoint (Prometheus' /-/reload, an app's admin API); any 2xx is success. */
 export async function callHttpHook(hook: HttpHook, what: string): Promise<number> {
-  let response: Response;
+  const target = `${hook.method} ${redactUrl(hook.url)}`;
+  const deadline = deadlineSignal(hook.timeoutMs, () => new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${target} did not answer within ${formatDuration(hook.timeoutMs)}`));
   try {
-    response = await fetch(hook.url, { method: hook.method, headers: hook.headers, redirect: 'manual', signal: AbortSignal.timeout(hook.timeoutMs) });
-  } catch (cause) {
-    const name = (cause as Error).name;
-    if (name === 'TimeoutError') throw new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${hook.method} ${hook.url} did not answer within ${hook.timeoutMs} ms`, { cause });
-    const reason = ((cause as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? (cause as Error).message;
-    throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${hook.method} ${hook.url} failed (${reason})`, { cause });
+    let response: Response;
+    try {
+      response = await fetch(hook.url, { method: hook.method, headers: hook.headers, redirect: 'manual', signal: deadline.signal });
+    } catch (cause) {
+      if (deadline.signal.aborted) throw deadline.signal.reason as SidecarError;
+      // A code, never the error's message: undici may quote the URL in it.
+      const reason = ((cause as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? (cause as Error).name;
+      throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${target} failed (${reason})`, { cause });
+    }
+    // The body is not read into any message: a reload endpoint may echo configuration back.
+    await response.body?.cancel();
+    if (response.status < 200 || response.status > 299) throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${target} answered ${response.status}`);
+    return response.status;
+  } finally {
+    deadline.clear();
   }
-  // The body is not read into any message: a reload endpoint may echo configuration back.
-  await response.body?.cancel();
-  if (response.status < 200 || response.status > 299) throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${hook.method} ${hook.url} answered ${response.status}`);
-  return response.status;
 }

@@ -1,6 +1,7 @@
 import type { NotifyConfig } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { callHttpHook } from './http-hook.js';
+import { redactUrl } from './redact-url.js';
 import { commandEnvironment, runCommandHook } from './command-hook.js';
 import { findProcesses, readPidFile, sendSignal } from './process-signal.js';
 
@@ -41,7 +42,7 @@ export function createReloadTarget(config: NotifyConfig, deps: ReloadTargetDepen
       };
     }
     case 'http':
-      return { name, fire: async () => `${action.method} ${action.url}: ${await callHttpHook(action, what)}` };
+      return { name, fire: async () => `${action.method} ${redactUrl(action.url)}: ${await callHttpHook(action, what)}` };
     case 'command': {
       const env = commandEnvironment(deps.env);
       return {

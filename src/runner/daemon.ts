@@ -79,7 +79,7 @@ export class Daemon {
     if (config.exec) this.#setUpChild(config);
     // Listener and audit settings apply from the start; a SIGHUP reload keeps them as they were.
     this.#observability = await openObservability(config, logger, true);
-    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => new Set(this.#watcher?.keys() ?? []));
+    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => this.#watcher?.labels() ?? new Set<string>());
     const built = await this.#build(config);
     if (this.#stopping) {
       // SIGTERM came while templates were still being read: leave without starting anything.
@@ -198,6 +198,8 @@ export class Daemon {
     await this.#session?.stop();
     // Views of unchanged backends live on: no new lease, no new certificate, for a reload.
     await this.#watcher.replaceBackends(built.backends);
+    // A kept backend forgets what it cached of the servers' layout (Vault mounts), as a restart would.
+    for (const [name, backend] of built.backends) if (!built.created.has(name)) backend.invalidate?.();
     await closeBackends(built.retired, logger);
     this.#backends = built.pool;
     this.#session = built.session(this.#watcher);

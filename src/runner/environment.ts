@@ -1,6 +1,16 @@
-import { matchesEnvPattern } from '../config/env-pattern.js';
+import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
 
-/** Only the variables the config allows ever reach the template layer. */
-export function allowedEnvironment(env: Readonly<Record<string, string | undefined>>, allow: readonly string[]): Readonly<Record<string, string | undefined>> {
-  return Object.freeze(Object.fromEntries(Object.entries(env).filter(([name]) => matchesEnvPattern(name, allow))));
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Only the variables the config allows ever reach the template layer, and none of the sidecar's credentials
+ * (`deny`) unless env_allow names that exact variable.
+ */
+export function allowedEnvironment(env: Environment, allow: readonly string[], deny: readonly string[]): Environment {
+  return Object.freeze(Object.fromEntries(Object.entries(env).filter(([name]) => matchesEnvPattern(name, allow) && !isDeniedEnv(name, allow, deny))));
+}
+
+/** The environment handed to anything the sidecar runs besides the supervised child (command hooks). */
+export function withoutCredentials(env: Environment, deny: readonly string[]): Environment {
+  return Object.freeze(Object.fromEntries(Object.entries(env).filter(([name]) => !matchesEnvPattern(name, deny))));
 }

@@ -68,13 +68,19 @@ async function renderAndWrite(config: ResolvedConfig, options: OnceOptions, temp
   const { logger } = options;
   const renderOptions = {
     mask: options.dryRun && !options.showSecrets,
-    env: allowedEnvironment(options.env, config.envAllow),
+    env: allowedEnvironment(options.env, config.envAllow, config.credentialEnv),
     envAllow: config.envAllow,
+    envDeny: config.credentialEnv,
   };
   const texts = await Promise.all(templates.map((t) => renderToCompletion(t, watcher, { ...renderOptions, errorOnMissingKey: t.config.errorOnMissingKey })));
   if (options.dryRun) {
     if (options.showSecrets) logger.warn('printing secret values to stdout (--show-secrets)');
-    templates.forEach((t, i) => options.stdout.write(`==> ${t.config.destination} <==\n${texts[i] ?? ''}${texts[i]?.endsWith('\n') === false ? '\n' : ''}`));
+    for (const [i, t] of templates.entries()) {
+      const bytes = texts[i] ?? Buffer.alloc(0);
+      options.stdout.write(`==> ${t.config.destination} <==\n`);
+      options.stdout.write(bytes);
+      if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) options.stdout.write('\n');
+    }
     return;
   }
   // Each file is independent and atomic; writing them concurrently turns 200 sequential round trips to the
@@ -83,7 +89,7 @@ async function renderAndWrite(config: ResolvedConfig, options: OnceOptions, temp
     const owner = destinations?.get(template.config.index);
     const result = await writeAtomically({
       destination: template.config.destination,
-      contents: texts[i] ?? '',
+      contents: texts[i] ?? Buffer.alloc(0),
       perms: template.config.perms,
       uid: owner?.uid,
       gid: owner?.gid,
@@ -113,8 +119,9 @@ export async function withinTimeout<T>(work: Promise<T>, timeoutMs: number): Pro
 function timeoutError(watcher: Watcher | undefined, timeoutMs: number): SidecarError {
   const waiting: string[] = [];
   for (const key of watcher?.keys().filter((k) => !watcher.view(k)?.current) ?? []) {
-    const error = watcher?.view(key)?.lastError;
-    waiting.push(error ? `${key} (last error: ${error.message})` : key);
+    const view = watcher?.view(key);
+    const error = view?.lastError;
+    waiting.push(error ? `${view?.label ?? ''} (last error: ${error.message})` : (view?.label ?? ''));
   }
   return new SidecarError('SIDECAR_ERR_TIMEOUT', `once did not finish within ${formatDuration(timeoutMs)}${waiting.length ? `; still waiting for ${waiting.join(', ')}` : ''}`, {
     hint: 'raise --timeout, or check that the backend is reachable',

@@ -12,18 +12,20 @@ export const MAX_RENDER_PASSES = 16;
  * Renders until every secret the template reaches has been fetched: each pass reports the references it could
  * not resolve yet, they are fetched, and the template is rendered again.
  */
-export async function renderToCompletion(template: LoadedTemplate, watcher: Watcher, options: Omit<RenderOptions, 'store'>): Promise<string> {
+export async function renderToCompletion(template: LoadedTemplate, watcher: Watcher, options: Omit<RenderOptions, 'store'>): Promise<Buffer> {
   const store = storeOf(watcher);
   for (let pass = 0; pass < MAX_RENDER_PASSES; pass++) {
+    // Renders are synchronous: between them, timers (once --timeout) and I/O get their turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const result = renderTemplate(template.compiled, { ...options, store });
-    if (result.status === 'complete') return result.text;
+    if (result.status === 'complete') return result.bytes;
     await Promise.all(
       [...result.missing].map(async ([key, ref]) => {
         try {
           await watcher.request(key, ref).firstValue();
         } catch (error) {
           if (!isSidecarError(error)) throw error;
-          throw new SidecarError(error.code, `template "${template.config.name}": secret "${ref.text}": ${error.message}`, error.hint === undefined ? { cause: error } : { hint: error.hint, cause: error });
+          throw new SidecarError(error.code, `template "${template.config.name}": secret "${ref.shown}": ${error.message}`, error.hint === undefined ? { cause: error } : { hint: error.hint, cause: error });
         }
       }),
     );

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { createReloadTarget, type ReloadTarget } from '../reload/reload-target.js';
 import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
 import type { Watcher } from '../watch/watcher.js';
-import { allowedEnvironment } from './environment.js';
+import { allowedEnvironment, withoutCredentials } from './environment.js';
 import type { LoadedEnvTemplate, LoadedTemplate } from './load-templates.js';
 import type { Destination } from './preflight.js';
 import { envOutput, fileOutput } from './template-output.js';
@@ -60,7 +60,7 @@ export class Session {
     const { config } = parts;
     const { logger, child } = options;
     this.#watcher = parts.watcher;
-    const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: options.env })]));
+    const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: withoutCredentials(options.env, config.credentialEnv) })]));
     if (child) targets.set(EXEC_TARGET, child.target);
     this.#dispatcher = new ReloadDispatcher({
       targets,
@@ -72,7 +72,7 @@ export class Session {
     const common = {
       watcher: this.#watcher,
       logger,
-      renderOptions: { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow), envAllow: config.envAllow },
+      renderOptions: { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow, config.credentialEnv), envAllow: config.envAllow, envDeny: config.credentialEnv },
       retryBackoffMs: config.retry.backoffMs,
       maxBackoffMs: config.retry.maxBackoffMs,
       onRendered: (runner: TemplateRunner, outcome: RenderOutcome) => this.#afterRender(runner, outcome),

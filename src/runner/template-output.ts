@@ -1,4 +1,5 @@
 import type { TemplateConfig } from '../config/types.js';
+import { SidecarError } from '../errors.js';
 import { writeAtomically } from '../output/atomic-write.js';
 import type { Destination } from './preflight.js';
 
@@ -6,7 +7,7 @@ import type { Destination } from './preflight.js';
 export interface TemplateOutput {
   /** For log lines: a path, or "env:NAME". */
   readonly label: string;
-  write(text: string): Promise<'written' | 'unchanged'>;
+  write(bytes: Uint8Array): Promise<'written' | 'unchanged'>;
 }
 
 export function fileOutput(config: TemplateConfig, destination: Destination): TemplateOutput {
@@ -32,11 +33,27 @@ export function fileOutput(config: TemplateConfig, destination: Destination): Te
 export function envOutput(name: string, values: Map<string, string>, onChange: () => void): TemplateOutput {
   return {
     label: `env:${name}`,
-    write: (text) => {
+    write: (bytes) => {
+      const text = environmentText(bytes);
+      if (text === undefined) {
+        return Promise.reject(new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, { hint: 'base64Encode the value, or render it to a file' }));
+      }
       if (values.get(name) === text) return Promise.resolve('unchanged');
       values.set(name, text);
       onChange();
       return Promise.resolve('written');
     },
   };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes as text, or undefined when an environment variable cannot hold them (not UTF-8, or a NUL byte). */
+function environmentText(bytes: Uint8Array): string | undefined {
+  try {
+    const text = UTF8.decode(bytes);
+    return text.includes('\u0000') ? undefined : text;
+  } catch {
+    return undefined;
+  }
 }

@@ -93,6 +93,9 @@ export class TemplateRunner {
 
   async #render(): Promise<RenderOutcome> {
     if (this.#stopped) return 'unchanged';
+    // Renders are synchronous: let probes and I/O in between them, so templates due together never add up.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.#stopped) return 'unchanged';
     const { job, watcher, logger, output } = this.options;
     const started = Date.now();
     const audit = (outcome: 'ok' | 'error', result?: 'written' | 'unchanged', errorCode?: string) =>
@@ -113,7 +116,7 @@ export class TemplateRunner {
       return 'incomplete';
     }
     try {
-      const outcome = await output.write(result.text);
+      const outcome = await output.write(result.bytes);
       this.#writeFailures = 0;
       this.rendered = true;
       logger[outcome === 'written' ? 'info' : 'debug']({ template: job.name, destination: output.label, outcome }, 'rendered');

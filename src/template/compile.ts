@@ -1,7 +1,10 @@
 import Handlebars from 'handlebars';
 import { DEFAULT_MAX_RENDER_BYTES } from '../config/types.js';
 import { SidecarError } from '../errors.js';
-import { HELPERS } from './helpers.js';
+import { shapeMismatch } from './helper-arity.js';
+import { HELPERS, helperError } from './helpers.js';
+import { currentState, type RenderState } from './render-state.js';
+import { isPending } from './taint.js';
 
 type TemplateSpec = Parameters<typeof Handlebars.template>[0];
 
@@ -15,6 +18,8 @@ export interface CompiledTemplate {
   readonly literalRefs: readonly LiteralRef[];
   /** The most a render may produce; more fails (SIDECAR_ERR_RENDER_TOO_LARGE). */
   readonly maxBytes: number;
+  /** Where each source line starts, to size blocks for the work budget. */
+  readonly lineStarts: readonly number[];
 }
 
 
@@ -38,19 +43,51 @@ interface HandlebarsCompilers {
 }
 const compilers = handlebars as unknown as HandlebarsCompilers;
 
-// `each` is the one built-in that multiplies output: count what every iteration produces against the render's
-// limit, so a loop over a large value (or loops in loops) stops early instead of exhausting memory.
-const builtinEach = handlebars.helpers['each'] as Handlebars.HelperDelegate;
-handlebars.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
-  const state = (options.data as { sidecar?: { spend(n: number): void } } | undefined)?.sidecar;
-  const fn = options.fn;
-  const counted = Object.assign((item: unknown, frame?: Handlebars.RuntimeOptions) => {
-    const out = fn(item, frame);
-    state?.spend(out.length);
-    return out;
-  }, fn);
-  return builtinEach.call(this, context, { ...options, fn: counted }) as string;
+type Loc = { start?: { line?: number; column?: number }; end?: { line?: number; column?: number } };
+
+/**
+ * The block built-ins, counted and guarded: every run of a block costs one unit of work plus one per 32
+ * characters of its source (what one iteration can do is bounded by how much template it runs), `each` counts
+ * what it produces against the size limit, and a block over a value not fetched yet renders nothing in this
+ * pass (the next pass, with the value, decides), so a branch never fetches what it would not use.
+ */
+for (const name of ['each', 'if', 'unless', 'with'] as const) {
+  const builtin = handlebars.helpers[name] as Handlebars.HelperDelegate;
+  handlebars.registerHelper(name, function (this: unknown, ...all: unknown[]) {
+    const options = all[all.length - 1] as Handlebars.HelperOptions;
+    const state = currentState();
+    const mismatch = shapeMismatch(name, all.length - 1, Object.keys(options.hash as object), typeof options.fn === 'function');
+    if (mismatch !== undefined) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', mismatch);
+    state.charge(1);
+    if (isPending(state, all[0])) return '';
+    const cost = 1 + Math.floor(blockLength(state, (options as { loc?: Loc }).loc) / 32);
+    const wrap = (fn: Handlebars.TemplateDelegate | undefined) =>
+      fn &&
+      Object.assign((item: unknown, frame?: Handlebars.RuntimeOptions) => {
+        state.charge(cost);
+        const out = fn(item, frame);
+        if (name === 'each') state.spend(out.length);
+        return out;
+      }, fn);
+    return builtin.call(this, all[0], { ...options, fn: wrap(options.fn), inverse: wrap(options.inverse) }) as string;
+  });
+}
+
+// `lookup` into a value not fetched yet is not known yet either (not undefined, which `default` would replace).
+const builtinLookup = handlebars.helpers['lookup'] as Handlebars.HelperDelegate;
+handlebars.registerHelper('lookup', function (this: unknown, ...all: unknown[]) {
+  const state = currentState();
+  state.charge(1);
+  if (isPending(state, all[0]) || isPending(state, all[1])) return state.pending;
+  return (builtinLookup as (...args: unknown[]) => unknown).apply(this, all);
 });
+
+/** Characters of template source a block spans, from Handlebars' location (lines and columns). */
+function blockLength(state: RenderState, loc: Loc | undefined): number {
+  const starts = state.lineStarts;
+  const at = (p: { line?: number; column?: number } | undefined) => (starts[(p?.line ?? 1) - 1] ?? 0) + (p?.column ?? 0);
+  return Math.max(0, at(loc?.end) - at(loc?.start));
+}
 
 const KNOWN_HELPERS: Record<string, boolean> = { log: false, ...Object.fromEntries(Object.keys(HELPERS).map((n) => [n, true])) };
 
@@ -60,10 +97,11 @@ export function compileTemplate(name: string, source: string, strict: boolean, m
     // Compile now rather than at first render (Handlebars' default), so that a broken template fails at load.
     const ast = handlebars.parse(source);
     rejectPartials(ast);
+    checkHelperCalls(ast);
     const environment = new compilers.Compiler().compile(ast, options);
     const spec = new compilers.JavaScriptCompiler().compile(environment, options, undefined, true) as TemplateSpec;
     const run = handlebars.template(spec) as unknown as TemplateFunction;
-    return { name, run, literalRefs: collectLiteralRefs(ast), maxBytes };
+    return { name, run, literalRefs: collectLiteralRefs(ast), maxBytes, lineStarts: lineStartsOf(source) };
   } catch (error) {
     throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
   }
@@ -102,6 +140,32 @@ function rejectPartials(ast: unknown): void {
     for (const value of Object.values(n)) if (value !== n.loc) visit(value);
   };
   visit(ast);
+}
+
+/**
+ * Every helper call must fit its helper's shape (argument count, hash names, block or not), so that `validate`
+ * refuses `{{trim}}` or `{{json a b}}` with a line, rather than a render failing on them later.
+ */
+function checkHelperCalls(ast: unknown): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== 'object') return;
+    const n = node as AstNode & { hash?: { pairs?: { key?: string }[] }; program?: unknown };
+    const path = n.path as { original?: unknown; type?: string } | undefined;
+    if ((n.type === 'MustacheStatement' || n.type === 'SubExpression' || n.type === 'BlockStatement') && path?.type === 'PathExpression' && typeof path.original === 'string') {
+      const hashNames = (n.hash?.pairs ?? []).map((p) => p.key ?? '');
+      const mismatch = shapeMismatch(path.original, n.params?.length ?? 0, hashNames, n.type === 'BlockStatement');
+      if (mismatch !== undefined) throw Object.assign(new Error(mismatch), { lineNumber: n.loc?.start?.line });
+    }
+    for (const [key, value] of Object.entries(n)) if (key !== 'loc' && typeof value === 'object') visit(value);
+  };
+  visit(ast);
+}
+
+function lineStartsOf(source: string): number[] {
+  const starts = [0];
+  for (let at = source.indexOf('\n'); at !== -1; at = source.indexOf('\n', at + 1)) starts.push(at + 1);
+  return starts;
 }
 
 /** Walks the Handlebars AST for `secret` calls whose argument is a string literal. */

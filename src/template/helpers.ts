@@ -1,28 +1,53 @@
 import type { HelperOptions } from 'handlebars';
-import { matchesEnvPattern } from '../config/env-pattern.js';
-import { SidecarError } from '../errors.js';
+import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
+import { SidecarError, type ErrorCode } from '../errors.js';
 import { secretLeaves } from '../sealed.js';
-import type { RenderState, SecretLookup } from './render-state.js';
+import { shapeMismatch } from './helper-arity.js';
+import { renderTooLarge, currentState, type RenderState, type SecretLookup } from './render-state.js';
 import { parseSecretRef, secretKey, selectKey, type SecretRef } from './secret-ref.js';
+import { derivedLabel, isPending, originOf, shown, taintValue } from './taint.js';
 
 /*
  * The helpers a template may call. None of them can read a file or run a command: the only data a template
- * reaches is the secrets it names and the environment variables the config allows.
+ * reaches is the secrets it names and the environment variables the config allows. Every call is counted
+ * against the render's work budget, checked against its helper's shape, passes "not fetched yet" through, and
+ * marks its result as derived from whatever secret its inputs came from.
  */
-
-export function stateOf(options: HelperOptions): RenderState {
-  const state = (options.data as { sidecar?: RenderState } | undefined)?.sidecar;
-  if (!state) throw new Error('secrets-sidecar helpers called outside a render');
-  return state;
-}
 
 export function lineOf(options: HelperOptions): number | undefined {
   return (options as HelperOptions & { loc?: { start?: { line?: number } } }).loc?.start?.line;
 }
 
-function helperError(options: HelperOptions, code: 'SIDECAR_ERR_RENDER_FAILED' | 'SIDECAR_ERR_RENDER_MISSING_KEY', message: string): SidecarError {
+export function helperError(options: HelperOptions, code: ErrorCode, message: string): SidecarError {
   const line = lineOf(options);
   return new SidecarError(code, line === undefined ? message : `line ${line}: ${message}`);
+}
+
+type Body = (state: RenderState, args: unknown[], options: HelperOptions) => unknown;
+
+/** `propagate`: the result is tainted by its inputs (false where the body taints it itself). */
+function define(name: string, body: Body, propagate = true): (...all: unknown[]) => unknown {
+  return function (this: unknown, ...all: unknown[]): unknown {
+    const options = all.pop() as HelperOptions;
+    const state = currentState();
+    state.charge(1);
+    const hash = options.hash as Record<string, unknown>;
+    const mismatch = shapeMismatch(name, all.length, Object.keys(hash), typeof options.fn === 'function');
+    if (mismatch !== undefined) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', mismatch);
+    const inputs = [...all, ...Object.values(hash)];
+    // A value not fetched yet makes every result computed from it not known yet either.
+    if (isPending(state, inputs)) return state.pending;
+    const result = body(state, all, options);
+    if (propagate) {
+      const origin = originOf(state, inputs);
+      if (origin !== undefined) {
+        taintValue(state, result, origin);
+        // A text computed from a secret is scrubbed from messages like the secret itself.
+        if (typeof result === 'string' && result.length >= 4) state.leaves.add(result);
+      }
+    }
+    return result;
+  };
 }
 
 /**
@@ -40,116 +65,224 @@ function printable(value: unknown): unknown {
 
 function masked(value: unknown, label: string, state: RenderState): unknown {
   if (Array.isArray(value)) return value.map((item, i) => masked(item, `${label}.${i}`, state));
-  if (value !== null && typeof value === 'object') {
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
     const copy: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) copy[k] = masked(v, label.includes('#') ? `${label}.${k}` : `${label}#${k}`, state);
     return printable(copy);
   }
   const placeholder = `<masked:${label}>`;
-  state.masks.add(placeholder);
+  state.masks.set(placeholder, value);
   return placeholder;
 }
 
+/** A binary value (a Buffer from a backend, decoded base64 that is not UTF-8) travels as a token until output. */
+function binaryToken(state: RenderState, bytes: Uint8Array): string {
+  const token = `${state.binaryMark}${state.binaries.size}\u0000`;
+  state.binaries.set(token, bytes);
+  return token;
+}
+
+/** The value with every byte array in it (at any depth) replaced by its token. */
+function withBinaryTokens(state: RenderState, value: unknown): unknown {
+  if (value instanceof Uint8Array) return binaryToken(state, value);
+  if (Array.isArray(value)) return value.map((item) => withBinaryTokens(state, item));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withBinaryTokens(state, v)]));
+}
+
+function bytesOf(state: RenderState, value: unknown): Uint8Array | undefined {
+  return typeof value === 'string' ? state.binaries.get(value) : undefined;
+}
+
+/** A mask placeholder stands for its real value wherever a reference is computed from it. */
+function unmasked(state: RenderState, value: unknown): unknown {
+  return typeof value === 'string' && state.masks.has(value) ? state.masks.get(value) : value;
+}
+
 /** Hash arguments other than `default` are the request's parameters (a certificate's common_name, ttl, …). */
-function requestParams(options: HelperOptions): Record<string, string> {
+function requestParams(state: RenderState, options: HelperOptions): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.hash as Record<string, unknown>)) {
+  for (const [name, raw] of Object.entries(options.hash as Record<string, unknown>)) {
     if (name === 'default') continue;
+    const value = unmasked(state, raw);
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `secret argument ${name}= must be text, a number or true/false`);
     }
-    params[name] = String(value);
+    params[name] = textOf(state, value, `secret argument ${name}=`, options);
   }
   return params;
 }
 
-function secret(this: unknown, ...args: unknown[]): unknown {
-  const options = args.pop() as HelperOptions;
-  const state = stateOf(options);
-  if (args.length !== 1 || typeof args[0] !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'secret takes one reference string, like {{secret "name:path#key"}}');
+/** The label a text derived from a secret shows as, for parseSecretRef. */
+function derivedText(state: RenderState, original: Map<string, unknown>): (text: string) => string | undefined {
+  return (text) => {
+    const origin = originOf(state, original.get(text) ?? text);
+    return origin === undefined ? undefined : derivedLabel(origin);
+  };
+}
+
+function secret(state: RenderState, args: unknown[], options: HelperOptions): unknown {
+  const written = args[0];
+  const real = unmasked(state, written);
+  if (typeof real !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'secret takes one reference string, like {{secret "name:path#key"}}');
+  // Derived-ness is judged on what the template handed over (a placeholder in mask mode) and on the real text.
+  const original = new Map<string, unknown>([[real, written]]);
+  for (const value of Object.values(options.hash as Record<string, unknown>)) {
+    const r = unmasked(state, value);
+    if (typeof r === 'string' || typeof r === 'number' || typeof r === 'boolean') original.set(String(r), value);
+  }
   let ref: SecretRef;
   let key: string;
   let found: SecretLookup;
   try {
-    ref = parseSecretRef(args[0], requestParams(options));
+    ref = parseSecretRef(textOf(state, real, 'a secret reference', options), requestParams(state, options), derivedText(state, original));
     key = secretKey(ref);
     state.used.add(key);
     found = state.options.store.lookup(key, ref);
   } catch (error) {
     const line = lineOf(options);
-    if (line !== undefined && error instanceof SidecarError) throw new SidecarError(error.code, `line ${line}: ${error.message}`);
+    if (line !== undefined && error instanceof SidecarError && !error.message.startsWith('line ')) throw new SidecarError(error.code, `line ${line}: ${error.message}`, error.hint === undefined ? {} : { hint: error.hint });
     throw error;
   }
   if (found.status === 'missing') {
     state.missing.set(key, ref);
-    return '';
+    return state.pending;
   }
   const fallback = (options.hash as Record<string, unknown>)['default'];
   const selected = selectKey(found.value, ref.keyPath);
   if (!selected.found || selected.value === undefined) {
     if (fallback !== undefined) return fallback;
-    if (state.options.errorOnMissingKey) throw helperError(options, 'SIDECAR_ERR_RENDER_MISSING_KEY', `secret "${ref.text}" has no key "${ref.keyPath.join('.')}"`);
+    if (state.options.errorOnMissingKey) throw helperError(options, 'SIDECAR_ERR_RENDER_MISSING_KEY', `secret "${ref.shown}" has no key "${ref.shown === ref.text ? ref.keyPath.join('.') : '…'}"`);
     return '';
   }
+  // What the value derives from: the literal this reference was computed from, or the reference itself.
+  const origin = originOf(state, [...original.values()]) ?? ref.text;
   secretLeaves(selected.value, state.leaves);
-  return state.options.mask ? masked(selected.value, ref.text, state) : printable(selected.value);
+  taintValue(state, selected.value, origin);
+  const value = withBinaryTokens(state, selected.value);
+  const result = state.options.mask ? masked(value, ref.shown, state) : printable(value);
+  taintValue(state, result, origin);
+  return result;
 }
 
-function text(value: unknown, name: string, options: HelperOptions): string {
-  if (typeof value === 'string') return value;
+/** Text a helper may work on; binary bytes and objects are refused with a coded error. */
+function textOf(state: RenderState, value: unknown, what: string, options: HelperOptions): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `${name} expects text, got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `${what} expects text, got ${value === null ? 'null' : typeof value}`);
+  if (value.includes(state.binaryMark)) throw helperError(options, 'SIDECAR_ERR_RENDER_BINARY', `${what} was given binary bytes, which are not text`);
+  return value;
+}
+
+/** Stops a helper before it builds a result larger than the whole render may be. */
+function reserve(state: RenderState, size: number): void {
+  if (size > state.maxBytes) throw renderTooLarge(state.name, state.maxBytes);
+  state.charge(Math.floor(size / 1024));
 }
 
 /** Transforming a placeholder would hide which reference it stands for; pass it through instead. */
-function passMask(value: unknown, options: HelperOptions): value is string {
-  return typeof value === 'string' && stateOf(options).masks.has(value);
+function passMask(state: RenderState, value: unknown): value is string {
+  return typeof value === 'string' && state.masks.has(value);
 }
 
-function json(value: unknown, options: HelperOptions): string {
-  const indent = (options.hash as Record<string, unknown>)['indent'];
-  return JSON.stringify(value, null, typeof indent === 'number' ? indent : undefined) ?? 'null';
+function json(state: RenderState, [value]: unknown[], options: HelperOptions): string {
+  const raw = (options.hash as Record<string, unknown>)['indent'];
+  const indent = typeof raw === 'number' ? Math.max(0, Math.min(10, Math.floor(raw))) : 0;
+  reserve(state, jsonSize(state, value, indent, 0, options));
+  return JSON.stringify(value, null, indent || undefined) ?? 'null';
 }
 
-function base64Encode(value: unknown, options: HelperOptions): string {
-  if (passMask(value, options)) return value;
-  return Buffer.from(text(value, 'base64Encode', options), 'utf8').toString('base64');
+/** The length JSON.stringify(value, null, indent) will have (an upper bound), without building it. */
+function jsonSize(state: RenderState, value: unknown, indent: number, depth: number, options: HelperOptions): number {
+  state.charge(1);
+  if (value === undefined || typeof value === 'function') return 4;
+  if (typeof value === 'string') {
+    if (value.includes(state.binaryMark)) throw helperError(options, 'SIDECAR_ERR_RENDER_BINARY', 'json was given binary bytes, which are not text');
+    return JSON.stringify(value).length;
+  }
+  if (value === null || typeof value !== 'object') return `${value as number | boolean | null}`.length;
+  const entries = Array.isArray(value) ? value.map((v): [string | undefined, unknown] => [undefined, v]) : Object.entries(value);
+  const perEntry = indent > 0 ? 1 + (depth + 1) * indent : 0;
+  let size = 2 + entries.length + (indent > 0 ? 1 + depth * indent : 0);
+  for (const [k, v] of entries) size += perEntry + (k === undefined ? 0 : JSON.stringify(k).length + 2) + jsonSize(state, v, indent, depth + 1, options);
+  return size;
+}
+
+function base64Encode(state: RenderState, [value]: unknown[], options: HelperOptions): string {
+  if (passMask(state, value)) return value;
+  const bytes = bytesOf(state, value);
+  if (bytes) {
+    reserve(state, Math.ceil(bytes.length / 3) * 4);
+    return Buffer.from(bytes).toString('base64');
+  }
+  const input = textOf(state, value, 'base64Encode', options);
+  reserve(state, Math.ceil(Buffer.byteLength(input) / 3) * 4);
+  return Buffer.from(input, 'utf8').toString('base64');
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const BASE64_URL = /^[A-Za-z0-9_-]*$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-function base64Decode(value: unknown, options: HelperOptions): string {
-  if (passMask(value, options)) return value;
-  const input = text(value, 'base64Decode', options).replace(/\s+/g, '');
-  if (BASE64.test(input)) return Buffer.from(input, 'base64').toString('utf8');
-  if (BASE64_URL.test(input)) return Buffer.from(input, 'base64url').toString('utf8');
-  throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'base64Decode was given text that is not base64');
+function base64Decode(state: RenderState, [value]: unknown[], options: HelperOptions): string {
+  if (passMask(state, value)) return value;
+  const input = textOf(state, value, 'base64Decode', options).replace(/\s+/g, '');
+  state.charge(Math.floor(input.length / 1024));
+  let bytes: Buffer;
+  if (BASE64.test(input)) bytes = Buffer.from(input, 'base64');
+  else if (BASE64_URL.test(input)) bytes = Buffer.from(input, 'base64url');
+  else throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'base64Decode was given text that is not base64');
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    // Not text (a keystore, a DER key): its bytes are kept as they are.
+    return binaryToken(state, bytes);
+  }
 }
 
-function defaultHelper(value: unknown, fallback: unknown, options: HelperOptions): unknown {
-  if (arguments.length !== 3) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'default takes a value and a fallback');
+function defaultHelper(_state: RenderState, [value, fallback]: unknown[]): unknown {
   return value === undefined || value === null || value === '' ? fallback : value;
 }
 
-function trim(value: unknown, options: HelperOptions): string {
-  if (passMask(value, options)) return value;
-  return text(value, 'trim', options).trim();
+function trim(state: RenderState, [value]: unknown[], options: HelperOptions): string {
+  if (passMask(state, value)) return value;
+  return textOf(state, value, 'trim', options).trim();
 }
 
-function indent(value: unknown, width: unknown, options: HelperOptions): string {
+function indent(state: RenderState, [value, width]: unknown[], options: HelperOptions): string {
   if (typeof width !== 'number' || !Number.isInteger(width) || width < 0) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'indent takes text and a number of spaces');
+  const text = textOf(state, value, 'indent', options);
+  let lines = text.length > 0 && !text.startsWith('\n') ? 1 : 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) if (at + 1 < text.length && text[at + 1] !== '\n') lines++;
+  reserve(state, text.length + width * lines);
   const pad = ' '.repeat(width);
-  return text(value, 'indent', options).split('\n').map((line) => (line.length ? pad + line : line)).join('\n');
+  return text.split('\n').map((line) => (line.length ? pad + line : line)).join('\n');
 }
 
-function env(name: unknown, options: HelperOptions): string {
-  const state = stateOf(options);
+function env(state: RenderState, [name]: unknown[], options: HelperOptions): unknown {
   if (typeof name !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'env takes a variable name');
   if (!matchesEnvPattern(name, state.options.envAllow)) {
-    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${name}" is not allowed; list it in the config's env_allow`);
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is not allowed; list it in the config's env_allow`);
   }
-  return state.options.env[name] ?? '';
+  if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is among the sidecar's own credential variables (VAULT_*, AWS_*, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
+  }
+  const value = state.options.env[name] ?? '';
+  // The environment can hold credentials too: its values are treated as secrets, masked in dry runs.
+  const origin = originOf(state, name) ?? `env:${name}`;
+  taintValue(state, value, origin);
+  if (!state.options.mask || value === '') return value;
+  const placeholder = masked(value, origin.startsWith('env:') ? origin : derivedLabel(origin), state);
+  taintValue(state, placeholder, origin);
+  return placeholder;
 }
 
-export const HELPERS = { secret, json, base64Encode, base64Decode, default: defaultHelper, trim, indent, env } as const;
+export const HELPERS = {
+  secret: define('secret', secret, false),
+  json: define('json', json),
+  base64Encode: define('base64Encode', base64Encode),
+  base64Decode: define('base64Decode', base64Decode),
+  default: define('default', defaultHelper, false),
+  trim: define('trim', trim),
+  indent: define('indent', indent),
+  env: define('env', env, false),
+} as const;

@@ -8,9 +8,22 @@ export interface SecretRef {
   readonly path: string;
   /** Dot path into structured data; empty for the whole secret. */
   readonly keyPath: readonly string[];
-  /** The reference as written, for messages. */
+  /** The reference as written. Internal: it may be text derived from a secret; messages use `shown`. */
   readonly text: string;
+  /** The reference as messages show it: as written, or `[derived from <literal>]` when computed from a secret. */
+  readonly shown: string;
+  /** The secret's identity as logs, audit records, metrics and the listener show it: `backend:path?args`, with
+   * every part derived from a secret replaced by its `[derived from …]` label. */
+  readonly label: string;
+  /** What `path` shows as, in `label`. */
+  readonly pathLabel: string;
+  /** Some part of the reference or its arguments is computed from a secret: a backend's message about it, which
+   * may quote the path in any form, is never shown. */
+  readonly derived: boolean;
 }
+
+/** Tells which texts are derived from secrets: their label, or undefined for a text written in the template. */
+export type ShowText = (text: string) => string | undefined;
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -20,25 +33,29 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
  * common_name) join the path as a canonical query, so the same reference with the same arguments is one secret
  * however many templates name it, and different arguments are different secrets.
  */
-export function parseSecretRef(text: string, params: Readonly<Record<string, string>> = {}): SecretRef {
+export function parseSecretRef(text: string, params: Readonly<Record<string, string>> = {}, labelOf: ShowText = () => undefined): SecretRef {
+  const textLabel = labelOf(text);
+  const shown = textLabel ?? text;
   const colon = text.indexOf(':');
-  if (colon <= 0) throw refError(text, 'expected "BACKEND:PATH" with an optional "#KEY"');
+  if (colon <= 0) throw refError(shown, 'expected "BACKEND:PATH" with an optional "#KEY"');
   const backend = text.slice(0, colon);
-  if (!NAME.test(backend)) throw refError(text, `"${backend}" is not a backend name`);
+  if (!NAME.test(backend)) throw refError(shown, textLabel === undefined ? `"${backend}" is not a backend name` : 'the part before ":" is not a backend name');
   const rest = text.slice(colon + 1);
   const hash = rest.indexOf('#');
-  const path = hash === -1 ? rest : rest.slice(0, hash);
-  if (path.length === 0) throw refError(text, 'the path after ":" is empty');
-  const keyPath = hash === -1 ? [] : splitKeyPath(rest.slice(hash + 1), text);
-  return { backend, path: withParams(path, params, text), keyPath, text };
-}
-
-function withParams(path: string, params: Readonly<Record<string, string>>, text: string): string {
+  const bare = hash === -1 ? rest : rest.slice(0, hash);
+  if (bare.length === 0) throw refError(shown, 'the path after ":" is empty');
+  const keyPath = hash === -1 ? [] : splitKeyPath(rest.slice(hash + 1), shown);
   const names = Object.keys(params).sort();
-  if (names.length === 0) return path;
-  if (path.includes('?')) throw refError(text, 'give arguments either in the path ("?a=b") or as template arguments, not both');
-  const query = new URLSearchParams(names.map((n): [string, string] => [n, params[n] ?? '']));
-  return `${path}?${query.toString()}`;
+  if (names.length > 0 && bare.includes('?')) throw refError(shown, 'give arguments either in the path ("?a=b") or as template arguments, not both');
+  const path = names.length === 0 ? bare : `${bare}?${new URLSearchParams(names.map((n): [string, string] => [n, params[n] ?? ''])).toString()}`;
+  // Each argument shows as its label when derived from a secret, as written otherwise.
+  const query = names.map((n) => {
+    const value = params[n] ?? '';
+    const label = labelOf(value);
+    return label === undefined ? new URLSearchParams([[n, value]]).toString() : `${new URLSearchParams([[n, '']]).toString()}${label}`;
+  });
+  const pathLabel = `${textLabel ?? bare}${query.length > 0 ? `?${query.join('&')}` : ''}`;
+  return { backend, path, keyPath, text, shown, label: `${backend}:${pathLabel}`, pathLabel, derived: pathLabel !== path };
 }
 
 function splitKeyPath(key: string, text: string): string[] {

@@ -1,6 +1,6 @@
 import type { FetchedSecret, Lifetime, SecretBackend, Unsubscribe } from '../backends/types.js';
 import type { RetryPolicy } from '../config/types.js';
-import { SidecarError, toSidecarError } from '../errors.js';
+import { ERROR_CODES, SidecarError, toSidecarError } from '../errors.js';
 import { retryWithBackoff } from '../retry.js';
 import { writeAudit } from '../log/audit.js';
 import { tap } from '../log/log-tap.js';
@@ -10,9 +10,14 @@ import { planRefresh } from '../lease/refresh-schedule.js';
 import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
 export interface SecretViewOptions {
-  /** secretKey(): "backend:path". */
+  /** secretKey(): "backend:path". Internal: it may hold text derived from a secret. */
   readonly key: string;
   readonly path: string;
+  /** What logs, audit records and metrics show for `key` and `path` (derived parts hidden); default: them. */
+  readonly label?: string;
+  readonly pathLabel?: string;
+  /** The reference is computed from a secret (in part): the backend's messages are withheld from its errors. */
+  readonly derived?: boolean;
   readonly backend: SecretBackend;
   readonly logger: Logger;
   readonly retry: RetryPolicy;
@@ -49,6 +54,11 @@ export class SecretView {
 
   get backend(): SecretBackend {
     return this.options.backend;
+  }
+
+  /** What may be displayed of this secret's identity. */
+  get label(): string {
+    return this.options.label ?? this.options.key;
   }
 
   get backendName(): string {
@@ -104,14 +114,16 @@ export class SecretView {
   }
 
   async #fetchWithRetry(): Promise<void> {
-    const { retry, logger, key } = this.options;
+    const { retry, logger } = this.options;
+    const key = this.label;
     try {
       const secret = await retryWithBackoff(() => this.#fetchOnce(), {
         policy: retry,
         attempts: retry.attempts,
         signal: this.#abort.signal,
         random: this.options.random,
-        onRetry: (error, attempt, delayMs) => {
+        onRetry: (raw, attempt, delayMs) => {
+          const error = this.#conceal(raw);
           this.#lastError = error;
           tap(logger, { kind: 'backoff', ref: key, delayMs });
           logger.warn({ ref: key, attempt, retryInMs: delayMs, error: errorFields(error) }, 'fetch failed, retrying with backoff');
@@ -120,7 +132,7 @@ export class SecretView {
       this.#accept(secret);
     } catch (raw) {
       if (this.#abort.signal.aborted) return;
-      const error = toSidecarError(raw, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      const error = this.#conceal(toSidecarError(raw, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
       this.#lastError = error;
       if (!this.#current) this.#settleFirst.reject(error);
       logger.error({ ref: key, error: errorFields(error) }, this.#current ? 'fetch failed; keeping the last good value' : 'fetch failed');
@@ -130,14 +142,15 @@ export class SecretView {
 
   async #fetchOnce(): Promise<FetchedSecret> {
     const { backend, path, logger, now } = this.options;
+    const shownPath = this.options.pathLabel ?? path;
     const started = now();
     try {
-      const secret = await backend.fetch(path, { signal: this.#abort.signal });
-      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: secret.version, expiresAt: expiresAt(secret.lifetime, now()) });
+      const secret = await backend.fetch(path, { signal: this.#abort.signal, ...(this.options.pathLabel === undefined || this.options.pathLabel === path ? {} : { label: this.options.pathLabel }) });
+      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path: shownPath, outcome: 'ok', durationMs: now() - started, version: secret.version, expiresAt: expiresAt(secret.lifetime, now()) });
       return secret;
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
-      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path: shownPath, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       throw coded;
     }
   }
@@ -149,8 +162,8 @@ export class SecretView {
     this.#lastError = undefined;
     this.#settleFirst.resolve();
     if (recovered) {
-      this.options.logger.info({ ref: this.options.key }, 'fetch recovered');
-      tap(this.options.logger, { kind: 'backoff', ref: this.options.key, delayMs: 0 });
+      this.options.logger.info({ ref: this.label }, 'fetch recovered');
+      tap(this.options.logger, { kind: 'backoff', ref: this.label, delayMs: 0 });
     }
     if (this.options.live) this.#schedule(secret);
     if (changed) this.options.onUpdate(this.options.key);
@@ -168,7 +181,9 @@ export class SecretView {
   }
 
   async #renew(secret: FetchedSecret): Promise<void> {
-    const { backend, path, logger, now, key } = this.options;
+    const { backend, logger, now } = this.options;
+    const path = this.options.pathLabel ?? this.options.path;
+    const key = this.label;
     if (!backend.renew || this.#abort.signal.aborted) return this.refresh();
     const started = now();
     try {
@@ -177,13 +192,18 @@ export class SecretView {
       // A fetch that finished meanwhile (the backend reported the lease ending) holds a newer secret: keep it.
       if (this.#current === secret) this.#accept(renewed);
     } catch (error) {
-      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      const coded = this.#conceal(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
       writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       if (this.#current !== secret) return;
       logger.warn({ ref: key, error: errorFields(coded) }, 'renewal failed; fetching a new secret');
       // A fetch already under way (the backend reported the lease gone) brings the new secret: one is enough.
       if (!this.#inFlight) this.refresh();
     }
+  }
+
+  /** The error as it may be shown: whole for a literal reference, without the backend's message for a derived one. */
+  #conceal(error: SidecarError): SidecarError {
+    return this.options.derived === true ? concealError(error, this.label) : error;
   }
 
   /**
@@ -202,4 +222,16 @@ function expiresAt(lifetime: Lifetime, now: number): number | undefined {
   if (lifetime.kind === 'expiry') return lifetime.expiresAt;
   if (lifetime.kind === 'lease') return Math.min(now + lifetime.ttlMs, lifetime.maxExpiresAt ?? Infinity);
   return undefined;
+}
+
+/**
+ * An error about a secret whose reference or arguments are computed from another secret: a backend's message may
+ * quote the path in any form (split, encoded, prefixed), so it is withheld whole; the code, what it means and
+ * the label remain.
+ */
+function concealError(error: SidecarError, label: string): SidecarError {
+  return new SidecarError(error.code, `${label}: ${ERROR_CODES[error.code].summary} (the backend's message is withheld: the reference is derived from a secret)`, {
+    hint: 'check the secret the reference or its arguments are computed from',
+    retryable: error.retryable,
+  });
 }

@@ -19,8 +19,13 @@ export interface WatcherOptions {
 export interface SecretAddress {
   readonly backend: string;
   readonly path: string;
-  /** As the user wrote it, for messages. */
-  readonly text: string;
+  /** As messages show the reference: parts derived from a secret appear as `[derived from …]`, never as text. */
+  readonly shown: string;
+  /** The identity as logs, audit records, metrics and the listener show it (`backend:path`, derived parts hidden). */
+  readonly label: string;
+  readonly pathLabel: string;
+  /** Computed from a secret (in part): a backend's messages about it are withheld. */
+  readonly derived: boolean;
 }
 
 /** Owns one SecretView per secret in use, keyed by the caller's key for the address. */
@@ -62,6 +67,9 @@ export class Watcher {
     const view = new SecretView({
       key,
       path: address.path,
+      label: address.label,
+      pathLabel: address.pathLabel,
+      derived: address.derived,
       backend: this.backendFor(address),
       logger: this.options.logger,
       retry: this.options.retry,
@@ -72,21 +80,27 @@ export class Watcher {
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
-      this.options.logger.error({ ref: key, error: { message: (error as Error).message } }, 'cannot watch secret');
+      const message = address.derived ? 'the backend\'s message is withheld: the reference is derived from a secret' : (error as Error).message;
+      this.options.logger.error({ ref: address.label, error: { message } }, 'cannot watch secret');
       view.refresh();
     });
     return view;
   }
 
   /**
-   * Fetches again now (a forced refresh): one reference, or every one. Backends forget what they cached first, so
-   * the source itself is read. Returns the references refreshed.
+   * Fetches again now (a forced refresh): one reference, by its label (what the listener and metrics show), or
+   * every one. Backends forget what they cached first, so the source itself is read. Returns the labels refreshed.
    */
-  refresh(key?: string): string[] {
-    const keys = key === undefined ? this.keys() : this.#views.has(key) ? [key] : [];
+  refresh(label?: string): string[] {
+    const keys = label === undefined ? this.keys() : this.keys().filter((k) => this.#views.get(k)?.label === label);
     for (const backend of new Set(keys.map((k) => this.#views.get(k)?.backend))) backend?.invalidate?.();
     for (const k of keys) this.#views.get(k)?.refresh();
-    return keys;
+    return [...new Set(keys.map((k) => this.#views.get(k)?.label ?? ''))];
+  }
+
+  /** The labels of the secrets watched: what may be displayed of them. */
+  labels(): Set<string> {
+    return new Set([...this.#views.values()].map((view) => view.label));
   }
 
   view(key: string): SecretView | undefined {
@@ -114,7 +128,7 @@ export class Watcher {
     const backend = this.#backends.get(address.backend);
     if (!backend) {
       const known = [...this.#backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${address.text}" names backend "${address.backend}", which is not configured (configured: ${known})`);
+      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${address.shown}" names backend "${address.shown.startsWith('[derived from') ? '…' : address.backend}", which is not configured (configured: ${known})`);
     }
     return backend;
   }

@@ -13,13 +13,22 @@ import { makeProject, type Project } from '../support/project.js';
 
 let project: Project | undefined;
 let namespace: ChildProcess | undefined;
+/** Host pid of the namespace's PID 1. Killing unshare alone leaves the namespace running; killing its PID 1 ends it all. */
+let namespacePid1: number | undefined;
 afterEach(async () => {
+  if (namespacePid1 !== undefined) {
+    try {
+      process.kill(namespacePid1, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   if (namespace && namespace.exitCode === null) {
     namespace.kill('SIGKILL');
     await new Promise((resolve) => namespace?.once('close', resolve));
   }
   await removeDir(project?.root);
-  project = namespace = undefined;
+  project = namespace = namespacePid1 = undefined;
 });
 
 interface Proc {
@@ -78,6 +87,7 @@ template {
   const unsharePid = namespace.pid ?? -1;
   const pid1 = await pollProc((procs) => procs.find((p) => p.ppid === unsharePid)?.pid, 10_000);
   expect(pid1, 'PID 1 of the namespace started').toBeDefined();
+  namespacePid1 = pid1;
   return pid1 ?? -1;
 }
 

@@ -9,13 +9,13 @@ import { parseEjson } from '../../src/backends/ejson/ejson-document.js';
 import { parseDocument } from '../../src/backends/file/parse-document.js';
 import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
 import { parseConfig } from '../../src/config/load-config.js';
-import type { VaultBackendConfig } from '../../src/config/types.js';
 import { isSidecarError, type SidecarError } from '../../src/errors.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { compileTemplate } from '../../src/template/compile.js';
 import { renderTemplate } from '../../src/template/render.js';
 import { parseSecretRef } from '../../src/template/secret-ref.js';
 import { REPO_ROOT } from '../support/dirs.js';
+import { vaultBackendConfig } from '../support/vault-config.js';
 
 /*
  * Property-based fuzzing with fast-check, fixed seed: every input either works or fails with a coded error
@@ -130,26 +130,7 @@ describe('fuzzed inputs (fast-check, fixed seed)', () => {
         res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const config: VaultBackendConfig = {
-        type: 'vault',
-        name: 'main',
-        address: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        namespace: undefined,
-        caCert: undefined,
-        clientCert: undefined,
-        clientKey: undefined,
-        tlsServerName: undefined,
-        tlsSkipVerify: false,
-        auth: { method: 'token', token: 'fuzz-token', tokenFile: undefined },
-        maxConnections: 4,
-        staticRefreshMs: 300_000,
-        requestTimeoutMs: 5_000,
-        revokeLeasesOnExit: false,
-        cacheDir: undefined,
-        leaseRenewalThreshold: 2 / 3,
-        rotationMarginMs: 10_000,
-        revokeReplacedLeases: false,
-      };
+      const config = vaultBackendConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { auth: { method: 'token', token: 'fuzz-token', tokenFile: undefined } });
       backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 1, maxBackoffMs: 1 }, false);
     });
     afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runCli, type LogRecord } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { startOpenBao, type OpenBao } from '../support/openbao.js';
+import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
 
 let bao: OpenBao;
@@ -42,11 +42,8 @@ function signJwt(claims: object): string {
 }
 
 /** An AppRole role with these token TTLs; returns role_id and a fresh secret_id. */
-async function appRole(name: string, ttl: string, maxTtl: string): Promise<{ roleId: string; secretId: string }> {
-  await bao.api('POST', `auth/approle/role/${name}`, { token_policies: ['read-app'], token_ttl: ttl, token_max_ttl: maxTtl });
-  const roleId = ((await bao.api('GET', `auth/approle/role/${name}/role-id`))?.['data'] as { role_id: string }).role_id;
-  const secretId = ((await bao.api('POST', `auth/approle/role/${name}/secret-id`))?.['data'] as { secret_id: string }).secret_id;
-  return { roleId, secretId };
+function appRole(name: string, ttl: string, maxTtl: string): Promise<{ roleId: string; secretId: string }> {
+  return appRoleCredentials(bao, name, { token_policies: ['read-app'], token_ttl: ttl, token_max_ttl: maxTtl });
 }
 
 async function projectWith(auth: string, extra = ''): Promise<Project> {

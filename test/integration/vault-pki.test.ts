@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canary } from '../support/canary.js';
 import { Daemon } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -17,6 +18,7 @@ beforeAll(async () => {
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
   await bao.api('POST', 'pki/root/generate/internal', { common_name: 'secrets-sidecar test root', ttl: '87600h' });
   await bao.api('POST', 'pki/roles/web', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '72h' });
+  await bao.api('POST', 'pki/roles/long', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '2400h' });
 });
 afterAll(async () => {
   await bao.stop();
@@ -138,4 +140,62 @@ template {
     const key = first.pem.split('\n').find((line) => line.length > 40 && !line.startsWith('-----')) ?? 'no key line';
     expectNoSecrets(daemon.stderr, [key, bao.rootToken]);
   });
+
+  // Issue 21, class 1: a common_name computed from another secret.
+  it('issues once with a common_name computed from a secret, never first with it empty, and audits only its label', async () => {
+    const cn = `${canary('cn')}.internal`;
+    project = await makeProject({
+      config: `
+backend "file" "local" {
+  path = "@ROOT@/secrets.json"
+}
+backend "vault" "main" {
+  address = "${bao.address}"
+}
+template {
+  contents    = "{{#with (secret \\"main:pki/issue/web\\" common_name=(trim (secret \\"local:cn\\")) ttl=\\"1h\\")}}{{certificate}}{{/with}}"
+  destination = "@OUT@/cert.pem"
+}
+`,
+      secrets: { cn: ` ${cn} ` },
+    });
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(new X509Certificate(readFileSync(join(project.out, 'cert.pem'))).subject).toBe(`CN=${cn}`);
+    // One issuance: no request went out before the common_name was known.
+    expect((await bao.auditedRequests()).slice(before).filter((r) => r.path === 'pki/issue/web')).toHaveLength(1);
+    const paths = daemon.records.map((r) => (r['audit'] as { backend?: string; path?: string } | undefined)).filter((a) => a?.backend === 'main').map((a) => a?.path);
+    expect(paths).toContain('pki/issue/web?common_name=[derived from local:cn]&ttl=1h');
+    await daemon.stop();
+    expectNoSecrets(daemon.stderr, [cn, cn.split('.')[0] ?? cn]);
+  });
+
+  // From issue 21: a certificate valid 100 days has its re-issue planned 66 days out, past Node's 24.8-day timer
+  // limit; before the timer fix that fired at once, and a 10-second `run` issued 164 certificates.
+  it('issues a certificate valid 100 days (ttl = "2400h") once in a 10-second run, counted in OpenBao’s audit log', async () => {
+    project = await makeProject({
+      config: `
+backend "vault" "main" {
+  address = "${bao.address}"
+}
+template {
+  contents    = "{{#with (secret \\"main:pki/issue/long\\" common_name=\\"app.internal\\" ttl=\\"2400h\\")}}{{certificate}}{{/with}}"
+  destination = "@OUT@/cert.pem"
+}
+`,
+    });
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    const rendered = await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    const cert = new X509Certificate(readFileSync(join(project.out, 'cert.pem')));
+    expect((Date.parse(cert.validTo) - Date.parse(String(rendered.time))) / 86_400_000).toBeGreaterThan(99);
+    // The point is what does not happen: watch for 10 s.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const issued = (await bao.auditedRequests()).slice(before).filter((r) => r.path === 'pki/issue/long').length;
+    console.log(`ttl 2400h, 10 s of run: ${issued} issuance(s)`);
+    expect(issued).toBe(1);
+    expect((await daemon.stop()).code).toBe(0);
+    expectNoSecrets(daemon.stderr, [bao.rootToken]);
+  }, 30_000);
 });

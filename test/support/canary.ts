@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 /*
  * The suite-wide leak canary. Every secret a test hands to the sidecar is registered here (expectNoSecrets
  * registers what it checks; canary() makes fresh ones), and everything the sidecar shows the world is recorded:
- * each CLI run's stdout and stderr, each daemon's argv and title (/proc/<pid>/cmdline), metrics pages. After each
+ * each CLI run's stdout and stderr, each daemon's argv and title (/proc/<pid>/cmdline), every answer of its
+ * listener (metrics labels, readiness reasons, refresh answers), its audit file (the `path` of every access), and
+ * each supervised child's environment, where the sidecar's own credentials must not be. After each
  * test file, canary-setup.ts looks for every registered secret in every record of that file, so a leak is caught
  * even by a test that forgot to look for it.
  */
@@ -52,6 +54,34 @@ export function recordChildEnvironment(pid: number, configText: string): void {
     recordShown(`the supervised child's environment (/proc/${pid}/environ)`, variables.join('\n'));
   } catch {
     // Gone already.
+  }
+}
+
+/** The variables the sidecar itself reads credentials from: never for the child unless env.allow names them. */
+const CREDENTIAL_VARIABLES = [
+  'VAULT_TOKEN', 'VAULT_CLIENT_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'EJSON_PRIVATE_KEY',
+];
+
+/**
+ * Registers the sidecar's own credentials from the environment it is started with: the well-known variables,
+ * and the one the config's `refresh_token_env` names. Any of them in a child's environment (beyond a name its
+ * env.allow lists on purpose), a log line or an HTTP answer is a leak.
+ */
+export function registerSidecarCredentials(env: Readonly<Record<string, string | undefined>>, configText: string): void {
+  const names = new Set(CREDENTIAL_VARIABLES);
+  for (const match of configText.matchAll(/"?refresh_token_env"?\s*[=:]\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)) if (match[1]) names.add(match[1]);
+  registerSecrets([...names].map((name) => env[name] ?? '').filter(Boolean));
+}
+
+/** The audit file a config names (`audit { path = "…" }`), as the sidecar left it. */
+export function recordAuditFile(configText: string): void {
+  for (const match of configText.matchAll(/audit\s*\{[^}]*?\bpath\s*=\s*"([^"]+)"/g)) {
+    try {
+      recordShown(`the audit file ${match[1] ?? ''}`, readFileSync(match[1] ?? '', 'utf8'));
+    } catch {
+      // Never written: nothing to see.
+    }
   }
 }
 

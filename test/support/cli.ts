@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './dirs.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { recordChildEnvironment, recordCommandLine, recordShown } from './canary.js';
+import { recordAuditFile, recordChildEnvironment, recordCommandLine, recordShown, registerSidecarCredentials } from './canary.js';
 import { JsonLines } from './json-lines.js';
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -14,6 +14,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** The text of the config a command line names (-c FILE), for the canary's look at audit files and credentials. */
+function configTextOf(args: readonly string[]): string {
+  const at = args.indexOf('-c');
+  const file = at === -1 ? undefined : args[at + 1];
+  try {
+    return file && existsSync(file) ? readFileSync(file, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // A clean environment: the sidecar must not depend on the test runner's variables.
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
@@ -22,6 +33,7 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Runs the built CLI to completion, as a user would. */
 export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    registerSidecarCredentials(options.env ?? {}, configTextOf(args));
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -32,6 +44,7 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
       // --show-secrets prints values to stdout because the user asked for them.
       if (!args.includes('--show-secrets')) recordShown(`secrets-sidecar ${args[0] ?? ''} stdout`, stdout);
       recordShown(`secrets-sidecar ${args[0] ?? ''} stderr`, stderr);
+      recordAuditFile(configTextOf(args));
       resolve({ code, signal, stdout, stderr });
     });
   });
@@ -54,11 +67,13 @@ export class Daemon {
   #onChildStarted: ((pid: number) => void) | undefined;
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
+    registerSidecarCredentials(options.env ?? {}, configTextOf(args));
     this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) =>
       this.child.on('close', (code, signal) => {
         // Not stdout: in `run` it carries the supervised child's own output (an app may print what it reads).
         recordShown('secrets-sidecar run stderr', this.stderr);
+        recordAuditFile(configTextOf(args));
         resolve({ code, signal });
       }),
     );

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { recordShown } from './canary.js';
 
 /** One plain HTTP request on loopback, without keep-alive; resolves with the status and body. */
 export function httpCall(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -7,7 +8,11 @@ export function httpCall(port: number, method: string, path: string, headers: Re
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => {
+        // Whatever the sidecar's listener answers is shown to the world: the canary looks at it.
+        if (/^\/(healthz|readyz|metrics|v1\/)/.test(path)) recordShown(`the listener's answer to ${method} ${path}`, body);
+        resolve({ status: res.statusCode ?? 0, body });
+      });
     })
       .once('error', reject)
       .end();

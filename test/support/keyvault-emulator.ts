@@ -44,6 +44,13 @@ export interface KeyVaultEmulator {
   setSecret(name: string, value: string, options?: { contentType?: string; attributes?: SecretAttributes; certificate?: boolean }): string;
   /** The next `count` authenticated requests get 429 with this Retry-After (seconds). */
   throttle(count: number, retryAfterSeconds: number): void;
+  /**
+   * What the next `count` reads of a secret's value get instead of a plain answer: `trickle` (a byte every
+   * 500 ms), `stall` (headers never come), `reset` (TCP RST), `not-json` (200 with an HTML page); undefined: normal.
+   */
+  fault(kind: EmulatorFault | undefined, count?: number): void;
+  /** Resolves when `route` gets its next request (counted from this call). */
+  requested(route: string): Promise<void>;
   /** How many requests a route got: "GET /secrets/{name}" (latest), "GET /secrets/{name}/{version}", "GET /secrets/{name}/versions", "GET /secrets", "token". */
   requests(route: string): number;
   /** Every access token handed out, so tests can look for them in logs. */
@@ -52,6 +59,8 @@ export interface KeyVaultEmulator {
 }
 
 const RESOURCE = 'https://vault.azure.net';
+
+export type EmulatorFault = 'trickle' | 'stall' | 'reset' | 'not-json';
 
 export async function startKeyVaultEmulator(options: { name?: string; port?: number; hosts?: boolean } = {}): Promise<KeyVaultEmulator> {
   const name = options.name ?? `sidecar-${randomBytes(4).toString('hex')}`;
@@ -64,7 +73,16 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
   const tokens: string[] = [];
   const identityHeader = randomBytes(16).toString('hex');
   let throttled = { count: 0, retryAfter: 0 };
-  const count = (route: string) => counts.set(route, (counts.get(route) ?? 0) + 1);
+  let faulty: { kind: EmulatorFault; count: number } | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+  const waiting: { route: string; resolve: () => void }[] = [];
+  const count = (route: string) => {
+    counts.set(route, (counts.get(route) ?? 0) + 1);
+    for (const w of waiting.filter((entry) => entry.route === route)) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
 
   const vault = createHttpsServer({ cert: readFileSync(certs.cert('vault').cert), key: readFileSync(certs.cert('vault').key) }, (req, res) => {
     void handleVault(req, res).catch((error: unknown) => sendError(res, 500, 'InternalError', String(error)));
@@ -103,10 +121,32 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
     count(parts[2] ? 'GET /secrets/{name}/{version}' : 'GET /secrets/{name}');
     const wanted = parts[2] ? versions?.find((v) => v.version === parts[2]) : versions?.at(-1);
     if (!wanted) return notFound(res, secretName, parts[2]);
+    if (faulty && faulty.count > 0) {
+      faulty.count--;
+      return misbehave(faulty.kind, req, res, JSON.stringify({ ...item(secretName, wanted, true), value: wanted.value }));
+    }
     if (!wanted.attributes.enabled) {
       return sendJson(res, 403, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } });
     }
     return sendJson(res, 200, { ...item(secretName, wanted, true), value: wanted.value });
+  }
+
+  function misbehave(kind: EmulatorFault, req: IncomingMessage, res: ServerResponse, body: string): void {
+    if (kind === 'reset') return void req.socket.resetAndDestroy();
+    if (kind === 'stall') return;
+    if (kind === 'not-json') return void res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end('<html><body>Sign in to the proxy</body></html>');
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(body.slice(sent, sent + 1));
+      if (++sent >= body.length) res.end();
+      if (sent >= body.length) clearInterval(timer);
+    }, 500);
+    timers.add(timer);
+    res.once('close', () => {
+      clearInterval(timer);
+      timers.delete(timer);
+    });
   }
 
   function item(secretName: string, v: SecretVersion, withVersion: boolean): Record<string, unknown> {
@@ -162,9 +202,16 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
     throttle(n, retryAfterSeconds) {
       throttled = { count: n, retryAfter: retryAfterSeconds };
     },
+    fault(kind, n = Infinity) {
+      faulty = kind === undefined ? undefined : { kind, count: n };
+    },
     requests: (route) => counts.get(route) ?? 0,
+    requested: (route) => new Promise<void>((resolve) => waiting.push({ route, resolve })),
     tokens,
     stop: async () => {
+      for (const timer of timers) clearInterval(timer);
+      // Stalled and trickling answers hold their connections open; close would wait for them.
+      vault.closeAllConnections();
       await Promise.all([vault, identity].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       if (options.hosts !== false) {
         const hosts = await readFile('/etc/hosts', 'utf8');

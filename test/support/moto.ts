@@ -38,17 +38,18 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   const port = await freePort();
   const args = ['-H', '127.0.0.1', '-p', String(port)];
   const offset = options.clockOffsetSeconds;
+  // A process group of its own: faketime forks moto as its child, and stop() must end both.
   const child =
     offset === undefined
-      ? spawn(MOTO, args, { stdio: 'ignore' })
-      : spawn('faketime', ['-f', `${offset >= 0 ? '+' : ''}${offset}`, MOTO, ...args], { stdio: 'ignore', env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
+      ? spawn(MOTO, args, { stdio: 'ignore', detached: true })
+      : spawn('faketime', ['-f', `${offset >= 0 ? '+' : ''}${offset}`, MOTO, ...args], { stdio: 'ignore', detached: true, env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${endpoint}/moto-api/`, child, 'moto', 10_000);
   return {
     endpoint,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
       await exited;
     },
   };

@@ -24,6 +24,14 @@ export interface OpenBao {
   stop(): Promise<void>;
 }
 
+/** Creates (or updates) AppRole role `name` with `settings`; returns its role_id and a fresh secret_id. */
+export async function appRoleCredentials(bao: OpenBao, name: string, settings: object): Promise<{ roleId: string; secretId: string }> {
+  await bao.api('POST', `auth/approle/role/${name}`, settings);
+  const roleId = ((await bao.api('GET', `auth/approle/role/${name}/role-id`))?.['data'] as { role_id: string }).role_id;
+  const secretId = ((await bao.api('POST', `auth/approle/role/${name}/secret-id`))?.['data'] as { secret_id: string }).secret_id;
+  return { roleId, secretId };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -13,6 +13,12 @@ export interface Toxiproxy {
   readonly listen: string;
   /** Cuts (false) or restores (true) the proxy: open connections drop, new ones are refused. */
   setEnabled(enabled: boolean): Promise<void>;
+  /**
+   * Adds a toxic to the answers (downstream): `bandwidth` {rate: KB/s}, `slicer` {average_size, delay: µs} to
+   * trickle, `timeout` {timeout: 0} to stall, `reset_peer`, `latency`. Returns its name, for removeToxic.
+   */
+  addToxic(type: string, attributes: Record<string, number>): Promise<string>;
+  removeToxic(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,11 +32,22 @@ export async function startToxiproxy(upstream: string): Promise<Toxiproxy> {
   const listen = `127.0.0.1:${await freePort()}`;
   const created = await fetch(`${api}/proxies`, { method: 'POST', body: JSON.stringify({ name: 'upstream', listen, upstream, enabled: true }) });
   if (!created.ok) throw new Error(`toxiproxy: cannot create the proxy (${created.status})`);
+  let toxics = 0;
   return {
     listen,
     setEnabled: async (enabled) => {
       const response = await fetch(`${api}/proxies/upstream`, { method: 'POST', body: JSON.stringify({ enabled }) });
       if (!response.ok) throw new Error(`toxiproxy: cannot set enabled=${enabled} (${response.status})`);
+    },
+    addToxic: async (type, attributes) => {
+      const name = `${type}-${toxics++}`;
+      const response = await fetch(`${api}/proxies/upstream/toxics`, { method: 'POST', body: JSON.stringify({ name, type, stream: 'downstream', toxicity: 1, attributes }) });
+      if (!response.ok) throw new Error(`toxiproxy: cannot add the ${type} toxic (${response.status} ${await response.text()})`);
+      return name;
+    },
+    removeToxic: async (name) => {
+      const response = await fetch(`${api}/proxies/upstream/toxics/${name}`, { method: 'DELETE' });
+      if (!response.ok) throw new Error(`toxiproxy: cannot remove the toxic ${name} (${response.status})`);
     },
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');

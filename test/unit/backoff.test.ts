@@ -23,6 +23,23 @@ describe('retry with backoff', () => {
   afterEach(() => vi.useRealTimers());
   const unavailable = () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'down');
 
+  it("waits as long as the server's Retry-After asks, but never past max_backoff", async () => {
+    vi.useFakeTimers();
+    const delays: number[] = [];
+    const asks = [1_500, 60_000, 10];
+    const done = retryWithBackoff(
+      (attempt) => {
+        const retryAfterMs = asks[attempt - 1];
+        return retryAfterMs === undefined ? Promise.resolve('up') : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'busy', { retryAfterMs }));
+      },
+      { policy: POLICY, attempts: 0, random: () => 1, onRetry: (_e, _a, delay) => delays.push(delay) },
+    );
+    await vi.advanceTimersByTimeAsync(60_000);
+    await expect(done).resolves.toBe('up');
+    // 1.5 s asked, over the 200 ms step; a minute asked, capped at 2 s; 10 ms asked, the 800 ms step wins.
+    expect(delays).toEqual([1_500, 2_000, 800]);
+  });
+
   it('keeps growing the delay when retrying forever, then stays at the cap', async () => {
     vi.useFakeTimers();
     const delays: number[] = [];
@@ -37,6 +54,22 @@ describe('retry with backoff', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     await expect(done).resolves.toBe('up');
     expect(delays).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
+  });
+
+  it('waits four times longer after throttling than after other failures, within max_backoff', async () => {
+    vi.useFakeTimers();
+    const delays: number[] = [];
+    const failures = [unavailable(), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down'), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down')];
+    const done = retryWithBackoff((attempt) => (failures[attempt - 1] ? Promise.reject(failures[attempt - 1] as Error) : Promise.resolve('up')), {
+      policy: POLICY,
+      attempts: 0,
+      random: () => 1,
+      onRetry: (_e, _a, delay) => delays.push(delay),
+    });
+    await vi.advanceTimersByTimeAsync(10_000);
+    await expect(done).resolves.toBe('up');
+    // Unavailable at attempt 1: 200 ms. Throttled at attempt 2: 1,600 ms, not 400; at attempt 3: the 2 s cap.
+    expect(delays).toEqual([200, 1_600, 2_000]);
   });
 
   it('stops at once on an error that is not retryable, and after the attempts given', async () => {

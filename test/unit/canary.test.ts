@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assertNoLeaks, canary, counts, recordShown, registerSecrets, resetCanary } from '../support/canary.js';
+import { assertNoLeaks, canary, counts, findLeaks, recordAuditFile, recordShown, registerSecrets, registerSidecarCredentials, resetCanary } from '../support/canary.js';
 
 describe('the suite-wide leak canary', () => {
   it('fails loudly, naming where, when a test lets a canary out (and never prints the value)', () => {
@@ -25,6 +28,20 @@ describe('the suite-wide leak canary', () => {
     canary('clean');
     recordShown('a log', 'all good');
     expect(() => assertNoLeaks('clean')).not.toThrow();
+    resetCanary();
+  });
+
+  it("registers the sidecar's own credentials, the refresh_token_env variable included, and reads audit files", async () => {
+    resetCanary();
+    const env = { VAULT_TOKEN: 'hvs.vault-token-value', AWS_SECRET_ACCESS_KEY: 'aws-secret-key-value', SIDECAR_REFRESH: 'refresh-token-value', HOME: '/root' };
+    registerSidecarCredentials(env, 'listener {\n  refresh_token_env = "SIDECAR_REFRESH"\n}\n');
+    expect(counts().secrets).toBe(3);
+    recordShown("the supervised child's environment", 'HOME=/root\nSIDECAR_REFRESH=refresh-token-value');
+    const dir = await mkdtemp(join(tmpdir(), 'canary-'));
+    await writeFile(join(dir, 'audit.jsonl'), '{"path":"db?token=aws-secret-key-value"}\n');
+    recordAuditFile(`audit {\n  path = "${join(dir, 'audit.jsonl')}"\n}\n`);
+    await rm(dir, { recursive: true });
+    expect(findLeaks().map((l) => l.where)).toEqual(["the supervised child's environment", `the audit file ${join(dir, 'audit.jsonl')}`]);
     resetCanary();
   });
 });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CREDENTIAL_ENV_PATTERNS, parseConfig } from '../../src/config/load-config.js';
+import { SIDECAR_CREDENTIAL_ENV } from '../../src/config/credential-env.js';
+import { parseConfig } from '../../src/config/load-config.js';
 import { childEnvironment } from '../../src/reload/child-env.js';
 import { exitStatus } from '../../src/reload/child-supervisor.js';
 
 const SIDECAR_ENV = { PATH: '/usr/bin', HOME: '/home/app', VAULT_TOKEN: 'hvs.x', AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'k', AZURE_CLIENT_SECRET: 's', IDENTITY_HEADER: 'h', APP_MODE: 'prod' };
-const policy = (extra: { pristine?: boolean; allow?: string[]; deny?: string[] } = {}) => ({ pristine: extra.pristine ?? false, allow: extra.allow ?? [], deny: [...CREDENTIAL_ENV_PATTERNS, ...(extra.deny ?? [])] });
+const policy = (extra: { pristine?: boolean; allow?: string[]; deny?: string[] } = {}) => ({ pristine: extra.pristine ?? false, allow: extra.allow ?? [], deny: [...SIDECAR_CREDENTIAL_ENV, ...(extra.deny ?? [])] });
 
 describe('child environment', () => {
   it("passes the sidecar's environment without its credentials", () => {

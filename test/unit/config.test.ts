@@ -155,7 +155,7 @@ describe('config', () => {
 
   it('rejects interpolation, variables and expressions, which a config of data does not evaluate', async () => {
     expect((await configError('log_level = "${var.level}"\n')).message).toContain('sidecar.hcl:1:14: interpolation');
-    expect((await configError('log_level = var.level\n')).message).toContain('sidecar.hcl:1:13: "var" looks like a variable');
+    expect((await configError('log_level = var.level\n')).message).toContain('sidecar.hcl:1:13: an unquoted word here reads as a variable');
     expect((await configError('retry {\n  attempts = 1 + 2\n}\n')).message).toContain('sidecar.hcl:2:14: operators are not supported');
   });
 
@@ -219,6 +219,16 @@ describe('vault backend config', () => {
     expect(await threshold('')).toBeCloseTo(2 / 3);
     expect(await threshold('lease_renewal_threshold = 0.5')).toBe(0.5);
     await expect(threshold('lease_renewal_threshold = 1')).rejects.toThrow(/lease_renewal_threshold/);
+  });
+
+  it('takes request_timeout for AWS and Azure backends, 30 s by default, and refuses 0', async () => {
+    const timeout = async (block: string, line: string) => ((await parseConfig(`backend ${block} {\n${line}\n}\n`, '/c.hcl')).backends[0] as { requestTimeoutMs: number }).requestTimeoutMs;
+    const azure = 'vault_url = "https://kv.vault.azure.net"';
+    expect(await timeout('"aws_secrets_manager" "sm"', '')).toBe(30_000);
+    expect(await timeout('"aws_ssm" "p"', 'request_timeout = "5s"')).toBe(5_000);
+    expect(await timeout('"azure_key_vault" "kv"', azure)).toBe(30_000);
+    expect(await timeout('"azure_key_vault" "kv"', `${azure}\nrequest_timeout = "2s"`)).toBe(2_000);
+    await expect(timeout('"aws_secrets_manager" "sm"', 'request_timeout = "0s"')).rejects.toThrow(/request_timeout: must be at least 100ms/);
   });
 
   it('rejects two auth methods, an approle without a role id, and a bad address', async () => {

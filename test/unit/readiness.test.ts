@@ -33,4 +33,19 @@ describe('readiness', () => {
     expect(readiness.state(new Set(['main:secret/other'])).ready).toBe(true);
     expect(readiness.state(new Set(['main:secret/gone'])).ready).toBe(true);
   });
+
+  it("counts a backend's token that cannot be looked up, until it can, and forgets it with its backend", () => {
+    let now = 0;
+    const readiness = new Readiness(100, () => now);
+    readiness.markRendered();
+    const lookup = (outcome: 'ok' | 'error'): TapEvent => ({ kind: 'audit', record: { event: 'auth.lookup', backend: 'main', path: 'auth/token/lookup-self', outcome, durationMs: 1 } });
+    readiness.observe(lookup('error'));
+    now = 200;
+    expect(readiness.state(new Set(['main:secret/a']))).toEqual({ ready: false, reasons: ['main:auth/token/lookup-self has been failing for 0s: the token is not renewed until it answers'] });
+    readiness.observe(lookup('ok'));
+    expect(readiness.state(new Set(['main:secret/a'])).ready).toBe(true);
+    readiness.observe(lookup('error'));
+    now = 400;
+    expect(readiness.state(new Set(['other:secret/a'])).ready).toBe(true);
+  });
 });

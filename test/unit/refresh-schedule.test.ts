@@ -51,6 +51,17 @@ describe('refresh schedule', () => {
     expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 45_000 });
   });
 
+  it('replaces a lease whose max TTL is shorter than twice the margin at half its whole life, not at every renewal', () => {
+    const policy = { fraction: 2 / 3, jitter: 0, marginMs: 11_000 };
+    // Issued at T0, max TTL 8.5 s, found out at the first renewal (1.5 s in): half its life, not at once.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500, issuedAt: T0 }, T0 + 1_500, 0, policy)).toEqual({ action: 'refetch', at: T0 + 4_250 });
+    // Without the floor that would be at once, and again at every first renewal of each new lease.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500 }, T0 + 1_500, 0, policy)).toEqual({ action: 'refetch', at: T0 + 1_500 });
+    // A max TTL long enough for the margin: replaced the margin before the end.
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 11_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 29_000, 0, policy)).toEqual({ action: 'refetch', at: T0 + 29_000 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 20_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 20_000, 0, policy)).toEqual({ action: 'refetch', at: T0 + 29_000 });
+  });
+
   it('re-fetches an expiring secret after two thirds of the time it has left', () => {
     expect(planRefresh({ kind: 'expiry', expiresAt: T0 + 90_000 }, T0, 0)).toEqual({ action: 'refetch', at: T0 + 60_000 });
     // Already expired: act now, not in the past.

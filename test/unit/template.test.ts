@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
 import { compileTemplate } from '../../src/template/compile.js';
 import type { RenderOptions, SecretLookup, SecretStore } from '../../src/template/render-state.js';
-import { renderTemplate, type RenderResult } from '../../src/template/render.js';
+import { renderTemplate as renderBytes, type RenderResult } from '../../src/template/render.js';
 import { parseSecretRef, secretKey } from '../../src/template/secret-ref.js';
 
 /** An in-memory store: secrets are "fetched" only when the test says so, to drive render-to-fixpoint. */
@@ -15,6 +15,12 @@ class MemoryStore implements SecretStore {
   fetch(keys: Iterable<string>): void {
     for (const key of keys) this.fetched.set(key, this.all[key]);
   }
+}
+
+/** A render whose complete result also carries its output as text, for readable assertions. */
+function renderTemplate(...args: Parameters<typeof renderBytes>): RenderResult & { text?: string } {
+  const result = renderBytes(...args);
+  return result.status === 'complete' ? { ...result, text: result.bytes.toString('utf8') } : result;
 }
 
 const SECRETS = {
@@ -35,7 +41,7 @@ function renderFully(source: string, extra: Partial<RenderOptions> = {}, strict 
   const template = compileTemplate('test.hbs', source, strict);
   for (let passes = 1; passes <= 10; passes++) {
     const result: RenderResult = renderTemplate(template, options(store, extra));
-    if (result.status === 'complete') return { text: result.text, passes };
+    if (result.status === 'complete') return { text: result.bytes.toString('utf8'), passes };
     store.fetch(result.missing.keys());
   }
   throw new Error('did not settle');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MountCache, kvReadPath, type MountInfo } from '../../src/backends/vault/kv-mounts.js';
 import { vaultError } from '../../src/backends/vault/vault-errors.js';
+import { parseRetryAfter, VaultHttpError } from '../../src/backends/vault/vault-http.js';
 
 const KV2: MountInfo = { path: 'secret/', type: 'kv', version: '2' };
 const KV1: MountInfo = { path: 'kv1/', type: 'kv', version: '1' };
@@ -23,6 +24,22 @@ describe('KV mount cache', () => {
     expect(found.slice(50, 52)).toEqual([KV1, KV1]);
     expect(found[52]).toBe(DB);
     expect(lookups).toHaveLength(3);
+  });
+
+  it('looks a forgotten mount up again once, however many paths under it failed together', async () => {
+    let lookups = 0;
+    const cache = new MountCache(() => {
+      lookups++;
+      return Promise.resolve({ ...KV2 });
+    });
+    const stale = await cache.mountFor('secret/a');
+    for (let i = 0; i < 20; i++) cache.forget(stale);
+    const again = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.mountFor(`secret/p${i}`)));
+    expect(again.every((m) => m === again[0] && m !== stale)).toBe(true);
+    expect(lookups).toBe(2);
+    cache.clear();
+    await cache.mountFor('secret/a');
+    expect(lookups).toBe(3);
   });
 
   it('tries again after a failed lookup', async () => {
@@ -53,7 +70,23 @@ describe('Vault error mapping', () => {
     expect(vaultError(http(404, ''), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', retryable: false });
     for (const status of [429, 500, 503]) expect(vaultError(http(status, 'Vault is sealed'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true });
     expect(vaultError(http(400, 'bad request'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false });
-    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, message: 'x: ECONNREFUSED' });
+    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, message: 'x: connection refused: nothing listens at that address (ECONNREFUSED)' });
+  });
+
+  it('says what a network failure was, not "Error"', () => {
+    expect(vaultError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'x').message).toBe('x: connection closed by the server before it answered (socket hang up)');
+    expect(vaultError(Object.assign(new Error('Error'), { code: 'EPIPE' }), 'x').message).toBe('x: connection closed by the server while sending the request (EPIPE)');
+  });
+
+  it('codes a login refused with 400 (a wrong secret_id) as denied, not malformed, and does not retry it', () => {
+    expect(vaultError(http(400, 'invalid role or secret ID'), 'x', { login: true })).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_DENIED', retryable: false, message: 'x: invalid role or secret ID (400)' });
+  });
+
+  it("carries Vault's Retry-After on 429 and 503 to the retry loop", () => {
+    expect(vaultError(new VaultHttpError(429, 'rate limited', 4_000), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, retryAfterMs: 4_000 });
+    expect(parseRetryAfter('3')).toBe(3_000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 
   it('keeps nothing of the request, whose headers carry the token', () => {

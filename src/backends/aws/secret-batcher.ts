@@ -1,4 +1,4 @@
-import { SidecarError } from '../../errors.js';
+import { SidecarError, toSidecarError } from '../../errors.js';
 
 /** What one secret came back as in a batch. */
 export interface BatchedValue {
@@ -18,17 +18,35 @@ export interface BatchAnswer {
  * value or its own error.
  */
 export class SecretBatcher {
-  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: unknown) => void }[] = [];
+  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: Error) => void }[] = [];
 
   constructor(
     private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>,
     private readonly batchSize = 20,
   ) {}
 
-  get(id: string): Promise<BatchedValue> {
+  /**
+   * The value of `id` from the next batch. A caller whose signal aborts (shutdown, `once --timeout`) stops
+   * waiting at once; the batch itself, shared with others, runs on to its own deadline.
+   */
+  get(id: string, signal: AbortSignal): Promise<BatchedValue> {
     return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(abortReason(signal));
+      const onAbort = () => reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const detach = () => signal.removeEventListener('abort', onAbort);
       if (this.#pending.length === 0) setImmediate(() => void this.#flush());
-      this.#pending.push({ id, resolve, reject });
+      this.#pending.push({
+        id,
+        resolve: (value) => {
+          detach();
+          resolve(value);
+        },
+        reject: (error) => {
+          detach();
+          reject(error);
+        },
+      });
     });
   }
 
@@ -45,7 +63,7 @@ export class SecretBatcher {
         try {
           answer = await this.fetchBatch(chunk);
         } catch (error) {
-          for (const caller of callers) caller.reject(error);
+          for (const caller of callers) caller.reject(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
           return;
         }
         for (const caller of callers) {
@@ -58,4 +76,8 @@ export class SecretBatcher {
       }),
     );
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }

@@ -4,8 +4,11 @@ import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { errorFields } from '../../log/error-fields.js';
+import { SidecarError } from '../../errors.js';
 import { awsError } from './aws-errors.js';
+import { requireRegion, sendBounded } from './aws-call.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { limitAwsResponses } from './response-limit.js';
 import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer, type BatchedValue } from './secret-batcher.js';
 
@@ -44,6 +47,10 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly #nextRotation = new Map<string, number>();
   readonly #batcher = new SecretBatcher((ids) => this.#batchGet(ids));
   #listDenied = false;
+  /** Secrets whose scheduled deletion was already warned about (once per secret and date, not per poll). */
+  readonly #deletionWarned = new Map<string, number>();
+  /** Aborts calls still running when the backend closes (a batch serves several callers, none owns it). */
+  readonly #closing = new AbortController();
 
   constructor(
     private readonly config: AwsSecretsManagerBackendConfig,
@@ -54,41 +61,53 @@ export class SecretsManagerBackend implements SecretBackend {
     this.name = config.name;
     this.#client = new SecretsManagerClient(awsClientOptions(config));
     instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
+    limitAwsResponses(this.#client);
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  /** A Secrets Manager backend whose region is known (a config error at start otherwise). */
+  static async open(config: AwsSecretsManagerBackendConfig, logger: Logger, live = false): Promise<SecretsManagerBackend> {
+    const backend = new SecretsManagerBackend(config, logger, live);
+    await requireRegion(backend.#client, config.name);
+    return backend;
+  }
+
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const request = parseSecretRequest(path);
+    const what = `backend "${this.name}": ${request.secretId}`;
     const known = this.#known.get(path);
     if (known && request.stage) {
-      const current = await this.#versionInStage(request, path);
+      const current = await this.#versionInStage(request, path, context.signal);
       if (current === known.versionId) return this.#result(known.versionId, known.value, request);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
-    const answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId) : await this.#getOne(request);
-    const value = answer.secretBinary ? Buffer.from(answer.secretBinary).toString('base64') : decode(answer.secretString ?? '');
+    let answer: BatchedValue;
+    try {
+      answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal) : await this.#getOne(request, context.signal);
+    } catch (error) {
+      throw await this.#explainUnreadable(error, request.secretId, context.signal);
+    }
+    const value = decodeValue(answer, what);
     this.#known.set(path, { versionId: answer.versionId, value });
     return this.#result(answer.versionId, value, request);
   }
 
-  async #getOne(request: SecretRequest): Promise<BatchedValue> {
-    try {
-      const answer = await this.#client.send(new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) }));
-      return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
-    } catch (error) {
-      throw awsError(error, `backend "${this.name}": ${request.secretId}`);
-    }
+  #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
+  }
+
+  async #getOne(request: SecretRequest, signal: AbortSignal): Promise<BatchedValue> {
+    const command = new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) });
+    const answer = await this.#send(`backend "${this.name}": ${request.secretId}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
   }
 
   async #batchGet(ids: string[]): Promise<BatchAnswer> {
-    try {
-      const answer = await this.#client.send(new BatchGetSecretValueCommand({ SecretIdList: ids }));
-      const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
-      const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
-      if (this.live) await this.#learnRotations(ids, values);
-      return { values, errors };
-    } catch (error) {
-      throw awsError(error, `backend "${this.name}": a batch of ${ids.length} secrets`);
-    }
+    const command = new BatchGetSecretValueCommand({ SecretIdList: ids });
+    const answer = await this.#send(`backend "${this.name}": ${batchName(ids)}`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
+    const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
+    if (this.live) await this.#learnRotations(ids, values);
+    return { values, errors };
   }
 
   /**
@@ -108,32 +127,66 @@ export class SecretsManagerBackend implements SecretBackend {
       for (let start = 0; start < names.length; start += LIST_FILTER_VALUES) {
         const chunk = names.slice(start, start + LIST_FILTER_VALUES);
         // A name filter matches by prefix: only exact names count.
-        const listed = await this.#client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: chunk }], MaxResults: 100 }));
+        const command = new ListSecretsCommand({ Filters: [{ Key: 'name', Values: chunk }], MaxResults: 100 });
+        const listed = await this.#send(`backend "${this.name}": ListSecrets`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
         for (const entry of listed.SecretList ?? []) {
           const id = entry.Name === undefined ? undefined : idByName.get(entry.Name);
           if (id !== undefined && entry.NextRotationDate) this.#nextRotation.set(id, entry.NextRotationDate.getTime());
         }
       }
     } catch (error) {
+      if (this.#closing.signal.aborted) return;
       this.#listDenied = true;
-      this.logger.info({ error: errorFields(awsError(error, `backend "${this.name}": ListSecrets`)) }, 'cannot list secrets to learn rotation schedules; they are learned at the first refresh instead');
+      this.logger.info({ error: errorFields(error) }, 'cannot list secrets to learn rotation schedules; they are learned at the first refresh instead');
     }
   }
 
   async close(): Promise<void> {
+    this.#closing.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": closed`));
     this.#client.destroy();
     await Promise.resolve();
   }
 
-  async #versionInStage(request: SecretRequest, path: string): Promise<string | undefined> {
+  async #versionInStage(request: SecretRequest, path: string, signal: AbortSignal): Promise<string | undefined> {
+    const command = new DescribeSecretCommand({ SecretId: request.secretId });
+    const described = await this.#send(`backend "${this.name}": ${path}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    if (described.NextRotationDate) this.#nextRotation.set(request.secretId, described.NextRotationDate.getTime());
+    else this.#nextRotation.delete(request.secretId);
+    if (described.DeletedDate) this.#warnDeletion(request.secretId, described.DeletedDate);
+    else this.#deletionWarned.delete(request.secretId);
+    return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
+  }
+
+  /**
+   * Secrets Manager refuses to read a secret scheduled for deletion with a bare InvalidRequestException: one
+   * DescribeSecret says whether that is why, and when it will be gone.
+   */
+  async #explainUnreadable(error: unknown, secretId: string, signal: AbortSignal): Promise<unknown> {
+    if (!(error instanceof SidecarError) || (error.cause as { name?: string } | undefined)?.name !== 'InvalidRequestException') return error;
+    const what = `backend "${this.name}": ${secretId}`;
     try {
-      const described = await this.#client.send(new DescribeSecretCommand({ SecretId: request.secretId }));
-      if (described.NextRotationDate) this.#nextRotation.set(request.secretId, described.NextRotationDate.getTime());
-      else this.#nextRotation.delete(request.secretId);
-      return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
-    } catch (error) {
-      throw awsError(error, `backend "${this.name}": ${path}`);
+      const command = new DescribeSecretCommand({ SecretId: secretId });
+      const described = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+      if (!described.DeletedDate) return error;
+      return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: scheduled for deletion on ${described.DeletedDate.toISOString()}, and cannot be read until the deletion is cancelled`, {
+        hint: 'restore it (aws secretsmanager restore-secret), or stop referring to it',
+      });
+    } catch {
+      return error;
     }
+  }
+
+  /**
+   * A secret scheduled for deletion can no longer be read, but the value held is still good until the date: it
+   * is served on, and someone is told, once per secret (again only if the date moves).
+   */
+  #warnDeletion(secretId: string, deletedDate: Date): void {
+    if (this.#deletionWarned.get(secretId) === deletedDate.getTime()) return;
+    this.#deletionWarned.set(secretId, deletedDate.getTime());
+    this.logger.warn(
+      { secretName: secretId, deletionDate: deletedDate.toISOString() },
+      `secret ${secretId} is scheduled for deletion on ${deletedDate.toISOString()}; the value already read is still served, and fails after that date unless the deletion is cancelled (RestoreSecret)`,
+    );
   }
 
   #result(versionId: string, value: unknown, request: SecretRequest): FetchedSecret {
@@ -145,6 +198,26 @@ export class SecretsManagerBackend implements SecretBackend {
       : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt: rotation === undefined ? undefined : rotation + ROTATION_GRACE_MS } as const);
     return { value: new Sealed(value), version: `aws:${versionId}`, lifetime };
   }
+}
+
+/** "app/db", or "a batch of 3 secrets (app/db, app/token, app/key)" (names, never values). */
+function batchName(ids: readonly string[]): string {
+  return ids.length === 1 ? (ids[0] ?? '') : `a batch of ${ids.length} secrets (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
+}
+
+/** AWS stores at most 64 KiB in a secret: more comes from a server that is not Secrets Manager, or lies. */
+const MAX_SECRET_BYTES = 65_536;
+
+/** A secret's value: SecretBinary as base64 text, else SecretString (a JSON object when it holds one). */
+function decodeValue(answer: BatchedValue, what: string): unknown {
+  const bytes = answer.secretBinary?.length ?? Buffer.byteLength(answer.secretString ?? '');
+  if (bytes > MAX_SECRET_BYTES) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the value is ${bytes} bytes, more than the ${MAX_SECRET_BYTES} AWS allows a secret`, { retryable: false });
+  if (answer.secretBinary !== undefined && answer.secretBinary.length > 0) return Buffer.from(answer.secretBinary).toString('base64');
+  // An empty value renders as an empty password: a secret created without one, or a lying answer.
+  if (answer.secretBinary !== undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: SecretBinary is empty`, { retryable: false });
+  if (answer.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer holds neither SecretString nor SecretBinary`, { retryable: false });
+  if (answer.secretString === '') throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: SecretString is empty`, { retryable: false });
+  return decode(answer.secretString);
 }
 
 function decode(text: string): unknown {

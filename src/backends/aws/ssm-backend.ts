@@ -5,8 +5,9 @@ import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import { fingerprint } from '../fingerprint.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
-import { awsError } from './aws-errors.js';
+import { requireRegion, sendBounded } from './aws-call.js';
 import { awsClientOptions, instrumentAwsClient } from './call-log.js';
+import { limitAwsResponses } from './response-limit.js';
 import { RateLimiter } from '../rate-limiter.js';
 import { SecretBatcher, type BatchAnswer } from './secret-batcher.js';
 
@@ -23,57 +24,67 @@ export class SsmBackend implements SecretBackend {
   readonly name: string;
   readonly #client: SSMClient;
   readonly #batcher = new SecretBatcher((names) => this.#getParameters(names), GET_PARAMETERS_BATCH);
+  /** Aborts calls still running when the backend closes (a batch serves several callers, none owns it). */
+  readonly #closing = new AbortController();
 
   constructor(
     private readonly config: AwsSecretsManagerBackendConfig,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.name = config.name;
     this.#client = new SSMClient(awsClientOptions(config));
     instrumentAwsClient(this.#client, logger, new RateLimiter(config.maxRequestsPerSecond));
+    limitAwsResponses(this.#client);
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  /** An SSM backend whose region is known (a config error at start otherwise). */
+  static async open(config: AwsSecretsManagerBackendConfig, logger: Logger): Promise<SsmBackend> {
+    const backend = new SsmBackend(config, logger);
+    await requireRegion(backend.#client, config.name);
+    return backend;
+  }
+
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const lifetime = { kind: 'poll', intervalMs: this.config.refreshIntervalMs } as const;
     if (path.endsWith('/')) {
-      const parameters = await this.#byPath(path);
+      const parameters = await this.#byPath(path, context.signal);
       const value: Record<string, unknown> = {};
       for (const p of parameters) setNested(value, (p.Name ?? '').slice(path.length).split('/').filter(Boolean), p.Value ?? '');
       const version = fingerprint(parameters.map((p) => `${p.Name ?? ''}@${p.Version ?? 0}`).sort().join('\n'));
       return { value: new Sealed(value), version, lifetime };
     }
-    const parameter = await this.#batcher.get(path);
-    return { value: new Sealed(parameter.secretString ?? ''), version: `ssm:${parameter.versionId}`, lifetime };
+    const parameter = await this.#batcher.get(path, context.signal);
+    if (parameter.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${path}: the answer holds no value`, { retryable: false });
+    return { value: new Sealed(parameter.secretString), version: `ssm:${parameter.versionId}`, lifetime };
   }
 
   async close(): Promise<void> {
+    this.#closing.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": closed`));
     this.#client.destroy();
     await Promise.resolve();
   }
 
-  async #getParameters(names: string[]): Promise<BatchAnswer> {
-    try {
-      const answer = await this.#client.send(new GetParametersCommand({ Names: names, WithDecryption: true }));
-      const errors = new Map((answer.InvalidParameters ?? []).map((n) => [n, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${n} not found`)]));
-      const values = (answer.Parameters ?? []).map((p) => ({ name: p.Name, arn: p.ARN, versionId: String(p.Version ?? 0), secretString: p.Value, secretBinary: undefined }));
-      return { values, errors };
-    } catch (error) {
-      throw awsError(error, `backend "${this.name}": ${names.length} parameters`);
-    }
+  #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
-  async #byPath(path: string): Promise<Parameter[]> {
+  async #getParameters(names: string[]): Promise<BatchAnswer> {
+    const command = new GetParametersCommand({ Names: names, WithDecryption: true });
+    const answer = await this.#send(`backend "${this.name}": ${names.length} parameters`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const errors = new Map((answer.InvalidParameters ?? []).map((n) => [n, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${n} not found`)]));
+    const values = (answer.Parameters ?? []).map((p) => ({ name: p.Name, arn: p.ARN, versionId: String(p.Version ?? 0), secretString: p.Value, secretBinary: undefined }));
+    return { values, errors };
+  }
+
+  async #byPath(path: string, signal: AbortSignal): Promise<Parameter[]> {
     const parameters: Parameter[] = [];
     let nextToken: string | undefined;
-    try {
-      do {
-        const page = await this.#client.send(new GetParametersByPathCommand({ Path: path, Recursive: true, WithDecryption: true, ...(nextToken ? { NextToken: nextToken } : {}) }));
-        parameters.push(...(page.Parameters ?? []));
-        nextToken = page.NextToken;
-      } while (nextToken);
-    } catch (error) {
-      throw awsError(error, `backend "${this.name}": ${path}`);
-    }
+    do {
+      const command = new GetParametersByPathCommand({ Path: path, Recursive: true, WithDecryption: true, ...(nextToken ? { NextToken: nextToken } : {}) });
+      const page = await this.#send(`backend "${this.name}": ${path}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+      parameters.push(...(page.Parameters ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken);
     if (parameters.length === 0) throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": no parameters under ${path}`);
     return parameters;
   }

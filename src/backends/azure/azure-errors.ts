@@ -1,4 +1,5 @@
 import { SidecarError } from '../../errors.js';
+import { describeNetworkError } from '../network-error.js';
 import { tlsVerificationError } from '../tls-error.js';
 
 /**
@@ -23,10 +24,14 @@ export function azureError(error: unknown, what: string): SidecarError {
   // The SDK's model names it innerError; the wire, innererror.
   if (status === 403 && (detail?.innerError ?? detail?.innererror)?.code === 'SecretDisabled') return new SidecarError('SIDECAR_ERR_BACKEND_INACTIVE', `${what}: the secret is disabled (403 SecretDisabled)`);
   if (status === 401 || status === 403) return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: access denied (${status} ${text})`, { hint: 'grant the identity "Key Vault Secrets User" on the vault, or get/list secret permissions' });
+  if (status === 429) return new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', `${what}: throttled by Key Vault (429 ${text}), after the SDK's own retries`);
+  if (status !== undefined && status < 300) return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer (HTTP ${status}) is not the JSON Key Vault sends; a proxy or a truncated body?`);
   if (status !== undefined) {
-    const retryable = status === 429 || status === 408 || status >= 500;
+    const retryable = status === 408 || status >= 500;
     return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${status} ${text}`, { retryable });
   }
+  const network = describeNetworkError(error);
+  if (network) return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${network}`);
   return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${e.code ?? firstLine(e.message)}`);
 }
 

@@ -2,7 +2,8 @@ import { AzureLogger } from '@azure/logger';
 import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { AzureKeyVaultBackendConfig } from '../../config/types.js';
-import { SidecarError } from '../../errors.js';
+import { SidecarError, isSidecarError } from '../../errors.js';
+import { boundedCall, logAbandoned } from '../bounded-call.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
 import { RateLimiter } from '../rate-limiter.js';
@@ -39,6 +40,8 @@ export class KeyVaultBackend implements SecretBackend {
   readonly type = 'azure_key_vault';
   readonly name: string;
   readonly #client: SecretClient;
+  /** Aborts reads still running when the backend closes. */
+  readonly #closing = new AbortController();
 
   constructor(
     private readonly config: AzureKeyVaultBackendConfig,
@@ -63,14 +66,20 @@ export class KeyVaultBackend implements SecretBackend {
     });
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const request = parseSecretRequest(path);
     const what = `backend "${this.name}": ${path}`;
     let secret: KeyVaultSecret;
     try {
-      secret = await this.#client.getSecret(request.name, request.version ? { version: request.version } : {});
+      // request_timeout bounds the whole read: sign-in, the SDK's own retries and every byte of each answer.
+      secret = await boundedCall((abortSignal) => this.#client.getSecret(request.name, { abortSignal, ...(request.version ? { version: request.version } : {}) }), {
+        signals: [context.signal, this.#closing.signal],
+        timeoutMs: this.config.requestTimeoutMs,
+        what,
+        onAbandon: (reason) => logAbandoned(this.logger, what, reason),
+      });
     } catch (error) {
-      throw azureError(error, what);
+      throw isSidecarError(error) ? error : azureError(error, what);
     }
     const { properties } = secret;
     const now = Date.now();
@@ -86,6 +95,7 @@ export class KeyVaultBackend implements SecretBackend {
   }
 
   async close(): Promise<void> {
+    this.#closing.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": closed`));
     await Promise.resolve();
   }
 

@@ -10,10 +10,12 @@ export interface MountInfo {
 /**
  * Caches mount lookups so that secrets under one mount cost one lookup between them, where consul-template and
  * Vault Agent look one up for every secret. Lookups run one at a time: a path that arrives while one is in
- * flight waits for it, since it will most often answer for that path too.
+ * flight waits for it, since it will most often answer for that path too. A mount can change under us (`kv
+ * enable-versioning`, a remount): `forget` drops one entry, so that the next path under it is looked up again,
+ * once for every path that waited on it.
  */
 export class MountCache {
-  readonly #mounts: MountInfo[] = [];
+  #mounts: MountInfo[] = [];
   #inFlight: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly lookup: (path: string) => Promise<MountInfo>) {}
@@ -34,6 +36,16 @@ export class MountCache {
       this.#inFlight = lookup;
       return lookup;
     }
+  }
+
+  /** Drops `mount` if it is still the cached one (a burst of failures under it drops it once). */
+  forget(mount: MountInfo): void {
+    this.#mounts = this.#mounts.filter((m) => m !== mount);
+  }
+
+  /** Forgets every mount (a forced refresh, a reload). */
+  clear(): void {
+    this.#mounts = [];
   }
 
   /** Vault refuses a mount under another mount's path, so the mount that prefixes a path is its mount. */

@@ -23,8 +23,14 @@ export interface VaultAuthAnswer {
 export interface TokenManagerDependencies {
   /** POSTs to a path without a token (logins) or with the given one (renew-self); returns `auth`. */
   readonly post: (path: string, body: object, token?: string) => Promise<VaultAuthAnswer | undefined>;
-  /** GET auth/token/lookup-self: the token's remaining TTL in seconds and whether it can be renewed. */
-  readonly lookupSelf: (token: string) => Promise<{ ttl: number; renewable: boolean }>;
+  /**
+   * GET auth/token/lookup-self: the token's remaining TTL in seconds and whether it can be renewed; both
+   * undefined when Vault knows the token but its policies do not let it look itself up. Rejects when the token
+   * is not valid (a DENIED error) or the server cannot answer.
+   */
+  readonly lookupSelf: (token: string) => Promise<{ ttl: number | undefined; renewable: boolean | undefined }>;
+  /** POST auth/token/revoke-self with the given token. */
+  readonly revokeSelf: (token: string) => Promise<void>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
   readonly backend: string;
@@ -41,6 +47,8 @@ export interface TokenManagerDependencies {
    * renewed with the new token.
    */
   readonly onTokenEnding?: (generation: number, reason: string) => void;
+  /** Whether leases issued under token `generation` are still held (they die when it is revoked). */
+  readonly holdsLeases?: (generation: number) => boolean;
 }
 
 /**
@@ -64,6 +72,14 @@ export class TokenManager {
   #ending: { generation: number; reason: string } | undefined;
   /** One lookup for a burst of refusals of the same token. */
   #aliveCheck: { token: string; at: number; alive: Promise<boolean> } | undefined;
+  /** When the token in use ends by its own TTL (epoch ms), as its login or last renewal said; undefined: unknown. */
+  #expiresAt: number | undefined;
+  /** When a refusal last led to a new login: at most one per backoff period, whatever the refusals. */
+  #deniedReloginAt = -Infinity;
+  /** A login token being replaced while it may still live, to revoke once the new one is in hand. */
+  #previous: string | undefined;
+  /** Revocations of replaced tokens, waiting for the margin in which their leases are replaced. */
+  readonly #revocations = new Set<SafeTimer>();
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -75,7 +91,8 @@ export class TokenManager {
     if (auth.method === 'token') {
       // A token file is renewed by whoever writes it; a given token is ours to keep alive.
       if (auth.tokenFile !== undefined) return this.#fromFile(auth.tokenFile);
-      const token = auth.token ?? this.deps.env['VAULT_TOKEN'];
+      // A token pasted with its newline (echo … > file, a Kubernetes secret) is the same token.
+      const token = (auth.token ?? this.deps.env['VAULT_TOKEN'])?.trim();
       if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'no Vault token: set VAULT_TOKEN, or configure an auth block in the backend');
       if (this.deps.keepAlive && this.#staticWatched !== token) {
         this.#staticWatched = token;
@@ -104,14 +121,19 @@ export class TokenManager {
     if (this.auth.method === 'token' && this.auth.tokenFile === undefined) return false;
     const now = (this.deps.now ?? Date.now)();
     if (this.#aliveCheck?.token !== denied || now - this.#aliveCheck.at > ALIVE_CHECK_MS) {
-      this.#aliveCheck = { token: denied, at: now, alive: this.deps.lookupSelf(denied).then(() => true, () => false) };
+      this.#aliveCheck = { token: denied, at: now, alive: this.#isAlive(denied) };
     }
     if (await this.#aliveCheck.alive) return false;
-    if (this.#token === denied) {
-      this.#ending ??= { generation: this.#generation, reason: 'the token was revoked or has expired' };
-      if (this.auth.method === 'token') this.#checkedAt = -Infinity;
-      else this.#token = undefined;
+    // Replaced already (by the first refusal of a burst): try again with its successor.
+    if (this.#token !== denied) return true;
+    if (this.auth.method !== 'token') {
+      // However many paths are refused, a new login at most once per backoff period: never a storm.
+      if (now - this.#deniedReloginAt < this.deps.retry.maxBackoffMs) return false;
+      this.#deniedReloginAt = now;
     }
+    this.#ending ??= { generation: this.#generation, reason: 'the token was revoked or has expired' };
+    if (this.auth.method === 'token') this.#checkedAt = -Infinity;
+    else this.#token = undefined;
     return true;
   }
 
@@ -119,17 +141,66 @@ export class TokenManager {
     this.#closed = true;
     this.#abort.abort();
     this.#timer?.clear();
+    for (const timer of this.#revocations) timer.clear();
+    this.#revocations.clear();
   }
 
-  /** Looks the given token up once, and keeps it renewed while Vault allows. */
-  async #watchStatic(token: string): Promise<void> {
+  /**
+   * Whether a refused token still lives. Vault says so to lookup-self, or by refusing it as a policy matter (a
+   * token without the default policy); a token it does not know is gone. When Vault cannot be asked, a token that
+   * should still be alive by its own TTL is taken to be.
+   */
+  async #isAlive(token: string): Promise<boolean> {
     try {
-      const { ttl, renewable } = await this.deps.lookupSelf(token);
-      this.#token = token;
-      this.#schedule({ lease_duration: ttl, renewable }, (this.deps.now ?? Date.now)());
+      await this.deps.lookupSelf(token);
+      return true;
     } catch (error) {
-      // Lookup may be denied by policy: the token is still used, just not renewed by us.
-      this.deps.logger.warn({ error: errorFields(error) }, 'cannot look the Vault token up; it will not be renewed');
+      if (toSidecarError(error).code === 'SIDECAR_ERR_BACKEND_DENIED') return false;
+      return token === this.#token && this.#expiresAt !== undefined && this.#expiresAt > (this.deps.now ?? Date.now)();
+    }
+  }
+
+  /**
+   * Learns the given token's TTL, and keeps it renewed while Vault allows. A failed lookup (a server starting,
+   * sealed, overloaded) is retried with backoff until it answers; each failure is audited, so readiness and the
+   * metrics show it until then.
+   */
+  async #watchStatic(token: string): Promise<void> {
+    const { logger, backend, retry, now = Date.now } = this.deps;
+    const path = 'auth/token/lookup-self';
+    try {
+      const { ttl, renewable } = await retryWithBackoff(
+        async () => {
+          const started = now();
+          try {
+            const answer = await this.deps.lookupSelf(token);
+            writeAudit(logger, { event: 'auth.lookup', backend, path, outcome: 'ok', durationMs: now() - started });
+            return answer;
+          } catch (error) {
+            const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+            writeAudit(logger, { event: 'auth.lookup', backend, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+            throw coded;
+          }
+        },
+        {
+          policy: retry,
+          attempts: 0,
+          signal: this.#abort.signal,
+          random: this.deps.random ?? Math.random,
+          onRetry: (error, attempt, delayMs) => logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'cannot learn the Vault token\'s TTL yet (it is not renewed until then); retrying with backoff'),
+        },
+      );
+      if (this.#staticWatched !== token) return;
+      if (ttl === undefined) {
+        logger.warn('the Vault token may not look itself up (no default policy); it will not be renewed');
+        return;
+      }
+      this.#token = token;
+      this.#schedule({ lease_duration: ttl, renewable: renewable ?? false }, now());
+    } catch (error) {
+      if (this.#closed) return;
+      // Refused (a token that is gone): it is still used as given, just not renewed by us.
+      logger.warn({ error: errorFields(error) }, 'cannot look the Vault token up; it will not be renewed');
     }
   }
 
@@ -175,11 +246,32 @@ export class TokenManager {
   }
 
   #replaceToken(token: string): void {
+    const previous = this.#previous;
+    this.#previous = undefined;
+    const previousHeldLeases = this.deps.holdsLeases?.(this.#generation) ?? false;
     this.#token = token;
     this.#generation++;
     const ending = this.#ending;
     this.#ending = undefined;
     if (ending) this.deps.onTokenEnding?.(ending.generation, ending.reason);
+    if (previous !== undefined && previous !== token) this.#revokeLater(previous, previousHeldLeases);
+  }
+
+  /**
+   * A login token we no longer use is revoked (best effort): at once, or, when leases it issued were still held,
+   * once they had the margin to be replaced (they end with it). Vault would otherwise keep it, and whatever it
+   * may read, alive until its TTL runs out.
+   */
+  #revokeLater(token: string, heldLeases: boolean): void {
+    const timer = setSafeTimeout(() => {
+      this.#revocations.delete(timer);
+      if (this.#closed) return;
+      this.deps.revokeSelf(token).then(
+        () => this.deps.logger.info('revoked the Vault token the sidecar stopped using'),
+        (error: unknown) => this.deps.logger.debug({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the replaced Vault token (it may be gone already)'),
+      );
+    }, heldLeases ? (this.deps.refreshPolicy?.marginMs ?? 0) : 0).unref();
+    this.#revocations.add(timer);
   }
 
   /** The credentials are read at each login: an orchestrator may deliver a new secret_id or JWT meanwhile. */
@@ -205,6 +297,7 @@ export class TokenManager {
   #schedule(answer: VaultAuthAnswer, issuedAt: number, atMaxTtl = false): void {
     this.#timer?.clear();
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
+    this.#expiresAt = ttlMs > 0 ? issuedAt + ttlMs : undefined;
     if (this.#closed || !this.deps.keepAlive || ttlMs <= 0) return; // a token without a TTL never expires
     const lifetime = { kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false, maxExpiresAt: atMaxTtl ? issuedAt + ttlMs : undefined } as const;
     const plan = planRefresh(lifetime, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
@@ -229,6 +322,9 @@ export class TokenManager {
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'auth.renew', backend, path: 'auth/token/renew-self', outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      // A given token that Vault could not renew just now: learn what is left of it again (with backoff), and
+      // renew it on that schedule.
+      if (this.auth.method === 'token' && coded.retryable && this.#staticWatched === token) return void this.#watchStatic(token);
       await this.#relogin(`renewal failed (${coded.code})`);
     }
   }
@@ -244,6 +340,8 @@ export class TokenManager {
     logger.info({ reason }, 'vault login again');
     // The old token is at its max TTL, or could not be renewed: what it issued ends with it.
     this.#ending ??= { generation: this.#generation, reason };
+    // It may live on until its max TTL: revoked once its successor is in hand.
+    this.#previous = this.#token;
     this.#token = undefined;
     try {
       await retryWithBackoff(() => this.token(), {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { RetryPolicy, VaultBackendConfig } from '../../config/types.js';
+import { formatDuration } from '../../config/duration.js';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
@@ -13,13 +14,27 @@ import { IssuanceCache } from './issuance-cache.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
-import { VaultHttp, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
-import { setSafeTimeout, type SafeTimer } from '../../timer.js';
+import { boundedCall, untilAborted, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
+import { deadlineSignal, setSafeTimeout, type SafeTimer } from '../../timer.js';
+import { linkSignals } from '../bounded-call.js';
 
 interface NodeVaultClient {
-  request(options: { path: string; method: string; json?: object; headers?: Record<string, string> }): Promise<VaultResponse>;
+  request(options: { path: string; method: string; json?: object; headers?: Record<string, string>; httpAgent?: object; httpsAgent?: object; timeout?: number }): Promise<VaultResponse>;
   token: string | undefined;
 }
+
+/**
+ * Vault reports TTLs in whole seconds, rounded down: a lease's end is known to within a second. The margin the
+ * schedule keeps is widened by that much, so that what the app is promised is kept at the worst rounding.
+ */
+const TTL_GRANULARITY_MS = 1_000;
+/** At most this many revocations at once at exit, each on its own socket (not queued behind the pool). */
+const MAX_PARALLEL_REVOCATIONS = 64;
+/**
+ * A mount looked up this recently is trusted through a 404 or 403 under it: many refused paths under one mount
+ * cost one lookup between them, not one each.
+ */
+const MOUNT_TRUST_MS = 1_000;
 
 /**
  * node-vault, for logins and token renewals: loaded on the first one, so a token-auth `once` never pays for it.
@@ -68,6 +83,8 @@ export class VaultBackend implements SecretBackend {
   readonly #mounts: MountCache;
   /** Leases this backend holds, with when each ends (epoch ms), for revoke_leases_on_exit. */
   readonly #leases = new Map<string, number>();
+  /** Leases whose path was computed from a secret: what their audit records show instead. */
+  readonly #leaseLabels = new Map<string, string>();
   /** The lease each path holds now, so that the one it replaces can be revoked once the app has switched. */
   readonly #leaseOf = new Map<string, string>();
   readonly #revocations = new Set<SafeTimer>();
@@ -76,7 +93,12 @@ export class VaultBackend implements SecretBackend {
   readonly #leaseIssuers = new Map<string, number>();
   readonly #listeners = new Map<string, Set<() => void>>();
   readonly #issuances: IssuanceCache | undefined;
-
+  /** When each cached mount was looked up: a failure under a mount cached before the fetch began looks it up again. */
+  readonly #lookedUpAt = new WeakMap<MountInfo, number>();
+  /** Aborted by close(): logins, lookups and renewals of the token still under way end with it. */
+  readonly #closing = new AbortController();
+  /** Lease paths already told that their max TTL is too short for the margin. */
+  readonly #shortMaxTtl = new Set<string>();
   constructor(
     private readonly config: VaultBackendConfig,
     env: Readonly<Record<string, string | undefined>>,
@@ -85,7 +107,7 @@ export class VaultBackend implements SecretBackend {
     live: boolean,
   ) {
     this.name = config.name;
-    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold, marginMs: config.rotationMarginMs });
+    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold, marginMs: config.rotationMarginMs + TTL_GRANULARITY_MS });
     this.#live = live;
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
     if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
@@ -102,12 +124,17 @@ export class VaultBackend implements SecretBackend {
       post: (path, body, token) => this.#post(path, body, token),
       lookupSelf: async (token) => {
         try {
-          const response = await this.#http.request('GET', 'auth/token/lookup-self', token);
+          const response = await this.#http.request('GET', 'auth/token/lookup-self', token, undefined, { signal: this.#closing.signal });
           const data = (response.data ?? {}) as { ttl?: number; renewable?: boolean };
           return { ttl: data.ttl ?? 0, renewable: data.renewable ?? false };
         } catch (error) {
+          // A token Vault knows but may not look itself up (no default policy) is alive; one it does not know is not.
+          if (error instanceof VaultHttpError && error.status === 403 && error.policyRefusal) return { ttl: undefined, renewable: undefined };
           throw vaultError(error, `backend "${config.name}": auth/token/lookup-self`);
         }
+      },
+      revokeSelf: async (token) => {
+        await this.#http.request('POST', 'auth/token/revoke-self', token, {}, { signal: this.#closing.signal });
       },
       env,
       logger,
@@ -116,19 +143,38 @@ export class VaultBackend implements SecretBackend {
       refreshPolicy: this.refreshPolicy,
       keepAlive: live,
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
+      holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
     });
     this.#mounts = new MountCache((path) => this.#lookupMount(path));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
   }
 
-  async fetch(path: string, _context: FetchContext): Promise<FetchedSecret> {
+  async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
+    const started = Date.now();
+    const shown = context.label ?? path;
+    const [bare = path] = path.split('?', 1);
+    const mount = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+    try {
+      return await this.#fetchUnder(mount, path, context.signal, shown);
+    } catch (error) {
+      // A mount that changed type (kv enable-versioning, a remount) answers 404 or 403 at the old address.
+      const code = (error as SidecarError).code;
+      if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS) throw error;
+      this.#mounts.forget(mount);
+      const again = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+      if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
+      this.logger.info({ mount: again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
+      return this.#fetchUnder(again, path, context.signal, shown);
+    }
+  }
+
+  async #fetchUnder(mount: MountInfo, path: string, signal: AbortSignal, shown: string): Promise<FetchedSecret> {
     const [bare = path, args] = path.split('?', 2);
-    const mount = await this.#mounts.mountFor(bare);
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
-      if (args) return this.#write(bare, args, path);
+      if (args) return this.#write(bare, args, path, shown, signal);
       const generation = this.#tokens.generation;
-      const secret = this.#dynamic(await this.#request('GET', bare, path));
+      const secret = this.#dynamic(await this.#request('GET', bare, path, undefined, signal), shown);
       if (secret.lifetime.kind === 'lease') {
         this.#leaseIssuers.set(path, generation);
         this.#replaced(path, secret.lifetime.leaseId);
@@ -136,23 +182,46 @@ export class VaultBackend implements SecretBackend {
       return secret;
     }
     const { apiPath, query } = kvReadPath(mount, path);
-    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path);
+    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path, undefined, signal);
     return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
   }
 
-  /** Extends a lease by its own duration; a shorter answer means max TTL is near, and the lease is replaced early. */
-  async renew(secret: FetchedSecret, _context: FetchContext): Promise<FetchedSecret> {
+  /**
+   * Extends a lease by its own duration, and by at least twice the margin: Vault only shows a lease's max TTL by
+   * granting less than asked, and asking for that much shows it while the margin can still be kept (renewals
+   * come at least a margin before the lease's end). Vault grants exactly what is asked unless max TTL cuts it.
+   */
+  async renew(secret: FetchedSecret, context: FetchContext): Promise<FetchedSecret> {
     const lifetime = secret.lifetime;
     if (lifetime.kind !== 'lease') return secret;
-    const increment = Math.max(1, Math.round(lifetime.ttlMs / 1000));
-    const response = await this.#request('PUT', 'sys/leases/renew', 'sys/leases/renew', { lease_id: lifetime.leaseId, increment });
+    const increment = Math.max(1, Math.round(lifetime.ttlMs / 1000), Math.ceil((2 * this.refreshPolicy.marginMs) / 1000));
+    const sent = Date.now();
+    const response = await this.#request('PUT', 'sys/leases/renew', 'sys/leases/renew', { lease_id: lifetime.leaseId, increment }, context.signal);
     const ttlMs = (response.lease_duration ?? 0) * 1000;
-    if (this.#leases.has(lifetime.leaseId)) this.#leases.set(lifetime.leaseId, Date.now() + ttlMs);
-    const capped = ttlMs < lifetime.ttlMs - 1000;
+    // The lease ends no sooner than this (the TTL is rounded down to the second, counted from before we asked).
+    const endsAt = sent + ttlMs;
+    if (this.#leases.has(lifetime.leaseId)) this.#leases.set(lifetime.leaseId, endsAt);
+    const truncated = ttlMs < increment * 1000;
+    const maxExpiresAt = truncated ? Math.min(endsAt, lifetime.maxExpiresAt ?? Infinity) : lifetime.maxExpiresAt;
+    if (truncated && lifetime.issuedAt !== undefined) this.#checkMaxTtl(this.#leaseLabels.get(lifetime.leaseId) ?? lifetime.leaseId.split('/').slice(0, -1).join('/'), endsAt - lifetime.issuedAt);
     return {
       ...secret,
-      lifetime: { kind: 'lease', leaseId: lifetime.leaseId, ttlMs, renewable: response.renewable ?? false, maxExpiresAt: capped ? Date.now() + ttlMs : lifetime.maxExpiresAt },
+      lifetime: { kind: 'lease', leaseId: lifetime.leaseId, ttlMs, renewable: response.renewable ?? false, maxExpiresAt, issuedAt: lifetime.issuedAt },
     };
+  }
+
+  /**
+   * A lease whose whole life is shorter than twice the margin cannot be replaced a margin before its end without
+   * a new lease at every turn: it is replaced at half its life instead, and the log says so once per path.
+   */
+  #checkMaxTtl(path: string, lifeMs: number): void {
+    // A `once` run replaces nothing: the margin is the `run` sidecar's business.
+    if (!this.#live || lifeMs >= 2 * this.refreshPolicy.marginMs || this.#shortMaxTtl.has(path)) return;
+    this.#shortMaxTtl.add(path);
+    this.logger.warn(
+      { path, leaseLifeSeconds: Math.round(lifeMs / 1000), rotationMarginSeconds: this.config.rotationMarginMs / 1000 },
+      `leases from ${path} live about ${formatDuration(Math.round(lifeMs / 1000) * 1000)} in all (the role's max TTL), too short for rotation_margin ${formatDuration(this.config.rotationMarginMs)}: each is replaced at half its life, less than the margin before it ends; raise the role's max_ttl or lower rotation_margin`,
+    );
   }
 
   /** Reports when the lease a path holds has ended with the token that issued it. */
@@ -194,28 +263,33 @@ export class VaultBackend implements SecretBackend {
     if (endsAt <= revokeAt) return;
     const timer = setSafeTimeout(() => {
       this.#revocations.delete(timer);
-      void this.#revoke(old);
+      void this.#revoke(old, this.#closing.signal);
     }, revokeAt - Date.now()).unref();
     this.#revocations.add(timer);
+  }
+
+  /** Forgets the mounts (a forced refresh, a reload): a mount may have changed type since it was looked up. */
+  invalidate(): void {
+    this.#mounts.clear();
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
     for (const timer of this.#revocations) timer.clear();
     this.#revocations.clear();
-    if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll();
+    if (options.final && this.config.revokeLeasesOnExit) await this.#revokeAll(options.signal);
+    this.#closing.abort(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is closing`));
     this.#tokens.close();
     this.#http.close();
-    await Promise.resolve();
   }
 
   /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
-  async #write(apiPath: string, args: string, path: string): Promise<FetchedSecret> {
+  async #write(apiPath: string, args: string, path: string, shown: string, signal: AbortSignal): Promise<FetchedSecret> {
     const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy);
     if (cached) {
-      this.logger.info({ path, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
+      this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
     }
-    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args))));
+    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args)), signal), shown);
     if (this.#issuances && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
       await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
@@ -227,7 +301,7 @@ export class VaultBackend implements SecretBackend {
    * A read or write answered by a secrets engine: with a lease (database, aws, …), with an expiration and no
    * lease (a PKI certificate, re-issued at two thirds of its validity), or plain data (polled).
    */
-  #dynamic(response: VaultResponse): FetchedSecret {
+  #dynamic(response: VaultResponse, shown: string): FetchedSecret {
     const data = response.data ?? {};
     const leaseId = response.lease_id ?? '';
     if (!leaseId || !response.lease_duration) {
@@ -235,31 +309,62 @@ export class VaultBackend implements SecretBackend {
       const lifetime = typeof expiration === 'number' && expiration > 0 ? ({ kind: 'expiry', expiresAt: expiration * 1000 } as const) : ({ kind: 'poll', intervalMs: this.config.staticRefreshMs } as const);
       return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime };
     }
-    this.#leases.set(leaseId, Date.now() + response.lease_duration * 1000);
+    const issuedAt = Date.now();
+    this.#leases.set(leaseId, issuedAt + response.lease_duration * 1000);
+    // The lease id holds the path as fetched; a path computed from a secret is audited by its label instead.
+    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
+    if (!response.renewable) this.#checkMaxTtl(shown.split('?')[0] ?? shown, response.lease_duration * 1000);
     return {
       value: new Sealed(data),
       // Each issuance is a new lease: the lease id identifies the version (and is never logged).
       version: fingerprint(leaseId),
-      lifetime: { kind: 'lease', leaseId, ttlMs: response.lease_duration * 1000, renewable: response.renewable ?? false },
+      lifetime: { kind: 'lease', leaseId, ttlMs: response.lease_duration * 1000, renewable: response.renewable ?? false, issuedAt },
     };
   }
 
-  async #revokeAll(): Promise<void> {
+  /**
+   * Revokes every lease still running, all at once, within one budget: `revoke_timeout`, or the shutdown's own
+   * signal if it ends first. A stalled server cannot hold the exit longer; what was not revoked is named.
+   */
+  async #revokeAll(shutdown: AbortSignal | undefined): Promise<void> {
     // A lease past its end is gone already.
     const now = Date.now();
-    await Promise.all([...this.#leases].filter(([, endsAt]) => endsAt > now).map(([leaseId]) => this.#revoke(leaseId)));
+    const leases = [...this.#leases].filter(([, endsAt]) => endsAt > now).map(([leaseId]) => leaseId);
+    if (leases.length === 0) return;
+    const budget = deadlineSignal(this.config.revokeTimeoutMs, () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `not revoked within revoke_timeout (${formatDuration(this.config.revokeTimeoutMs)})`));
+    const linked = linkSignals(shutdown ? [budget.signal, shutdown] : [budget.signal]);
+    const signal = linked.signal;
+    const agent = this.#http.separateAgent(MAX_PARALLEL_REVOCATIONS);
+    try {
+      const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
+      const failed = leases.filter((_, i) => !revoked[i]);
+      if (failed.length > 0) {
+        this.logger.error({ leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
+      }
+    } finally {
+      budget.clear();
+      linked.dispose();
+      agent.destroy();
+    }
   }
 
-  async #revoke(leaseId: string): Promise<void> {
-    if (!this.#leases.delete(leaseId)) return;
+  /** True when revoked (or already gone). */
+  async #revoke(leaseId: string, signal?: AbortSignal, agent?: ReturnType<VaultHttp['separateAgent']>): Promise<boolean> {
+    if (!this.#leases.delete(leaseId)) return true;
     const started = Date.now();
-    const path = leaseId.split('/').slice(0, -1).join('/');
+    const path = this.#leaseLabels.get(leaseId) ?? leaseId.split('/').slice(0, -1).join('/');
+    this.#leaseLabels.delete(leaseId);
     try {
-      await this.#request('PUT', 'sys/leases/revoke', 'sys/leases/revoke', { lease_id: leaseId });
+      const token = await untilAborted(this.#tokens.token(), signal);
+      await this.#http.request('PUT', 'sys/leases/revoke', token, { lease_id: leaseId }, { signal, agent });
       writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'ok', durationMs: Date.now() - started });
+      return true;
     } catch (error) {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
-      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
+      // The lease id is what an operator needs to revoke it by hand; it grants nothing without a token.
+      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId });
+      this.logger.warn({ leaseId, error: errorFields(coded) }, 'lease not revoked');
+      return false;
     }
   }
 
@@ -269,30 +374,34 @@ export class VaultBackend implements SecretBackend {
   }
 
   #kv2(response: VaultResponse, path: string): FetchedSecret {
-    const body = (response.data ?? {}) as { data?: Record<string, unknown> | null; metadata?: { version?: number; deletion_time?: string; destroyed?: boolean } };
+    const body = (response.data ?? {}) as { data?: Record<string, unknown> | null; metadata?: { version?: number; created_time?: string; deletion_time?: string; destroyed?: boolean } };
     if (!body.data) {
       // A deleted or destroyed version answers with metadata and no data.
       throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": "${path}" has no data (version ${body.metadata?.version ?? '?'} is deleted or destroyed)`);
     }
-    return { value: new Sealed(body.data), version: `v${body.metadata?.version ?? 0}`, lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+    // A version number comes back after `kv metadata delete` and a new put: its creation time and the data tell
+    // versions apart, so a reused number (or a forced refresh) never keeps a stale value.
+    const identity = `v${body.metadata?.version ?? 0}\n${body.metadata?.created_time ?? ''}\n${JSON.stringify(body.data)}`;
+    return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
   }
 
   async #lookupMount(path: string): Promise<MountInfo> {
-    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, path);
+    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, path, undefined, this.#closing.signal);
     const data = (response.data ?? {}) as { path?: string; type?: string; options?: { version?: string } | null };
     if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for "${path}"`);
     const mount = { path: data.path.endsWith('/') ? data.path : `${data.path}/`, type: data.type, version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined };
     this.logger.debug({ mount: mount.path, type: mount.type, version: mount.version }, 'vault mount');
+    this.#lookedUpAt.set(mount, Date.now());
     return mount;
   }
 
-  async #request(method: string, apiPath: string, path: string, body?: object): Promise<VaultResponse> {
+  async #request(method: string, apiPath: string, path: string, body: object | undefined, signal: AbortSignal): Promise<VaultResponse> {
     const what = `backend "${this.name}": ${path}`;
     for (let attempt = 0; ; attempt++) {
-      const token = await this.#tokens.token();
+      const token = await untilAborted(this.#tokens.token(), signal);
       try {
         // The token goes per request, never onto the shared client, so logins cannot pick it up.
-        return await this.#http.request(method, apiPath, token, body);
+        return await this.#http.request(method, apiPath, token, body, { signal });
       } catch (error) {
         const coded = vaultError(error, what);
         // The token may have been revoked or replaced: with a fresh one (file re-read, new login) try once more.
@@ -304,15 +413,7 @@ export class VaultBackend implements SecretBackend {
 
   #loginClient(): NodeVaultClient {
     if (this.#nodeVault) return this.#nodeVault;
-    const agent = this.#http.agent;
-    const client = loadNodeVault()({
-      endpoint: this.#address,
-      apiVersion: 'v1',
-      pathPrefix: '',
-      namespace: this.#namespace,
-      // The same pool and TLS settings as every other request.
-      requestOptions: { httpAgent: agent, httpsAgent: agent, timeout: this.config.requestTimeoutMs },
-    });
+    const client = loadNodeVault()({ endpoint: this.#address, apiVersion: 'v1', pathPrefix: '', namespace: this.#namespace });
     // Never VAULT_TOKEN through node-vault's own fallback: the token manager decides, per request.
     client.token = undefined;
     this.#nodeVault = client;
@@ -320,12 +421,25 @@ export class VaultBackend implements SecretBackend {
   }
 
   /** Logins (no token) and renew-self (with the token being renewed); returns the `auth` part. */
+  /**
+   * Each call gets an agent of its own with the backend's TLS settings, destroyed when the call's deadline passes
+   * or the backend closes: node-vault's own timeout only fires when the socket goes quiet.
+   */
   async #post(path: string, body: object, token?: string): Promise<VaultAuthAnswer | undefined> {
+    const client = this.#loginClient();
     try {
-      const response = await this.#loginClient().request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {} });
+      const response = await boundedCall(this.config.requestTimeoutMs, this.#closing.signal, async (signal) => {
+        const agent = this.#http.separateAgent();
+        signal.addEventListener('abort', () => agent.destroy(), { once: true });
+        try {
+          return await client.request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {}, httpAgent: agent, httpsAgent: agent });
+        } finally {
+          agent.destroy();
+        }
+      });
       return response.auth;
     } catch (error) {
-      throw vaultError(error, `backend "${this.name}": ${path}`);
+      throw vaultError(error, `backend "${this.name}": ${path}`, { login: token === undefined });
     }
   }
 }

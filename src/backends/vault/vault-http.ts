@@ -1,5 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { formatDuration } from '../../config/duration.js';
+import { deadlineSignal } from '../../timer.js';
+import { linkSignals } from '../bounded-call.js';
 
 export interface VaultHttpOptions {
   readonly address: string;
@@ -18,14 +21,48 @@ export interface VaultResponse {
   readonly auth?: { readonly client_token?: string; readonly lease_duration?: number; readonly renewable?: boolean };
 }
 
+export interface VaultRequestOptions {
+  /** Ends the request early (a stopped watch, the shutdown's budget); it rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Instead of the shared pool (revocations at exit, which must not queue behind one another). */
+  readonly agent?: HttpAgent | HttpsAgent | undefined;
+}
+
 /** A non-2xx answer: the status and Vault's `errors` list, never the request (its headers hold the token). */
 export class VaultHttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** From `Retry-After` on a 429 or 503, in ms. */
+    readonly retryAfterMs?: number,
+    /**
+     * Vault wraps what its policy check refuses as a multi-error ("1 error occurred: * permission denied"),
+     * while a token it does not know at all gets a bare "permission denied".
+     */
+    readonly policyRefusal = false,
   ) {
     super(message);
     this.name = 'VaultHttpError';
+  }
+}
+
+/** No Vault answer comes near this; a server sending more is refused before it fills the memory. */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The answer was larger than MAX_ANSWER_BYTES. */
+export class VaultAnswerTooLargeError extends Error {
+  constructor() {
+    super(`the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
+    this.name = 'VaultAnswerTooLargeError';
+  }
+}
+
+/** The whole request (queueing for a socket, connect, headers, body) took longer than `request_timeout`. */
+export class VaultTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(timeoutMs: number) {
+    super(`no complete answer within ${formatDuration(timeoutMs)} (request_timeout)`);
+    this.name = 'VaultTimeoutError';
   }
 }
 
@@ -47,13 +84,17 @@ export class VaultHttp {
     this.#agent = this.#secure ? new HttpsAgent({ ...pool, ...options.tls }) : new HttpAgent(pool);
   }
 
-  /** The agent, shared with node-vault's login calls so that both use the same TLS settings and pool. */
-  get agent(): HttpAgent | HttpsAgent {
-    return this.#agent;
+  /** An agent of its own, with the pool's TLS settings: destroying it ends its calls and no others. */
+  separateAgent(maxSockets = Infinity): HttpAgent | HttpsAgent {
+    return this.#secure ? new HttpsAgent({ ...this.options.tls, keepAlive: false, maxSockets }) : new HttpAgent({ keepAlive: false, maxSockets });
   }
 
-  /** `path` is relative to /v1/ and may carry a query string. */
-  request(method: string, path: string, token: string | undefined, body?: object): Promise<VaultResponse> {
+  /**
+   * `path` is relative to /v1/ and may carry a query string. The deadline covers the whole request, from the wait
+   * for a pooled socket to the body's last byte, so a server that trickles its answer cannot hold it open;
+   * `signal` (a stopped watch, shutdown) ends it at once, and the socket with it.
+   */
+  request(method: string, path: string, token: string | undefined, body?: object, options: VaultRequestOptions = {}): Promise<VaultResponse> {
     const url = new URL(`v1/${path}`, this.#base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -64,28 +105,30 @@ export class VaultHttp {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const send = this.#secure ? httpsRequest : httpRequest;
-    return new Promise<VaultResponse>((resolve, reject) => {
-      const req = send(url, { method, headers, agent: this.#agent, timeout: this.options.timeoutMs }, (res) => {
-        readBody(res).then((text) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            // A proxy's HTML page or a body cut short: say so without quoting it (it may hold a secret).
-            try {
-              const parsed: unknown = text ? JSON.parse(text) : {};
-              if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-              resolve(parsed);
-            } catch {
-              reject(new VaultHttpError(status, `the answer (${text.length} bytes) is not a JSON object`));
+    return boundedCall(this.options.timeoutMs, options.signal, (abortSignal) =>
+      new Promise<VaultResponse>((resolve, reject) => {
+        const req = send(url, { method, headers, agent: options.agent ?? this.#agent, signal: abortSignal }, (res) => {
+          readBody(res).then((text) => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              // A proxy's HTML page or a body cut short: say so without quoting it (it may hold a secret).
+              try {
+                const parsed: unknown = text ? JSON.parse(text) : {};
+                if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+                resolve(parsed);
+              } catch {
+                reject(new VaultHttpError(status, `the answer (${text.length} bytes) is not a JSON object`));
+              }
+            } else {
+              const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+              reject(new VaultHttpError(status, errorText(text, res.statusMessage), retryAfterMs, /^\s*\d+ errors? occurred/.test(errorText(text, ''))));
             }
-          } else {
-            reject(new VaultHttpError(status, errorText(text, res.statusMessage)));
-          }
-        }, reject);
-      });
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
-      req.end(payload);
-    });
+          }, reject);
+        });
+        req.on('error', reject);
+        req.end(payload);
+      }),
+    );
   }
 
   close(): void {
@@ -96,10 +139,54 @@ export class VaultHttp {
 function readBody(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) res.destroy(new VaultAnswerTooLargeError());
+      else chunks.push(chunk);
+    });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
   });
+}
+
+/**
+ * Runs `call` with a signal that aborts at the deadline (rejecting with VaultTimeoutError) or when `signal` aborts
+ * (rejecting with its reason), whichever comes first; the call must end its request when its signal aborts.
+ */
+export async function boundedCall<T>(timeoutMs: number, signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  const deadline = deadlineSignal(timeoutMs, () => new VaultTimeoutError(timeoutMs));
+  // Not AbortSignal.any: on Node 20 it leaves a listener's worth on the long-lived signal at every call.
+  const linked = linkSignals(signal ? [deadline.signal, signal] : [deadline.signal]);
+  const combined = linked.signal;
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(combined.reason as Error);
+    combined.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    return await Promise.race([call(combined), aborted]);
+  } finally {
+    deadline.clear();
+    linked.dispose();
+  }
+}
+
+/** Waits for `promise`, or rejects with the reason of `signal` when it aborts first (the promise runs on). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return boundedCall(Infinity, signal, () => promise);
+}
+
+/** Seconds (or an HTTP date) to ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text) return undefined;
+  const seconds = Number(text);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** Vault's `{"errors": [...]}`; a proxy's HTML page or an empty body falls back to the status text. */
