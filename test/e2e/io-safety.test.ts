@@ -291,6 +291,19 @@ describe('destinations', () => {
   }, 60_000);
 });
 
+describe('binary files in a secret directory', () => {
+  it('writes a keystore from a Kubernetes-style secret volume byte for byte', async () => {
+    project = await makeProject({ config: `backend "file" "files" {\n  path = "@ROOT@/volume"\n}\n${template('{{secret \\"files:keystore.p12\\"}}', '@OUT@/keystore.p12')}` });
+    // Not UTF-8: a PKCS#12 header, then bytes that decode to replacement characters.
+    const keystore = Buffer.concat([Buffer.from([0x30, 0x82, 0xff, 0xfe, 0xc3, 0x28]), Buffer.alloc(2000, 0xa0)]);
+    await mkdir(join(project.root, 'volume'));
+    await writeFile(join(project.root, 'volume', 'keystore.p12'), keystore);
+    const result = await runCli(['once', '-c', project.config]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(join(project.out, 'keystore.p12')).equals(keystore)).toBe(true);
+  });
+});
+
 describe('ejson encrypt on a symlink', () => {
   it('encrypts the file the link points to, in place, and keeps the link', async () => {
     project = await makeProject({ config: '' });
