@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config/load-config.js';
-import { parseDuration } from '../config/duration.js';
+import { DURATION_BOUNDS, parseBoundedDuration } from '../config/duration.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
 import { errorFields } from '../log/error-fields.js';
@@ -31,10 +31,11 @@ const DEFAULT_TIMEOUT = '60s';
 /** Signals the sidecar passes on to a supervised child (SIGHUP reloads the sidecar; SIGTERM/SIGINT stop it). */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGCONT'];
 
+/** --timeout: bounded like the config's durations, so "600h" or 400 digits cannot become a timer that never fires. */
 function durationArg(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`"${text}" is not a duration such as "30s" or "2m"`);
-  return ms;
+  const parsed = parseBoundedDuration(text, DURATION_BOUNDS.onceTimeout);
+  if ('error' in parsed) throw new InvalidArgumentError(`--timeout "${text.slice(0, 40)}": ${parsed.error}`);
+  return parsed.ms;
 }
 
 /** Runs the CLI; resolves with the process exit code. */
