@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { setSafeTimeout } from './timer.js';
 
 /*
- * Reads of local files (config, templates, file and ejson sources, pid files) that cannot hang the process.
+ * Reads of local files (config, templates, local secret sources, pid files) that cannot hang the process.
  *
  * A read stuck in the kernel (a hung NFS or FUSE mount) holds one of libuv's four pool threads until the kernel
  * answers, and Node cannot exit while one is held. So: every read has a deadline; reads of regular files run at
