@@ -68,7 +68,8 @@ export class KeyVaultBackend implements SecretBackend {
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const request = parseSecretRequest(path);
-    const what = `backend "${this.name}": ${path}`;
+    // A name computed from a secret shows as its label, in errors and in the log of a call in flight.
+    const what = `backend "${this.name}": ${context.label ?? path}`;
     let secret: KeyVaultSecret;
     try {
       // request_timeout bounds the whole read: sign-in, the SDK's own retries and every byte of each answer.

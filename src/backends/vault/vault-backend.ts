@@ -174,7 +174,7 @@ export class VaultBackend implements SecretBackend {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
       if (args) return this.#write(bare, args, path, shown, signal);
       const generation = this.#tokens.generation;
-      const secret = this.#dynamic(await this.#request('GET', bare, path, undefined, signal), shown);
+      const secret = this.#dynamic(await this.#request('GET', bare, shown, undefined, signal), shown);
       if (secret.lifetime.kind === 'lease') {
         this.#leaseIssuers.set(path, generation);
         this.#replaced(path, secret.lifetime.leaseId);
@@ -182,8 +182,8 @@ export class VaultBackend implements SecretBackend {
       return secret;
     }
     const { apiPath, query } = kvReadPath(mount, path);
-    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path, undefined, signal);
-    return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
+    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, shown, undefined, signal);
+    return mount.version === '2' ? this.#kv2(response, shown) : this.#kv1(response);
   }
 
   /**
@@ -289,7 +289,7 @@ export class VaultBackend implements SecretBackend {
       this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
     }
-    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args)), signal), shown);
+    const secret = this.#dynamic(await this.#request('POST', apiPath, shown, Object.fromEntries(new URLSearchParams(args)), signal), shown);
     if (this.#issuances && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
       await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
@@ -395,8 +395,9 @@ export class VaultBackend implements SecretBackend {
     return mount;
   }
 
-  async #request(method: string, apiPath: string, path: string, body: object | undefined, signal: AbortSignal): Promise<VaultResponse> {
-    const what = `backend "${this.name}": ${path}`;
+  /** `shown`: the path as messages may show it (its label when computed from a secret). */
+  async #request(method: string, apiPath: string, shown: string, body: object | undefined, signal: AbortSignal): Promise<VaultResponse> {
+    const what = `backend "${this.name}": ${shown}`;
     for (let attempt = 0; ; attempt++) {
       const token = await untilAborted(this.#tokens.token(), signal);
       try {
