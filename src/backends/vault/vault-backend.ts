@@ -335,9 +335,10 @@ export class VaultBackend implements SecretBackend {
     const linked = linkSignals(shutdown ? [budget.signal, shutdown] : [budget.signal]);
     const signal = linked.signal;
     const agent = this.#http.separateAgent(MAX_PARALLEL_REVOCATIONS);
+    const shown = leases.map((leaseId) => this.#shownLease(leaseId));
     try {
       const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
-      const failed = leases.filter((_, i) => !revoked[i]);
+      const failed = shown.filter((_, i) => !revoked[i]);
       if (failed.length > 0) {
         this.logger.error({ leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
       }
@@ -353,6 +354,7 @@ export class VaultBackend implements SecretBackend {
     if (!this.#leases.delete(leaseId)) return true;
     const started = Date.now();
     const path = this.#leaseLabels.get(leaseId) ?? leaseId.split('/').slice(0, -1).join('/');
+    const shown = this.#shownLease(leaseId);
     this.#leaseLabels.delete(leaseId);
     try {
       const token = await untilAborted(this.#tokens.token(), signal);
@@ -362,10 +364,19 @@ export class VaultBackend implements SecretBackend {
     } catch (error) {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
       // The lease id is what an operator needs to revoke it by hand; it grants nothing without a token.
-      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId });
-      this.logger.warn({ leaseId, error: errorFields(coded) }, 'lease not revoked');
+      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId: shown });
+      this.logger.warn({ leaseId: shown, error: errorFields(coded) }, 'lease not revoked');
       return false;
     }
+  }
+
+  /**
+   * A lease id as logs may show it. It holds the path it was issued under: for a path computed from a secret, the
+   * path's label and the lease's own last segment (what `bao list sys/leases/lookup/<path>` lists) are shown.
+   */
+  #shownLease(leaseId: string): string {
+    const label = this.#leaseLabels.get(leaseId);
+    return label === undefined ? leaseId : `${label}/${leaseId.split('/').pop() ?? ''}`;
   }
 
   #kv1(response: VaultResponse): FetchedSecret {
