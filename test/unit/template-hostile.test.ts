@@ -153,6 +153,26 @@ describe('values derived from secrets (class 1)', () => {
     }
     expect(failure('{{secret (trim (secret "local:notaref"))}}').message).toContain('[derived from local:notaref]');
   });
+
+  it('treats a character or the length of a secret, looked up by index, as derived from it', () => {
+    // A string has own properties "0", "1", … and "length": a lookup into one hands out its characters.
+    const index = TOKEN.length - 3;
+    const ch = TOKEN[index] ?? '';
+    for (const source of [
+      `{{env (lookup (secret "local:tok") ${index})}}`,
+      `{{#with (secret "local:tok")}}{{env this.[${index}]}}{{/with}}`,
+      `{{#with (secret "local:db")}}{{env password.[${index}]}}{{/with}}`,
+      `{{secret (lookup (secret "local:tok") ${index})}}`,
+    ]) {
+      const error = failure(source);
+      expect(error.message, source).toContain('[derived from local:');
+      expect(error.message, source).not.toMatch(new RegExp(`env "(${ch.replace(/[^\w]/g, '\\$&')}|${TOKEN.length})"`));
+    }
+    // In a reference's arguments, which the audit record and metric labels show.
+    const { passes } = drive(`{{secret "vault:db" c=(lookup (secret "local:tok") ${index})}}{{#with (secret "local:tok")}}{{secret "vault:kv" d=this.[${index}] n=this.length}}{{/with}}`);
+    const labels = passes.flatMap((p) => missingRefs(p)).map((r) => r.label).filter((l) => l.startsWith('vault:'));
+    expect(labels).toEqual(['vault:db?c=[derived from local:tok]', 'vault:kv?d=[derived from local:tok]&n=[derived from local:tok]']);
+  });
 });
 
 describe('internal state is out of reach (class 2)', () => {
@@ -173,6 +193,8 @@ describe('internal state is out of reach (class 2)', () => {
       expectNone(text ?? '');
       expect(text).not.toMatch(/function|\[object|native code|reachable/);
     }
+    // The internal lookup helper (its name holds a NUL) cannot be called from a template.
+    expect(() => compileTemplate('t.hbs', '{{[\u0000derivedLookup] this "x" 1}}', false)).toThrow(/unknown helper/);
   });
 });
 
