@@ -105,6 +105,16 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeLessThan(2_000);
   });
 
+  it('quotes at most a few hundred characters of an error answer, however long (one log line per retry)', async () => {
+    proxy.failFirst('/v1/secret/data/hygiene', 1, { status: 500, body: { errors: ['e'.repeat(2_000_000), 'more'] } });
+    project = await makeProject({ config: config() });
+    const result = await once({ VAULT_TOKEN: bao.rootToken });
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    const retried = result.stderr.split('\n').find((line) => line.includes('fetch failed, retrying with backoff')) ?? '';
+    expect(retried).toContain('eeee');
+    expect(retried.length).toBeLessThan(2_000);
+  });
+
   it('refuses an answer larger than 32 MiB instead of filling the memory', async () => {
     const server = createServer((req, res) => {
       req.resume();
