@@ -82,3 +82,17 @@ describe('AWS: a secret id derived from a secret never shows as text', () => {
     expectNoSecrets(result.stderr + result.stdout, [made.hidden]);
   });
 });
+
+describe('AWS: what a hostile answer names is quoted within bounds', () => {
+  it('an exception name of 100 000 characters is not copied into every log line', async () => {
+    project = await makeProject({
+      config: `backend "aws_secrets_manager" "prod" {\n  endpoint = "${faults.address}"\n}\nretry {\n  backoff = "100ms"\n  attempts = 1\n}\ntemplate {\n  contents = "{{secret \\"prod:app/x\\"}}"\n  destination = "@OUT@/x"\n}\n`,
+    });
+    faults.inject({ path: '/', method: 'POST', action: { kind: 'answer', status: 500, body: { __type: `Weird${'W'.repeat(100_000)}`, message: 'm' } } });
+    const result = await runCli(['once', '-c', project.config, '--timeout', '10s'], { env: AWS_TEST_ENV });
+    expect(result.code, result.stderr.slice(-1500)).not.toBe(0);
+    const lines = result.stderr.split('\n').filter((line) => line.includes('WeirdWWW'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.length).toBeLessThan(2_000);
+  });
+});
