@@ -145,7 +145,7 @@ export class VaultBackend implements SecretBackend {
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
       holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
     });
-    this.#mounts = new MountCache((path) => this.#lookupMount(path));
+    this.#mounts = new MountCache((path, derived) => this.#lookupMount(path, derived));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name);
   }
 
@@ -153,7 +153,9 @@ export class VaultBackend implements SecretBackend {
     const started = Date.now();
     const shown = context.label ?? path;
     const [bare = path] = path.split('?', 1);
-    const mount = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+    // A path computed from a secret names its mount too: the mount is then never shown.
+    const derived = context.label !== undefined && context.label !== path;
+    const mount = await untilAborted(this.#mounts.mountFor(bare, derived), context.signal);
     try {
       return await this.#fetchUnder(mount, path, context.signal, shown);
     } catch (error) {
@@ -161,9 +163,9 @@ export class VaultBackend implements SecretBackend {
       const code = (error as SidecarError).code;
       if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS) throw error;
       this.#mounts.forget(mount);
-      const again = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+      const again = await untilAborted(this.#mounts.mountFor(bare, derived), context.signal);
       if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
-      this.logger.info({ mount: again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
+      this.logger.info({ mount: derived ? shown : again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
       return this.#fetchUnder(again, path, context.signal, shown);
     }
   }
@@ -396,12 +398,13 @@ export class VaultBackend implements SecretBackend {
     return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
   }
 
-  async #lookupMount(path: string): Promise<MountInfo> {
-    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, path, undefined, this.#closing.signal);
+  async #lookupMount(path: string, derived: boolean): Promise<MountInfo> {
+    const shown = derived ? 'a path derived from a secret' : path;
+    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, derived ? shown : path, undefined, this.#closing.signal);
     const data = (response.data ?? {}) as { path?: string; type?: string; options?: { version?: string } | null };
-    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for "${path}"`);
+    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for ${derived ? shown : `"${path}"`}`);
     const mount = { path: data.path.endsWith('/') ? data.path : `${data.path}/`, type: data.type, version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined };
-    this.logger.debug({ mount: mount.path, type: mount.type, version: mount.version }, 'vault mount');
+    this.logger.debug({ mount: derived ? `(the mount of ${shown})` : mount.path, type: mount.type, version: mount.version }, 'vault mount');
     this.#lookedUpAt.set(mount, Date.now());
     return mount;
   }
