@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VaultHttp } from '../../src/backends/vault/vault-http.js';
 import { vaultError } from '../../src/backends/vault/vault-errors.js';
@@ -113,6 +114,23 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
     const retried = result.stderr.split('\n').find((line) => line.includes('fetch failed, retrying with backoff')) ?? '';
     expect(retried).toContain('eeee');
     expect(retried.length).toBeLessThan(2_000);
+  });
+
+  it('says an answer is not valid HTTP (bad chunking, bytes past Content-Length), not a bare parser code', async () => {
+    const answers = ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}GARBAGE'];
+    let answer = '';
+    const server = createTcpServer((socket) => socket.on('data', () => socket.write(answer)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = new VaultHttp({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}`, namespace: '', maxConnections: 1, timeoutMs: 5_000, tls: { rejectUnauthorized: true } });
+    try {
+      for (answer of answers) {
+        const error = await http.request('GET', 'secret/data/x', 't').then(() => undefined, (e: unknown) => vaultError(e, 'x'));
+        expect(error?.message).toMatch(/^x: the answer is not valid HTTP: a proxy, or a server that is not what the config says\? \(HPE_[A-Z_]+\)$/);
+      }
+    } finally {
+      http.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses an answer larger than 32 MiB instead of filling the memory', async () => {
