@@ -212,6 +212,14 @@ describe('bounded work (class 9)', () => {
     }
   });
 
+  it('counts the search for placeholders inside a text: a literal "<masked:" in a loop over a large secret', () => {
+    // Each call searched every tainted value (20,000 here) uncounted: seconds of event loop for 20,000 iterations.
+    const names = Array.from({ length: 20_000 }, (_, i) => `entry-${i}`);
+    for (const body of ['{{trim "<masked:a>"}}', '{{#with (trim "<masked:a>")}}{{/with}}']) {
+      expect(() => render(`{{#each (secret "x:l")}}${body}{{/each}}`, names)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET' }) as Error);
+    }
+  });
+
   it('lets a realistic template through: 10,000 entries with helpers on each', () => {
     const entries = Array.from({ length: 10_000 }, (_, i) => ({ name: `n${i}`, value: ` v${i} ` }));
     const result = render('{{#each (secret "x:l")}}export {{name}}="{{trim value}}" # {{base64Encode name}} {{json this}}\n{{/each}}', entries);
