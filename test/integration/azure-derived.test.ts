@@ -4,7 +4,8 @@ import { runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../support/keyvault-emulator.js';
 import { expectNoSecrets } from '../support/leaks.js';
-import { makeProject, type Project } from '../support/project.js';
+import { pointerProject } from '../support/pointer-project.js';
+import type { Project } from '../support/project.js';
 
 /*
  * Issue 21 class 1 through Azure Key Vault: a secret name computed from a secret (a pointer in a file) is in the
@@ -29,21 +30,7 @@ afterEach(async () => {
 
 describe('Azure Key Vault: a secret name known only to a secret', () => {
   it('is read, and never logged, even at debug level with the SDK logging', async () => {
-    project = await makeProject({
-      config: `
-backend "file" "local" {
-  path = "@ROOT@/secrets.json"
-}
-backend "azure_key_vault" "kv" {
-  vault_url = "${kv.vaultUrl}"
-}
-template {
-  contents    = "{{secret (secret \\"local:pointer\\")}}"
-  destination = "@OUT@/pw"
-}
-`,
-      secrets: { pointer: `kv:${HIDDEN_NAME}` },
-    });
+    project = await pointerProject(`backend "azure_key_vault" "kv" {\n  vault_url = "${kv.vaultUrl}"\n}`, `kv:${HIDDEN_NAME}`);
     const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: { NODE_EXTRA_CA_CERTS: kv.caCert, ...kv.identityEnv, AZURE_LOG_LEVEL: 'info' } });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     expect(result.stderr).toContain('"msg":"azure call"');

@@ -4,7 +4,8 @@ import { runCli } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { startOpenBao, type OpenBao } from '../support/openbao.js';
-import { makeProject, type Project } from '../support/project.js';
+import { pointerProject } from '../support/pointer-project.js';
+import type { Project } from '../support/project.js';
 
 /*
  * Issue 21 class 1 through Vault: a path computed from a secret (a pointer in a file) names a mount only the secret
@@ -30,21 +31,7 @@ afterEach(async () => {
 
 describe('Vault: a mount named only by a secret', () => {
   it('is read, and never logged, even at debug level', async () => {
-    project = await makeProject({
-      config: `
-backend "file" "local" {
-  path = "@ROOT@/secrets.json"
-}
-backend "vault" "main" {
-  address = "${bao.address}"
-}
-template {
-  contents    = "{{secret (secret \\"local:pointer\\")}}"
-  destination = "@OUT@/pw"
-}
-`,
-      secrets: { pointer: `main:${HIDDEN_MOUNT}/app#pw` },
-    });
+    project = await pointerProject(`backend "vault" "main" {\n  address = "${bao.address}"\n}`, `main:${HIDDEN_MOUNT}/app#pw`);
     const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: { VAULT_TOKEN: bao.rootToken } });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     expect(result.stderr).toContain('"msg":"vault mount"');
