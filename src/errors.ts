@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   SIDECAR_ERR_BACKEND_TLS: { category: 'backend', retryable: false, summary: "TLS failed on a certificate: the backend's cannot be verified (unknown CA, wrong host name, expired), or it refused ours." },
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: { category: 'output', retryable: false, summary: 'The destination is not on tmpfs or ramfs and the template does not allow disk.' },
   SIDECAR_ERR_OUTPUT_WRITE: { category: 'output', retryable: false, summary: 'The rendered file could not be written, chmod-ed, chown-ed or renamed into place.' },
-  SIDECAR_ERR_OUTPUT_UNSAFE_DIR: { category: 'output', retryable: false, summary: 'With strict = true: a destination directory is a symlink, writable by all without the sticky bit, or owned by another user.' },
+  SIDECAR_ERR_OUTPUT_UNSAFE_DIR: { category: 'output', retryable: false, summary: 'With strict = true: a destination directory is a symlink, writable by all without the sticky bit, or owned by another user; in any mode, a write finds its directory off tmpfs (moved or swapped while running; retried in `run`).' },
   SIDECAR_ERR_OUTPUT_OWNER: { category: 'output', retryable: false, summary: 'The user or group named for a destination does not exist.' },
   SIDECAR_ERR_RELOAD_TARGET_MISSING: { category: 'reload', retryable: true, summary: 'A notify target is not there: no pid file, a stale pid, or no process matching the pattern.' },
   SIDECAR_ERR_RELOAD_DENIED: { category: 'reload', retryable: false, summary: 'The sidecar may not signal that process (another user, or no shared PID namespace).' },

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { exitProcess } from './exit-process.js';
 import { runCli } from './program.js';
 
 process.title = 'secrets-sidecar';
@@ -11,4 +12,4 @@ process.on('warning', (warning) => {
   process.stderr.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, warning: warning.name, msg: warning.message.replace(/\s+/g, ' ').trim() })}\n`);
 });
 const code = await runCli(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process });
-process.exit(code);
+await exitProcess(code);

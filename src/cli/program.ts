@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config/load-config.js';
-import { parseDuration } from '../config/duration.js';
+import { DURATION_BOUNDS, parseBoundedDuration } from '../config/duration.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
 import { errorFields } from '../log/error-fields.js';
@@ -9,7 +9,7 @@ import { LOG_FORMATS, LOG_LEVELS, createLogger, type LogFormat, type LogLevel, t
 import { Daemon } from '../runner/daemon.js';
 import { exitStatus } from '../reload/child-supervisor.js';
 import { loadTemplates } from '../runner/load-templates.js';
-import { runOnce } from '../runner/once.js';
+import { runOnce, withinTimeout } from '../runner/once.js';
 import { openObservability } from '../observe/open-observability.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { packageVersion } from './version.js';
@@ -31,10 +31,11 @@ const DEFAULT_TIMEOUT = '60s';
 /** Signals the sidecar passes on to a supervised child (SIGHUP reloads the sidecar; SIGTERM/SIGINT stop it). */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGCONT'];
 
+/** --timeout: bounded like the config's durations, so "600h" or 400 digits cannot become a timer that never fires. */
 function durationArg(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`"${text}" is not a duration such as "30s" or "2m"`);
-  return ms;
+  const parsed = parseBoundedDuration(text, DURATION_BOUNDS.onceTimeout);
+  if ('error' in parsed) throw new InvalidArgumentError(`--timeout "${text.slice(0, 40)}": ${parsed.error}`);
+  return parsed.ms;
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -78,13 +79,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(async (opts: { config: string; dryRun: boolean; showSecrets: boolean; timeout: number }) => {
       if (opts.showSecrets && !opts.dryRun) throw new SidecarError('SIDECAR_ERR_USAGE', '--show-secrets only applies with --dry-run');
       let logger: Logger | undefined;
+      const startedAt = Date.now();
       try {
-        const setup = await setUp(opts.config);
+        // --timeout bounds the whole run, the config read included.
+        const setup = await withinTimeout(setUp(opts.config), opts.timeout);
         logger = setup.logger;
         // The audit file records a one-shot run's accesses too.
         const observability = await openObservability(setup.config, logger, false);
         try {
-          await runOnce(setup.config, { logger, env: io.env, timeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
+          const timeoutMs = Math.max(1, opts.timeout - (Date.now() - startedAt));
+          await runOnce(setup.config, { logger, env: io.env, timeoutMs, statedTimeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
         } finally {
           await observability?.stop();
         }
@@ -204,7 +208,13 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
   const forwarders = FORWARDED_SIGNALS.map((signal) => [signal, () => daemon.forward(signal)] as const);
   if (config.exec) for (const [signal, forward] of forwarders) io.signals.on(signal, forward);
   try {
-    await daemon.start(config);
+    // SIGTERM must end the process within its grace even while start is still reading (a hung mount).
+    const starting = daemon.start(config);
+    const early = await Promise.race([starting.then(() => undefined), stopped]);
+    if (early !== undefined) {
+      starting.catch(() => undefined);
+      return early;
+    }
     const fatal = daemon.fatal.then(async (error) => {
       logger.error({ error: errorFields(error) }, error.message);
       await daemon.stop();

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readBounded } from '../bounded-read.js';
 import { dirname, extname, resolve } from 'node:path';
 import type { core } from 'zod';
 import { SidecarError } from '../errors.js';
@@ -25,7 +25,7 @@ export async function loadConfig(path: string): Promise<ResolvedConfig> {
   const file = resolve(path);
   let source: Buffer;
   try {
-    source = await readFile(file);
+    source = await readBounded(file);
   } catch (cause) {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });

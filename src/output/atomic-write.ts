@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
-import { checkDestinationFilesystem } from './filesystem-check.js';
+import { errnoOf, pinDirectory, writeFailure, type PinnedDirectory } from './pinned-directory.js';
 
 export interface WriteRequest {
   readonly destination: string;
-  /** Text (written as UTF-8) or bytes (written as they are). */
+  /** Text (written as UTF-8) or bytes, written as they are. */
   readonly contents: string | Uint8Array;
   readonly perms: number;
   readonly uid: number | undefined;
   readonly gid: number | undefined;
   readonly createDirs: boolean;
   readonly allowNonTmpfs: boolean;
+  /** strict = true: the directory rules checked at start hold at every write (a symlink swapped in is refused). */
+  readonly strict?: boolean | undefined;
 }
 
 export interface WriteResult {
@@ -25,83 +27,79 @@ export interface WriteResult {
 const TEMP_MARK = '.sidecar-tmp-';
 
 /** The temp file sits beside its destination (so rename is atomic) and is hidden from `*.ext` globs. */
-function tempPathFor(destination: string): string {
-  return join(dirname(destination), `.${basename(destination)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+function tempNameFor(name: string): string {
+  return `.${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
 }
 
 /**
  * Writes a rendered file so that a reader only ever sees the old complete file or the new complete one:
  * temp file in the same directory, mode and owner set, fsync, rename, fsync of the directory. Nothing is written
  * when the bytes, mode and owner are already right. The destination must be on tmpfs/ramfs unless allowed.
+ *
+ * The directory is pinned by descriptor first and every check and step goes through it, so a directory swapped
+ * for a symlink between the check and the write cannot redirect the write (a shared volume is not trusted).
  */
 export async function writeAtomically(request: WriteRequest): Promise<WriteResult> {
   const { destination } = request;
-  const directory = dirname(destination);
-  const fs = await checkDestinationFilesystem(destination, request.allowNonTmpfs);
-  await ensureDirectory(directory, request.createDirs, destination);
-  if (await isAlreadyInPlace(request)) return { outcome: 'unchanged', onDisk: fs.inMemory ? undefined : fs.name };
+  const directory = await pinDirectory(dirname(destination), { destination, create: request.createDirs, strict: request.strict ?? false });
+  try {
+    const fs = directory.filesystem;
+    if (!fs.inMemory && !request.allowNonTmpfs) {
+      // Preflight refused disk at start, so this is a directory moved, swapped or unmounted while running: an
+      // error the sidecar survives (the write is retried), never one a hostile volume can use to stop it.
+      throw new SidecarError('SIDECAR_ERR_OUTPUT_UNSAFE_DIR', `refusing to write ${destination}: its directory is on ${fs.name}, not tmpfs or ramfs`, {
+        hint: 'keep the destination directory on tmpfs; if something replaced it with a link, restore it (the write is retried)',
+      });
+    }
+    const onDisk = fs.inMemory ? undefined : fs.name;
+    const bytes = typeof request.contents === 'string' ? Buffer.from(request.contents, 'utf8') : Buffer.from(request.contents.buffer, request.contents.byteOffset, request.contents.byteLength);
+    const name = basename(destination);
+    if (await isAlreadyInPlace(directory.at(name), bytes, request)) return { outcome: 'unchanged', onDisk };
+    await writeThroughTemp(directory, name, bytes, request);
+    await directory.sync();
+    return { outcome: 'written', onDisk };
+  } finally {
+    await directory.close();
+  }
+}
 
-  const temp = tempPathFor(destination);
+async function writeThroughTemp(directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
+  const temp = directory.at(tempNameFor(name));
   let handle;
   try {
     handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    await handle.writeFile(request.contents);
+    await handle.writeFile(bytes);
     if (request.uid !== undefined || request.gid !== undefined) await handle.chown(request.uid ?? -1, request.gid ?? -1);
     // chmod after chown: chown clears setuid/setgid bits, and the umask must not loosen or tighten our mode.
     await handle.chmod(request.perms);
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await rename(temp, destination);
+    await rename(temp, directory.at(name));
   } catch (cause) {
     await handle?.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
-    throw writeError(destination, describeErrno(cause), cause);
-  }
-  await syncDirectory(directory);
-  return { outcome: 'written', onDisk: fs.inMemory ? undefined : fs.name };
-}
-
-async function ensureDirectory(directory: string, create: boolean, destination: string): Promise<void> {
-  try {
-    const info = await stat(directory);
-    if (!info.isDirectory()) throw writeError(destination, `${directory} is not a directory`);
-  } catch (error) {
-    if (error instanceof SidecarError) throw error;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(destination, describeErrno(error), error);
-    if (!create) throw writeError(destination, `directory ${directory} does not exist (create_dest_dirs is false)`);
-    await mkdir(directory, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
-      throw writeError(destination, `cannot create ${directory}: ${describeErrno(cause)}`, cause);
-    });
+    throw writeFailure(request.destination, errnoOf(cause), cause);
   }
 }
 
-async function isAlreadyInPlace(request: WriteRequest): Promise<boolean> {
+async function isAlreadyInPlace(path: string, bytes: Buffer, request: WriteRequest): Promise<boolean> {
   // O_NOFOLLOW: a symlink planted at the destination is never "in place", and is never read through; the rename
-  // that follows replaces the link itself.
-  const handle = await open(request.destination, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  // that follows replaces the link itself. O_NONBLOCK: a planted FIFO cannot block the open.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
   if (!handle) return false;
   try {
     const info = await handle.stat();
     if (!info.isFile() || (info.mode & 0o7777) !== request.perms) return false;
     if (request.uid !== undefined && info.uid !== request.uid) return false;
     if (request.gid !== undefined && info.gid !== request.gid) return false;
-    const wanted = typeof request.contents === 'string' ? Buffer.from(request.contents, 'utf8') : request.contents;
-    if (info.size !== wanted.length) return false;
-    return (await handle.readFile()).equals(wanted);
+    if (info.size !== bytes.length) return false;
+    return (await handle.readFile()).equals(bytes);
   } catch {
     return false;
   } finally {
     await handle.close();
   }
-}
-
-/** Makes the rename durable on disk-backed filesystems; a no-op cost on tmpfs. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, constants.O_RDONLY).catch(() => undefined);
-  if (!handle) return;
-  await handle.sync().catch(() => undefined);
-  await handle.close();
 }
 
 /** Removes the temp files a killed run left beside these destinations (all in one directory); returns how many. */
@@ -115,13 +113,4 @@ export async function removeStaleTempFiles(directory: string, destinationNames: 
     await unlink(join(directory, entry)).then(() => removed++, () => undefined);
   }
   return removed;
-}
-
-function describeErrno(cause: unknown): string {
-  const error = cause as NodeJS.ErrnoException;
-  return error.code ? `${error.code} (${error.syscall ?? 'io'})` : 'write failed';
-}
-
-function writeError(destination: string, why: string, cause?: unknown): SidecarError {
-  return new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${destination}: ${why}`, cause === undefined ? {} : { cause });
 }

@@ -16,30 +16,31 @@ export interface FilesystemInfo {
   readonly checked: string;
 }
 
-/** The filesystem a path is (or would be created) on, checked at its nearest existing ancestor. */
-export async function filesystemOf(path: string): Promise<FilesystemInfo> {
+/**
+ * The filesystem a path is (or would be created) on, checked at its nearest existing ancestor. Any other failure
+ * (EACCES, ENAMETOOLONG, ELOOP) is a coded error naming the path.
+ */
+export async function filesystemOf(path: string, shown: string = path): Promise<FilesystemInfo> {
   let current = path;
   for (;;) {
     try {
-      const info = await statfs(current);
-      const name = MEMORY_FILESYSTEMS.get(Number(info.type)) ?? `0x${Number(info.type).toString(16)}`;
-      return { inMemory: MEMORY_FILESYSTEMS.has(Number(info.type)), name, checked: current };
+      return describeFilesystem(Number((await statfs(current)).type), current);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const parent = dirname(current);
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === current) throw error;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === current) throw statfsError(shown, error);
       current = parent;
     }
   }
 }
 
-/** The filesystem a destination will be written on; refuses disk unless the template allows it. */
-export async function checkDestinationFilesystem(destination: string, allowNonTmpfs: boolean): Promise<FilesystemInfo> {
-  const fs = await filesystemOf(dirname(destination)).catch((cause: unknown) => {
-    throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${destination}: cannot inspect its filesystem`, { cause });
-  });
-  if (!fs.inMemory && !allowNonTmpfs) throw notInMemoryError(destination, fs);
-  return fs;
+export function describeFilesystem(type: number, checked: string): FilesystemInfo {
+  return { inMemory: MEMORY_FILESYSTEMS.has(type), name: MEMORY_FILESYSTEMS.get(type) ?? `0x${type.toString(16)}`, checked };
+}
+
+export function statfsError(path: string, cause: unknown): SidecarError {
+  const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+  return new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${path}: cannot inspect its filesystem (${code} from statfs)`, { cause });
 }
 
 export function notInMemoryError(destination: string, fs: FilesystemInfo): SidecarError {

@@ -1,16 +1,22 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { readTextBounded } from '../bounded-read.js';
 import { SidecarError } from '../errors.js';
 
 /** Reads a pid file: a missing, empty or garbled file means the application is not (yet) running. */
 export async function readPidFile(path: string): Promise<number> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Bounded: the application owns this file and could leave a FIFO there.
+    text = await readTextBounded(path, { maxBytes: 64 });
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} does not hold a process id`);
+  // As for `process` targets: whoever writes the file must not be able to make the sidecar signal itself.
+  if (pid === process.pid || pid === process.ppid) {
+    throw new SidecarError('SIDECAR_ERR_RELOAD_DENIED', `pid file ${path} names the sidecar itself (or its parent, pid ${pid}); refusing to signal it`);
+  }
   return pid;
 }
 

@@ -42,6 +42,8 @@ export class Daemon {
   #session: Session | undefined;
   #stopping = false;
   #reloading: Promise<boolean> | undefined;
+  /** A reload past reading its files, swapping sessions: stop waits for it; one still reading is left behind. */
+  #swapping = false;
   #pidFile: string | undefined;
   #supervisor: ChildSupervisor | undefined;
   #child: SessionChild | undefined;
@@ -79,6 +81,11 @@ export class Daemon {
     this.#observability = await openObservability(config, logger, true);
     await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => this.#watcher?.labels() ?? new Set<string>());
     const built = await this.#build(config);
+    if (this.#stopping) {
+      // SIGTERM came while templates were still being read: leave without starting anything.
+      await closeBackends(built.created, logger);
+      return;
+    }
     this.#backends = built.pool;
     this.#watcher = new Watcher({ backends: built.backends, logger, retry: config.retry, live: true });
     this.#watcher.onUpdate = (key) => this.#session?.onUpdate(key);
@@ -109,7 +116,8 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    await this.#reloading?.catch(() => undefined);
+    // A reload still reading (a template on a hung mount) finds #stopping set and closes what it made.
+    if (this.#swapping) await this.#reloading?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
     await session?.stop();
@@ -175,6 +183,18 @@ export class Daemon {
       await closeBackends(built.created, logger);
       return false;
     }
+    this.#swapping = true;
+    try {
+      await this.#swap(built);
+    } finally {
+      this.#swapping = false;
+    }
+    return true;
+  }
+
+  async #swap(built: Built): Promise<void> {
+    const { logger } = this.options;
+    if (!this.#watcher) return;
     await this.#session?.stop();
     // Views of unchanged backends live on: no new lease, no new certificate, for a reload.
     await this.#watcher.replaceBackends(built.backends);
@@ -185,7 +205,6 @@ export class Daemon {
     this.#session = built.session(this.#watcher);
     logger.info({ reusedBackends: built.backends.size - built.created.size }, 'configuration reloaded');
     this.#session.start();
-    return true;
   }
 
   /** Everything a session needs except the watcher; nothing is swapped in until it all succeeded. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readTextBounded } from '../bounded-read.js';
 import type { EnvTemplateConfig, ResolvedConfig, TemplateConfig } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { compileTemplate, type CompiledTemplate } from '../template/compile.js';
@@ -39,10 +39,10 @@ async function compileSource(template: TemplateSource, config: ResolvedConfig): 
 async function readSource(template: TemplateSource): Promise<string> {
   const path = template.source ?? '';
   try {
-    return await readFile(path, 'utf8');
+    return await readTextBounded(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new SidecarError('SIDECAR_ERR_TEMPLATE_READ', `template "${template.name}": cannot read ${path}${code === 'ENOENT' ? ': no such file' : ` (${code ?? 'error'})`}`, { cause });
+    throw new SidecarError('SIDECAR_ERR_TEMPLATE_READ', `template "${template.name}": cannot read ${path}${code === 'ENOENT' ? ': no such file' : code === 'ETIMEDOUT' ? ': the read did not finish in time (a hung mount, or a FIFO)' : ` (${code ?? 'error'})`}`, { cause });
   }
 }
 

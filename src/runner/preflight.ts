@@ -3,13 +3,15 @@ import type { TemplateConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { SidecarError } from '../errors.js';
 import { removeStaleTempFiles } from '../output/atomic-write.js';
-import { directoryRisks } from '../output/directory-safety.js';
+import { UNSAFE_DIR_HINT, directoryRisks } from '../output/directory-safety.js';
 import { filesystemOf, notInMemoryError } from '../output/filesystem-check.js';
 import { resolveOwnerId } from '../output/owner.js';
 
 export interface Destination {
   readonly uid: number | undefined;
   readonly gid: number | undefined;
+  /** strict = true: the directory rules checked here hold at every write too. */
+  readonly strict?: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function preflight(templates: readonly TemplateConfig[], logger: Lo
       const risks = await directoryRisks(directory);
       if (risks.length > 0) {
         const message = `a destination directory others could tamper with: ${risks.join('; ')}`;
-        if (strict) throw new SidecarError('SIDECAR_ERR_OUTPUT_UNSAFE_DIR', message, { hint: 'give the sidecar its own directory (mode 0700, or 1777 with the sticky bit), or set strict = false' });
+        if (strict) throw new SidecarError('SIDECAR_ERR_OUTPUT_UNSAFE_DIR', message, { hint: UNSAFE_DIR_HINT });
         logger.warn({ directory, risks }, 'a destination directory others could tamper with (strict = true makes this an error)');
       }
       const fs = await filesystemOf(directory);
@@ -45,7 +47,7 @@ export async function preflight(templates: readonly TemplateConfig[], logger: Lo
         t.user === undefined ? undefined : resolveOwnerId(t.user, 'user'),
         t.group === undefined ? undefined : resolveOwnerId(t.group, 'group'),
       ]);
-      return [t.index, { uid, gid }];
+      return [t.index, { uid, gid, strict }];
     }),
   );
   return new Map(owners);

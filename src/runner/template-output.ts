@@ -23,6 +23,7 @@ export function fileOutput(config: TemplateConfig, destination: Destination): Te
           gid: destination.gid,
           createDirs: config.createDestDirs,
           allowNonTmpfs: config.allowNonTmpfs,
+          strict: destination.strict,
         })
       ).outcome,
   };

@@ -32,6 +32,13 @@ describe('command line', () => {
     expect((await runCli(['--log-format', 'xml', 'validate', '-c', 'x.hcl'])).code).toBe(2);
   });
 
+  it('refuses a --timeout past its bound instead of arming a timer that never fires (issue 21, class 6)', async () => {
+    const huge = await runCli(['once', '-c', 'x.hcl', '--timeout', `${'9'.repeat(400)}s`]);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toContain('must be at most 8760h');
+    expect((await runCli(['once', '-c', 'x.hcl', '--timeout', '9000h'])).code).toBe(2);
+  });
+
   it('validates a good config and its templates without touching backends', async () => {
     project = await makeProject({
       config: 'backend "file" "local" {\n  path = "does-not-exist-yet.json"\n}\ntemplate {\n  source = "templates/a.hbs"\n  destination = "@OUT@/a"\n}\n',

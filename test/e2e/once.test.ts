@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -100,11 +100,21 @@ describe('once', () => {
 
   it('exits 6 when a backend keeps failing past --timeout, saying what it waited for', async () => {
     project = await makeProject({ config: CONFIG, templates: TEMPLATES });
-    await writeFile(project.secretsFile, '{"db": {"password": "once-db-pw-48a1"'); // truncated: retryable
+    // A symlink loop: ELOOP is an I/O error, retried (a truncated file is malformed: permanent, exit 3).
+    await symlink('secrets.json', project.secretsFile);
     const result = await runCli(['once', '-c', project.config, '--timeout', '1500ms']);
     expect(result.code).toBe(6);
     expect(result.stderr).toContain('once did not finish within 1500ms; still waiting for local:db (last error:');
     expect(result.stderr).toContain('fetch failed, retrying with backoff');
+    expectNoSecrets(result.stderr, ['once-db-pw-48a1']);
+  });
+
+  it('exits 3 at once for a truncated secrets file, naming the position, never the value', async () => {
+    project = await makeProject({ config: CONFIG, templates: TEMPLATES });
+    await writeFile(project.secretsFile, '{"db": {"password": "once-db-pw-48a1"');
+    const result = await runCli(['once', '-c', project.config, '--timeout', '60s']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('SIDECAR_ERR_BACKEND_MALFORMED');
     expectNoSecrets(result.stderr, ['once-db-pw-48a1']);
   });
 

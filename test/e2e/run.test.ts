@@ -107,11 +107,11 @@ describe('run', () => {
     await daemon.waitFor(allRendered);
     const good = readFileSync(join(project.out, 'a.txt'), 'utf8');
 
-    // Truncated document: a retryable error, retried with backoff.
+    // Truncated document: permanent until the file changes; the view waits for the next change.
     let mark = daemon.mark;
     await writeFile(`${project.secretsFile}.tmp`, '{"a": "run-a-broken-6666"');
     await rename(`${project.secretsFile}.tmp`, project.secretsFile);
-    await daemon.waitFor((r) => r.msg === 'fetch failed, retrying with backoff', mark);
+    await daemon.waitFor((r) => r.msg === 'fetch failed; keeping the last good value', mark);
     expect(readFileSync(join(project.out, 'a.txt'), 'utf8')).toBe(good);
 
     // Source deleted: not retryable; the view waits for the file to come back.

@@ -113,3 +113,19 @@ if ! "$prom_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m
   "$prom_venv/bin/pip" install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
 fi
 echo "prometheus-client $PROMETHEUS_CLIENT_VERSION" >&2
+
+# A FUSE filesystem whose reads never answer (test/fixtures/hung-fuse.c): a regular file stuck in the kernel, as on
+# a hung NFS mount, for the blocked-read tests. Debian's libfuse3; built with the system C compiler.
+if ! command -v fusermount3 >/dev/null 2>&1 || [ ! -f /usr/include/fuse3/fuse.h ]; then
+  echo "installing fuse3 and libfuse3-dev from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fuse3 libfuse3-dev pkg-config gcc libc6-dev >&2
+fi
+hung_fuse="$cache/bin/hung-fuse"
+if [ ! -x "$hung_fuse" ] || [ "$root/test/fixtures/hung-fuse.c" -nt "$hung_fuse" ]; then
+  echo "building hung-fuse into $cache/bin" >&2
+  mkdir -p "$cache/bin"
+  # shellcheck disable=SC2046 # pkg-config prints several flags
+  gcc -O2 -Wall -o "$hung_fuse" "$root/test/fixtures/hung-fuse.c" $(pkg-config --cflags --libs fuse3)
+fi
+echo "hung-fuse (libfuse $(pkg-config --modversion fuse3))" >&2

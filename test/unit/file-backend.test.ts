@@ -65,7 +65,7 @@ describe('file backend', () => {
     const file = join(dir, 'secrets.json');
     await writeFile(file, '{\n  "db": "leaky-value-5",\n  oops\n}');
     const error = await open(file).fetch('db', context).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: true, message: expect.stringContaining('(line 3, column 3)') as unknown });
+    expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false, message: expect.stringContaining('(line 3, column 3)') as unknown });
     expect((error as Error).message).not.toContain('leaky-value-5');
     const yamlFile = join(dir, 'bad.yaml');
     await writeFile(yamlFile, 'a: "leaky-yaml-6\nb: [\n');

@@ -25,7 +25,7 @@ describe('issuance cache', () => {
 
   it('refuses a directory that is not on tmpfs: it would put private keys on disk', async () => {
     dir = await makeDiskDir();
-    await expect(new IssuanceCache(dir, 'main').put('pki/issue/web', ENTRY)).rejects.toMatchObject({ code: 'SIDECAR_ERR_OUTPUT_NOT_TMPFS' });
+    await expect(new IssuanceCache(dir, 'main').put('pki/issue/web', ENTRY)).rejects.toMatchObject({ code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR' });
     expect(readdirSync(dir)).toEqual([]);
   });
 });

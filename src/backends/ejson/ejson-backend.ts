@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readTextBounded } from '../../bounded-read.js';
 import { basename, dirname } from 'node:path';
 import type { EjsonBackendConfig } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
@@ -82,9 +82,8 @@ export class EjsonBackend implements SecretBackend {
 
   async #decrypt(): Promise<Record<string, unknown>> {
     const file = this.config.path;
-    const raw = await readFile(file, 'utf8').catch((cause: unknown) => {
-      const code = (cause as NodeJS.ErrnoException).code;
-      throw new SidecarError(code === 'ENOENT' ? 'SIDECAR_ERR_BACKEND_NOT_FOUND' : 'SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": cannot read ${file} (${code ?? 'error'})`);
+    const raw = await readTextBounded(file).catch((cause: unknown) => {
+      throw readFailure(this.name, file, cause);
     });
     const document = parseEjson(raw, file);
     const keyDir = this.config.keyDir ?? this.env['EJSON_KEYDIR'] ?? DEFAULT_KEY_DIR;
@@ -104,4 +103,12 @@ export class EjsonBackend implements SecretBackend {
     });
     return JSON.parse(replaceValues(document.text, plain)) as Record<string, unknown>;
   }
+}
+
+function readFailure(backend: string, file: string, cause: unknown): SidecarError {
+  const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+  if (code === 'ENOENT') return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${backend}": cannot read ${file} (ENOENT)`);
+  // A directory (or a device, or a huge file) at the path is permanent until it changes: no retry loop in `once`.
+  const permanent = code === 'EISDIR' || code === 'EINVAL' || code === 'EFBIG';
+  return new SidecarError(permanent ? 'SIDECAR_ERR_BACKEND_MALFORMED' : 'SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${backend}": cannot read ${file} (${code})`, { retryable: !permanent });
 }

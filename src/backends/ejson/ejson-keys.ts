@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { boundedCall, readTextBounded } from '../../bounded-read.js';
 import { join } from 'node:path';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -21,18 +22,18 @@ export async function loadPrivateKey(publicKey: string, source: KeySource, logge
   const file = source.keyFile ?? join(source.keyDir, publicKey);
   let text: string;
   try {
-    const info = await stat(file);
+    const info = await boundedCall(file, 'stat', () => stat(file));
     if ((info.mode & 0o077) !== 0 && !warned.has(file)) {
       warned.add(file);
       logger.warn({ file, mode: (info.mode & 0o777).toString(8) }, 'the ejson private key file is readable by group or others; chmod 0400 it');
     }
-    text = (await readFile(file, 'utf8')).trim();
+    text = (await readTextBounded(file, { maxBytes: 4096 })).trim();
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const missing = code === 'ENOENT' || code === 'ENOTDIR';
     // A key mounted late (a Kubernetes secret volume) is worth another try; a key we may not read is not.
     throw new SidecarError('SIDECAR_ERR_BACKEND_KEY', missing ? `no private key for ejson public key ${publicKey}: ${file} does not exist` : `cannot read the ejson private key ${file} (${code ?? 'error'})`, {
-      retryable: missing,
+      retryable: missing || code === 'ETIMEDOUT',
       hint: source.keyFile ? 'key_file names the private key' : 'put the private key (hex) in a file named by the public key in key_dir, or set key_file',
     });
   }

@@ -1,4 +1,5 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { readTextBounded } from '../../bounded-read.js';
 import { join } from 'node:path';
 import { SidecarError } from '../../errors.js';
 import { writeAtomically } from '../../output/atomic-write.js';
@@ -22,15 +23,21 @@ export async function keygen(keyDir: string | undefined): Promise<string> {
  * layout of the file as they are, as Shopify's tool does. Needs only the public key in the file.
  */
 export async function encryptFile(file: string): Promise<{ encrypted: number; bytes: number }> {
-  const raw = await readFile(file, 'utf8').catch((cause: unknown) => {
-    throw new SidecarError('SIDECAR_ERR_USAGE', `cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`);
+  const cannotRead = (cause: unknown) => new SidecarError('SIDECAR_ERR_USAGE', `cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`);
+  // A symlink (a shared config checkout, a Kubernetes ..data link) is kept: the file it points to is encrypted in
+  // place, atomically beside itself. Replacing the link would leave the real file in plain text.
+  const target = await realpath(file).catch((cause: unknown) => {
+    throw cannotRead(cause);
+  });
+  const raw = await readTextBounded(target).catch((cause: unknown) => {
+    throw cannotRead(cause);
   });
   const document = parseEjson(raw, file);
   const seal = encrypter(Buffer.from(document.publicKey, 'hex'));
   const plain = document.values.filter((v) => !isBoxed(v.value));
   const text = replaceValues(document.text, plain.map((at) => ({ at, with: seal(at.value) })));
-  const { mode } = await stat(file);
+  const { mode } = await stat(target);
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
-  await writeAtomically({ destination: file, contents: text, perms: mode & 0o7777, uid: undefined, gid: undefined, createDirs: false, allowNonTmpfs: true });
+  await writeAtomically({ destination: target, contents: text, perms: mode & 0o7777, uid: undefined, gid: undefined, createDirs: false, allowNonTmpfs: true });
   return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
 }

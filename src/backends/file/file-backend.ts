@@ -1,4 +1,5 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { boundedCall, readBounded } from '../../bounded-read.js';
 import { basename, dirname, extname, join, sep } from 'node:path';
 import type { FileBackendConfig, FileBackendFormat } from '../../config/types.js';
 import { SidecarError } from '../../errors.js';
@@ -64,7 +65,7 @@ export class FileBackend implements SecretBackend {
   }
 
   private async detectFormat(): Promise<FileBackendFormat> {
-    const info = await stat(this.config.path).catch((cause: unknown) => {
+    const info = await boundedCall(this.config.path, 'stat', () => stat(this.config.path)).catch((cause: unknown) => {
       throw this.sourceError(cause);
     });
     if (this.config.format) {
@@ -84,8 +85,8 @@ export class FileBackend implements SecretBackend {
   }
 
   private document(format: DocumentFormat): Promise<{ data: unknown }> {
-    this.#document ??= readFile(this.config.path, 'utf8').then(
-      (text) => ({ data: parseDocument(text, format, this.config.path) }),
+    this.#document ??= readBounded(this.config.path).then(
+      (bytes) => ({ data: parseDocument(bytes.toString('utf8'), format, this.config.path) }),
       (cause: unknown) => {
         throw this.sourceError(cause);
       },
@@ -105,22 +106,25 @@ export class FileBackend implements SecretBackend {
       });
     }
     const file = join(this.config.path, path);
-    let text: string;
+    let bytes: Buffer;
     try {
       // Entries may be symlinks (Kubernetes points them into ..data); they must still land inside the directory.
-      const [root, real] = await Promise.all([realpath(this.config.path), realpath(file)]);
+      const [root, real] = await Promise.all([boundedCall(this.config.path, 'realpath', () => realpath(this.config.path)), boundedCall(file, 'realpath', () => realpath(file))]);
       if (!real.startsWith(root + sep)) {
         throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": "${path}" points outside ${this.config.path}`);
       }
-      text = await readFile(real, 'utf8');
+      bytes = await readBounded(real);
     } catch (cause) {
       if (cause instanceof SidecarError) throw cause;
       throw this.sourceError(cause, path);
     }
     const ext = extname(path).toLowerCase();
     const structured = ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined;
-    const value = structured ? parseDocument(text, structured, file) : text;
-    return watchedValue(value, text);
+    if (structured) return watchedValue(parseDocument(bytes.toString('utf8'), structured, file), bytes.toString('utf8'));
+    // A keystore or DER key in a secret volume is bytes: it reaches templates as a Buffer, never as replacement
+    // characters. Text stays a string.
+    const text = decodeUtf8(bytes);
+    return watchedValue(text ?? bytes, bytes);
   }
 
   private async startWatching(): Promise<SourceWatch> {
@@ -148,9 +152,27 @@ export class FileBackend implements SecretBackend {
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": ${what} does not exist`, { cause });
     }
+    if (code === 'EISDIR' || code === 'EINVAL' || code === 'EFBIG') {
+      // Permanent until the source changes: `once` fails at once instead of waiting out its timeout.
+      const why = code === 'EISDIR' ? 'is a directory' : code === 'EFBIG' ? 'is too large' : 'is not a regular file or a pipe';
+      return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${what} ${why}`, { cause, retryable: false });
+    }
+    if (code === 'ETIMEDOUT') {
+      return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": reading ${what} did not finish in time (a hung mount, or a FIFO)`, { cause });
+    }
     if (code === 'EACCES' || code === 'EPERM') {
       return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": permission denied reading ${what}`, { cause });
     }
     return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": cannot read ${what} (${code ?? 'error'})`, { cause });
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Buffer): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
   }
 }

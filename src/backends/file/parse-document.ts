@@ -13,19 +13,25 @@ export function parseDocument(text: string, format: DocumentFormat, label: strin
     return format === 'json' ? (JSON.parse(text) as unknown) : (parseYaml(text, { prettyErrors: false, uniqueKeys: true }) as unknown);
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${label} is not valid ${format.toUpperCase()}${positionOf(cause, text)}`, {
-      hint: 'the file is read again on the next retry and whenever it changes',
+      // A local file does not heal by being read again: `once` fails at once, `run` waits for the file to change.
+      retryable: false,
+      hint: 'the file is read again whenever it changes',
     });
   }
 }
 
 function positionOf(error: unknown, text: string): string {
-  const yamlPos = (error as { linePos?: [{ line: number; col: number }] }).linePos?.[0];
-  if (yamlPos) return ` (line ${yamlPos.line}, column ${yamlPos.col})`;
+  // yaml sets linePos only with prettyErrors (which quotes the text); its offset is always there.
+  const yamlOffset = (error as { pos?: [number, number] }).pos?.[0];
+  if (yamlOffset !== undefined) return lineAndColumn(text, yamlOffset);
   // JSON.parse names no position in newer V8 (and quotes the text instead); ask a parser that reports offsets.
   const errors: ParseError[] = [];
   parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   const offset = errors[0]?.offset;
-  if (offset === undefined) return '';
+  return offset === undefined ? '' : lineAndColumn(text, offset);
+}
+
+function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
   return ` (line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')})`;
 }

@@ -1,5 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { watch } from 'chokidar';
+import { READ_DEADLINE_MS } from '../../bounded-read.js';
+import { setSafeTimeout } from '../../timer.js';
 
 export interface SourceWatchOptions {
   /** The directory to watch, without descending into it. */
@@ -44,7 +46,18 @@ export async function watchSource(options: SourceWatchOptions): Promise<SourceWa
     trailing = setTimeout(options.onEvent, TRAILING_EVENT_DELAY_MS);
   });
   watcher.on('error', options.onError);
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // chokidar stats the directory before it is ready; on a hung mount that never ends. Go on without waiting
+  // longer than a read may: events start whenever the scan finishes.
+  await new Promise<void>((resolve) => {
+    const timer = setSafeTimeout(() => {
+      options.onError(new Error(`watching ${options.directory} did not start within ${READ_DEADLINE_MS} ms`));
+      resolve();
+    }, READ_DEADLINE_MS);
+    watcher.once('ready', () => {
+      timer.clear();
+      resolve();
+    });
+  });
   return {
     close: async () => {
       clearTimeout(trailing);
