@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
 import { envOutput } from '../../src/runner/template-output.js';
 import { secretLeaves } from '../../src/sealed.js';
@@ -217,6 +217,20 @@ describe('bounded work (class 9)', () => {
     const names = Array.from({ length: 20_000 }, (_, i) => `entry-${i}`);
     for (const body of ['{{trim "<masked:a>"}}', '{{#with (trim "<masked:a>")}}{{/with}}']) {
       expect(() => render(`{{#each (secret "x:l")}}${body}{{/each}}`, names)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET' }) as Error);
+    }
+  });
+
+  it('also stops a render that has held the event loop past its time limit, on a machine too slow for the units', () => {
+    // A clock that jumps 100 ms at each look stands for a slow or busy machine; the units alone would let it through.
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => (clock += 100));
+    try {
+      const entries = Array.from({ length: 10_000 }, (_, i) => `n${i}`);
+      expect(() => render('{{#each (secret "x:l")}}{{trim this}}{{/each}}', entries)).toThrow(
+        expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET', message: expect.stringMatching(/held the event loop for more than 500 ms/) as unknown }) as Error,
+      );
+    } finally {
+      now.mockRestore();
     }
   });
 
