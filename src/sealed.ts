@@ -48,10 +48,20 @@ export function secretLeaves(value: unknown, into: Set<string> = new Set()): Set
   return into;
 }
 
-/** Replaces every occurrence of any secret leaf in `text`, longest first so that overlaps are covered. */
+/** Below this length a leaf is scrubbed only where it stands alone (see scrubSecrets). */
+const SHORT_LEAF = 4;
+
+/**
+ * Replaces every occurrence of any secret leaf in `text`, longest first so that overlaps are covered. A short leaf
+ * ("v", "on") is replaced only where it stands alone, not inside a longer word: replaced inside the message's own
+ * wording ("in[redacted]alid") it would both garble the message and spell out the secret.
+ */
 export function scrubSecrets(text: string, leaves: Iterable<string>): string {
   const sorted = [...leaves].filter((leaf) => leaf.length > 0).sort((a, b) => b.length - a.length);
   let scrubbed = text;
-  for (const leaf of sorted) scrubbed = scrubbed.split(leaf).join(REDACTED);
+  for (const leaf of sorted) {
+    if (leaf.length >= SHORT_LEAF) scrubbed = scrubbed.split(leaf).join(REDACTED);
+    else scrubbed = scrubbed.replace(new RegExp(`(?<![\\p{L}\\p{N}])${leaf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}])`, 'gu'), REDACTED);
+  }
   return scrubbed;
 }

@@ -23,6 +23,8 @@ export function describeNetworkError(error: unknown): string | undefined {
     if (typeof message === 'string' && /^aborted(\n|$)/.test(message)) return `connection closed by the server in the middle of the answer (${typeof code === 'string' ? code : 'aborted'})`;
     if (typeof message === 'string' && /^socket hang up(\n|$)/i.test(message)) return 'connection closed by the server before it answered (socket hang up)';
     if (typeof code === 'string' && NETWORK_FAILURES[code]) return `${NETWORK_FAILURES[code]} (${code})`;
+    // llhttp's parse errors (HPE_INVALID_CONSTANT, HPE_INVALID_CHUNK_SIZE, …) say nothing to a user on their own.
+    if (typeof code === 'string' && code.startsWith('HPE_')) return `the answer is not valid HTTP: a proxy, or a server that is not what the config says? (${code})`;
   }
   return undefined;
 }

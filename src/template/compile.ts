@@ -4,7 +4,7 @@ import { SidecarError } from '../errors.js';
 import { shapeMismatch } from './helper-arity.js';
 import { HELPERS, helperError } from './helpers.js';
 import { currentState, type RenderState } from './render-state.js';
-import { isPending } from './taint.js';
+import { isPending, originOf, taintValue } from './taint.js';
 
 type TemplateSpec = Parameters<typeof Handlebars.template>[0];
 
@@ -39,9 +39,46 @@ for (const [name, helper] of Object.entries(HELPERS)) handlebars.registerHelper(
 /** The compiler classes Handlebars exposes but does not type; compile() uses the same two steps lazily. */
 interface HandlebarsCompilers {
   Compiler: new () => { compile(ast: unknown, options: object): unknown };
-  JavaScriptCompiler: new () => { compile(environment: unknown, options: object, context: undefined, asObject: true): unknown };
+  JavaScriptCompiler: new () => {
+    compile(environment: unknown, options: object, context: undefined, asObject: true): unknown;
+    nameLookup(parent: unknown, name: string, type: string): unknown;
+    quotedString(text: string): string;
+  };
 }
 const compilers = handlebars as unknown as HandlebarsCompilers;
+
+/*
+ * A string has own properties "0", "1", … and "length", so a lookup into a secret text (`this.[3]`,
+ * `(lookup (secret "x") 3)`) hands out its characters one by one, which taint by value cannot recognise. Every
+ * lookup into a text or number derived from a secret gives a result derived from it too. The name below holds a
+ * NUL, which no template can write as a helper call (and knownHelpersOnly refuses unknown helpers anyway).
+ */
+const DERIVED_LOOKUP = '\u0000derivedLookup';
+handlebars.registerHelper(DERIVED_LOOKUP, (container: { lookupProperty(parent: unknown, name: unknown): unknown }, parent: unknown, name: unknown) => {
+  const result = container.lookupProperty(parent, name);
+  return typeof parent === 'string' || typeof parent === 'number' ? derivedPart(parent, result) : result;
+});
+
+/** `part`, looked up in `whole`, marked as derived from whatever `whole` is derived from. */
+function derivedPart(whole: unknown, part: unknown): unknown {
+  if (part === undefined || part === null) return part;
+  const state = currentState();
+  if (isPending(state, whole)) return state.pending;
+  const origin = originOf(state, whole);
+  if (origin !== undefined) taintValue(state, part, origin);
+  return part;
+}
+
+/** Compiles every lookup on the context through DERIVED_LOOKUP (Handlebars' documented way to extend lookups). */
+class TaintingCompiler extends compilers.JavaScriptCompiler {
+  override nameLookup(parent: unknown, name: string, type: string): unknown {
+    if (type !== 'context') return super.nameLookup(parent, name, type);
+    // The trailing {} stands where Handlebars' helper wrapper expects a helper's options.
+    return [`helpers[${this.quotedString(DERIVED_LOOKUP)}](container, `, parent, `, ${this.quotedString(name)}, {})`];
+  }
+}
+// Child programs (block bodies) are compiled by `compiler`: the same class.
+(TaintingCompiler.prototype as unknown as { compiler: unknown }).compiler = TaintingCompiler;
 
 type Loc = { start?: { line?: number; column?: number }; end?: { line?: number; column?: number } };
 
@@ -79,7 +116,8 @@ handlebars.registerHelper('lookup', function (this: unknown, ...all: unknown[]) 
   const state = currentState();
   state.charge(1);
   if (isPending(state, all[0]) || isPending(state, all[1])) return state.pending;
-  return (builtinLookup as (...args: unknown[]) => unknown).apply(this, all);
+  const result = (builtinLookup as (...args: unknown[]) => unknown).apply(this, all);
+  return typeof all[0] === 'string' || typeof all[0] === 'number' ? derivedPart(all[0], result) : result;
 });
 
 /** Characters of template source a block spans, from Handlebars' location (lines and columns). */
@@ -99,7 +137,7 @@ export function compileTemplate(name: string, source: string, strict: boolean, m
     rejectPartials(ast);
     checkHelperCalls(ast);
     const environment = new compilers.Compiler().compile(ast, options);
-    const spec = new compilers.JavaScriptCompiler().compile(environment, options, undefined, true) as TemplateSpec;
+    const spec = new TaintingCompiler().compile(environment, options, undefined, true) as TemplateSpec;
     const run = handlebars.template(spec) as unknown as TemplateFunction;
     return { name, run, literalRefs: collectLiteralRefs(ast), maxBytes, lineStarts: lineStartsOf(source) };
   } catch (error) {

@@ -30,6 +30,14 @@ export interface RenderOptions {
 export const RENDER_BUDGET = 2_000_000;
 
 /**
+ * The work budget is counted in units, which a slow or busy machine runs slower: a render that has held the event
+ * loop this long also stops, so `/healthz` answers within a second whatever the machine. Checked every
+ * TIME_CHECK_UNITS units, so the clock costs nothing measurable.
+ */
+export const RENDER_TIME_LIMIT_MS = 500;
+const TIME_CHECK_UNITS = 4096;
+
+/**
  * Per-render bookkeeping the helpers fill in. It never sits in Handlebars' data frame (a template could read
  * or call it there): the render installs it as the current state for its synchronous run.
  */
@@ -63,6 +71,8 @@ export interface RenderState {
 export function createRenderState(options: RenderOptions, maxBytes: number, name: string, lineStarts: readonly number[] = [0], budget = RENDER_BUDGET): RenderState {
   let spent = 0;
   let work = 0;
+  let nextTimeCheck = TIME_CHECK_UNITS;
+  const startedAt = performance.now();
   const nonce = randomBytes(12).toString('hex');
   return {
     options,
@@ -87,6 +97,14 @@ export function createRenderState(options: RenderOptions, maxBytes: number, name
         throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" does more work than a render may (loop iterations and helper calls past the budget)`, {
           hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
         });
+      }
+      if (work >= nextTimeCheck) {
+        nextTimeCheck = work + TIME_CHECK_UNITS;
+        if (performance.now() - startedAt > RENDER_TIME_LIMIT_MS) {
+          throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" held the event loop for more than ${RENDER_TIME_LIMIT_MS} ms in one render pass`, {
+            hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
+          });
+        }
       }
     },
   };

@@ -45,9 +45,14 @@ export function isPending(state: RenderState, value: unknown): boolean {
   return found;
 }
 
-/** Binary tokens and mask placeholders inside a longer text (a helper joined them in) keep their origin. */
+/**
+ * Binary tokens and mask placeholders inside a longer text (a helper joined them in) keep their origin. The search
+ * visits every tainted value: it is work like a loop's, counted against the budget before it is done (a literal
+ * "<masked:" in a loop over a large secret would otherwise hold the event loop for seconds).
+ */
 function embeddedOrigin(state: RenderState, text: string): string | undefined {
   if (!text.includes(state.binaryMark) && !text.includes('<masked:')) return undefined;
+  state.charge(state.taint.size);
   for (const [token, origin] of state.taint) if (typeof token === 'string' && token.length > 0 && text.includes(token) && (token.startsWith(state.binaryMark) || token.startsWith('<masked:'))) return origin;
   return undefined;
 }

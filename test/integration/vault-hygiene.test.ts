@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VaultHttp } from '../../src/backends/vault/vault-http.js';
 import { vaultError } from '../../src/backends/vault/vault-errors.js';
@@ -103,6 +104,33 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
     expect(result.code, result.stderr).toBe(0);
     const [first, second] = proxy.requests.filter((r) => r.path === '/v1/secret/data/hygiene').slice(-2);
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeLessThan(2_000);
+  });
+
+  it('quotes at most a few hundred characters of an error answer, however long (one log line per retry)', async () => {
+    proxy.failFirst('/v1/secret/data/hygiene', 1, { status: 500, body: { errors: ['e'.repeat(2_000_000), 'more'] } });
+    project = await makeProject({ config: config() });
+    const result = await once({ VAULT_TOKEN: bao.rootToken });
+    expect(result.code, result.stderr.slice(-1500)).toBe(0);
+    const retried = result.stderr.split('\n').find((line) => line.includes('fetch failed, retrying with backoff')) ?? '';
+    expect(retried).toContain('eeee');
+    expect(retried.length).toBeLessThan(2_000);
+  });
+
+  it('says an answer is not valid HTTP (bad chunking, bytes past Content-Length), not a bare parser code', async () => {
+    const answers = ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}GARBAGE'];
+    let answer = '';
+    const server = createTcpServer((socket) => socket.on('data', () => socket.write(answer)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = new VaultHttp({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}`, namespace: '', maxConnections: 1, timeoutMs: 5_000, tls: { rejectUnauthorized: true } });
+    try {
+      for (answer of answers) {
+        const error = await http.request('GET', 'secret/data/x', 't').then(() => undefined, (e: unknown) => vaultError(e, 'x'));
+        expect(error?.message).toMatch(/^x: the answer is not valid HTTP: a proxy, or a server that is not what the config says\? \(HPE_[A-Z_]+\)$/);
+      }
+    } finally {
+      http.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses an answer larger than 32 MiB instead of filling the memory', async () => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VaultBackend } from '../../src/backends/vault/vault-backend.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { writeFileAtomically } from '../../src/output/write-file.js';
+import { canary } from '../support/canary.js';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
 import { removeDir } from '../support/dirs.js';
@@ -20,11 +21,13 @@ let proxy: FaultProxy;
 let project: Project | undefined;
 let daemon: Daemon | undefined;
 const ROLES = ['s1', 's2', 's3'];
+/** A role whose name only a secret knows: the template reads it from a file (issue 21, class 1). */
+const HIDDEN_ROLE = canary('hidden-role');
 
 beforeAll(async () => {
   [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
   proxy = await startFaultProxy(bao.address);
-  await mountDatabaseEngine(bao, pg, Object.fromEntries(ROLES.map((role) => [role, { defaultTtl: '1h', maxTtl: '1h' }])));
+  await mountDatabaseEngine(bao, pg, Object.fromEntries([...ROLES, HIDDEN_ROLE].map((role) => [role, { defaultTtl: '1h', maxTtl: '1h' }])));
 }, 30_000);
 afterAll(async () => {
   await proxy?.stop();
@@ -34,7 +37,7 @@ afterAll(async () => {
 afterEach(async () => {
   proxy.clear();
   await daemon?.stop();
-  for (const role of ROLES) await bao.api('PUT', `sys/leases/revoke-prefix/database/creds/${role}`);
+  for (const role of [...ROLES, HIDDEN_ROLE]) await bao.api('PUT', `sys/leases/revoke-prefix/database/creds/${role}`);
   await removeDir(project?.root);
   daemon = project = undefined;
 });
@@ -106,6 +109,38 @@ describe('revocations at exit with OpenBao stalled (fault proxy), three leases o
     expect((await daemon.stop()).code).toBe(0);
     expect(await liveLeases()).toEqual([]);
     expect(daemon.records.filter(revokeAudit).map((r) => (r['audit'] as { outcome: string }).outcome)).toEqual(['ok', 'ok', 'ok']);
+  }, 30_000);
+
+  it('names a lease whose path is computed from a secret by its label, in the log and the audit record', async () => {
+    project = await makeProject({
+      config: `
+backend "file" "local" {
+  path = "@ROOT@/secrets.json"
+}
+backend "vault" "main" {
+  address = "${proxy.address}"
+  revoke_leases_on_exit = true
+  revoke_timeout = "2s"
+}
+template {
+  contents    = "{{#with (secret (secret \\"local:role\\"))}}{{username}}{{/with}}"
+  destination = "@OUT@/hidden"
+}
+`,
+      secrets: { role: `main:database/creds/${HIDDEN_ROLE}` },
+    });
+    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    proxy.stall('/v1/sys/leases/revoke');
+    expect((await daemon.stop()).code).toBe(0);
+    const summary = daemon.records.find((r) => String(r.msg).includes('leases could not be revoked before exit'));
+    const shown = (summary?.['leaseIds'] as string[] | undefined) ?? [];
+    expect(shown).toHaveLength(1);
+    // The label, then the lease's own id under its path: enough to find it (bao list sys/leases/lookup/…).
+    expect(shown[0]).toMatch(/^\[derived from local:role\]\/[A-Za-z0-9]+$/);
+    const audited = daemon.records.filter(revokeAudit).map((r) => r['audit'] as { leaseId?: string; path?: string });
+    expect(audited).toEqual([expect.objectContaining({ leaseId: shown[0], path: '[derived from local:role]' })]);
+    expect(daemon.stderr).not.toContain(HIDDEN_ROLE);
   }, 30_000);
 
   it("stops revoking when the shutdown's own signal ends first (CloseOptions.signal)", async () => {

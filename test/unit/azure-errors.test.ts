@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createDefaultHttpClient, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { RestError, createDefaultHttpClient, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { azureError } from '../../src/backends/azure/azure-errors.js';
 
@@ -33,5 +33,12 @@ describe('Azure errors in words', () => {
       .sendRequest(createPipelineRequest({ url: 'http://127.0.0.1:9/secrets/x', allowInsecureConnection: true }))
       .then(() => undefined, (error: unknown) => error);
     expect(azureError(refused, 'backend "kv": x').message).toBe('backend "kv": x: connection refused: nothing listens at that address (ECONNREFUSED)');
+  });
+
+  it('quotes a server-chosen code and message within bounds, first line only', () => {
+    const error = new RestError(`m${'x'.repeat(50_000)}\nsecond line`, { code: `C${'c'.repeat(50_000)}`, statusCode: 500 });
+    const coded = azureError(error, 'backend "kv": x');
+    expect(coded.message.length).toBeLessThan(600);
+    expect(coded.message).not.toContain('second line');
   });
 });

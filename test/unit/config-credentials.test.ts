@@ -126,6 +126,15 @@ describe('URLs with credentials', () => {
     expect(redactUrl('http://[::1]:9090/a?b')).toBe('http://[::1]:9090/a?[redacted]');
     expect(redactUrl('http://127.0.0.1:9090/-/reload')).toBe('http://127.0.0.1:9090/-/reload');
   });
+
+  it('shows no token carried in the path (Slack, Discord, Teams webhooks), and keeps ordinary path words', () => {
+    expect(redactUrl('https://hooks.slack.com/services/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')).toBe('https://hooks.slack.com/services/T0123ABCD/B0123ABCD/[redacted]');
+    expect(redactUrl('https://discord.com/api/webhooks/123456789012345678/AbCdEf-GhIjKl_MnOpQr1234567890abcdefGHIJKL')).toBe('https://discord.com/api/webhooks/123456789012345678/[redacted]');
+    expect(redactUrl('https://x.webhook.office.com/webhookb2/6f1c8a52-9d3e-4b7a-8c21-5e0f9a7b3d14@0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/IncomingWebhook/0123456789abcdef0123456789abcdef/9a8b7c6d')).toBe(
+      'https://x.webhook.office.com/webhookb2/[redacted]/IncomingWebhook/[redacted]/9a8b7c6d',
+    );
+    expect(redactUrl('http://127.0.0.1:8080/api/v1/apps/my-service-name/reload')).toBe('http://127.0.0.1:8080/api/v1/apps/my-service-name/reload');
+  });
 });
 
 describe('http notify hook', () => {

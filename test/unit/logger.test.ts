@@ -33,4 +33,10 @@ describe('secret wrapper and log redaction', () => {
     expect([...leaves].sort()).toEqual(['123456', 'abc', 'abcdef']);
     expect(scrubSecrets('x abcdef y abc z 123456', leaves)).toBe('x [redacted] y [redacted] z [redacted]');
   });
+
+  it('scrubs a short leaf only where it stands alone, so the wording around it neither garbles nor spells it out', () => {
+    const leaves = secretLeaves({ a: 'v', b: 'on', c: 'x.y' });
+    expect(scrubSecrets('invalid secret reference "v": expected one on "x.y" (xay)', leaves)).toBe('invalid secret reference "[redacted]": expected one [redacted] "[redacted]" (xay)');
+    expect(scrubSecrets('environment ÿv', secretLeaves('v'))).toBe('environment ÿv');
+  });
 });

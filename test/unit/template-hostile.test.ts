@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
 import { envOutput } from '../../src/runner/template-output.js';
 import { secretLeaves } from '../../src/sealed.js';
@@ -153,6 +153,26 @@ describe('values derived from secrets (class 1)', () => {
     }
     expect(failure('{{secret (trim (secret "local:notaref"))}}').message).toContain('[derived from local:notaref]');
   });
+
+  it('treats a character or the length of a secret, looked up by index, as derived from it', () => {
+    // A string has own properties "0", "1", … and "length": a lookup into one hands out its characters.
+    const index = TOKEN.length - 3;
+    const ch = TOKEN[index] ?? '';
+    for (const source of [
+      `{{env (lookup (secret "local:tok") ${index})}}`,
+      `{{#with (secret "local:tok")}}{{env this.[${index}]}}{{/with}}`,
+      `{{#with (secret "local:db")}}{{env password.[${index}]}}{{/with}}`,
+      `{{secret (lookup (secret "local:tok") ${index})}}`,
+    ]) {
+      const error = failure(source);
+      expect(error.message, source).toContain('[derived from local:');
+      expect(error.message, source).not.toMatch(new RegExp(`env "(${ch.replace(/[^\w]/g, '\\$&')}|${TOKEN.length})"`));
+    }
+    // In a reference's arguments, which the audit record and metric labels show.
+    const { passes } = drive(`{{secret "vault:db" c=(lookup (secret "local:tok") ${index})}}{{#with (secret "local:tok")}}{{secret "vault:kv" d=this.[${index}] n=this.length}}{{/with}}`);
+    const labels = passes.flatMap((p) => missingRefs(p)).map((r) => r.label).filter((l) => l.startsWith('vault:'));
+    expect(labels).toEqual(['vault:db?c=[derived from local:tok]', 'vault:kv?d=[derived from local:tok]&n=[derived from local:tok]']);
+  });
 });
 
 describe('internal state is out of reach (class 2)', () => {
@@ -173,6 +193,8 @@ describe('internal state is out of reach (class 2)', () => {
       expectNone(text ?? '');
       expect(text).not.toMatch(/function|\[object|native code|reachable/);
     }
+    // The internal lookup helper (its name holds a NUL) cannot be called from a template.
+    expect(() => compileTemplate('t.hbs', '{{[\u0000derivedLookup] this "x" 1}}', false)).toThrow(/unknown helper/);
   });
 });
 
@@ -187,6 +209,28 @@ describe('bounded work (class 9)', () => {
       expect(() => render(`{{#each (secret "x:l")}}{{#each (secret "x:l")}}${body}{{/each}}{{/each}}`, list)).toThrow(
         expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET', message: expect.stringMatching(/^template "t\.hbs" does more work than a render may/) as unknown }) as Error,
       );
+    }
+  });
+
+  it('counts the search for placeholders inside a text: a literal "<masked:" in a loop over a large secret', () => {
+    // Each call searched every tainted value (20,000 here) uncounted: seconds of event loop for 20,000 iterations.
+    const names = Array.from({ length: 20_000 }, (_, i) => `entry-${i}`);
+    for (const body of ['{{trim "<masked:a>"}}', '{{#with (trim "<masked:a>")}}{{/with}}']) {
+      expect(() => render(`{{#each (secret "x:l")}}${body}{{/each}}`, names)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET' }) as Error);
+    }
+  });
+
+  it('also stops a render that has held the event loop past its time limit, on a machine too slow for the units', () => {
+    // A clock that jumps 100 ms at each look stands for a slow or busy machine; the units alone would let it through.
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => (clock += 100));
+    try {
+      const entries = Array.from({ length: 10_000 }, (_, i) => `n${i}`);
+      expect(() => render('{{#each (secret "x:l")}}{{trim this}}{{/each}}', entries)).toThrow(
+        expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET', message: expect.stringMatching(/held the event loop for more than 500 ms/) as unknown }) as Error,
+      );
+    } finally {
+      now.mockRestore();
     }
   });
 

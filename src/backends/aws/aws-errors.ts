@@ -1,5 +1,6 @@
 import { SidecarError } from '../../errors.js';
 import { describeNetworkError } from '../network-error.js';
+import { serverText } from '../server-text.js';
 import { tlsVerificationError } from '../tls-error.js';
 import { MAX_RESPONSE_BYTES, ResponseTooLargeError } from './response-limit.js';
 
@@ -11,7 +12,7 @@ const DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 
 /** AWS SDK errors as coded errors: the exception name and status only (messages can carry request details). */
 export function awsError(error: unknown, what: string): SidecarError {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string | undefined> } };
-  const name = e.name ?? 'Error';
+  const name = serverText(e.name ?? 'Error', 100);
   const status = e.$metadata?.httpStatusCode;
   const detail = status === undefined ? name : `${name} (${status})`;
   if (name === 'ResourceNotFoundException' || name === 'ParameterNotFound') return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (${detail})`);

@@ -18,18 +18,21 @@ export interface BatchAnswer {
  * value or its own error.
  */
 export class SecretBatcher {
-  #pending: { id: string; resolve: (value: BatchedValue) => void; reject: (error: Error) => void }[] = [];
+  #pending: { id: string; shown: string; resolve: (value: BatchedValue) => void; reject: (error: Error) => void }[] = [];
 
+  /** `fetchBatch` gets the ids, and what messages may show of each (a batch mixes callers; one's id computed from a
+   * secret must not appear in another's errors or in the log of a call in flight). */
   constructor(
-    private readonly fetchBatch: (ids: string[]) => Promise<BatchAnswer>,
+    private readonly fetchBatch: (ids: string[], shown: string[]) => Promise<BatchAnswer>,
     private readonly batchSize = 20,
   ) {}
 
   /**
    * The value of `id` from the next batch. A caller whose signal aborts (shutdown, `once --timeout`) stops
-   * waiting at once; the batch itself, shared with others, runs on to its own deadline.
+   * waiting at once; the batch itself, shared with others, runs on to its own deadline. `shown`: what messages
+   * may show of `id` (its `[derived from …]` label when computed from a secret).
    */
-  get(id: string, signal: AbortSignal): Promise<BatchedValue> {
+  get(id: string, signal: AbortSignal, shown = id): Promise<BatchedValue> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(signal));
       const onAbort = () => reject(abortReason(signal));
@@ -38,6 +41,7 @@ export class SecretBatcher {
       if (this.#pending.length === 0) setImmediate(() => void this.#flush());
       this.#pending.push({
         id,
+        shown,
         resolve: (value) => {
           detach();
           resolve(value);
@@ -61,7 +65,7 @@ export class SecretBatcher {
         const callers = waiting.filter((w) => chunk.includes(w.id));
         let answer: BatchAnswer;
         try {
-          answer = await this.fetchBatch(chunk);
+          answer = await this.fetchBatch(chunk, chunk.map((id) => waiting.find((w) => w.id === id)?.shown ?? id));
         } catch (error) {
           for (const caller of callers) caller.reject(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
           return;

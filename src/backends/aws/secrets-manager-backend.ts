@@ -44,7 +44,7 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly #known = new Map<string, { versionId: string; value: unknown }>();
   /** When each secret (by the id references use) is next due to rotate, as DescribeSecret or ListSecrets said. */
   readonly #nextRotation = new Map<string, number>();
-  readonly #batcher = new SecretBatcher((ids) => this.#batchGet(ids));
+  readonly #batcher = new SecretBatcher((ids, shown) => this.#batchGet(ids, shown));
   #listDenied = false;
   /** Secrets whose scheduled deletion was already warned about (once per secret and date, not per poll). */
   readonly #deletionWarned = new Map<string, number>();
@@ -72,18 +72,20 @@ export class SecretsManagerBackend implements SecretBackend {
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const request = parseSecretRequest(path);
-    const what = `backend "${this.name}": ${request.secretId}`;
+    // A secret id computed from a secret shows as its label, in errors and in the log of a call in flight.
+    const shown = context.label ?? request.secretId;
+    const what = `backend "${this.name}": ${shown}`;
     const known = this.#known.get(path);
     if (known && request.stage) {
-      const current = await this.#versionInStage(request, path, context.signal);
+      const current = await this.#versionInStage(request, context.label ?? path, context.signal);
       if (current === known.versionId) return this.#result(known.versionId, known.value, request);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
     let answer: BatchedValue;
     try {
-      answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal) : await this.#getOne(request, context.signal);
+      answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal, shown) : await this.#getOne(request, what, context.signal);
     } catch (error) {
-      throw await this.#explainUnreadable(error, request.secretId, context.signal);
+      throw await this.#explainUnreadable(error, request.secretId, what, context.signal);
     }
     const value = decodeValue(answer, what);
     this.#known.set(path, { versionId: answer.versionId, value });
@@ -94,16 +96,17 @@ export class SecretsManagerBackend implements SecretBackend {
     return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
-  async #getOne(request: SecretRequest, signal: AbortSignal): Promise<BatchedValue> {
+  async #getOne(request: SecretRequest, what: string, signal: AbortSignal): Promise<BatchedValue> {
     const command = new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) });
-    const answer = await this.#send(`backend "${this.name}": ${request.secretId}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const answer = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
     return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
   }
 
-  async #batchGet(ids: string[]): Promise<BatchAnswer> {
+  async #batchGet(ids: string[], shown: string[]): Promise<BatchAnswer> {
     const command = new BatchGetSecretValueCommand({ SecretIdList: ids });
-    const answer = await this.#send(`backend "${this.name}": ${batchName(ids)}`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
-    const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${e.SecretId ?? '?'}`)]));
+    const answer = await this.#send(`backend "${this.name}": ${batchName(shown)}`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const shownOf = (id: string | undefined) => (id === undefined ? '?' : (shown[ids.indexOf(id)] ?? '?'));
+    const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${shownOf(e.SecretId)}`)]));
     const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
     if (this.live) await this.#learnRotations(ids, values);
     return { values, errors };
@@ -146,12 +149,13 @@ export class SecretsManagerBackend implements SecretBackend {
     await Promise.resolve();
   }
 
-  async #versionInStage(request: SecretRequest, path: string, signal: AbortSignal): Promise<string | undefined> {
+  /** `shown`: the path as messages may show it. */
+  async #versionInStage(request: SecretRequest, shown: string, signal: AbortSignal): Promise<string | undefined> {
     const command = new DescribeSecretCommand({ SecretId: request.secretId });
-    const described = await this.#send(`backend "${this.name}": ${path}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const described = await this.#send(`backend "${this.name}": ${shown}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
     if (described.NextRotationDate) this.#nextRotation.set(request.secretId, described.NextRotationDate.getTime());
     else this.#nextRotation.delete(request.secretId);
-    if (described.DeletedDate) this.#warnDeletion(request.secretId, described.DeletedDate);
+    if (described.DeletedDate) this.#warnDeletion(request.secretId, shown, described.DeletedDate);
     else this.#deletionWarned.delete(request.secretId);
     return Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(request.stage ?? ''))?.[0];
   }
@@ -160,9 +164,8 @@ export class SecretsManagerBackend implements SecretBackend {
    * Secrets Manager refuses to read a secret scheduled for deletion with a bare InvalidRequestException: one
    * DescribeSecret says whether that is why, and when it will be gone.
    */
-  async #explainUnreadable(error: unknown, secretId: string, signal: AbortSignal): Promise<unknown> {
+  async #explainUnreadable(error: unknown, secretId: string, what: string, signal: AbortSignal): Promise<unknown> {
     if (!(error instanceof SidecarError) || (error.cause as { name?: string } | undefined)?.name !== 'InvalidRequestException') return error;
-    const what = `backend "${this.name}": ${secretId}`;
     try {
       const command = new DescribeSecretCommand({ SecretId: secretId });
       const described = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
@@ -179,12 +182,12 @@ export class SecretsManagerBackend implements SecretBackend {
    * A secret scheduled for deletion can no longer be read, but the value held is still good until the date: it
    * is served on, and someone is told, once per secret (again only if the date moves).
    */
-  #warnDeletion(secretId: string, deletedDate: Date): void {
+  #warnDeletion(secretId: string, shown: string, deletedDate: Date): void {
     if (this.#deletionWarned.get(secretId) === deletedDate.getTime()) return;
     this.#deletionWarned.set(secretId, deletedDate.getTime());
     this.logger.warn(
-      { secretName: secretId, deletionDate: deletedDate.toISOString() },
-      `secret ${secretId} is scheduled for deletion on ${deletedDate.toISOString()}; the value already read is still served, and fails after that date unless the deletion is cancelled (RestoreSecret)`,
+      { secretName: shown, deletionDate: deletedDate.toISOString() },
+      `secret ${shown} is scheduled for deletion on ${deletedDate.toISOString()}; the value already read is still served, and fails after that date unless the deletion is cancelled (RestoreSecret)`,
     );
   }
 
@@ -199,7 +202,7 @@ export class SecretsManagerBackend implements SecretBackend {
   }
 }
 
-/** "app/db", or "a batch of 3 secrets (app/db, app/token, app/key)" (names, never values). */
+/** "app/db", or "a batch of 3 secrets (app/db, app/token, app/key)": names as messages may show them, never values. */
 function batchName(ids: readonly string[]): string {
   return ids.length === 1 ? (ids[0] ?? '') : `a batch of ${ids.length} secrets (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
 }

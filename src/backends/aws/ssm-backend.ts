@@ -22,7 +22,7 @@ const GET_PARAMETERS_BATCH = 10;
 export class SsmBackend implements SecretBackend {
   readonly name: string;
   readonly #client: SSMClient;
-  readonly #batcher = new SecretBatcher((names) => this.#getParameters(names), GET_PARAMETERS_BATCH);
+  readonly #batcher = new SecretBatcher((names, shown) => this.#getParameters(names, shown), GET_PARAMETERS_BATCH);
   /** Aborts calls still running when the backend closes (a batch serves several callers, none owns it). */
   readonly #closing = new AbortController();
 
@@ -45,15 +45,17 @@ export class SsmBackend implements SecretBackend {
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const lifetime = { kind: 'poll', intervalMs: this.config.refreshIntervalMs } as const;
+    // A name computed from a secret shows as its label, in errors and in the log of a call in flight.
+    const shown = context.label ?? path;
     if (path.endsWith('/')) {
-      const parameters = await this.#byPath(path, context.signal);
+      const parameters = await this.#byPath(path, shown, context.signal);
       const value: Record<string, unknown> = {};
       for (const p of parameters) setNested(value, (p.Name ?? '').slice(path.length).split('/').filter(Boolean), p.Value ?? '');
       const version = fingerprint(parameters.map((p) => `${p.Name ?? ''}@${p.Version ?? 0}`).sort().join('\n'));
       return { value: new Sealed(value), version, lifetime };
     }
-    const parameter = await this.#batcher.get(path, context.signal);
-    if (parameter.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${path}: the answer holds no value`, { retryable: false });
+    const parameter = await this.#batcher.get(path, context.signal, shown);
+    if (parameter.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${shown}: the answer holds no value`, { retryable: false });
     return { value: new Sealed(parameter.secretString), version: `ssm:${parameter.versionId}`, lifetime };
   }
 
@@ -67,24 +69,24 @@ export class SsmBackend implements SecretBackend {
     return sendBounded(what, { signals: [signal, this.#closing.signal], timeoutMs: this.config.requestTimeoutMs, logger: this.logger }, send);
   }
 
-  async #getParameters(names: string[]): Promise<BatchAnswer> {
+  async #getParameters(names: string[], shown: string[]): Promise<BatchAnswer> {
     const command = new GetParametersCommand({ Names: names, WithDecryption: true });
     const answer = await this.#send(`backend "${this.name}": ${names.length} parameters`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
-    const errors = new Map((answer.InvalidParameters ?? []).map((n) => [n, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${n} not found`)]));
+    const errors = new Map((answer.InvalidParameters ?? []).map((n) => [n, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${shown[names.indexOf(n)] ?? '?'} not found`)]));
     const values = (answer.Parameters ?? []).map((p) => ({ name: p.Name, arn: p.ARN, versionId: String(p.Version ?? 0), secretString: p.Value, secretBinary: undefined }));
     return { values, errors };
   }
 
-  async #byPath(path: string, signal: AbortSignal): Promise<Parameter[]> {
+  async #byPath(path: string, shown: string, signal: AbortSignal): Promise<Parameter[]> {
     const parameters: Parameter[] = [];
     let nextToken: string | undefined;
     do {
       const command = new GetParametersByPathCommand({ Path: path, Recursive: true, WithDecryption: true, ...(nextToken ? { NextToken: nextToken } : {}) });
-      const page = await this.#send(`backend "${this.name}": ${path}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+      const page = await this.#send(`backend "${this.name}": ${shown}`, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
       parameters.push(...(page.Parameters ?? []));
       nextToken = page.NextToken;
     } while (nextToken);
-    if (parameters.length === 0) throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": no parameters under ${path}`);
+    if (parameters.length === 0) throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": no parameters under ${shown}`);
     return parameters;
   }
 }

@@ -1,5 +1,6 @@
 import { SidecarError } from '../../errors.js';
 import { describeNetworkError } from '../network-error.js';
+import { serverText } from '../server-text.js';
 import { tlsVerificationError } from '../tls-error.js';
 
 /**
@@ -11,15 +12,15 @@ export function azureError(error: unknown, what: string): SidecarError {
   const tls = tlsVerificationError(error, what) ?? tlsVerificationError((error as { cause?: unknown }).cause, what);
   if (tls) return tls;
   if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError') {
-    return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: no Azure credential is available (${firstLine(e.message)})`, {
+    return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: no Azure credential is available (${serverText(e.message)})`, {
       retryable: true,
       hint: 'check the credential mode and its variables (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT)',
     });
   }
-  if (e.name === 'AuthenticationError') return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: Azure sign-in failed (${firstLine(e.message)})`, { retryable: true });
+  if (e.name === 'AuthenticationError') return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: Azure sign-in failed (${serverText(e.message)})`, { retryable: true });
   const status = e.statusCode;
   const detail = e.details?.error;
-  const text = `${detail?.code ?? e.code ?? 'error'}: ${firstLine(detail?.message ?? e.message)}`;
+  const text = `${serverText(detail?.code ?? e.code ?? 'error', 100)}: ${serverText(detail?.message ?? e.message)}`;
   if (status === 404) return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (404 ${text})`);
   // The SDK's model names it innerError; the wire, innererror.
   if (status === 403 && (detail?.innerError ?? detail?.innererror)?.code === 'SecretDisabled') return new SidecarError('SIDECAR_ERR_BACKEND_INACTIVE', `${what}: the secret is disabled (403 SecretDisabled)`);
@@ -32,9 +33,5 @@ export function azureError(error: unknown, what: string): SidecarError {
   }
   const network = describeNetworkError(error);
   if (network) return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${network}`);
-  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${e.code ?? firstLine(e.message)}`);
-}
-
-function firstLine(text: string | undefined): string {
-  return (text ?? '').split('\n')[0]?.slice(0, 300) ?? '';
+  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${e.code === undefined ? serverText(e.message) : serverText(e.code, 100)}`);
 }

@@ -49,13 +49,13 @@ export class KeyVaultBackend implements SecretBackend {
     this.name = config.name;
     // The SDK logs through @azure/logger (when AZURE_LOG_LEVEL asks) straight to stderr; its lines join ours as
     // debug records instead, so stderr stays JSON. It logs headers through an allowlist, never Authorization.
-    AzureLogger.log = (...args: unknown[]) => logger.debug({ azure: args.map(String).join(' ').slice(0, 500) }, 'azure sdk');
+    AzureLogger.log = (...args: unknown[]) => logger.debug({ azure: concealNames(args.map(String).join(' ')).slice(0, 500) }, 'azure sdk');
     const limiter = new RateLimiter(config.maxRequestsPerSecond);
     const rateLimit: PipelinePolicy = {
       name: 'secretsSidecarRateLimit',
       sendRequest: async (request, next) => {
         await limiter.take();
-        logger.debug({ method: request.method, path: new URL(request.url).pathname }, 'azure call');
+        logger.debug({ method: request.method, path: concealNames(new URL(request.url).pathname) }, 'azure call');
         return next(request);
       },
     };
@@ -67,7 +67,10 @@ export class KeyVaultBackend implements SecretBackend {
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
     const request = parseSecretRequest(path);
-    const what = `backend "${this.name}": ${path}`;
+    // A name computed from a secret shows as its label, in errors and in the log of a call in flight; it is in the
+    // URL of each request for it, which the debug lines show.
+    if (context.label !== undefined && request.name !== '') concealedNames.add(request.name);
+    const what = `backend "${this.name}": ${context.label ?? path}`;
     let secret: KeyVaultSecret;
     try {
       // request_timeout bounds the whole read: sign-in, the SDK's own retries and every byte of each answer.
@@ -120,4 +123,25 @@ export class KeyVaultBackend implements SecretBackend {
     const checkAt = expiresOn ? expiresOn.getTime() - EXPIRY_CHECK_LEAD_MS : undefined;
     return { kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt };
   }
+}
+
+/**
+ * Secret names computed from a secret, from every Key Vault backend: the SDK's logger is one for the process. Kept
+ * for the process's life (a name is short, and a reload keeps what it once read secret).
+ */
+const concealedNames = new Set<string>();
+
+/**
+ * `text` (a request's path, an SDK log line) with every concealed name, as written or URL-encoded, replaced where it
+ * is a whole path segment (`/secrets/<name>/…`): elsewhere a short name would garble the text and spell itself out.
+ */
+function concealNames(text: string): string {
+  let shown = text;
+  for (const name of concealedNames) {
+    for (const form of new Set([name, encodeURIComponent(name)])) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      shown = shown.replace(new RegExp(`/${escaped}(?=[/?#\\s"']|$)`, 'g'), '/[derived from a secret]');
+    }
+  }
+  return shown;
 }

@@ -18,9 +18,10 @@ export class MountCache {
   #mounts: MountInfo[] = [];
   #inFlight: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly lookup: (path: string) => Promise<MountInfo>) {}
+  /** `lookup` gets `derived`: the path is computed from a secret, and so is the mount it names (never to be shown). */
+  constructor(private readonly lookup: (path: string, derived: boolean) => Promise<MountInfo>) {}
 
-  async mountFor(path: string): Promise<MountInfo> {
+  async mountFor(path: string, derived = false): Promise<MountInfo> {
     for (;;) {
       const known = this.#find(path);
       if (known) return known;
@@ -29,7 +30,7 @@ export class MountCache {
       if (this.#inFlight !== waitingOn) continue; // another lookup started meanwhile: it may cover this path
       const again = this.#find(path);
       if (again) return again;
-      const lookup = this.lookup(path).then((mount) => {
+      const lookup = this.lookup(path, derived).then((mount) => {
         if (!this.#find(mount.path)) this.#mounts.push(mount);
         return mount;
       });

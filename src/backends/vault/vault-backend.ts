@@ -147,7 +147,7 @@ export class VaultBackend implements SecretBackend {
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
       holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
     });
-    this.#mounts = new MountCache((path) => this.#lookupMount(path));
+    this.#mounts = new MountCache((path, derived) => this.#lookupMount(path, derived));
     this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name, writeFile);
   }
 
@@ -155,7 +155,9 @@ export class VaultBackend implements SecretBackend {
     const started = Date.now();
     const shown = context.label ?? path;
     const [bare = path] = path.split('?', 1);
-    const mount = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+    // A path computed from a secret names its mount too: the mount is then never shown.
+    const derived = context.label !== undefined && context.label !== path;
+    const mount = await untilAborted(this.#mounts.mountFor(bare, derived), context.signal);
     try {
       return await this.#fetchUnder(mount, path, context.signal, shown);
     } catch (error) {
@@ -163,9 +165,9 @@ export class VaultBackend implements SecretBackend {
       const code = (error as SidecarError).code;
       if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS) throw error;
       this.#mounts.forget(mount);
-      const again = await untilAborted(this.#mounts.mountFor(bare), context.signal);
+      const again = await untilAborted(this.#mounts.mountFor(bare, derived), context.signal);
       if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
-      this.logger.info({ mount: again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
+      this.logger.info({ mount: derived ? shown : again.path, type: again.type, version: again.version }, 'vault mount changed; reading under its new type');
       return this.#fetchUnder(again, path, context.signal, shown);
     }
   }
@@ -176,7 +178,7 @@ export class VaultBackend implements SecretBackend {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
       if (args) return this.#write(bare, args, path, shown, signal);
       const generation = this.#tokens.generation;
-      const secret = this.#dynamic(await this.#request('GET', bare, path, undefined, signal), shown);
+      const secret = this.#dynamic(await this.#request('GET', bare, shown, undefined, signal), shown);
       if (secret.lifetime.kind === 'lease') {
         this.#leaseIssuers.set(path, generation);
         this.#replaced(path, secret.lifetime.leaseId);
@@ -184,8 +186,8 @@ export class VaultBackend implements SecretBackend {
       return secret;
     }
     const { apiPath, query } = kvReadPath(mount, path);
-    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, path, undefined, signal);
-    return mount.version === '2' ? this.#kv2(response, path) : this.#kv1(response);
+    const response = await this.#request('GET', query ? `${apiPath}?${query}` : apiPath, shown, undefined, signal);
+    return mount.version === '2' ? this.#kv2(response, shown) : this.#kv1(response);
   }
 
   /**
@@ -291,7 +293,7 @@ export class VaultBackend implements SecretBackend {
       this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
       return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
     }
-    const secret = this.#dynamic(await this.#request('POST', apiPath, path, Object.fromEntries(new URLSearchParams(args)), signal), shown);
+    const secret = this.#dynamic(await this.#request('POST', apiPath, shown, Object.fromEntries(new URLSearchParams(args)), signal), shown);
     if (this.#issuances && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
       await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
@@ -337,9 +339,10 @@ export class VaultBackend implements SecretBackend {
     const linked = linkSignals(shutdown ? [budget.signal, shutdown] : [budget.signal]);
     const signal = linked.signal;
     const agent = this.#http.separateAgent(MAX_PARALLEL_REVOCATIONS);
+    const shown = leases.map((leaseId) => this.#shownLease(leaseId));
     try {
       const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
-      const failed = leases.filter((_, i) => !revoked[i]);
+      const failed = shown.filter((_, i) => !revoked[i]);
       if (failed.length > 0) {
         this.logger.error({ leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
       }
@@ -355,6 +358,7 @@ export class VaultBackend implements SecretBackend {
     if (!this.#leases.delete(leaseId)) return true;
     const started = Date.now();
     const path = this.#leaseLabels.get(leaseId) ?? leaseId.split('/').slice(0, -1).join('/');
+    const shown = this.#shownLease(leaseId);
     this.#leaseLabels.delete(leaseId);
     try {
       const token = await untilAborted(this.#tokens.token(), signal);
@@ -364,10 +368,19 @@ export class VaultBackend implements SecretBackend {
     } catch (error) {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
       // The lease id is what an operator needs to revoke it by hand; it grants nothing without a token.
-      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId });
-      this.logger.warn({ leaseId, error: errorFields(coded) }, 'lease not revoked');
+      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId: shown });
+      this.logger.warn({ leaseId: shown, error: errorFields(coded) }, 'lease not revoked');
       return false;
     }
+  }
+
+  /**
+   * A lease id as logs may show it. It holds the path it was issued under: for a path computed from a secret, the
+   * path's label and the lease's own last segment (what `bao list sys/leases/lookup/<path>` lists) are shown.
+   */
+  #shownLease(leaseId: string): string {
+    const label = this.#leaseLabels.get(leaseId);
+    return label === undefined ? leaseId : `${label}/${leaseId.split('/').pop() ?? ''}`;
   }
 
   #kv1(response: VaultResponse): FetchedSecret {
@@ -387,18 +400,20 @@ export class VaultBackend implements SecretBackend {
     return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
   }
 
-  async #lookupMount(path: string): Promise<MountInfo> {
-    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, path, undefined, this.#closing.signal);
+  async #lookupMount(path: string, derived: boolean): Promise<MountInfo> {
+    const shown = derived ? 'a path derived from a secret' : path;
+    const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, derived ? shown : path, undefined, this.#closing.signal);
     const data = (response.data ?? {}) as { path?: string; type?: string; options?: { version?: string } | null };
-    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for "${path}"`);
+    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for ${derived ? shown : `"${path}"`}`);
     const mount = { path: data.path.endsWith('/') ? data.path : `${data.path}/`, type: data.type, version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined };
-    this.logger.debug({ mount: mount.path, type: mount.type, version: mount.version }, 'vault mount');
+    this.logger.debug({ mount: derived ? `(the mount of ${shown})` : mount.path, type: mount.type, version: mount.version }, 'vault mount');
     this.#lookedUpAt.set(mount, Date.now());
     return mount;
   }
 
-  async #request(method: string, apiPath: string, path: string, body: object | undefined, signal: AbortSignal): Promise<VaultResponse> {
-    const what = `backend "${this.name}": ${path}`;
+  /** `shown`: the path as messages may show it (its label when computed from a secret). */
+  async #request(method: string, apiPath: string, shown: string, body: object | undefined, signal: AbortSignal): Promise<VaultResponse> {
+    const what = `backend "${this.name}": ${shown}`;
     for (let attempt = 0; ; attempt++) {
       const token = await untilAborted(this.#tokens.token(), signal);
       try {
