@@ -213,6 +213,27 @@ backend "azure_key_vault" "kv" {
   request_timeout = "30s"
 }
 
+# The gcp_secret_manager backend reads Google Cloud Secret Manager: "gsm:db-password" (the latest version; a JSON
+# object exposes its keys, "gsm:db-config#user"; bytes that are not UTF-8 stay bytes), "gsm:db-password?version=3"
+# (pinned: read once, never polled). Credentials are Application Default Credentials: credentials_file below, else
+# GOOGLE_APPLICATION_CREDENTIALS, else gcloud's ADC file, else the metadata server (GKE workload identity, GCE).
+# The Google client is loaded only when such a backend is configured.
+backend "gcp_secret_manager" "gsm" {
+  # Required: the project id (or number) that owns the secrets.
+  project = "my-project"
+  # host[:port] of the API, for a regional or Private Service Connect endpoint. Default: Google's global endpoint.
+  # endpoint = "secretmanager.europe-west1.rep.googleapis.com"
+  # A service-account key file (never the key itself here). Default: Application Default Credentials.
+  # credentials_file = "/var/run/secrets/gcp/key.json"
+  # How often the latest version is checked (one GetSecretVersion, metadata only); the payload is read again
+  # only when the version changed, and renders once. Default "5m"; 100ms to 8760h.
+  refresh_interval = "5m"
+  # The whole of one fetch (version check and payload read); past it the fetch fails and is retried. Default "30s".
+  request_timeout = "30s"
+  # A cap on calls to the API from this sidecar, within the project's quota. Default 20.
+  max_requests_per_second = 20
+}
+
 # The ejson backend reads a Shopify ejson file: secrets kept in the repository, encrypted to the file's
 # "_public_key", decrypted here. "repo:database#password" reads a top-level key (and a key inside it);
 # "repo:." is the whole decrypted document. Make keys and encrypt files with `secrets-sidecar ejson keygen`

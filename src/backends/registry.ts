@@ -2,6 +2,7 @@ import { awsSecretsManagerProvider, awsSsmProvider } from './aws/provider.js';
 import { azureKeyVaultProvider } from './azure/provider.js';
 import { ejsonProvider } from './ejson/provider.js';
 import { fileProvider } from './file/provider.js';
+import { gcpSecretManagerProvider } from './gcp/provider.js';
 import type { ProviderConfig } from './provider.js';
 import { vaultProvider } from './vault/provider.js';
 
@@ -13,6 +14,7 @@ export const PROVIDERS = [
   awsSsmProvider,
   azureKeyVaultProvider,
   ejsonProvider,
+  gcpSecretManagerProvider,
 ] as const;
 
 /** A resolved backend config: the union of what every provider resolves to. */

@@ -167,7 +167,7 @@ describe('config', () => {
 
   it('rejects an unknown backend type, listing the known ones', async () => {
     const error = await configError('backend "vualt" "main" {\n}\n');
-    expect(error.message).toContain('sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file, vault, aws_secrets_manager, aws_ssm, azure_key_vault, ejson)');
+    expect(error.message).toContain('sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file, vault, aws_secrets_manager, aws_ssm, azure_key_vault, ejson, gcp_secret_manager)');
   });
 
   it('rejects two templates writing the same destination, and a template with both source and contents', async () => {
