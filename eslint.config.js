@@ -41,7 +41,9 @@ function layerRules(folder, files) {
   const { noDisk } = LAYERS[folder] ?? { noDisk: false };
   const sources = forbiddenSpecifiers(folder);
   const message = `STYLE.md's layout: src/${folder === 'root' ? '*.ts' : `${folder}/`} knows nothing of this (see the "knows nothing of" column)`;
-  const disk = noDisk ? ['node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({ name, message: `STYLE.md's layout: src/${folder}/ does no disk I/O` })) : [];
+  const disk = noDisk
+    ? ['node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({ name, message: `STYLE.md's layout: src/${folder}/ does no disk I/O` }))
+    : [];
   return {
     files,
     rules: {

@@ -45,7 +45,12 @@ try {
   }
   const wall = median(ours.map((r) => r.wallS));
   const nodeWall = median(baseline.map((r) => r.wallS));
-  const row = (name, rs) => `${name.padEnd(34)} ${(median(rs.map((r) => r.wallS)) * 1000).toFixed(0).padStart(7)} ms ${median(rs.map((r) => r.cpuS)).toFixed(3).padStart(7)} CPU-s ${Math.max(...rs.map((r) => r.maxRssMiB)).toFixed(1).padStart(6)} MiB`;
+  const row = (name, rs) =>
+    `${name.padEnd(34)} ${(median(rs.map((r) => r.wallS)) * 1000).toFixed(0).padStart(7)} ms ${median(rs.map((r) => r.cpuS))
+      .toFixed(3)
+      .padStart(7)} CPU-s ${Math.max(...rs.map((r) => r.maxRssMiB))
+      .toFixed(1)
+      .padStart(6)} MiB`;
   console.log(`once, file backend: ${TEMPLATES} templates, ${TEMPLATES * REFS_PER_TEMPLATE} references, ${UNIQUE} unique secrets; median of ${RUNS} runs`);
   console.log(row('node -e 0 (same run)', baseline));
   console.log(row('secrets-sidecar once', ours));

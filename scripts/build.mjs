@@ -22,7 +22,15 @@ rmSync(new URL('../dist/', import.meta.url), { recursive: true, force: true });
 /** What the providers ask the bundle to leave external, read from the registry itself (each descriptor says). */
 async function providerExternals() {
   const outfile = new URL('../dist/.registry.mjs', import.meta.url).pathname;
-  await build({ entryPoints: [new URL('../src/backends/registry.ts', import.meta.url).pathname], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'warning' });
+  await build({
+    entryPoints: [new URL('../src/backends/registry.ts', import.meta.url).pathname],
+    outfile,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
   try {
     const { PROVIDERS } = await import(outfile);
     return [...new Set(PROVIDERS.flatMap((p) => p.bundleExternal))];

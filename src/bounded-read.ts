@@ -132,11 +132,18 @@ function directoryGate(path: string): { gate: Gate; release: () => void } {
  * deadline that covers the wait for a slot too. Past the deadline it rejects with ETIMEDOUT; the slots stay taken
  * until the kernel answers. `operation` is told when it was abandoned, so it can release what it opened.
  */
-export async function runBounded<T>(path: string, syscall: string, operation: (abandoned: () => boolean) => Promise<T>, deadlineMs = READ_DEADLINE_MS): Promise<T> {
+export async function runBounded<T>(
+  path: string,
+  syscall: string,
+  operation: (abandoned: () => boolean) => Promise<T>,
+  deadlineMs = READ_DEADLINE_MS,
+): Promise<T> {
   const controller = new AbortController();
   let started = false;
   const timer = setSafeTimeout(() => {
-    const why = started ? `no answer within ${deadlineMs} ms` : `no free reader within ${deadlineMs} ms (reads in this directory or ${pool.busy} others are stuck)`;
+    const why = started
+      ? `no answer within ${deadlineMs} ms`
+      : `no free reader within ${deadlineMs} ms (reads in this directory or ${pool.busy} others are stuck)`;
     controller.abort(readError('ETIMEDOUT', path, syscall, why));
   }, deadlineMs);
   const directory = directoryGate(path);
@@ -155,21 +162,27 @@ export async function runBounded<T>(path: string, syscall: string, operation: (a
   }
   started = true;
   const running = operation(() => controller.signal.aborted);
-  const released = running.then(
-    () => undefined,
-    () => undefined,
-  ).then(() => {
-    pool.leave();
-    directory.release();
-    if (controller.signal.aborted) stuck--;
-    if (pool.busy === 0) for (const wake of idleWaiters.splice(0)) wake();
-  });
+  const released = running
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(() => {
+      pool.leave();
+      directory.release();
+      if (controller.signal.aborted) stuck--;
+      if (pool.busy === 0) for (const wake of idleWaiters.splice(0)) wake();
+    });
   void released;
   const abandoned = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => {
-      stuck++;
-      reject(controller.signal.reason as Error);
-    }, { once: true });
+    controller.signal.addEventListener(
+      'abort',
+      () => {
+        stuck++;
+        reject(controller.signal.reason as Error);
+      },
+      { once: true },
+    );
   });
   try {
     return await Promise.race([running, abandoned]);

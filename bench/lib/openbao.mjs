@@ -28,17 +28,34 @@ export async function startOpenBao() {
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const port = await freePort();
   const address = `http://127.0.0.1:${port}`;
-  const child = spawn(BAO, ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${join(dir, 'config.hcl')}`], { stdio: 'ignore' });
+  const child = spawn(
+    BAO,
+    ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${join(dir, 'config.hcl')}`],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; ; i++) {
-    if (await fetch(`${address}/v1/sys/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${address}/v1/sys/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 200) throw new Error('OpenBao did not start');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const api = async (method, path, body) => {
-    const response = await fetch(`${address}/v1/${path}`, { method, headers: { 'X-Vault-Token': rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${address}/v1/${path}`, {
+      method,
+      headers: { 'X-Vault-Token': rootToken },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     if (!response.ok && response.status !== 204) throw new Error(`${method} ${path}: ${response.status}`);
   };
-  const auditCount = () => readFileSync(auditLog, 'utf8').split('\n').filter((l) => l.includes('"type":"response"')).length;
+  const auditCount = () =>
+    readFileSync(auditLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"response"')).length;
   /** The request paths of the audit log's responses, from entry `from` on. */
   const auditPaths = (from = 0) =>
     readFileSync(auditLog, 'utf8')

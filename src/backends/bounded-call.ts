@@ -75,5 +75,8 @@ function abortReason(signal: AbortSignal): Error {
 }
 
 function requestTimeout(what: string, timeoutMs: number): SidecarError {
-  return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: no complete answer within ${formatDuration(timeoutMs)} (request_timeout); the server is slow, stalled or trickling its answer`);
+  return new SidecarError(
+    'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+    `${what}: no complete answer within ${formatDuration(timeoutMs)} (request_timeout); the server is slow, stalled or trickling its answer`,
+  );
 }

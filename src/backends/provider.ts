@@ -37,7 +37,11 @@ export interface ConfigFacts {
  * Writes a file atomically, as outputs are written (tmpfs unless allowed otherwise). The runner and the CLI pass
  * output's writer in: a backend knows nothing of output.
  */
-export type AtomicFileWriter = (destination: string, contents: string, options: { readonly perms: number; readonly createDirs: boolean; readonly allowNonTmpfs: boolean }) => Promise<void>;
+export type AtomicFileWriter = (
+  destination: string,
+  contents: string,
+  options: { readonly perms: number; readonly createDirs: boolean; readonly allowNonTmpfs: boolean },
+) => Promise<void>;
 
 export interface BackendDependencies {
   readonly logger: Logger;
@@ -95,7 +99,9 @@ export interface ProviderDescriptor<T extends string, S extends z.ZodType, C ext
 }
 
 /** Freezes a descriptor and keeps its exact types, so the registry can derive the config union from it. */
-export function defineProvider<T extends string, S extends z.ZodType, C extends BackendConfigBase<T>>(descriptor: ProviderDescriptor<T, S, C>): ProviderDescriptor<T, S, C> {
+export function defineProvider<T extends string, S extends z.ZodType, C extends BackendConfigBase<T>>(
+  descriptor: ProviderDescriptor<T, S, C>,
+): ProviderDescriptor<T, S, C> {
   return Object.freeze(descriptor);
 }
 

@@ -15,7 +15,8 @@ const TLS_VERIFY_CODES = new Set([
 ]);
 
 /** The server's TLS alerts that refuse our client certificate (none given, unknown CA, expired, revoked). */
-const CLIENT_CERT_REFUSED = /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_EXPIRED|SSLV3_ALERT_CERTIFICATE_REVOKED|TLSV1_ALERT_ACCESS_DENIED)$/;
+const CLIENT_CERT_REFUSED =
+  /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_EXPIRED|SSLV3_ALERT_CERTIFICATE_REVOKED|TLSV1_ALERT_ACCESS_DENIED)$/;
 
 /**
  * A certificate that cannot be verified, ours or the server's, is not an outage: retrying cannot fix it, and
@@ -30,6 +31,9 @@ export function tlsVerificationError(error: unknown, what: string): SidecarError
   }
   if (code === undefined || !TLS_VERIFY_CODES.has(code)) return undefined;
   return new SidecarError('SIDECAR_ERR_BACKEND_TLS', `${what}: the server's certificate cannot be verified (${code})`, {
-    hint: code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'the certificate does not name this host: fix the address, or set tls_server_name' : 'give the CA that signed it with ca_cert (or the SDK\'s CA setting)',
+    hint:
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? 'the certificate does not name this host: fix the address, or set tls_server_name'
+        : "give the CA that signed it with ca_cert (or the SDK's CA setting)",
   });
 }

@@ -13,6 +13,8 @@ export async function exitProcess(code: number, stderr: NodeJS.WritableStream = 
   if (await settleReads(EXIT_GRACE_MS)) process.exit(code);
   const stuck = readsInKernel();
   // stderr is synchronous on Linux for files, pipes and terminals: this line is out before the signal.
-  stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), pid: process.pid, blockedReads: stuck, exitCode: code, msg: `${stuck} file reads are stuck in the kernel and Node cannot exit past them; ending with ${STUCK_EXIT_SIGNAL} instead of exit code ${code}` })}\n`);
+  stderr.write(
+    `${JSON.stringify({ level: 'error', time: new Date().toISOString(), pid: process.pid, blockedReads: stuck, exitCode: code, msg: `${stuck} file reads are stuck in the kernel and Node cannot exit past them; ending with ${STUCK_EXIT_SIGNAL} instead of exit code ${code}` })}\n`,
+  );
   process.kill(process.pid, STUCK_EXIT_SIGNAL);
 }

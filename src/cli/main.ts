@@ -9,7 +9,9 @@ process.on('SIGHUP', () => undefined);
 // middle of the JSON log stream: keep them, as one log line each.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  process.stderr.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, warning: warning.name, msg: warning.message.replace(/\s+/g, ' ').trim() })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, warning: warning.name, msg: warning.message.replace(/\s+/g, ' ').trim() })}\n`,
+  );
 });
 const code = await runCli(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process });
 await exitProcess(code);

@@ -90,7 +90,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const observability = await openObservability(setup.config, logger, false);
         try {
           const timeoutMs = Math.max(1, opts.timeout - (Date.now() - startedAt));
-          await runOnce(setup.config, { logger, env: io.env, timeoutMs, statedTimeoutMs: opts.timeout, dryRun: opts.dryRun, showSecrets: opts.showSecrets, stdout: io.stdout });
+          await runOnce(setup.config, {
+            logger,
+            env: io.env,
+            timeoutMs,
+            statedTimeoutMs: opts.timeout,
+            dryRun: opts.dryRun,
+            showSecrets: opts.showSecrets,
+            stdout: io.stdout,
+          });
         } finally {
           await observability?.stop();
         }

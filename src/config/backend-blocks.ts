@@ -14,7 +14,11 @@ export const backendsSchema = z.strictObject(Object.fromEntries(PROVIDERS.map((p
 export const BACKEND_TYPES: readonly string[] = PROVIDERS.map((p) => p.type);
 
 /** Resolves every backend block through its provider; a name is unique across all types. */
-export function resolveBackends(raw: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>> | undefined, base: string, invalid: (path: PathSegment[], message: string) => SidecarError): BackendConfig[] {
+export function resolveBackends(
+  raw: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>> | undefined,
+  base: string,
+  invalid: (path: PathSegment[], message: string) => SidecarError,
+): BackendConfig[] {
   const backends: BackendConfig[] = [];
   const seen = new Map<string, string>();
   for (const provider of PROVIDERS as readonly AnyProvider[]) {

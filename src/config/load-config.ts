@@ -12,7 +12,18 @@ import { parseJsonConfig } from './parse-json.js';
 import { configSchema, type RawConfig, type RawExec, type RawNotify, type RawTemplate, type RawWait } from './schema.js';
 import { checkConfigSource, checkValueCharacters, decodeConfig } from './source-limits.js';
 import { formatLocation } from './syntax-error.js';
-import { DEFAULT_MAX_RENDER_BYTES, EXEC_TARGET, type ExecConfig, type NotifyAction, type NotifyConfig, type ListenerConfig, type AuditConfig, type ResolvedConfig, type TemplateConfig, type WaitPolicy } from './types.js';
+import {
+  DEFAULT_MAX_RENDER_BYTES,
+  EXEC_TARGET,
+  type ExecConfig,
+  type NotifyAction,
+  type NotifyConfig,
+  type ListenerConfig,
+  type AuditConfig,
+  type ResolvedConfig,
+  type TemplateConfig,
+  type WaitPolicy,
+} from './types.js';
 
 export const DEFAULT_WAIT: WaitPolicy = Object.freeze({ minMs: 0, maxMs: 0 });
 export const DEFAULT_PERMS = 0o600;
@@ -93,19 +104,28 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   const backoffMs = raw.retry?.backoff ?? 250;
   // Like wait: an unset cap is at least the first delay.
   const retry = Object.freeze({ attempts: raw.retry?.attempts ?? 0, backoffMs, maxBackoffMs: raw.retry?.max_backoff ?? Math.max(60_000, backoffMs) });
-  if (retry.maxBackoffMs < retry.backoffMs) throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
+  if (retry.maxBackoffMs < retry.backoffMs)
+    throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
 
   const backends = resolveBackends(raw.backend, base, invalid);
 
-  const notify = Object.entries(raw.notify ?? {}).map(([name, block]) => Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }));
+  const notify = Object.entries(raw.notify ?? {}).map(([name, block]) =>
+    Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }),
+  );
   if (raw.notify?.[EXEC_TARGET]) throw invalid(['notify', EXEC_TARGET], `"${EXEC_TARGET}" is reserved for the supervised child (the exec block)`);
   const credentialEnv = credentialEnvDenyList([raw.listener?.refresh_token_env]);
   const exec = raw.exec === undefined ? undefined : resolveExec(raw.exec, credentialEnv);
   const notifyNames = [...(exec ? [EXEC_TARGET] : []), ...notify.map((n) => n.name)];
   const envTemplates = Object.entries(raw.env_template ?? {}).map(([name, t]) => {
     if (!exec) throw invalid(['env_template', name], 'env_template needs an exec block: it sets variables of the supervised child');
-    if ((t.source === undefined) === (t.contents === undefined)) throw invalid(['env_template', name], 'an env_template needs exactly one of "source" or "contents"');
-    return Object.freeze({ name, source: t.source === undefined ? undefined : resolve(base, t.source), contents: t.contents, errorOnMissingKey: t.error_on_missing_key ?? true });
+    if ((t.source === undefined) === (t.contents === undefined))
+      throw invalid(['env_template', name], 'an env_template needs exactly one of "source" or "contents"');
+    return Object.freeze({
+      name,
+      source: t.source === undefined ? undefined : resolve(base, t.source),
+      contents: t.contents,
+      errorOnMissingKey: t.error_on_missing_key ?? true,
+    });
   });
 
   const destinations = new Map<string, number>();
@@ -121,13 +141,16 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     const templateWait = resolveWait(t.wait, wait);
     if (templateWait.maxMs < templateWait.minMs) throw invalid(['template', index, 'wait', 'max'], 'max is shorter than min');
     t.notify?.forEach((name, i) => {
-      if (!notifyNames.includes(name)) throw invalid(['template', index, 'notify', i], `no notify block is named "${name}" (defined: ${notifyNames.map((n) => `"${n}"`).join(', ') || 'none'})`);
+      if (!notifyNames.includes(name))
+        throw invalid(
+          ['template', index, 'notify', i],
+          `no notify block is named "${name}" (defined: ${notifyNames.map((n) => `"${n}"`).join(', ') || 'none'})`,
+        );
     });
     // Default: the supervised child if there is one, else every notify block.
     const targets = Object.freeze([...(t.notify ?? (exec ? [EXEC_TARGET] : notifyNames))]);
     return Object.freeze({ ...resolveTemplate(t, index, base, destination, templateWait), notify: targets });
   });
-
 
   return Object.freeze({
     file,
@@ -144,7 +167,8 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     templates: Object.freeze(templates),
     pidFile: raw.pid_file === undefined ? undefined : resolve(base, raw.pid_file),
     strict: raw.strict ?? false,
-    listener: raw.listener === undefined ? undefined : resolveListener(raw.listener, base, (message, key) => invalid(['listener', ...(key ? [key] : [])], message)),
+    listener:
+      raw.listener === undefined ? undefined : resolveListener(raw.listener, base, (message, key) => invalid(['listener', ...(key ? [key] : [])], message)),
     audit: raw.audit === undefined ? undefined : resolveAudit(raw.audit, base, (message) => invalid(['audit'], message)),
   });
 }
@@ -153,7 +177,8 @@ function resolveListener(raw: NonNullable<RawConfig['listener']>, base: string, 
   const colon = raw.address.lastIndexOf(':');
   const port = Number(raw.address.slice(colon + 1));
   if (port > 65535) throw invalid(`port ${port} is out of range`, 'address');
-  if (raw.refresh_token_file !== undefined && raw.refresh_token_env !== undefined) throw invalid('set refresh_token_file or refresh_token_env, not both', 'refresh_token_env');
+  if (raw.refresh_token_file !== undefined && raw.refresh_token_env !== undefined)
+    throw invalid('set refresh_token_file or refresh_token_env, not both', 'refresh_token_env');
   return Object.freeze({
     host: raw.address.slice(0, colon).replace(/^\[|\]$/g, ''),
     port,
@@ -186,7 +211,8 @@ function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig
 
 function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: string, key?: string) => SidecarError): NotifyAction {
   const kinds = (['pid_file', 'process', 'http', 'command'] as const).filter((k) => block[k] !== undefined);
-  if (kinds.length !== 1) throw invalid(`a notify block needs exactly one of "pid_file", "process", "http" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`);
+  if (kinds.length !== 1)
+    throw invalid(`a notify block needs exactly one of "pid_file", "process", "http" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`);
   const signal = block.signal ?? DEFAULT_NOTIFY_SIGNAL;
   const signalled = block.pid_file !== undefined || block.process !== undefined;
   if (!signalled && block.signal !== undefined) throw invalid('"signal" applies only with "pid_file" or "process"', 'signal');
@@ -202,7 +228,13 @@ function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: 
   }
   if (block.http !== undefined) {
     if (block.timeout !== undefined) throw invalid('put "timeout" inside the http block', 'timeout');
-    return { kind: 'http', url: block.http.url, method: block.http.method ?? 'POST', headers: Object.freeze({ ...(block.http.headers ?? {}) }), timeoutMs: block.http.timeout ?? DEFAULT_HTTP_TIMEOUT_MS };
+    return {
+      kind: 'http',
+      url: block.http.url,
+      method: block.http.method ?? 'POST',
+      headers: Object.freeze({ ...(block.http.headers ?? {}) }),
+      timeoutMs: block.http.timeout ?? DEFAULT_HTTP_TIMEOUT_MS,
+    };
   }
   return { kind: 'command', command: Object.freeze([...(block.command ?? [])]), timeoutMs: block.timeout ?? DEFAULT_COMMAND_TIMEOUT_MS };
 }

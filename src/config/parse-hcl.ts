@@ -94,7 +94,13 @@ function checkShape(root: SyntaxNode, file: string): void {
   try {
     const levels: number[] = [];
     for (let visited = 1; ; visited++) {
-      if (visited > MAX_SYNTAX_NODES) throw configSyntaxError(file, { line: 1, column: 1 }, `the config has more than ${MAX_SYNTAX_NODES} syntax elements`, 'move large lists or template contents into files');
+      if (visited > MAX_SYNTAX_NODES)
+        throw configSyntaxError(
+          file,
+          { line: 1, column: 1 },
+          `the config has more than ${MAX_SYNTAX_NODES} syntax elements`,
+          'move large lists or template contents into files',
+        );
       const level = (levels[levels.length - 1] ?? 0) + (NESTING_NODES.has(cursor.nodeType) ? 1 : 0);
       if (level > MAX_NESTING) {
         const { row, column } = cursor.startPosition;
@@ -284,7 +290,10 @@ class HclConverter {
 
   /** A quoted string, exactly as written between its quotes (the grammar's literal tokens leave out edge spaces). */
   private stringLiteral(node: SyntaxNode): string {
-    return this.quotedText(node, node.namedChildren.filter((c): c is SyntaxNode => c !== null));
+    return this.quotedText(
+      node,
+      node.namedChildren.filter((c): c is SyntaxNode => c !== null),
+    );
   }
 
   private quotedTemplate(node: SyntaxNode): string {
@@ -326,31 +335,43 @@ class HclConverter {
   /** `raw` starts right after `opening` (a string's opening quote), on the same line: errors point at the escape. */
   private unescape(raw: string, opening: SyntaxNode): string {
     const at = (offset: number): Position => ({ line: opening.endPosition.row + 1, column: opening.endPosition.column + offset + 1 });
-    return raw.replace(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs, (match: string, u4: string | undefined, u8: string | undefined, single: string | undefined, offset: number) => {
-      if (match === '$${') return '${';
-      if (match === '%%{') return '%{';
-      const hex = u4 ?? u8;
-      if (hex !== undefined) {
-        const codePoint = parseInt(hex, 16);
-        // A lone surrogate would be written out as U+FFFD: a silent change, so it is refused like an invalid escape.
-        if (codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) {
-          throw configSyntaxError(this.file, at(offset), 'invalid escape: not a Unicode scalar value (the range is \\u0000-\\uD7FF, \\uE000-\\uFFFF, \\U00010000-\\U0010FFFF)');
+    return raw.replace(
+      /\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs,
+      (match: string, u4: string | undefined, u8: string | undefined, single: string | undefined, offset: number) => {
+        if (match === '$${') return '${';
+        if (match === '%%{') return '%{';
+        const hex = u4 ?? u8;
+        if (hex !== undefined) {
+          const codePoint = parseInt(hex, 16);
+          // A lone surrogate would be written out as U+FFFD: a silent change, so it is refused like an invalid escape.
+          if (codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) {
+            throw configSyntaxError(
+              this.file,
+              at(offset),
+              'invalid escape: not a Unicode scalar value (the range is \\u0000-\\uD7FF, \\uE000-\\uFFFF, \\U00010000-\\U0010FFFF)',
+            );
+          }
+          return String.fromCodePoint(codePoint);
         }
-        return String.fromCodePoint(codePoint);
-      }
-      switch (single) {
-        case 'n': return '\n';
-        case 'r': return '\r';
-        case 't': return '\t';
-        case '"': return '"';
-        case '\\': return '\\';
-        case 'u':
-        case 'U':
-          throw configSyntaxError(this.file, at(offset), `invalid escape: \\${single} takes exactly ${single === 'u' ? 4 : 8} hexadecimal digits`);
-        default:
-          throw configSyntaxError(this.file, at(offset), 'invalid escape; the escapes are \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN');
-      }
-    });
+        switch (single) {
+          case 'n':
+            return '\n';
+          case 'r':
+            return '\r';
+          case 't':
+            return '\t';
+          case '"':
+            return '"';
+          case '\\':
+            return '\\';
+          case 'u':
+          case 'U':
+            throw configSyntaxError(this.file, at(offset), `invalid escape: \\${single} takes exactly ${single === 'u' ? 4 : 8} hexadecimal digits`);
+          default:
+            throw configSyntaxError(this.file, at(offset), 'invalid escape; the escapes are \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN');
+        }
+      },
+    );
   }
 
   private interpolationError(node: SyntaxNode): Error {

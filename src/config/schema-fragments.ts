@@ -37,7 +37,9 @@ export function httpUrl(protocol: RegExp, error: string) {
         return true; // z.url reports it
       }
     },
-    { message: 'a URL may not carry credentials (user:password@host): they would show in logs and errors; give them another way (for a notify hook, a header)' },
+    {
+      message: 'a URL may not carry credentials (user:password@host): they would show in logs and errors; give them another way (for a notify hook, a header)',
+    },
   );
 }
 

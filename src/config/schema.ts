@@ -99,7 +99,12 @@ const templateSchema = z.strictObject({
   create_dest_dirs: z.boolean().optional(),
   error_on_missing_key: z.boolean().optional(),
   // A render is held in memory whole: a cap past 64 MiB caps nothing.
-  max_size: z.number().int().positive().max(64 * 1024 * 1024, 'max_size is at most 67108864 (64 MiB)').optional(),
+  max_size: z
+    .number()
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024, 'max_size is at most 67108864 (64 MiB)')
+    .optional(),
   allow_non_tmpfs: z.boolean().optional(),
   wait: singleBlock(waitSchema, 'wait').optional(),
   notify: z.array(z.string().min(1)).optional(),
@@ -109,7 +114,10 @@ const listenerSchema = z.strictObject({
   address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, such as "127.0.0.1:9102" or "[::1]:9102"'),
   readiness_grace: duration(DURATION_BOUNDS.readinessGrace).optional(),
   refresh_token_file: z.string().min(1).optional(),
-  refresh_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name').optional(),
+  refresh_token_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name')
+    .optional(),
 });
 
 const auditSchema = z.strictObject({

@@ -25,7 +25,12 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export function checkConfigSource(source: string, file: string): string {
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   if (text.length > MAX_CONFIG_BYTES / 4 && Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
-    throw configSyntaxError(file, { line: 1, column: 1 }, `the config is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, 'move large template contents into template files (source = "…")');
+    throw configSyntaxError(
+      file,
+      { line: 1, column: 1 },
+      `the config is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
+      'move large template contents into template files (source = "…")',
+    );
   }
   const nul = text.indexOf('\0');
   if (nul !== -1) throw configSyntaxError(file, positionAt(text, nul), 'a NUL character is not allowed in a config (is this a binary file?)');
@@ -52,7 +57,11 @@ export function decodeConfig(bytes: Buffer, file: string): string {
   let at = 0;
   while (at < bytes.length && bytes[at] === again[at]) at++;
   if (at === bytes.length && again.length === bytes.length) return text; // a real U+FFFD, written as such
-  throw configSyntaxError(file, positionAt(bytes.subarray(0, at).toString('utf8'), bytes.subarray(0, at).toString('utf8').length), 'the config is not valid UTF-8 here');
+  throw configSyntaxError(
+    file,
+    positionAt(bytes.subarray(0, at).toString('utf8'), bytes.subarray(0, at).toString('utf8').length),
+    'the config is not valid UTF-8 here',
+  );
 }
 
 /**
@@ -63,8 +72,14 @@ export function decodeConfig(bytes: Buffer, file: string): string {
 export function checkValueCharacters(node: LocatedNode, file: string, key = ''): void {
   if (node.kind === 'scalar') {
     if (typeof node.value !== 'string') return;
-    if (node.value.includes('\0') && key !== 'contents') throw configSyntaxError(file, node.pos, 'a NUL character (\\u0000) is allowed only in template contents');
-    if (LONE_SURROGATE.test(node.value)) throw configSyntaxError(file, node.pos, 'invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)');
+    if (node.value.includes('\0') && key !== 'contents')
+      throw configSyntaxError(file, node.pos, 'a NUL character (\\u0000) is allowed only in template contents');
+    if (LONE_SURROGATE.test(node.value))
+      throw configSyntaxError(
+        file,
+        node.pos,
+        'invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)',
+      );
   } else if (node.kind === 'array') {
     for (const item of node.items) checkValueCharacters(item, file, key);
   } else {

@@ -100,7 +100,13 @@ export interface EnvTemplateConfig {
 export type NotifyAction =
   | { readonly kind: 'pid-file'; readonly pidFile: string; readonly signal: string }
   | { readonly kind: 'process'; readonly pattern: string; readonly signal: string }
-  | { readonly kind: 'http'; readonly url: string; readonly method: 'GET' | 'POST' | 'PUT'; readonly headers: Readonly<Record<string, string>>; readonly timeoutMs: number }
+  | {
+      readonly kind: 'http';
+      readonly url: string;
+      readonly method: 'GET' | 'POST' | 'PUT';
+      readonly headers: Readonly<Record<string, string>>;
+      readonly timeoutMs: number;
+    }
   | { readonly kind: 'command'; readonly command: readonly string[]; readonly timeoutMs: number };
 
 export interface NotifyConfig {

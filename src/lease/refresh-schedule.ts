@@ -15,9 +15,7 @@ export interface RefreshPolicy {
 
 export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({ fraction: 2 / 3, jitter: 0.1, marginMs: 0 });
 
-export type RefreshPlan =
-  | { readonly action: 'none' }
-  | { readonly action: 'renew' | 'refetch'; readonly at: number };
+export type RefreshPlan = { readonly action: 'none' } | { readonly action: 'renew' | 'refetch'; readonly at: number };
 
 /**
  * When to act on a fetched secret, as a pure function of its lifetime, when it was fetched, and a random number
@@ -59,7 +57,8 @@ export function planRefresh(lifetime: Lifetime, fetchedAt: number, random: numbe
       const renewalExtends = lifetime.maxExpiresAt === undefined || lifetime.maxExpiresAt > leaseEnd;
       if (lifetime.renewable && renewalExtends) return { action: 'renew', at: renewAt };
       // Never renewable: use most of it (85–95%, spread by the random draw), as secret-store agents do.
-      if (!lifetime.renewable && lifetime.maxExpiresAt === undefined) return { action: 'refetch', at: ahead(fetchedAt, leaseEnd, fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
+      if (!lifetime.renewable && lifetime.maxExpiresAt === undefined)
+        return { action: 'refetch', at: ahead(fetchedAt, leaseEnd, fetchedAt + lifetime.ttlMs * (0.95 - 0.1 * random)) };
       // Renewals have stopped extending it (max TTL): replace it well ahead of the end, at once if the margin
       // is all that is left; but not before half the lease's whole life, or a max TTL shorter than the margin
       // would turn into a new lease at every first renewal.

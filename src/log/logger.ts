@@ -23,10 +23,30 @@ export interface LoggerOptions {
  * Paths are pino's: one wildcard level, so both `{token}` and `{backend:{token}}` are covered.
  */
 export const REDACT_PATHS: readonly string[] = [
-  'token', '*.token', 'password', '*.password', 'secret', '*.secret', 'value', '*.value',
-  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', '*.headers.authorization',
-  'req.headers.authorization', 'clientSecret', '*.clientSecret', 'secretId', '*.secretId', 'secret_id', '*.secret_id',
-  'privateKey', '*.privateKey', 'private_key', '*.private_key',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'value',
+  '*.value',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  'req.headers.authorization',
+  'clientSecret',
+  '*.clientSecret',
+  'secretId',
+  '*.secretId',
+  'secret_id',
+  '*.secret_id',
+  'privateKey',
+  '*.privateKey',
+  'private_key',
+  '*.private_key',
 ];
 
 export function createLogger(options: LoggerOptions): Logger {

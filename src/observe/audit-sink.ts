@@ -11,7 +11,10 @@ export class AuditSink {
 
   constructor(target: { readonly path: string } | 'stdout') {
     this.#ownsFile = target !== 'stdout';
-    this.#out = target === 'stdout' ? pino.destination({ fd: 1, sync: true }) : pino.destination({ dest: target.path, sync: true, append: true, mkdir: true, mode: 0o600 });
+    this.#out =
+      target === 'stdout'
+        ? pino.destination({ fd: 1, sync: true })
+        : pino.destination({ dest: target.path, sync: true, append: true, mkdir: true, mode: 0o600 });
   }
 
   write(record: AuditRecord): void {

@@ -41,7 +41,11 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `listener: cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, { hint: 'another process holds the port, or the address is not this host\'s' }));
+      reject(
+        new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `listener: cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, {
+          hint: "another process holds the port, or the address is not this host's",
+        }),
+      );
     });
     server.listen(options.port, options.host, () => resolve());
   });
@@ -78,7 +82,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
     req.resume();
     // The endpoint is for the pod's own operators; a request relayed by a proxy is not one of theirs.
     if (req.headers['x-forwarded-for'] !== undefined) return send(res, 403, { error: 'refresh is not accepted through a proxy (X-Forwarded-For)' });
-    if (options.refreshToken === undefined) return send(res, 403, { error: 'forced refresh over HTTP is off: set refresh_token_file or refresh_token_env in the listener block' });
+    if (options.refreshToken === undefined)
+      return send(res, 403, { error: 'forced refresh over HTTP is off: set refresh_token_file or refresh_token_env in the listener block' });
     if (!tokenMatches(req.headers.authorization, options.refreshToken)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return send(res, 401, { error: 'a valid token is required: Authorization: Bearer <token>' });
@@ -88,7 +93,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
     // matches none is neither logged nor echoed: it could be a guess at a value.
     const refreshed = options.refresh(ref);
     options.logger.info({ ref: ref === undefined ? 'all' : refreshed.length > 0 ? ref : 'unknown', refreshed: refreshed.length }, 'forced refresh');
-    if (ref !== undefined && refreshed.length === 0) return send(res, 404, { error: 'no secret in use has that label (labels are as /metrics and the audit records show them)' });
+    if (ref !== undefined && refreshed.length === 0)
+      return send(res, 404, { error: 'no secret in use has that label (labels are as /metrics and the audit records show them)' });
     return send(res, 202, { refreshed });
   }
   return send(res, 404, { error: `no route ${route}` });

@@ -28,7 +28,12 @@ export class SidecarMetrics {
 
   constructor(private readonly now: () => number = Date.now) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'secrets_sidecar_backend_requests_total', help: 'Backend operations (fetch, renew, revoke, login, token_renew, token_lookup) by outcome.', labelNames: ['backend', 'operation', 'outcome'], registers });
+    this.#requests = new Counter({
+      name: 'secrets_sidecar_backend_requests_total',
+      help: 'Backend operations (fetch, renew, revoke, login, token_renew, token_lookup) by outcome.',
+      labelNames: ['backend', 'operation', 'outcome'],
+      registers,
+    });
     this.#duration = new Histogram({
       name: 'secrets_sidecar_backend_request_duration_seconds',
       help: 'How long backend operations took, retries of the SDKs included.',
@@ -36,9 +41,23 @@ export class SidecarMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#renders = new Counter({ name: 'secrets_sidecar_renders_total', help: 'Template renders: written (new bytes), unchanged (write skipped) or error.', labelNames: ['template', 'result'], registers });
-    this.#reloads = new Counter({ name: 'secrets_sidecar_reloads_total', help: 'Notifications of reload targets, by outcome.', labelNames: ['target', 'outcome'], registers });
-    this.#ready = new Gauge({ name: 'secrets_sidecar_ready', help: '1 when every template has rendered and no secret has been failing past readiness_grace.', registers });
+    this.#renders = new Counter({
+      name: 'secrets_sidecar_renders_total',
+      help: 'Template renders: written (new bytes), unchanged (write skipped) or error.',
+      labelNames: ['template', 'result'],
+      registers,
+    });
+    this.#reloads = new Counter({
+      name: 'secrets_sidecar_reloads_total',
+      help: 'Notifications of reload targets, by outcome.',
+      labelNames: ['target', 'outcome'],
+      registers,
+    });
+    this.#ready = new Gauge({
+      name: 'secrets_sidecar_ready',
+      help: '1 when every template has rendered and no secret has been failing past readiness_grace.',
+      registers,
+    });
     const perSecret = (name: string, help: string, values: () => Iterable<[string, number]>) =>
       new Gauge({
         name,
@@ -61,8 +80,12 @@ export class SidecarMetrics {
         this.set(delay.max / 1e9);
       },
     });
-    perSecret('secrets_sidecar_secret_expires_in_seconds', 'Seconds until a lease, certificate or token-bound secret expires.', () => [...this.#expiresAt].map(([ref, at]) => [ref, (at - this.now()) / 1000]));
-    perSecret('secrets_sidecar_secret_refresh_age_seconds', 'Seconds since a secret was last fetched or renewed successfully.', () => [...this.#lastOk].map(([ref, at]) => [ref, (this.now() - at) / 1000]));
+    perSecret('secrets_sidecar_secret_expires_in_seconds', 'Seconds until a lease, certificate or token-bound secret expires.', () =>
+      [...this.#expiresAt].map(([ref, at]) => [ref, (at - this.now()) / 1000]),
+    );
+    perSecret('secrets_sidecar_secret_refresh_age_seconds', 'Seconds since a secret was last fetched or renewed successfully.', () =>
+      [...this.#lastOk].map(([ref, at]) => [ref, (this.now() - at) / 1000]),
+    );
     perSecret('secrets_sidecar_secret_backoff_seconds', 'The delay before the next retry of a failing secret; 0 when it is healthy.', () => this.#backoff);
   }
 

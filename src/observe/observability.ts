@@ -39,7 +39,11 @@ export class Observability {
   }
 
   /** Starts the listener, if configured. */
-  async start(env: Readonly<Record<string, string | undefined>>, refresh: (ref: string | undefined) => string[], inUse: () => ReadonlySet<string>): Promise<void> {
+  async start(
+    env: Readonly<Record<string, string | undefined>>,
+    refresh: (ref: string | undefined) => string[],
+    inUse: () => ReadonlySet<string>,
+  ): Promise<void> {
     const listener = this.config.listener;
     if (!listener || !this.#metrics || !this.#readiness) return;
     this.#listener = await startListener({
@@ -66,16 +70,25 @@ export class Observability {
   }
 }
 
-async function refreshToken(file: string | undefined, variable: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+async function refreshToken(
+  file: string | undefined,
+  variable: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string | undefined> {
   if (variable !== undefined) {
     const value = env[variable];
     if (!value) throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `listener.refresh_token_env names ${variable}, which is not set`);
     return value;
   }
   if (file === undefined) return undefined;
-  const token = (await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `cannot read listener.refresh_token_file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  })).trim();
+  const token = (
+    await readFile(file, 'utf8').catch((error: unknown) => {
+      throw new SidecarError(
+        'SIDECAR_ERR_CONFIG_INVALID',
+        `cannot read listener.refresh_token_file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    })
+  ).trim();
   if (token.length < 16) throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `the refresh token in ${file} is shorter than 16 characters`);
   return token;
 }

@@ -58,7 +58,8 @@ export class Readiness {
         this.#authFailingSince.delete(ref);
         continue;
       }
-      if (now - since > this.graceMs) reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s: the token is not renewed until it answers`);
+      if (now - since > this.graceMs)
+        reasons.push(`${ref} has been failing for ${Math.round((now - since) / 1000)}s: the token is not renewed until it answers`);
     }
     return { ready: reasons.length === 0, reasons };
   }

@@ -52,7 +52,10 @@ export async function writeAtomically(request: WriteRequest): Promise<WriteResul
       });
     }
     const onDisk = fs.inMemory ? undefined : fs.name;
-    const bytes = typeof request.contents === 'string' ? Buffer.from(request.contents, 'utf8') : Buffer.from(request.contents.buffer, request.contents.byteOffset, request.contents.byteLength);
+    const bytes =
+      typeof request.contents === 'string'
+        ? Buffer.from(request.contents, 'utf8')
+        : Buffer.from(request.contents.buffer, request.contents.byteOffset, request.contents.byteLength);
     const name = basename(destination);
     if (await isAlreadyInPlace(directory.at(name), bytes, request)) return { outcome: 'unchanged', onDisk };
     await writeThroughTemp(directory, name, bytes, request);
@@ -110,7 +113,10 @@ export async function removeStaleTempFiles(directory: string, destinationNames: 
     const mark = entry.lastIndexOf(TEMP_MARK);
     if (!entry.startsWith('.') || mark < 0 || !/^[0-9a-f]{12}$/.test(entry.slice(mark + TEMP_MARK.length))) continue;
     if (!destinationNames.has(entry.slice(1, mark))) continue;
-    await unlink(join(directory, entry)).then(() => removed++, () => undefined);
+    await unlink(join(directory, entry)).then(
+      () => removed++,
+      () => undefined,
+    );
   }
   return removed;
 }

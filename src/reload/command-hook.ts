@@ -45,12 +45,15 @@ export function runCommandHook(command: readonly string[], timeoutMs: number, en
     }, timeoutMs);
     child.once('error', (cause) => {
       timer.clear();
-      reject(new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: cannot run ${file} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`, { cause }));
+      reject(
+        new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: cannot run ${file} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`, { cause }),
+      );
     });
     child.once('exit', (code, signal) => {
       timer.clear();
       killTimer?.clear();
-      if (timedOut) reject(new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${file} did not finish within ${timeoutMs} ms and was killed (${signal ?? 'exited'})`));
+      if (timedOut)
+        reject(new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${file} did not finish within ${timeoutMs} ms and was killed (${signal ?? 'exited'})`));
       else if (code === 0) resolve();
       else reject(new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${what}: ${file} exited with ${code === null ? `signal ${signal}` : `code ${code}`}`));
     });

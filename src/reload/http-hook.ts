@@ -13,7 +13,10 @@ export interface HttpHook {
 /** Calls a reload endpoint (Prometheus' /-/reload, an app's admin API); any 2xx is success. */
 export async function callHttpHook(hook: HttpHook, what: string): Promise<number> {
   const target = `${hook.method} ${redactUrl(hook.url)}`;
-  const deadline = deadlineSignal(hook.timeoutMs, () => new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${target} did not answer within ${formatDuration(hook.timeoutMs)}`));
+  const deadline = deadlineSignal(
+    hook.timeoutMs,
+    () => new SidecarError('SIDECAR_ERR_RELOAD_TIMEOUT', `${what}: ${target} did not answer within ${formatDuration(hook.timeoutMs)}`),
+  );
   try {
     let response: Response;
     try {

@@ -9,7 +9,9 @@ export async function readPidFile(path: string): Promise<number> {
     // Bounded: the application owns this file and could leave a FIFO there.
     text = await readTextBounded(path, { maxBytes: 64 });
   } catch (cause) {
-    throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+    throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause,
+    });
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} does not hold a process id`);

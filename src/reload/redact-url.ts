@@ -10,7 +10,10 @@ export function redactUrl(text: string): string {
   } catch {
     return '[unparsable URL]';
   }
-  const path = url.pathname.split('/').map((segment) => (looksLikeToken(segment) ? '[redacted]' : segment)).join('/');
+  const path = url.pathname
+    .split('/')
+    .map((segment) => (looksLikeToken(segment) ? '[redacted]' : segment))
+    .join('/');
   return `${url.origin}${path}${url.search ? '?[redacted]' : ''}${url.hash ? '#[redacted]' : ''}`;
 }
 

@@ -82,7 +82,11 @@ export class Daemon {
     if (config.exec) this.#setUpChild(config);
     // Listener and audit settings apply from the start; a SIGHUP reload keeps them as they were.
     this.#observability = await openObservability(config, logger, true);
-    await this.#observability?.start(this.options.env, (ref) => this.refresh(ref), () => this.#watcher?.labels() ?? new Set<string>());
+    await this.#observability?.start(
+      this.options.env,
+      (ref) => this.refresh(ref),
+      () => this.#watcher?.labels() ?? new Set<string>(),
+    );
     const built = await this.#build(config);
     if (this.#stopping) {
       // SIGTERM came while templates were still being read: leave without starting anything.
@@ -225,7 +229,13 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, { logger, env: this.options.env, retry: config.retry, live: true, writeFile: writeFileAtomically });
+        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, {
+          logger,
+          env: this.options.env,
+          retry: config.retry,
+          live: true,
+          writeFile: writeFileAtomically,
+        });
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }
@@ -240,20 +250,17 @@ export class Daemon {
 
   #newSession(config: ResolvedConfig, parts: ConstructorParameters<typeof Session>[0]): Session {
     const { logger } = this.options;
-    return new Session(
-      parts,
-      {
-        logger,
-        env: this.options.env,
-        child: this.#child,
-        onFatal: (error) => this.#reportFatal(error),
-        onFirstRender: () => {
-          logger.info({ templates: config.templates.length }, 'all templates rendered');
-          this.#observability?.markRendered();
-          // The child starts only once every file and variable it needs is in place.
-          this.#supervisor?.start();
-        },
+    return new Session(parts, {
+      logger,
+      env: this.options.env,
+      child: this.#child,
+      onFatal: (error) => this.#reportFatal(error),
+      onFirstRender: () => {
+        logger.info({ templates: config.templates.length }, 'all templates rendered');
+        this.#observability?.markRendered();
+        // The child starts only once every file and variable it needs is in place.
+        this.#supervisor?.start();
       },
-    );
+    });
   }
 }

@@ -42,7 +42,11 @@ async function readSource(template: TemplateSource): Promise<string> {
     return await readTextBounded(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new SidecarError('SIDECAR_ERR_TEMPLATE_READ', `template "${template.name}": cannot read ${path}${code === 'ENOENT' ? ': no such file' : code === 'ETIMEDOUT' ? ': the read did not finish in time (a hung mount, or a FIFO)' : ` (${code ?? 'error'})`}`, { cause });
+    throw new SidecarError(
+      'SIDECAR_ERR_TEMPLATE_READ',
+      `template "${template.name}": cannot read ${path}${code === 'ENOENT' ? ': no such file' : code === 'ETIMEDOUT' ? ': the read did not finish in time (a hung mount, or a FIFO)' : ` (${code ?? 'error'})`}`,
+      { cause },
+    );
   }
 }
 
@@ -55,6 +59,9 @@ function checkLiteralRef(template: TemplateSource, text: string, line: number, b
   }
   if (!backends.has(backend)) {
     const known = [...backends].map((n) => `"${n}"`).join(', ') || 'none';
-    throw new SidecarError('SIDECAR_ERR_TEMPLATE_REF', `template "${template.name}" line ${line}: "${text}" names backend "${backend}", which is not configured (configured: ${known})`);
+    throw new SidecarError(
+      'SIDECAR_ERR_TEMPLATE_REF',
+      `template "${template.name}" line ${line}: "${text}" names backend "${backend}", which is not configured (configured: ${known})`,
+    );
   }
 }

@@ -64,7 +64,13 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
   }
 }
 
-async function renderAndWrite(config: ResolvedConfig, options: OnceOptions, templates: readonly LoadedTemplate[], watcher: Watcher, destinations: Map<number, Destination> | undefined): Promise<void> {
+async function renderAndWrite(
+  config: ResolvedConfig,
+  options: OnceOptions,
+  templates: readonly LoadedTemplate[],
+  watcher: Watcher,
+  destinations: Map<number, Destination> | undefined,
+): Promise<void> {
   const { logger } = options;
   const renderOptions = {
     mask: options.dryRun && !options.showSecrets,
@@ -85,20 +91,24 @@ async function renderAndWrite(config: ResolvedConfig, options: OnceOptions, temp
   }
   // Each file is independent and atomic; writing them concurrently turns 200 sequential round trips to the
   // thread pool into a few batches.
-  await pMap(templates.entries(), async ([i, template]) => {
-    const owner = destinations?.get(template.config.index);
-    const result = await writeAtomically({
-      destination: template.config.destination,
-      contents: texts[i] ?? Buffer.alloc(0),
-      perms: template.config.perms,
-      uid: owner?.uid,
-      gid: owner?.gid,
-      createDirs: template.config.createDestDirs,
-      allowNonTmpfs: template.config.allowNonTmpfs,
-      strict: config.strict,
-    });
-    logger.info({ template: template.config.name, destination: template.config.destination, outcome: result.outcome }, 'rendered');
-  }, { concurrency: WRITE_CONCURRENCY });
+  await pMap(
+    templates.entries(),
+    async ([i, template]) => {
+      const owner = destinations?.get(template.config.index);
+      const result = await writeAtomically({
+        destination: template.config.destination,
+        contents: texts[i] ?? Buffer.alloc(0),
+        perms: template.config.perms,
+        uid: owner?.uid,
+        gid: owner?.gid,
+        createDirs: template.config.createDestDirs,
+        allowNonTmpfs: template.config.allowNonTmpfs,
+        strict: config.strict,
+      });
+      logger.info({ template: template.config.name, destination: template.config.destination, outcome: result.outcome }, 'rendered');
+    },
+    { concurrency: WRITE_CONCURRENCY },
+  );
 }
 
 /** Races `work` against the rest of a `once --timeout` (the config read happens before runOnce starts). */
@@ -123,7 +133,11 @@ function timeoutError(watcher: Watcher | undefined, timeoutMs: number): SidecarE
     const error = view?.lastError;
     waiting.push(error ? `${view?.label ?? ''} (last error: ${error.message})` : (view?.label ?? ''));
   }
-  return new SidecarError('SIDECAR_ERR_TIMEOUT', `once did not finish within ${formatDuration(timeoutMs)}${waiting.length ? `; still waiting for ${waiting.join(', ')}` : ''}`, {
-    hint: 'raise --timeout, or check that the backend is reachable',
-  });
+  return new SidecarError(
+    'SIDECAR_ERR_TIMEOUT',
+    `once did not finish within ${formatDuration(timeoutMs)}${waiting.length ? `; still waiting for ${waiting.join(', ')}` : ''}`,
+    {
+      hint: 'raise --timeout, or check that the backend is reachable',
+    },
+  );
 }

@@ -35,7 +35,10 @@ export async function preflight(templates: readonly TemplateConfig[], logger: Lo
       for (const template of group) {
         if (fs.inMemory) continue;
         if (!template.allowNonTmpfs) throw notInMemoryError(template.destination, fs);
-        logger.warn({ template: template.name, destination: template.destination, filesystem: fs.name }, 'writing secrets to a filesystem that is not in memory (allow_non_tmpfs = true)');
+        logger.warn(
+          { template: template.name, destination: template.destination, filesystem: fs.name },
+          'writing secrets to a filesystem that is not in memory (allow_non_tmpfs = true)',
+        );
       }
       const removed = await removeStaleTempFiles(directory, new Set(group.map((t) => basename(t.destination))));
       if (removed > 0) logger.info({ directory, removed }, 'removed temp files left by an earlier run');

@@ -25,7 +25,11 @@ export async function renderToCompletion(template: LoadedTemplate, watcher: Watc
           await watcher.request(key, ref).firstValue();
         } catch (error) {
           if (!isSidecarError(error)) throw error;
-          throw new SidecarError(error.code, `template "${template.config.name}": secret "${ref.shown}": ${error.message}`, error.hint === undefined ? { cause: error } : { hint: error.hint, cause: error });
+          throw new SidecarError(
+            error.code,
+            `template "${template.config.name}": secret "${ref.shown}": ${error.message}`,
+            error.hint === undefined ? { cause: error } : { hint: error.hint, cause: error },
+          );
         }
       }),
     );

@@ -72,7 +72,13 @@ export class Session {
     const common = {
       watcher: this.#watcher,
       logger,
-      renderOptions: { store: storeOf(this.#watcher), mask: false, env: allowedEnvironment(options.env, config.envAllow, config.credentialEnv), envAllow: config.envAllow, envDeny: config.credentialEnv },
+      renderOptions: {
+        store: storeOf(this.#watcher),
+        mask: false,
+        env: allowedEnvironment(options.env, config.envAllow, config.credentialEnv),
+        envAllow: config.envAllow,
+        envDeny: config.credentialEnv,
+      },
       retryBackoffMs: config.retry.backoffMs,
       maxBackoffMs: config.retry.maxBackoffMs,
       onRendered: (runner: TemplateRunner, outcome: RenderOutcome) => this.#afterRender(runner, outcome),
@@ -91,7 +97,13 @@ export class Session {
           (t) =>
             new TemplateRunner({
               ...common,
-              job: { name: `env_template "${t.config.name}"`, compiled: t.compiled, errorOnMissingKey: t.config.errorOnMissingKey, wait: config.wait, notify: [EXEC_TARGET] },
+              job: {
+                name: `env_template "${t.config.name}"`,
+                compiled: t.compiled,
+                errorOnMissingKey: t.config.errorOnMissingKey,
+                wait: config.wait,
+                notify: [EXEC_TARGET],
+              },
               output: envOutput(t.config.name, child.envValues, child.markEnvChanged),
             }),
         )

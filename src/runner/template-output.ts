@@ -36,7 +36,11 @@ export function envOutput(name: string, values: Map<string, string>, onChange: (
     write: (bytes) => {
       const text = environmentText(bytes);
       if (text === undefined) {
-        return Promise.reject(new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, { hint: 'base64Encode the value, or render it to a file' }));
+        return Promise.reject(
+          new SidecarError('SIDECAR_ERR_RENDER_BINARY', `env_template "${name}" rendered binary bytes, which an environment variable cannot hold`, {
+            hint: 'base64Encode the value, or render it to a file',
+          }),
+        );
       }
       if (values.get(name) === text) return Promise.resolve('unchanged');
       values.set(name, text);

@@ -99,7 +99,15 @@ export class TemplateRunner {
     const { job, watcher, logger, output } = this.options;
     const started = Date.now();
     const audit = (outcome: 'ok' | 'error', result?: 'written' | 'unchanged', errorCode?: string) =>
-      writeAudit(logger, { event: 'template.render', template: job.name, destination: output.label, outcome, result, durationMs: Date.now() - started, errorCode });
+      writeAudit(logger, {
+        event: 'template.render',
+        template: job.name,
+        destination: output.label,
+        outcome,
+        result,
+        durationMs: Date.now() - started,
+        errorCode,
+      });
     let result;
     try {
       result = renderTemplate(job.compiled, { ...this.options.renderOptions, errorOnMissingKey: job.errorOnMissingKey });

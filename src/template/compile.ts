@@ -22,7 +22,6 @@ export interface CompiledTemplate {
   readonly lineStarts: readonly number[];
 }
 
-
 export interface LiteralRef {
   readonly text: string;
   readonly line: number;
@@ -150,7 +149,7 @@ function describeSyntaxError(error: unknown): string {
   const message = (e.message ?? String(error)).trim();
   const line = e.hash?.loc?.first_line ?? e.lineNumber ?? Number(/on line (\d+)/.exec(message)?.[1] ?? NaN);
   // Handlebars' parse errors carry a source excerpt and a caret; keep only the "Expecting …" part.
-  const reason = message.includes('\n') ? message.split('\n').slice(-1)[0] ?? message : message.replace(/ - \d+:\d+$/, '');
+  const reason = message.includes('\n') ? (message.split('\n').slice(-1)[0] ?? message) : message.replace(/ - \d+:\d+$/, '');
   return Number.isFinite(line) ? `line ${line}: ${reason}` : reason;
 }
 
@@ -190,7 +189,11 @@ function checkHelperCalls(ast: unknown): void {
     if (node === null || typeof node !== 'object') return;
     const n = node as AstNode & { hash?: { pairs?: { key?: string }[] }; program?: unknown };
     const path = n.path as { original?: unknown; type?: string } | undefined;
-    if ((n.type === 'MustacheStatement' || n.type === 'SubExpression' || n.type === 'BlockStatement') && path?.type === 'PathExpression' && typeof path.original === 'string') {
+    if (
+      (n.type === 'MustacheStatement' || n.type === 'SubExpression' || n.type === 'BlockStatement') &&
+      path?.type === 'PathExpression' &&
+      typeof path.original === 'string'
+    ) {
       const hashNames = (n.hash?.pairs ?? []).map((p) => p.key ?? '');
       const mismatch = shapeMismatch(path.original, n.params?.length ?? 0, hashNames, n.type === 'BlockStatement');
       if (mismatch !== undefined) throw Object.assign(new Error(mismatch), { lineNumber: n.loc?.start?.line });

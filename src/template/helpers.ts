@@ -141,7 +141,8 @@ function secret(state: RenderState, args: unknown[], options: HelperOptions): un
     found = state.options.store.lookup(key, ref);
   } catch (error) {
     const line = lineOf(options);
-    if (line !== undefined && error instanceof SidecarError && !error.message.startsWith('line ')) throw new SidecarError(error.code, `line ${line}: ${error.message}`, error.hint === undefined ? {} : { hint: error.hint });
+    if (line !== undefined && error instanceof SidecarError && !error.message.startsWith('line '))
+      throw new SidecarError(error.code, `line ${line}: ${error.message}`, error.hint === undefined ? {} : { hint: error.hint });
     throw error;
   }
   if (found.status === 'missing') {
@@ -152,7 +153,12 @@ function secret(state: RenderState, args: unknown[], options: HelperOptions): un
   const selected = selectKey(found.value, ref.keyPath);
   if (!selected.found || selected.value === undefined) {
     if (fallback !== undefined) return fallback;
-    if (state.options.errorOnMissingKey) throw helperError(options, 'SIDECAR_ERR_RENDER_MISSING_KEY', `secret "${ref.shown}" has no key "${ref.shown === ref.text ? ref.keyPath.join('.') : '…'}"`);
+    if (state.options.errorOnMissingKey)
+      throw helperError(
+        options,
+        'SIDECAR_ERR_RENDER_MISSING_KEY',
+        `secret "${ref.shown}" has no key "${ref.shown === ref.text ? ref.keyPath.join('.') : '…'}"`,
+      );
     return '';
   }
   // What the value derives from: the literal this reference was computed from, or the reference itself.
@@ -249,13 +255,17 @@ function trim(state: RenderState, [value]: unknown[], options: HelperOptions): s
 }
 
 function indent(state: RenderState, [value, width]: unknown[], options: HelperOptions): string {
-  if (typeof width !== 'number' || !Number.isInteger(width) || width < 0) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'indent takes text and a number of spaces');
+  if (typeof width !== 'number' || !Number.isInteger(width) || width < 0)
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'indent takes text and a number of spaces');
   const text = textOf(state, value, 'indent', options);
   let lines = text.length > 0 && !text.startsWith('\n') ? 1 : 0;
   for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) if (at + 1 < text.length && text[at + 1] !== '\n') lines++;
   reserve(state, text.length + width * lines);
   const pad = ' '.repeat(width);
-  return text.split('\n').map((line) => (line.length ? pad + line : line)).join('\n');
+  return text
+    .split('\n')
+    .map((line) => (line.length ? pad + line : line))
+    .join('\n');
 }
 
 function env(state: RenderState, [name]: unknown[], options: HelperOptions): unknown {
@@ -265,7 +275,11 @@ function env(state: RenderState, [name]: unknown[], options: HelperOptions): unk
   }
   if (isDeniedEnv(name, state.options.envAllow, state.options.envDeny ?? [])) {
     const pattern = (state.options.envDeny ?? []).find((entry) => matchesEnvPattern(name, [entry])) ?? name;
-    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `env "${shown(state, name)}" is among the sidecar's own credential variables (${pattern}, …); env_allow must name it exactly, not by a prefix, to let templates read it`);
+    throw helperError(
+      options,
+      'SIDECAR_ERR_RENDER_FAILED',
+      `env "${shown(state, name)}" is among the sidecar's own credential variables (${pattern}, …); env_allow must name it exactly, not by a prefix, to let templates read it`,
+    );
   }
   const value = state.options.env[name] ?? '';
   // The environment can hold credentials too: its values are treated as secrets, masked in dry runs.

@@ -68,7 +68,13 @@ export interface RenderState {
   charge(units: number): void;
 }
 
-export function createRenderState(options: RenderOptions, maxBytes: number, name: string, lineStarts: readonly number[] = [0], budget = RENDER_BUDGET): RenderState {
+export function createRenderState(
+  options: RenderOptions,
+  maxBytes: number,
+  name: string,
+  lineStarts: readonly number[] = [0],
+  budget = RENDER_BUDGET,
+): RenderState {
   let spent = 0;
   let work = 0;
   let nextTimeCheck = TIME_CHECK_UNITS;
@@ -94,16 +100,24 @@ export function createRenderState(options: RenderOptions, maxBytes: number, name
     charge(units) {
       work += units;
       if (work > budget) {
-        throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" does more work than a render may (loop iterations and helper calls past the budget)`, {
-          hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
-        });
+        throw new SidecarError(
+          'SIDECAR_ERR_RENDER_BUDGET',
+          `template "${name}" does more work than a render may (loop iterations and helper calls past the budget)`,
+          {
+            hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
+          },
+        );
       }
       if (work >= nextTimeCheck) {
         nextTimeCheck = work + TIME_CHECK_UNITS;
         if (performance.now() - startedAt > RENDER_TIME_LIMIT_MS) {
-          throw new SidecarError('SIDECAR_ERR_RENDER_BUDGET', `template "${name}" held the event loop for more than ${RENDER_TIME_LIMIT_MS} ms in one render pass`, {
-            hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
-          });
+          throw new SidecarError(
+            'SIDECAR_ERR_RENDER_BUDGET',
+            `template "${name}" held the event loop for more than ${RENDER_TIME_LIMIT_MS} ms in one render pass`,
+            {
+              hint: 'loops in loops over large secrets multiply; iterate over less, or split the template',
+            },
+          );
         }
       }
     },
@@ -129,5 +143,7 @@ export function currentState(): RenderState {
 }
 
 export function renderTooLarge(name: string, maxBytes: number): SidecarError {
-  return new SidecarError('SIDECAR_ERR_RENDER_TOO_LARGE', `template "${name}" renders more than ${maxBytes} bytes`, { hint: 'raise max_size in the template block if the output really is this large' });
+  return new SidecarError('SIDECAR_ERR_RENDER_TOO_LARGE', `template "${name}" renders more than ${maxBytes} bytes`, {
+    hint: 'raise max_size in the template block if the output really is this large',
+  });
 }

@@ -53,7 +53,9 @@ export function isPending(state: RenderState, value: unknown): boolean {
 function embeddedOrigin(state: RenderState, text: string): string | undefined {
   if (!text.includes(state.binaryMark) && !text.includes('<masked:')) return undefined;
   state.charge(state.taint.size);
-  for (const [token, origin] of state.taint) if (typeof token === 'string' && token.length > 0 && text.includes(token) && (token.startsWith(state.binaryMark) || token.startsWith('<masked:'))) return origin;
+  for (const [token, origin] of state.taint)
+    if (typeof token === 'string' && token.length > 0 && text.includes(token) && (token.startsWith(state.binaryMark) || token.startsWith('<masked:')))
+      return origin;
   return undefined;
 }
 

@@ -145,12 +145,30 @@ export class SecretView {
     const shownPath = this.options.pathLabel ?? path;
     const started = now();
     try {
-      const secret = await backend.fetch(path, { signal: this.#abort.signal, ...(this.options.pathLabel === undefined || this.options.pathLabel === path ? {} : { label: this.options.pathLabel }) });
-      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path: shownPath, outcome: 'ok', durationMs: now() - started, version: secret.version, expiresAt: expiresAt(secret.lifetime, now()) });
+      const secret = await backend.fetch(path, {
+        signal: this.#abort.signal,
+        ...(this.options.pathLabel === undefined || this.options.pathLabel === path ? {} : { label: this.options.pathLabel }),
+      });
+      writeAudit(logger, {
+        event: 'secret.fetch',
+        backend: backend.name,
+        path: shownPath,
+        outcome: 'ok',
+        durationMs: now() - started,
+        version: secret.version,
+        expiresAt: expiresAt(secret.lifetime, now()),
+      });
       return secret;
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
-      writeAudit(logger, { event: 'secret.fetch', backend: backend.name, path: shownPath, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
+      writeAudit(logger, {
+        event: 'secret.fetch',
+        backend: backend.name,
+        path: shownPath,
+        outcome: 'error',
+        durationMs: now() - started,
+        errorCode: coded.code,
+      });
       throw coded;
     }
   }
@@ -188,7 +206,15 @@ export class SecretView {
     const started = now();
     try {
       const renewed = await backend.renew(secret, { signal: this.#abort.signal });
-      writeAudit(logger, { event: 'secret.renew', backend: backend.name, path, outcome: 'ok', durationMs: now() - started, version: renewed.version, expiresAt: expiresAt(renewed.lifetime, now()) });
+      writeAudit(logger, {
+        event: 'secret.renew',
+        backend: backend.name,
+        path,
+        outcome: 'ok',
+        durationMs: now() - started,
+        version: renewed.version,
+        expiresAt: expiresAt(renewed.lifetime, now()),
+      });
       // A fetch that finished meanwhile (the backend reported the lease ending) holds a newer secret: keep it.
       if (this.#current === secret) this.#accept(renewed);
     } catch (error) {
@@ -230,8 +256,12 @@ function expiresAt(lifetime: Lifetime, now: number): number | undefined {
  * the label remain.
  */
 function concealError(error: SidecarError, label: string): SidecarError {
-  return new SidecarError(error.code, `${label}: ${ERROR_CODES[error.code].summary} (the backend's message is withheld: the reference is derived from a secret)`, {
-    hint: 'check the secret the reference or its arguments are computed from',
-    retryable: error.retryable,
-  });
+  return new SidecarError(
+    error.code,
+    `${label}: ${ERROR_CODES[error.code].summary} (the backend's message is withheld: the reference is derived from a secret)`,
+    {
+      hint: 'check the secret the reference or its arguments are computed from',
+      retryable: error.retryable,
+    },
+  );
 }

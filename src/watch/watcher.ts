@@ -80,7 +80,7 @@ export class Watcher {
     });
     this.#views.set(key, view);
     view.start().catch((error: unknown) => {
-      const message = address.derived ? 'the backend\'s message is withheld: the reference is derived from a secret' : (error as Error).message;
+      const message = address.derived ? "the backend's message is withheld: the reference is derived from a secret" : (error as Error).message;
       this.options.logger.error({ ref: address.label, error: { message } }, 'cannot watch secret');
       view.refresh();
     });
@@ -128,7 +128,10 @@ export class Watcher {
     const backend = this.#backends.get(address.backend);
     if (!backend) {
       const known = [...this.#backends.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw new SidecarError('SIDECAR_ERR_REF_INVALID', `secret reference "${address.shown}" names backend "${address.shown.startsWith('[derived from') ? '…' : address.backend}", which is not configured (configured: ${known})`);
+      throw new SidecarError(
+        'SIDECAR_ERR_REF_INVALID',
+        `secret reference "${address.shown}" names backend "${address.shown.startsWith('[derived from') ? '…' : address.backend}", which is not configured (configured: ${known})`,
+      );
     }
     return backend;
   }

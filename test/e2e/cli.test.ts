@@ -72,7 +72,9 @@ describe('command line', () => {
     await project.write('templates/a.hbs', 'ok\n\nx={{secret "vualt:secret/app#x"}}\n');
     const unknown = await runCli(['once', '-c', project.config]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('template \\"templates/a.hbs\\" line 3: \\"vualt:secret/app#x\\" names backend \\"vualt\\", which is not configured (configured: \\"local\\")');
+    expect(unknown.stderr).toContain(
+      'template \\"templates/a.hbs\\" line 3: \\"vualt:secret/app#x\\" names backend \\"vualt\\", which is not configured (configured: \\"local\\")',
+    );
   });
 
   it('writes pretty logs when asked', async () => {

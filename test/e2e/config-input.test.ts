@@ -26,13 +26,33 @@ async function validate(name: string, content: string | Buffer): Promise<{ code:
 describe('bad config input (validate, built CLI)', () => {
   it.each([
     ['an out-of-range \\U escape', 'esc.hcl', 'template {\n  contents    = "\\UFFFFFFFF"\n  destination = "/dev/shm/x"\n}\n', '2:18: invalid escape'],
-    ['100,000 nested HCL blocks', 'deep.hcl', 'a {\n'.repeat(100_000) + '}\n'.repeat(100_000), '65:1: blocks, lists and objects are nested more than 64 levels'],
-    ['100,000 nested HCL lists', 'list.hcl', `x = ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, '1:69: blocks, lists and objects are nested more than 64 levels'],
+    [
+      '100,000 nested HCL blocks',
+      'deep.hcl',
+      'a {\n'.repeat(100_000) + '}\n'.repeat(100_000),
+      '65:1: blocks, lists and objects are nested more than 64 levels',
+    ],
+    [
+      '100,000 nested HCL lists',
+      'list.hcl',
+      `x = ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`,
+      '1:69: blocks, lists and objects are nested more than 64 levels',
+    ],
     ['100,000 nested JSON arrays', 'deep.json', '['.repeat(100_000) + ']'.repeat(100_000), '1:65: arrays and objects are nested more than 64 levels'],
-    ['100,000 nested JSON objects', 'obj.json', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000), '1:321: arrays and objects are nested more than 64 levels'],
+    [
+      '100,000 nested JSON objects',
+      'obj.json',
+      '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000),
+      '1:321: arrays and objects are nested more than 64 levels',
+    ],
     ['a NUL byte', 'nul.hcl', 'log_level = "info"\n\0\n', '2:1: a NUL character is not allowed'],
     ['invalid UTF-8', 'latin1.hcl', Buffer.from('log_level = "caf\xe9"\n', 'latin1'), '1:17: the config is not valid UTF-8 here'],
-    ['perms with a trailing space', 'perms.hcl', 'template {\n  contents    = "x"\n  destination = "/dev/shm/x"\n  perms       = "0600 "\n}\n', '4:17: template[0].perms: perms must be an octal string'],
+    [
+      'perms with a trailing space',
+      'perms.hcl',
+      'template {\n  contents    = "x"\n  destination = "/dev/shm/x"\n  perms       = "0600 "\n}\n',
+      '4:17: template[0].perms: perms must be an octal string',
+    ],
     ['a 2 MiB config', 'big.hcl', ' '.repeat(2 * 1024 * 1024), '1:1: the config is larger than 1 MiB'],
   ])('refuses %s with exit 2 and its position', async (_what, name, content, expected) => {
     const { code, message, file } = await validate(name, content);

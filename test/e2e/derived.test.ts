@@ -27,7 +27,8 @@ afterEach(async () => {
   project = undefined;
 });
 
-const audits = (d: Daemon) => d.records.map((r) => r['audit'] as { event?: string; path?: string; outcome?: string } | undefined).filter((a) => a !== undefined);
+const audits = (d: Daemon) =>
+  d.records.map((r) => r['audit'] as { event?: string; path?: string; outcome?: string } | undefined).filter((a) => a !== undefined);
 
 describe('values derived from secrets never show as text', () => {
   it('run: logs, audit file, /metrics, /readyz and /v1/refresh show [derived from …] labels only', async () => {
@@ -66,10 +67,15 @@ template {
     await project.write('refresh-token', refreshToken);
     daemon = new Daemon(['-c', project.config]);
     const d = daemon;
-    const failed = (path: string) => (r: LogRecord) => (r['audit'] as { path?: string; outcome?: string } | undefined)?.path === path && (r['audit'] as { outcome?: string }).outcome === 'error';
+    const failed = (path: string) => (r: LogRecord) =>
+      (r['audit'] as { path?: string; outcome?: string } | undefined)?.path === path && (r['audit'] as { outcome?: string }).outcome === 'error';
     await d.waitFor(failed('[derived from local:pointer]'));
     await d.waitFor(failed('app?token=[derived from local:tok]'));
-    await d.waitFor((r) => (r['audit'] as { path?: string; outcome?: string } | undefined)?.path === '[derived from local:pointer2]' && (r['audit'] as { outcome?: string }).outcome === 'ok');
+    await d.waitFor(
+      (r) =>
+        (r['audit'] as { path?: string; outcome?: string } | undefined)?.path === '[derived from local:pointer2]' &&
+        (r['audit'] as { outcome?: string }).outcome === 'ok',
+    );
     await d.waitFor((r) => r.msg === 'fetch failed' && r['ref'] === 'local:[derived from local:pointer]');
 
     // The listener: metrics labels, readiness reasons, refresh answers (all recorded for the canary too).
@@ -85,7 +91,9 @@ template {
     const auth = { authorization: `Bearer ${refreshToken}` };
     const all = await httpCall(port, 'POST', '/v1/refresh', auth);
     expect(all.status).toBe(202);
-    expect((JSON.parse(all.body) as { refreshed: string[] }).refreshed).toEqual(expect.arrayContaining(['local:[derived from local:pointer2]', 'local:app?token=[derived from local:tok]']));
+    expect((JSON.parse(all.body) as { refreshed: string[] }).refreshed).toEqual(
+      expect.arrayContaining(['local:[derived from local:pointer2]', 'local:app?token=[derived from local:tok]']),
+    );
     const one = await httpCall(port, 'POST', `/v1/refresh?ref=${encodeURIComponent('local:[derived from local:pointer2]')}`, auth);
     expect(one).toMatchObject({ status: 202 });
     expect(JSON.parse(one.body)).toEqual({ refreshed: ['local:[derived from local:pointer2]'] });
@@ -146,7 +154,8 @@ describe('hostile templates', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    const renderFailed = (r: LogRecord) => r.msg.startsWith('render failed') && (r['error'] as { code?: string } | undefined)?.code === 'SIDECAR_ERR_RENDER_BUDGET';
+    const renderFailed = (r: LogRecord) =>
+      r.msg.startsWith('render failed') && (r['error'] as { code?: string } | undefined)?.code === 'SIDECAR_ERR_RENDER_BUDGET';
     await d.waitFor(renderFailed);
     // Each change to the list renders again.
     for (let round = 1; round <= 3; round++) {

@@ -27,12 +27,15 @@ async function keyDir(root: string, publicKey: string, privateKey: string): Prom
   return dir;
 }
 
-const ejsonConfig = (templates: string, backend = 'key_dir = "@ROOT@/keys"') => `backend "ejson" "repo" {\n  path = "@ROOT@/secrets.ejson"\n  ${backend}\n}\n${templates}`;
+const ejsonConfig = (templates: string, backend = 'key_dir = "@ROOT@/keys"') =>
+  `backend "ejson" "repo" {\n  path = "@ROOT@/secrets.ejson"\n  ${backend}\n}\n${templates}`;
 
 describe('ejson backend (Shopify ejson files) with the built CLI', () => {
   it("decrypts Shopify's own test vector, by key, and as a whole document", async () => {
     project = await makeProject({
-      config: ejsonConfig('template {\n  contents = "{{secret \\"repo:environment#test_key\\"}}\\n{{json (secret \\"repo:.\\")}}"\n  destination = "@OUT@/env"\n}\n'),
+      config: ejsonConfig(
+        'template {\n  contents = "{{secret \\"repo:environment#test_key\\"}}\\n{{json (secret \\"repo:.\\")}}"\n  destination = "@OUT@/env"\n}\n',
+      ),
     });
     await copyFile(VECTOR, join(project.root, 'secrets.ejson'));
     await keyDir(project.root, VECTOR_PUBLIC, VECTOR_PRIVATE);
@@ -55,7 +58,10 @@ describe('ejson backend (Shopify ejson files) with the built CLI', () => {
 
     // As written by hand: plain values, an underscore key, a number, a nested object and an array.
     const file = join(project.root, 'secrets.ejson');
-    await writeFile(file, `{\n  "_public_key": "${publicKey}",\n  "_comment": "left in clear",\n  "database": {\n    "password": "ej-db-pw-1a1a",\n    "port": 5432,\n    "hosts": ["ej-host-2b2b"]\n  }\n}\n`);
+    await writeFile(
+      file,
+      `{\n  "_public_key": "${publicKey}",\n  "_comment": "left in clear",\n  "database": {\n    "password": "ej-db-pw-1a1a",\n    "port": 5432,\n    "hosts": ["ej-host-2b2b"]\n  }\n}\n`,
+    );
     const encrypt = await runCli(['ejson', 'encrypt', file]);
     expect(encrypt.code, encrypt.stderr).toBe(0);
     const encrypted = await readFile(file, 'utf8');
@@ -68,7 +74,12 @@ describe('ejson backend (Shopify ejson files) with the built CLI', () => {
     expect((await runCli(['ejson', 'encrypt', file])).code).toBe(0);
     expect(await readFile(file, 'utf8')).toBe(encrypted);
 
-    await project.write('sidecar.hcl', ejsonConfig(`template {\n  contents = "{{secret \\"repo:database#password\\"}} {{secret \\"repo:database#hosts.0\\"}}"\n  destination = "${project.out}/db"\n}\n`).replaceAll('@ROOT@', project.root));
+    await project.write(
+      'sidecar.hcl',
+      ejsonConfig(
+        `template {\n  contents = "{{secret \\"repo:database#password\\"}} {{secret \\"repo:database#hosts.0\\"}}"\n  destination = "${project.out}/db"\n}\n`,
+      ).replaceAll('@ROOT@', project.root),
+    );
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     expect(readFileSync(join(project.out, 'db'), 'utf8')).toBe('ej-db-pw-1a1a ej-host-2b2b');
@@ -83,7 +94,9 @@ describe('ejson backend (Shopify ejson files) with the built CLI', () => {
   });
 
   it('fails with a coded error and writes nothing for a wrong key, a missing key, a tampered value or a malformed file', async () => {
-    project = await makeProject({ config: ejsonConfig('template {\n  contents = "{{secret \\"repo:environment#test_key\\"}}"\n  destination = "@OUT@/env"\n}\n') });
+    project = await makeProject({
+      config: ejsonConfig('template {\n  contents = "{{secret \\"repo:environment#test_key\\"}}"\n  destination = "@OUT@/env"\n}\n'),
+    });
     const secrets = join(project.root, 'secrets.ejson');
     const vector = await readFile(VECTOR, 'utf8');
     await writeFile(secrets, vector);

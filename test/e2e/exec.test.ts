@@ -131,7 +131,10 @@ describe('exec (supervised child)', () => {
 
   it('restarts a failed child when restart = "on-failure"', async () => {
     project = await makeProject({ config: '', secrets: { tls: TLS_V1 } });
-    await project.write('sidecar.hcl', execConfig(`${command('--fail-once', join(project.root, 'failed-once'))}\n  restart = "on-failure"`).replaceAll('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      execConfig(`${command('--fail-once', join(project.root, 'failed-once'))}\n  restart = "on-failure"`).replaceAll('@OUT@', project.out),
+    );
     daemon = new Daemon(['-c', project.config]);
     const failing = await daemon.waitForOutput((r) => r['failing'] !== undefined);
     const ready = (await daemon.waitForOutput(isReady)) as Ready;
@@ -141,9 +144,14 @@ describe('exec (supervised child)', () => {
   });
 
   it("keeps the sidecar's credentials out of the child's environment, and injects env_template values", async () => {
-    const config = execConfig(`${command('--env', 'DB_PASSWORD,LANG,AWS_REGION,VAULT_TOKEN')}\n  env {\n    deny = ["INTERNAL_*"]\n  }`, 'env_template "DB_PASSWORD" {\n  contents = "{{secret \\"local:tls#db\\"}}"\n}\n');
+    const config = execConfig(
+      `${command('--env', 'DB_PASSWORD,LANG,AWS_REGION,VAULT_TOKEN')}\n  env {\n    deny = ["INTERNAL_*"]\n  }`,
+      'env_template "DB_PASSWORD" {\n  contents = "{{secret \\"local:tls#db\\"}}"\n}\n',
+    );
     project = await makeProject({ config, secrets: { tls: TLS_V1 } });
-    daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: 'hvs.exec-own-token', AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'exec-aws-secret', INTERNAL_FLAG: '1', LANG: 'C.UTF-8' } });
+    daemon = new Daemon(['-c', project.config], {
+      env: { VAULT_TOKEN: 'hvs.exec-own-token', AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'exec-aws-secret', INTERNAL_FLAG: '1', LANG: 'C.UTF-8' },
+    });
     const ready = (await daemon.waitForOutput(isReady)) as Ready;
     expect(ready.env).toEqual({ DB_PASSWORD: TLS_V1.db, LANG: 'C.UTF-8', AWS_REGION: null, VAULT_TOKEN: null });
     for (const name of ready.envNames) expect(name).not.toMatch(/^(VAULT_|AWS_|AZURE_|INTERNAL_)/);

@@ -123,7 +123,9 @@ describe('blocked reads of regular files (a FUSE mount whose reads never answer,
     const started = Date.now();
     const child = spawn(process.execPath, [CLI, 'once', '-c', project.config, '--timeout', '2s'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
     // Its last words: the timeout, then why it ends itself with a signal.
     await new Promise<void>((resolve) =>
       child.stderr.on('data', (chunk: Buffer) => {
@@ -198,7 +200,9 @@ describe('permanent errors in local sources fail `once` at once (exit 3), not af
   }
 
   it('an ejson path that is a directory', async () => {
-    project = await makeProject({ config: `backend "ejson" "repo" {\n  path = "@ROOT@/secrets.ejson"\n  key_dir = "@ROOT@/keys"\n}\n${template('{{secret \\"repo:a\\"}}', '@OUT@/a')}` });
+    project = await makeProject({
+      config: `backend "ejson" "repo" {\n  path = "@ROOT@/secrets.ejson"\n  key_dir = "@ROOT@/keys"\n}\n${template('{{secret \\"repo:a\\"}}', '@OUT@/a')}`,
+    });
     await mkdir(join(project.root, 'secrets.ejson'));
     const result = await runCli(['once', '-c', project.config, '--timeout', '60s']);
     expect(result.code, result.stderr).toBe(3);
@@ -222,7 +226,10 @@ describe('destinations', () => {
   it('with strict, refuses writes into a directory swapped for a symlink while running, keeps running, and writes again once restored', async () => {
     const disk = await makeDiskDir();
     extraDirs.push(disk);
-    project = await makeProject({ config: `strict = true\n${fileBackend()}${template('S={{secret \\"local:s\\"}}', '@OUT@/a')}`, secrets: { s: `${SECRET}-1` } });
+    project = await makeProject({
+      config: `strict = true\n${fileBackend()}${template('S={{secret \\"local:s\\"}}', '@OUT@/a')}`,
+      secrets: { s: `${SECRET}-1` },
+    });
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     renameSync(project.out, `${project.out}.away`);
@@ -293,7 +300,9 @@ describe('destinations', () => {
 
 describe('binary files in a secret directory', () => {
   it('writes a keystore from a Kubernetes-style secret volume byte for byte', async () => {
-    project = await makeProject({ config: `backend "file" "files" {\n  path = "@ROOT@/volume"\n}\n${template('{{secret \\"files:keystore.p12\\"}}', '@OUT@/keystore.p12')}` });
+    project = await makeProject({
+      config: `backend "file" "files" {\n  path = "@ROOT@/volume"\n}\n${template('{{secret \\"files:keystore.p12\\"}}', '@OUT@/keystore.p12')}`,
+    });
     // Not UTF-8: a PKCS#12 header, then bytes that decode to replacement characters.
     const keystore = Buffer.concat([Buffer.from([0x30, 0x82, 0xff, 0xfe, 0xc3, 0x28]), Buffer.alloc(2000, 0xa0)]);
     await mkdir(join(project.root, 'volume'));

@@ -108,7 +108,10 @@ describe('notify', () => {
 
   it('signals processes found by a command-line pattern', async () => {
     const tag = `tag-${process.pid}-${Date.now()}`;
-    project = await makeProject({ config: tlsConfig(`notify "app" {\n  process = "signal-recorder\\\\.mjs .*${tag}"\n  signal  = "SIGUSR1"\n}\n`), secrets: { tls: TLS_V1 } });
+    project = await makeProject({
+      config: tlsConfig(`notify "app" {\n  process = "signal-recorder\\\\.mjs .*${tag}"\n  signal  = "SIGUSR1"\n}\n`),
+      secrets: { tls: TLS_V1 },
+    });
     app = new RecorderApp(['--tag', tag]);
     await app.ready;
     daemon = new Daemon(['-c', project.config]);
@@ -137,7 +140,10 @@ describe('notify', () => {
     });
     await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    project = await makeProject({ config: tlsConfig(`notify "prom" {\n  http {\n    url = "http://127.0.0.1:${port}/-/reload"\n    method = "POST"\n    timeout = "2s"\n  }\n}\n`), secrets: { tls: TLS_V1 } });
+    project = await makeProject({
+      config: tlsConfig(`notify "prom" {\n  http {\n    url = "http://127.0.0.1:${port}/-/reload"\n    method = "POST"\n    timeout = "2s"\n  }\n}\n`),
+      secrets: { tls: TLS_V1 },
+    });
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor(notified('prom'));
     const mark = daemon.mark;
@@ -152,7 +158,13 @@ describe('notify', () => {
     project = await makeProject({ config: '', secrets: { tls: TLS_V1 } });
     const envDump = join(project.root, 'hook-env.json');
     const script = `require('fs').writeFileSync(${JSON.stringify(envDump)}, JSON.stringify(process.env))`;
-    await project.write('sidecar.hcl', tlsConfig(`notify "hook" {\n  command = [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(script)}]\n  timeout = "10s"\n}\n`).replaceAll('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      tlsConfig(`notify "hook" {\n  command = [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(script)}]\n  timeout = "10s"\n}\n`).replaceAll(
+        '@OUT@',
+        project.out,
+      ),
+    );
     daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: 'hvs.sidecar-own-token', AWS_SECRET_ACCESS_KEY: 'aws-own-secret', LANG: 'C.UTF-8' } });
     await daemon.waitFor(notified('hook'));
     const env = JSON.parse(readFileSync(envDump, 'utf8')) as Record<string, string>;
@@ -167,7 +179,13 @@ describe('notify', () => {
     project = await makeProject({ config: '', secrets: { tls: TLS_V1 } });
     const pidFile = join(project.root, 'hung.pid');
     const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`;
-    await project.write('sidecar.hcl', tlsConfig(`notify "hang" {\n  command = [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(script)}]\n  timeout = "500ms"\n}\n`).replaceAll('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      tlsConfig(`notify "hang" {\n  command = [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(script)}]\n  timeout = "500ms"\n}\n`).replaceAll(
+        '@OUT@',
+        project.out,
+      ),
+    );
     daemon = new Daemon(['-c', project.config]);
     const failure = await daemon.waitFor((r) => r.msg === 'notify failed, retrying');
     expect((failure['error'] as { code: string; message: string }).code).toBe('SIDECAR_ERR_RELOAD_TIMEOUT');
@@ -193,6 +211,8 @@ describe('notify', () => {
     await project.write('sidecar.hcl', tlsConfig(`notify "app" {\n  pid_file = "x.pid"\n  command = ["true"]\n}\n`).replaceAll('@OUT@', project.out));
     const both = await runCli(['validate', '-c', project.config]);
     expect(both.code).toBe(2);
-    expect(both.stderr).toContain('notify.app: a notify block needs exactly one of \\"pid_file\\", \\"process\\", \\"http\\" or \\"command\\" (found pid_file, command)');
+    expect(both.stderr).toContain(
+      'notify.app: a notify block needs exactly one of \\"pid_file\\", \\"process\\", \\"http\\" or \\"command\\" (found pid_file, command)',
+    );
   });
 });

@@ -47,7 +47,11 @@ describe('once', () => {
     expect(JSON.parse(readFileSync(join(project.out, 'db.json'), 'utf8'))).toEqual(SECRETS.db);
     expect(statSync(join(project.out, 'app.env')).mode & 0o777).toBe(0o600);
     expect(statSync(join(project.out, 'db.json')).mode & 0o777).toBe(0o640);
-    const audits = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { audit?: { path: string; outcome: string; backend: string; version: string } }).filter((r) => r.audit);
+    const audits = result.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { audit?: { path: string; outcome: string; backend: string; version: string } })
+      .filter((r) => r.audit);
     // Two secrets, each fetched once although three references name them.
     expect(audits.map((r) => r.audit?.path).sort()).toEqual(['api_key', 'db']);
     expect(audits.every((r) => r.audit?.outcome === 'ok' && r.audit.backend === 'local' && /^h:/.test(r.audit.version))).toBe(true);
@@ -126,7 +130,13 @@ describe('once', () => {
     expect(refused.code).toBe(5);
     expect(refused.stderr).toContain('not tmpfs or ramfs');
     expect(readdirSync(disk)).toEqual([]);
-    await project.write('sidecar.hcl', config.replace('destination = "' + disk + '/app.env"', `destination = "${disk}/app.env"\n  allow_non_tmpfs = true`).replace(`destination = "${disk}/db.json"`, `destination = "${disk}/db.json"\n  allow_non_tmpfs = true`).replaceAll('@ROOT@', project.root));
+    await project.write(
+      'sidecar.hcl',
+      config
+        .replace('destination = "' + disk + '/app.env"', `destination = "${disk}/app.env"\n  allow_non_tmpfs = true`)
+        .replace(`destination = "${disk}/db.json"`, `destination = "${disk}/db.json"\n  allow_non_tmpfs = true`)
+        .replaceAll('@ROOT@', project.root),
+    );
     const allowed = await runCli(['once', '-c', project.config]);
     expect(allowed.code).toBe(0);
     expect(allowed.stderr).toContain('writing secrets to a filesystem that is not in memory');

@@ -55,7 +55,7 @@ function processes(): Proc[] {
 
 /** Polls /proc until `check` returns a value, for at most `ms` (the namespace's processes are not ours to await). */
 async function pollProc<T>(check: (procs: Proc[]) => T | undefined, ms: number): Promise<T | undefined> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
     const found = check(processes());
     if (found !== undefined) return found;
     await new Promise((resolve) => setTimeout(resolve, 25));

@@ -87,7 +87,8 @@ describe('run', () => {
 
   it('notices a Kubernetes secret volume update (..data swap) and re-renders', async () => {
     project = await makeProject({
-      config: 'backend "file" "k8s" {\n  path = "@ROOT@/volume"\n}\ntemplate {\n  contents = "pw={{trim (secret \\"k8s:password\\")}}\\n"\n  destination = "@OUT@/pw.txt"\n}\n',
+      config:
+        'backend "file" "k8s" {\n  path = "@ROOT@/volume"\n}\ntemplate {\n  contents = "pw={{trim (secret \\"k8s:password\\")}}\\n"\n  destination = "@OUT@/pw.txt"\n}\n',
     });
     const volume = join(project.root, 'volume');
     await makeKubernetesVolume(volume, { password: 'k8s-run-old-4444\n' });

@@ -23,7 +23,34 @@ async function outcome(text: string, file: string): Promise<{ contents: string |
 }
 
 const located = (file: string) => new RegExp(`^${file.replaceAll('.', '\\.')}:\\d+:\\d+: `);
-const piece = fc.constantFrom('\\', 'u', 'U', 'D', '8', '0', '0', 'F', 'f', 'e', '1', '\0', '\r', '\n', '\t', ' ', '\uFEFF', '"', '$', '{', '}', '%', 'n', 'x', '\uD800', 'é');
+const piece = fc.constantFrom(
+  '\\',
+  'u',
+  'U',
+  'D',
+  '8',
+  '0',
+  '0',
+  'F',
+  'f',
+  'e',
+  '1',
+  '\0',
+  '\r',
+  '\n',
+  '\t',
+  ' ',
+  '\uFEFF',
+  '"',
+  '$',
+  '{',
+  '}',
+  '%',
+  'n',
+  'x',
+  '\uD800',
+  'é',
+);
 
 describe('fuzzed config literals (fast-check, fixed seed)', () => {
   it('HCL quoted strings: exact value, or a located config error', async () => {
@@ -66,8 +93,19 @@ describe('fuzzed config literals (fast-check, fixed seed)', () => {
     const open = fc.constantFrom('[', '{a = ', 'b {\n', '(', '${');
     await fc.assert(
       fc.asyncProperty(fc.array(open, { maxLength: 200 }), fc.boolean(), async (opens, closed) => {
-        const body = opens.join('') + TOKEN + (closed ? opens.map((o) => (o === '[' ? ']' : o === '(' ? ')' : '}')).reverse().join('') : '');
-        for (const [text, file] of [[`x = ${body}\n`, '/etc/sidecar.hcl'], [`{"x": ${body}}`, '/etc/sidecar.json']] as const) {
+        const body =
+          opens.join('') +
+          TOKEN +
+          (closed
+            ? opens
+                .map((o) => (o === '[' ? ']' : o === '(' ? ')' : '}'))
+                .reverse()
+                .join('')
+            : '');
+        for (const [text, file] of [
+          [`x = ${body}\n`, '/etc/sidecar.hcl'],
+          [`{"x": ${body}}`, '/etc/sidecar.json'],
+        ] as const) {
           const result = await outcome(text, file);
           expect('code' in result).toBe(true);
           if ('code' in result) {

@@ -45,9 +45,20 @@ const SECRETS = {
 const CANARIES = [...C, ENV_VALUE, SECRETS.p2];
 
 const leaf = fc.constantFrom(
-  '(secret "local:p0")', '(secret "local:p1")', '(secret "local:p2")', '(secret "local:v3")', '(secret "local:p4")',
-  '(secret "local:obj#a")', '(secret "local:obj#b")', '(secret "local:obj")', '(secret "local:obj#n")', '(secret "local:list")',
-  '(secret "local:bin")', '(env "FUZZ_ENV")', '"local:p4"', '"plain"',
+  '(secret "local:p0")',
+  '(secret "local:p1")',
+  '(secret "local:p2")',
+  '(secret "local:v3")',
+  '(secret "local:p4")',
+  '(secret "local:obj#a")',
+  '(secret "local:obj#b")',
+  '(secret "local:obj")',
+  '(secret "local:obj#n")',
+  '(secret "local:list")',
+  '(secret "local:bin")',
+  '(env "FUZZ_ENV")',
+  '"local:p4"',
+  '"plain"',
 );
 const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
   e: fc.oneof(
@@ -85,7 +96,10 @@ const seen = { ok: 0, coded: 0 };
 beforeAll(async () => {
   dir = await makeTmpfsDir('sidecar-fuzz-derived-');
   await writeFile(join(dir, 'secrets.json'), JSON.stringify(SECRETS));
-  backend = await createBackend({ type: 'file', name: 'local', path: join(dir, 'secrets.json'), format: undefined, pollIntervalMs: undefined }, { logger: logger().logger, env: {}, retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 }, live: false, writeFile: writeFileAtomically });
+  backend = await createBackend(
+    { type: 'file', name: 'local', path: join(dir, 'secrets.json'), format: undefined, pollIntervalMs: undefined },
+    { logger: logger().logger, env: {}, retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 }, live: false, writeFile: writeFileAtomically },
+  );
 });
 
 afterAll(async () => {
@@ -107,8 +121,16 @@ describe('fuzzed computed references and helper chains (fast-check, fixed seed)'
           metrics.observe(event);
           readiness.observe(event);
         });
-        const watcher = new Watcher({ backends: new Map([['local', backend]]), logger: log, retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 }, live: false });
-        const loaded = { config: { name: 't.hbs', errorOnMissingKey: true } as TemplateConfig, compiled: compileTemplate('t.hbs', source, true) } as LoadedTemplate;
+        const watcher = new Watcher({
+          backends: new Map([['local', backend]]),
+          logger: log,
+          retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 },
+          live: false,
+        });
+        const loaded = {
+          config: { name: 't.hbs', errorOnMissingKey: true } as TemplateConfig,
+          compiled: compileTemplate('t.hbs', source, true),
+        } as LoadedTemplate;
         const shown: string[] = [];
         try {
           await renderToCompletion(loaded, watcher, { mask, errorOnMissingKey: true, env: { FUZZ_ENV: ENV_VALUE }, envAllow: ['FUZZ_ENV'] });

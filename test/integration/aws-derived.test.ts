@@ -58,7 +58,7 @@ template {
 }
 
 describe('AWS: a secret id derived from a secret never shows as text', () => {
-  it('a batch AWS refuses as a whole names no derived id in any secret\'s errors', async () => {
+  it("a batch AWS refuses as a whole names no derived id in any secret's errors", async () => {
     const made = await derivedProject();
     project = made.project;
     faults.inject({ path: '/', method: 'POST', action: { kind: 'answer', status: 400, body: { __type: 'AccessDeniedException', message: 'denied' } } });
@@ -70,7 +70,7 @@ describe('AWS: a secret id derived from a secret never shows as text', () => {
     expectNoSecrets(result.stderr + result.stdout, [made.hidden]);
   });
 
-  it('a call in flight that once --timeout abandons is logged by the derived id\'s label', async () => {
+  it("a call in flight that once --timeout abandons is logged by the derived id's label", async () => {
     const made = await derivedProject();
     project = made.project;
     faults.stall('/');

@@ -71,7 +71,11 @@ const throughToxiproxy = () => `http://${toxi.listen}`;
 const warnings = (r: LogRecord) => r.msg === 'fetch failed, retrying with backoff';
 const errorOf = (r: LogRecord) => r['error'] as { code: string; message: string };
 const abandoned = (call: string) => (r: LogRecord) => r.msg === 'request in flight abandoned' && r['call'] === call;
-const records = (stderr: string): LogRecord[] => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogRecord);
+const records = (stderr: string): LogRecord[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogRecord);
 
 /** Two ways to keep an answer from ever completing; each returns the endpoint to give the sidecar. */
 const SLOW_SERVERS = [
@@ -130,7 +134,10 @@ describe('AWS: a request ends at its deadline, and the abort reaches it', () => 
     daemon = new Daemon(['-c', project.config], { env: AWS_TEST_ENV });
     const first = await daemon.waitFor(warnings);
     const second = await daemon.waitFor(warnings, daemon.records.indexOf(first) + 1);
-    expect(errorOf(first)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: expect.stringContaining('app/db: no complete answer within 1s (request_timeout)') as unknown });
+    expect(errorOf(first)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      message: expect.stringContaining('app/db: no complete answer within 1s (request_timeout)') as unknown,
+    });
     // Each attempt lasts its deadline, not the minutes the trickle would take.
     const attemptMs = Date.parse(String(second['time'])) - Date.parse(String(first['time'])) - Number(first['retryInMs']);
     console.info(`request_timeout 1s against a trickle: one attempt took ${attemptMs} ms`);
@@ -181,7 +188,10 @@ describe('AWS: input hygiene and error classes', () => {
     console.info(`429 + Retry-After: 1 x3: requests ${faults.count('/') - seen}, waits ${retries.map((r) => String(r['retryInMs'])).join(', ')} ms`);
     expect(retries).toHaveLength(3);
     for (const retry of retries) {
-      expect(errorOf(retry)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_THROTTLED', message: expect.stringContaining('throttled by AWS (ThrottlingException (429)); it asked to wait 1s') as unknown });
+      expect(errorOf(retry)).toMatchObject({
+        code: 'SIDECAR_ERR_BACKEND_THROTTLED',
+        message: expect.stringContaining('throttled by AWS (ThrottlingException (429)); it asked to wait 1s') as unknown,
+      });
       // backoff 100 ms would wait 50-400 ms for the first three attempts; the server asked for a second.
       expect(Number(retry['retryInMs'])).toBeGreaterThanOrEqual(1_000);
     }
@@ -215,7 +225,12 @@ describe('AWS: input hygiene and error classes', () => {
     const result = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: AWS_TEST_ENV });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     const [retry] = records(result.stderr).filter(warnings);
-    expect(errorOf(retry as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: expect.stringMatching(/app\/db: connection (reset by the server \(ECONNRESET\)|closed by the server before it answered \(socket hang up\))$/) as unknown });
+    expect(errorOf(retry as LogRecord)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      message: expect.stringMatching(
+        /app\/db: connection (reset by the server \(ECONNRESET\)|closed by the server before it answered \(socket hang up\))$/,
+      ) as unknown,
+    });
     expect(faults.count('/') - seen).toBe(2);
   });
 
@@ -223,7 +238,9 @@ describe('AWS: input hygiene and error classes', () => {
     project = await makeProject({ config: config('http://127.0.0.1:9') });
     const result = await runCli(['once', '-c', project.config, '--timeout', '2s'], { env: AWS_TEST_ENV });
     expect(result.code).toBe(6);
-    expect(result.stderr).toContain('still waiting for prod:app/db (last error: backend \\"prod\\": app/db: connection refused: nothing listens at that address (ECONNREFUSED))');
+    expect(result.stderr).toContain(
+      'still waiting for prod:app/db (last error: backend \\"prod\\": app/db: connection refused: nothing listens at that address (ECONNREFUSED))',
+    );
   });
 
   it('serves a secret scheduled for deletion on, and warns once naming the deletion date', async () => {
@@ -251,7 +268,9 @@ describe('AWS: input hygiene and error classes', () => {
     project = await makeProject({ config: config(moto.endpoint, '', 'app/gone-soon') });
     const result = await runCli(['once', '-c', project.config, '--timeout', '20s'], { env: AWS_TEST_ENV });
     expect(result.code, result.stderr.slice(-1500)).toBe(3);
-    expect(result.stderr).toContain(`app/gone-soon: scheduled for deletion on ${deleted.DeletionDate?.toISOString() ?? '?'}, and cannot be read until the deletion is cancelled`);
+    expect(result.stderr).toContain(
+      `app/gone-soon: scheduled for deletion on ${deleted.DeletionDate?.toISOString() ?? '?'}, and cannot be read until the deletion is cancelled`,
+    );
     expect(result.stderr).toContain('restore it (aws secretsmanager restore-secret)');
   });
 });
@@ -274,14 +293,23 @@ describe('AWS: hostile values and lying answers', () => {
     project = await makeProject({ config: config(endpoint, '', secret) });
     return runCli(['once', '-c', project.config, '--timeout', timeout], { env: AWS_TEST_ENV });
   };
-  const lastError = (stderr: string) => errorOf(records(stderr).filter((r) => r.level === 'error').at(-1) as LogRecord);
+  const lastError = (stderr: string) =>
+    errorOf(
+      records(stderr)
+        .filter((r) => r.level === 'error')
+        .at(-1) as LogRecord,
+    );
 
   it.each([
     { what: 'an empty SecretString', value: { SecretString: '' }, message: 'app/db: SecretString is empty' },
     { what: 'an empty SecretBinary', value: { SecretBinary: '' }, message: 'app/db: SecretBinary is empty' },
     { what: 'neither SecretString nor SecretBinary', value: {}, message: 'app/db: the answer holds neither SecretString nor SecretBinary' },
   ])('refuses $what with a coded error naming the secret, and writes nothing', async ({ value, message }) => {
-    const server = await rawServer(okAnswer(JSON.stringify({ SecretValues: [{ Name: 'app/db', ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:app/db', VersionId: 'v1', ...value }], Errors: [] })));
+    const server = await rawServer(
+      okAnswer(
+        JSON.stringify({ SecretValues: [{ Name: 'app/db', ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:app/db', VersionId: 'v1', ...value }], Errors: [] }),
+      ),
+    );
     const result = await onceWith(server.endpoint, 'app/db');
     await server.close();
     expect(result.code, result.stderr.slice(-1500)).toBe(3);
@@ -293,7 +321,10 @@ describe('AWS: hostile values and lying answers', () => {
     await sm.send(new CreateSecretCommand({ Name: 'app/huge', SecretString: 'h'.repeat(3 * 1024 * 1024) }));
     const result = await onceWith(moto.endpoint, 'app/huge');
     expect(result.code, result.stderr.slice(-1500)).toBe(3);
-    expect(lastError(result.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/huge: the value is 3145728 bytes, more than the 65536 AWS allows a secret') as unknown });
+    expect(lastError(result.stderr)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringContaining('app/huge: the value is 3145728 bytes, more than the 65536 AWS allows a secret') as unknown,
+    });
   });
 
   it('stops reading an answer that declares 100 MB, or streams without end, at 8 MiB', async () => {
@@ -301,7 +332,10 @@ describe('AWS: hostile values and lying answers', () => {
     const huge = await onceWith(declared.endpoint, 'app/db');
     await declared.close();
     expect(huge.code, huge.stderr.slice(-1500)).toBe(3);
-    expect(lastError(huge.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/db: the answer is 104857600 bytes or more, larger than any AWS answer') as unknown });
+    expect(lastError(huge.stderr)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringContaining('app/db: the answer is 104857600 bytes or more, larger than any AWS answer') as unknown,
+    });
 
     // Chunked, 64 KiB a chunk, for as long as the client reads.
     const endless = createNetServer((socket) => {
@@ -320,7 +354,10 @@ describe('AWS: hostile values and lying answers', () => {
     const streamed = await onceWith(`http://127.0.0.1:${(endless.address() as AddressInfo).port}`, 'app/db');
     await new Promise((resolve) => endless.close(resolve));
     expect(streamed.code, streamed.stderr.slice(-1500)).toBe(3);
-    expect(lastError(streamed.stderr)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringMatching(/app\/db: the answer is \d+ bytes or more, larger than any AWS answer \(at most 8388608\)/) as unknown });
+    expect(lastError(streamed.stderr)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringMatching(/app\/db: the answer is \d+ bytes or more, larger than any AWS answer \(at most 8388608\)/) as unknown,
+    });
   });
 
   it('codes a 200 answer that is not JSON as malformed, and retries it', async () => {
@@ -329,7 +366,10 @@ describe('AWS: hostile values and lying answers', () => {
     const result = await onceWith(faults.address, 'app/db#password', '30s');
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     const [retry] = records(result.stderr).filter(warnings);
-    expect(errorOf(retry as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('app/db: the answer (HTTP 200) is not the JSON AWS sends') as unknown });
+    expect(errorOf(retry as LogRecord)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringContaining('app/db: the answer (HTTP 200) is not the JSON AWS sends') as unknown,
+    });
     expect(faults.count('/') - seen).toBe(2);
   });
 
@@ -341,7 +381,8 @@ describe('AWS: hostile values and lying answers', () => {
     },
     {
       what: 'a body longer than its Content-Length (so cut to a JSON fragment), as malformed',
-      answer: 'HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{"SecretValues":[{"Name":"app/db","SecretString":"x"}],"Errors":[]}',
+      answer:
+        'HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{"SecretValues":[{"Name":"app/db","SecretString":"x"}],"Errors":[]}',
       error: 'app/db: the answer (HTTP 200) is not the JSON AWS sends; a proxy or a truncated body?',
     },
   ])('names $what', async ({ answer, error }) => {

@@ -40,7 +40,6 @@ ${templates}
 `;
 }
 
-
 describe('AWS Secrets Manager backend against moto', () => {
   it('renders a JSON key, a whole object, a plain string, a binary as base64, and a previous stage', async () => {
     await sm.send(new CreateSecretCommand({ Name: 'app/staged', SecretString: 'aws-staged-v1-3e3e' }));
@@ -66,7 +65,13 @@ template {
         '',
       ].join('\n'),
     );
-    expectNoSecrets(result.stderr, ['aws-db-pw-v1-1c1c', 'aws-plain-token-2d2d', 'aws-staged-v1-3e3e', 'aws-staged-v2-4f4f', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
+    expectNoSecrets(result.stderr, [
+      'aws-db-pw-v1-1c1c',
+      'aws-plain-token-2d2d',
+      'aws-staged-v1-3e3e',
+      'aws-staged-v2-4f4f',
+      AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY,
+    ]);
   });
 
   it('checks an unchanged secret with DescribeSecret alone, and re-renders once after PutSecretValue', async () => {
@@ -75,7 +80,13 @@ template {
     // The app's reloads, counted by a notify command that appends a line per call.
     const reloads = join(project.root, 'reloads.log');
     const hook = `notify "app" {\n  command = ${JSON.stringify([process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(reloads)}, 'reload\\n')`])}\n}\n`;
-    await project.write('sidecar.hcl', config(`${hook}template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "${project.out}/pw"\n}\n`, 'refresh_interval = "300ms"'));
+    await project.write(
+      'sidecar.hcl',
+      config(
+        `${hook}template {\n  contents = "{{secret \\"prod:app/rotating#password\\"}}"\n  destination = "${project.out}/pw"\n}\n`,
+        'refresh_interval = "300ms"',
+      ),
+    );
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     // Several refreshes of an unchanged secret: DescribeSecret each time; the value was read once, in a batch.
@@ -103,7 +114,12 @@ template {
     const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('secret \\"prod:app/nope#x\\": backend \\"prod\\": app/nope: not found (ResourceNotFoundException');
-    expect(result.stderr.split('\n').filter(Boolean).every((line) => line.startsWith('{'))).toBe(true);
+    expect(
+      result.stderr
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => line.startsWith('{')),
+    ).toBe(true);
     expectNoSecrets(result.stderr, [AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
   });
 
@@ -114,7 +130,10 @@ template {
     const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     expect(readFileSync(join(project.out, 'all'), 'utf8')).toBe(Array.from({ length: 45 }, (_, i) => `aws-batch-${i}-7c7c`).join(','));
-    const operations = result.stderr.split('\n').filter((l) => l.includes('"msg":"aws call"')).map((l) => (JSON.parse(l) as { operation: string }).operation);
+    const operations = result.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"aws call"'))
+      .map((l) => (JSON.parse(l) as { operation: string }).operation);
     expect(operations.filter((o) => o === 'BatchGetSecretValueCommand')).toHaveLength(3);
     expect(operations.filter((o) => o === 'GetSecretValueCommand')).toHaveLength(0);
     expectNoSecrets(result.stderr, ['aws-batch-0-7c7c', 'aws-batch-44-7c7c', AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY]);
@@ -122,7 +141,9 @@ template {
 
   it('reports a missing secret in a batch against its own reference only', async () => {
     project = await makeProject({
-      config: config(`template {\n  contents = "{{secret \\"prod:app/token\\"}}"\n  destination = "@OUT@/ok"\n}\ntemplate {\n  contents = "{{secret \\"prod:batch/none#k\\"}}"\n  destination = "@OUT@/missing"\n}\n`),
+      config: config(
+        `template {\n  contents = "{{secret \\"prod:app/token\\"}}"\n  destination = "@OUT@/ok"\n}\ntemplate {\n  contents = "{{secret \\"prod:batch/none#k\\"}}"\n  destination = "@OUT@/missing"\n}\n`,
+      ),
     });
     const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
     expect(result.code).toBe(3);

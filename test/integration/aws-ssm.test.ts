@@ -39,7 +39,9 @@ function config(templates: string, extra = ''): string {
 describe('AWS SSM Parameter Store backend against moto', () => {
   it('renders a parameter, a decrypted SecureString, and a path prefix as a nested object, batching single reads', async () => {
     project = await makeProject({
-      config: config(`template {\n  contents = "pw={{secret \\"params:/app/db/password\\"}}\\nfeature={{secret \\"params:/app/feature\\"}}\\ndb={{json (secret \\"params:/app/db/\\")}}\\nuser={{secret \\"params:/app/db/#user\\"}}\\n"\n  destination = "@OUT@/ssm.env"\n}\n`),
+      config: config(
+        `template {\n  contents = "pw={{secret \\"params:/app/db/password\\"}}\\nfeature={{secret \\"params:/app/feature\\"}}\\ndb={{json (secret \\"params:/app/db/\\")}}\\nuser={{secret \\"params:/app/db/#user\\"}}\\n"\n  destination = "@OUT@/ssm.env"\n}\n`,
+      ),
     });
     const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
@@ -48,7 +50,10 @@ describe('AWS SSM Parameter Store backend against moto', () => {
     expect(lines[1]).toBe('feature=on');
     expect(JSON.parse(lines[2]?.slice(3) ?? '')).toEqual({ user: 'app', password: 'ssm-db-pw-8d8d', replica: { host: 'replica.internal' } });
     expect(lines[3]).toBe('user=app');
-    const operations = result.stderr.split('\n').filter((l) => l.includes('"msg":"aws call"')).map((l) => (JSON.parse(l) as { operation: string }).operation);
+    const operations = result.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"aws call"'))
+      .map((l) => (JSON.parse(l) as { operation: string }).operation);
     // The two single parameters share one GetParameters call; the prefix is one GetParametersByPath.
     expect(operations.filter((o) => o === 'GetParametersCommand')).toHaveLength(1);
     expect(operations.filter((o) => o === 'GetParametersByPathCommand')).toHaveLength(1);
@@ -57,7 +62,9 @@ describe('AWS SSM Parameter Store backend against moto', () => {
 
   it('re-renders when a parameter gets a new version', async () => {
     await ssm.send(new PutParameterCommand({ Name: '/rotating/key', Value: 'ssm-rot-v1-9e9e', Type: 'SecureString', Overwrite: true }));
-    project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"params:/rotating/key\\"}}"\n  destination = "@OUT@/key"\n}\n`, 'refresh_interval = "300ms"') });
+    project = await makeProject({
+      config: config(`template {\n  contents = "{{secret \\"params:/rotating/key\\"}}"\n  destination = "@OUT@/key"\n}\n`, 'refresh_interval = "300ms"'),
+    });
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: AWS_TEST_ENV });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     await daemon.waitFor(awsCall('GetParametersCommand'), daemon.mark);
@@ -71,7 +78,9 @@ describe('AWS SSM Parameter Store backend against moto', () => {
   });
 
   it('fails once with exit 3 naming the reference of a missing parameter', async () => {
-    project = await makeProject({ config: config(`template {\n  contents = "{{secret \\"params:/app/feature\\"}}{{secret \\"params:/app/nothing\\"}}"\n  destination = "@OUT@/x"\n}\n`) });
+    project = await makeProject({
+      config: config(`template {\n  contents = "{{secret \\"params:/app/feature\\"}}{{secret \\"params:/app/nothing\\"}}"\n  destination = "@OUT@/x"\n}\n`),
+    });
     const result = await runCli(['once', '-c', project.config], { env: AWS_TEST_ENV });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('secret \\"params:/app/nothing\\": backend \\"params\\": parameter /app/nothing not found');

@@ -31,7 +31,9 @@ afterEach(async () => {
 describe('Azure Key Vault: a secret name known only to a secret', () => {
   it('is read, and never logged, even at debug level with the SDK logging', async () => {
     project = await pointerProject(`backend "azure_key_vault" "kv" {\n  vault_url = "${kv.vaultUrl}"\n}`, `kv:${HIDDEN_NAME}`);
-    const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], { env: { NODE_EXTRA_CA_CERTS: kv.caCert, ...kv.identityEnv, AZURE_LOG_LEVEL: 'info' } });
+    const result = await runCli(['once', '-c', project.config, '--log-level', 'debug'], {
+      env: { NODE_EXTRA_CA_CERTS: kv.caCert, ...kv.identityEnv, AZURE_LOG_LEVEL: 'info' },
+    });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
     expect(result.stderr).toContain('"msg":"azure call"');
     expect(result.stderr).toContain('"msg":"azure sdk"');

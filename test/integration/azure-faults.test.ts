@@ -58,7 +58,10 @@ describe('Azure Key Vault: a read ends at its deadline, and the abort reaches it
     project = await makeProject({ config: config('request_timeout = "1s"') });
     daemon = new Daemon(['-c', project.config], { env: env() });
     const first = await daemon.waitFor(warnings);
-    expect(errorOf(first)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: expect.stringContaining('db-password: no complete answer within 1s (request_timeout)') as unknown });
+    expect(errorOf(first)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      message: expect.stringContaining('db-password: no complete answer within 1s (request_timeout)') as unknown,
+    });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(SECRET);
     expect(daemon.count(warnings)).toBe(2);
@@ -87,8 +90,14 @@ describe('Azure Key Vault: a read ends at its deadline, and the abort reaches it
     project = await makeProject({ config: config() });
     const result = await runCli(['once', '-c', project.config, '--timeout', '30s'], { env: env() });
     expect(result.code, result.stderr.slice(-1500)).toBe(0);
-    const retry = result.stderr.split('\n').filter((l) => l.includes('fetch failed, retrying')).map((l) => JSON.parse(l) as LogRecord)[0];
-    expect(errorOf(retry as LogRecord)).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringContaining('db-password: the answer (HTTP 200) is not the JSON Key Vault sends') as unknown });
+    const retry = result.stderr
+      .split('\n')
+      .filter((l) => l.includes('fetch failed, retrying'))
+      .map((l) => JSON.parse(l) as LogRecord)[0];
+    expect(errorOf(retry as LogRecord)).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringContaining('db-password: the answer (HTTP 200) is not the JSON Key Vault sends') as unknown,
+    });
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(SECRET);
   });
 });

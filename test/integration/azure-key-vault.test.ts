@@ -42,7 +42,9 @@ describe('Azure Key Vault backend (real SDK and credential chain, against the wi
     kv.setSecret('db-password', 'az-pw-v2-2f2f');
     kv.setSecret('app-config', JSON.stringify({ user: 'app', token: 'az-json-3a3a' }), { contentType: 'application/json' });
     project = await makeProject({
-      config: config(`template {\n  contents = "{{secret \\"kv:db-password\\"}} {{secret \\"kv:db-password?version=${first}\\"}} {{secret \\"kv:app-config#token\\"}}"\n  destination = "@OUT@/az"\n}\n`),
+      config: config(
+        `template {\n  contents = "{{secret \\"kv:db-password\\"}} {{secret \\"kv:db-password?version=${first}\\"}} {{secret \\"kv:app-config#token\\"}}"\n  destination = "@OUT@/az"\n}\n`,
+      ),
     });
     const result = await runCli(['once', '-c', project.config], { env: env() });
     expect(result.code, result.stderr).toBe(0);
@@ -58,7 +60,10 @@ describe('Azure Key Vault backend (real SDK and credential chain, against the wi
     const hook = `notify "app" {\n  command = ${JSON.stringify([process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(reloads)}, 'reload\\n')`])}\n}\n`;
     await project.write(
       'sidecar.hcl',
-      config(`${hook}template {\n  contents = "{{secret \\"kv:rotating\\"}} {{secret \\"kv:rotating?version=${pinned}\\"}}"\n  destination = "${project.out}/rot"\n}\n`, 'credential = "managed_identity"\n  refresh_interval = "400ms"'),
+      config(
+        `${hook}template {\n  contents = "{{secret \\"kv:rotating\\"}} {{secret \\"kv:rotating?version=${pinned}\\"}}"\n  destination = "${project.out}/rot"\n}\n`,
+        'credential = "managed_identity"\n  refresh_interval = "400ms"',
+      ),
     );
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: env() });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
@@ -67,10 +72,13 @@ describe('Azure Key Vault backend (real SDK and credential chain, against the wi
     const latestBefore = kv.requests('GET /secrets/{name}');
     const pinnedBefore = kv.requests('GET /secrets/{name}/{version}');
     const polls = async (n: number) => {
-      for (let i = 0; i < n; i++) await daemon?.waitFor((r) => r.msg === 'audit' && (r['audit'] as { path?: string }).path === 'rotating', daemon.records.length);
+      for (let i = 0; i < n; i++)
+        await daemon?.waitFor((r) => r.msg === 'audit' && (r['audit'] as { path?: string }).path === 'rotating', daemon.records.length);
     };
     await polls(2);
-    expect(kv.requests('GET /secrets/{name}') - latestBefore).toBe(daemon.count((r) => r.msg === 'audit' && (r['audit'] as { path?: string }).path === 'rotating', start));
+    expect(kv.requests('GET /secrets/{name}') - latestBefore).toBe(
+      daemon.count((r) => r.msg === 'audit' && (r['audit'] as { path?: string }).path === 'rotating', start),
+    );
     expect(kv.requests('GET /secrets/{name}/{version}')).toBe(pinnedBefore);
     expect(daemon.count(written, start)).toBe(0);
 
@@ -109,14 +117,32 @@ describe('Azure Key Vault backend (real SDK and credential chain, against the wi
     try {
       const certs = await makeCertificates(dir, [['app.example', 'subjectAltName=DNS:app.example']], 'rsa');
       const leaf = certs.cert('app.example');
-      execFileSync('openssl', ['pkcs12', '-export', '-inkey', leaf.key, '-in', leaf.cert, '-certfile', certs.caCert, '-passout', 'pass:', '-out', join(dir, 'app.pfx')]);
+      execFileSync('openssl', [
+        'pkcs12',
+        '-export',
+        '-inkey',
+        leaf.key,
+        '-in',
+        leaf.cert,
+        '-certfile',
+        certs.caCert,
+        '-passout',
+        'pass:',
+        '-out',
+        join(dir, 'app.pfx'),
+      ]);
       kv.setSecret('tls-pfx', (await readFile(join(dir, 'app.pfx'))).toString('base64'), { contentType: 'application/x-pkcs12', certificate: true });
       // PEM as Key Vault keeps an imported PEM certificate: the chain first here, to show the leaf is found by key.
-      kv.setSecret('tls-pem', (await readFile(certs.caCert, 'utf8')) + (await readFile(leaf.key, 'utf8')) + (await readFile(leaf.cert, 'utf8')), { contentType: 'application/x-pem-file', certificate: true });
+      kv.setSecret('tls-pem', (await readFile(certs.caCert, 'utf8')) + (await readFile(leaf.key, 'utf8')) + (await readFile(leaf.cert, 'utf8')), {
+        contentType: 'application/x-pem-file',
+        certificate: true,
+      });
       for (const name of ['tls-pfx', 'tls-pem']) {
         project = await makeProject({
           config: config(
-            ['private_key', 'certificate', 'chain'].map((part) => `template {\n  contents = "{{secret \\"kv:${name}?format=pem#${part}\\"}}"\n  destination = "@OUT@/${part}.pem"\n}\n`).join(''),
+            ['private_key', 'certificate', 'chain']
+              .map((part) => `template {\n  contents = "{{secret \\"kv:${name}?format=pem#${part}\\"}}"\n  destination = "@OUT@/${part}.pem"\n}\n`)
+              .join(''),
           ),
         });
         const result = await runCli(['once', '-c', project.config], { env: env() });
@@ -138,7 +164,9 @@ describe('Azure Key Vault backend (real SDK and credential chain, against the wi
 
   it('rides out a burst of 429s (Retry-After honoured) without losing the last good file', async () => {
     kv.setSecret('busy', 'az-busy-v1-8f8f');
-    project = await makeProject({ config: config('template {\n  contents = "{{secret \\"kv:busy\\"}}"\n  destination = "@OUT@/busy"\n}\n', 'refresh_interval = "300ms"') });
+    project = await makeProject({
+      config: config('template {\n  contents = "{{secret \\"kv:busy\\"}}"\n  destination = "@OUT@/busy"\n}\n', 'refresh_interval = "300ms"'),
+    });
     daemon = new Daemon(['-c', project.config, '--log-level', 'debug'], { env: env() });
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     const mark = daemon.mark;

@@ -33,7 +33,8 @@ afterEach(async () => {
 /** HOME is the project's, so no gcloud ADC file of this machine's user is found. */
 const baseEnv = (root: string) => ({ NODE_EXTRA_CA_CERTS: gcp.caCert, HOME: root });
 const metadataEnv = (root: string) => ({ ...baseEnv(root), ...gcp.metadataEnv });
-const config = (templates: string, extra = '') => `backend "gcp_secret_manager" "g" {\n  project = "${gcp.project}"\n  endpoint = "${gcp.endpoint}"\n  ${extra}\n}\n${templates}`;
+const config = (templates: string, extra = '') =>
+  `backend "gcp_secret_manager" "g" {\n  project = "${gcp.project}"\n  endpoint = "${gcp.endpoint}"\n  ${extra}\n}\n${templates}`;
 const template = (contents: string, file: string) => `template {\n  contents = ${JSON.stringify(contents)}\n  destination = "@OUT@/${file}"\n}\n`;
 /** Rewrites the project's config (run mode reads it on start and on SIGHUP). */
 const writeConfig = (text: string) => (project as Project).write('sidecar.hcl', text.replaceAll('@OUT@', (project as Project).out));
@@ -49,7 +50,8 @@ describe('GCP Secret Manager backend (real client and credentials, against the w
     gcp.addVersion('keystore', bytes);
     project = await makeProject({
       config: config(
-        template(`{{secret "g:db-password"}} {{secret "g:db-password?version=${first}"}} {{secret "g:app-config#token"}}`, 'out') + template('{{secret "g:keystore"}}', 'keystore'),
+        template(`{{secret "g:db-password"}} {{secret "g:db-password?version=${first}"}} {{secret "g:app-config#token"}}`, 'out') +
+          template('{{secret "g:keystore"}}', 'keystore'),
       ),
     });
     const tokensBefore = gcp.calls('metadata token');
@@ -67,12 +69,16 @@ describe('GCP Secret Manager backend (real client and credentials, against the w
   it('renders with a service-account key file, named by GOOGLE_APPLICATION_CREDENTIALS or by credentials_file', async () => {
     gcp.addVersion('sa-secret', 'gcp-sa-4d4d');
     for (const how of ['GOOGLE_APPLICATION_CREDENTIALS', 'credentials_file'] as const) {
-      project = await makeProject({ config: config(template('{{secret "g:sa-secret"}}', 'sa'), how === 'credentials_file' ? 'credentials_file = "key.json"' : '') });
+      project = await makeProject({
+        config: config(template('{{secret "g:sa-secret"}}', 'sa'), how === 'credentials_file' ? 'credentials_file = "key.json"' : ''),
+      });
       const keyFile = join(project.root, 'key.json');
       await gcp.writeKeyFile(keyFile);
       const tokensBefore = gcp.calls('metadata token');
       const jwtBefore = gcp.calls('jwt');
-      const result = await runCli(['once', '-c', project.config], { env: { ...baseEnv(project.root), ...(how === 'GOOGLE_APPLICATION_CREDENTIALS' ? { GOOGLE_APPLICATION_CREDENTIALS: keyFile } : {}) } });
+      const result = await runCli(['once', '-c', project.config], {
+        env: { ...baseEnv(project.root), ...(how === 'GOOGLE_APPLICATION_CREDENTIALS' ? { GOOGLE_APPLICATION_CREDENTIALS: keyFile } : {}) },
+      });
       expect(result.code, `${how}: ${result.stderr}`).toBe(0);
       expect(readFileSync(join(project.out, 'sa'), 'utf8')).toBe('gcp-sa-4d4d');
       // Signed by the key, checked by the emulator; the metadata server was not asked.
@@ -149,7 +155,7 @@ describe('GCP Secret Manager backend (real client and credentials, against the w
     expect(huge.stderr).toContain('larger than a Secret Manager payload can be');
     expect(gcp.calls('AccessSecretVersion', 'huge')).toBe(1);
     await removeDir(project.root);
-        // A reference that would reach into another resource name is refused before any call.
+    // A reference that would reach into another resource name is refused before any call.
     for (const ref of ['g:../other', 'g:off?version=0', 'g:off?version=1&stage=x']) {
       project = await makeProject({ config: config(template(`{{secret "${ref}"}}`, 'x')) });
       const result = await runCli(['once', '-c', project.config], { env: metadataEnv(project.root) });
@@ -220,7 +226,10 @@ describe('GCP Secret Manager backend (real client and credentials, against the w
   });
 
   it('is loaded only when configured: a `once` with a file backend never resolves the Google client', async () => {
-    project = await makeProject({ config: 'backend "file" "local" {\n  path = "secrets.json"\n}\n' + template('{{secret "local:k"}}', 'k'), secrets: { k: 'file-value-4b4b' } });
+    project = await makeProject({
+      config: 'backend "file" "local" {\n  path = "secrets.json"\n}\n' + template('{{secret "local:k"}}', 'k'),
+      secrets: { k: 'file-value-4b4b' },
+    });
     // A module hook that records every package the sidecar resolves whose name is Google's, gRPC's or protobuf's.
     const trace = join(project.root, 'resolved.txt');
     const hook = join(project.root, 'hook.mjs');

@@ -134,7 +134,10 @@ describe('operability: listener, readiness, metrics, forced refresh, audit file 
 
     // One line per access, each as in the log, and no value, token or refresh token anywhere in the file.
     recordShown('the audit file', readFileSync(audit, 'utf8'));
-    const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; outcome: string; path?: string });
+    const lines = readFileSync(audit, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; outcome: string; path?: string });
     const fetchesLogged = daemon.count((r) => r.msg === 'audit' && (r['audit'] as { event: string }).event === 'secret.fetch');
     expect(lines.filter((l) => l.event === 'secret.fetch')).toHaveLength(fetchesLogged);
     expect(lines.filter((l) => l.event === 'secret.fetch' && l.path === 'secret/ops')).toHaveLength(3);

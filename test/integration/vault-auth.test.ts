@@ -23,7 +23,13 @@ beforeAll(async () => {
   for (const mount of ['jwt', 'kubernetes']) {
     await bao.api('POST', `sys/auth/${mount}`, { type: 'jwt' });
     await bao.api('POST', `auth/${mount}/config`, { jwt_validation_pubkeys: [keys.publicKey.export({ type: 'spki', format: 'pem' })] });
-    await bao.api('POST', `auth/${mount}/role/sidecar`, { role_type: 'jwt', bound_audiences: ['secrets-sidecar'], user_claim: 'sub', token_policies: ['read-app'], token_ttl: '1h' });
+    await bao.api('POST', `auth/${mount}/role/sidecar`, {
+      role_type: 'jwt',
+      bound_audiences: ['secrets-sidecar'],
+      user_claim: 'sub',
+      token_policies: ['read-app'],
+      token_ttl: '1h',
+    });
   }
 });
 afterAll(async () => {
@@ -69,7 +75,10 @@ template {
   return p;
 }
 
-const audit = (event: string, outcome = 'ok') => (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome?: string }).outcome === outcome;
+const audit =
+  (event: string, outcome = 'ok') =>
+  (r: LogRecord) =>
+    (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome?: string }).outcome === outcome;
 
 describe('vault auth against a real OpenBao', () => {
   it('logs in with AppRole from role_id and secret_id files', async () => {
@@ -88,7 +97,12 @@ describe('vault auth against a real OpenBao', () => {
 
   it('logs in with a JWT, and with a Kubernetes service-account token', async () => {
     for (const method of ['jwt', 'kubernetes']) {
-      const jwt = signJwt({ sub: 'system:serviceaccount:app:sidecar', aud: 'secrets-sidecar', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 });
+      const jwt = signJwt({
+        sub: 'system:serviceaccount:app:sidecar',
+        aud: 'secrets-sidecar',
+        iat: Math.floor(Date.now() / 1000),
+        exp: Math.floor(Date.now() / 1000) + 600,
+      });
       project = await projectWith(`auth "${method}" {\n    role     = "sidecar"\n    jwt_file = "@ROOT@/token.jwt"\n  }`);
       await writeFile(join(project.root, 'token.jwt'), jwt);
       const result = await runCli(['once', '-c', project.config]);
@@ -118,7 +132,10 @@ describe('vault auth against a real OpenBao', () => {
 
   it('logs in again when its token is revoked, and keeps rendering', async () => {
     const { roleId, secretId } = await appRole('revoked', '1h', '2h');
-    project = await projectWith(`auth "approle" {\n    role_id = "${roleId}"\n    secret_id_file = "@ROOT@/secret_id"\n  }`, 'static_refresh_interval = "300ms"');
+    project = await projectWith(
+      `auth "approle" {\n    role_id = "${roleId}"\n    secret_id_file = "@ROOT@/secret_id"\n  }`,
+      'static_refresh_interval = "300ms"',
+    );
     await writeFile(join(project.root, 'secret_id'), secretId);
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');

@@ -24,7 +24,11 @@ beforeAll(async () => {
 /** A policy that lets a sidecar read database credentials and renew their leases. */
 async function credsPolicy(name: string): Promise<void> {
   const paths = { 'database/creds/app': ['read'], 'sys/leases/renew': ['update'], 'sys/internal/ui/mounts/*': ['read'] };
-  await bao.api('PUT', `sys/policies/acl/${name}`, { policy: Object.entries(paths).map(([p, caps]) => `path "${p}" {\n  capabilities = ${JSON.stringify(caps)}\n}\n`).join('') });
+  await bao.api('PUT', `sys/policies/acl/${name}`, {
+    policy: Object.entries(paths)
+      .map(([p, caps]) => `path "${p}" {\n  capabilities = ${JSON.stringify(caps)}\n}\n`)
+      .join(''),
+  });
 }
 
 async function leaseExpiry(leaseId: string): Promise<number> {
@@ -61,7 +65,8 @@ afterEach(async () => {
   daemon = project = undefined;
 });
 
-const audit = (event: string) => (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome: string }).outcome === 'ok';
+const audit = (event: string) => (r: LogRecord) =>
+  (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome: string }).outcome === 'ok';
 const written = (r: LogRecord) => r.msg === 'rendered' && r['outcome'] === 'written';
 
 interface LeaseLookup {
@@ -123,7 +128,8 @@ template {
   it('keeps renewing the same lease with a new token while the old token lives on (no new credentials)', async () => {
     await credsPolicy('creds-a');
     await credsPolicy('creds-b');
-    const token = async (policy: string) => ((await bao.api('POST', 'auth/token/create', { policies: [policy], ttl: '1h' }))?.['auth'] as { client_token: string }).client_token;
+    const token = async (policy: string) =>
+      ((await bao.api('POST', 'auth/token/create', { policies: [policy], ttl: '1h' }))?.['auth'] as { client_token: string }).client_token;
     const [tokenA, tokenB] = [await token('creds-a'), await token('creds-b')];
     project = await makeProject({ config: '' });
     const tokenFile = join(project.root, 'token');
@@ -159,7 +165,12 @@ template {
     await writeFile(join(project.root, 'secret_id'), secretId);
     // A margin the role's 12 s max TTL allows (the default 10 s would replace each lease at half its life, which
     // vault-max-ttl.test.ts covers): what is tested here is the token's end.
-    await project.write('sidecar.hcl', credsTemplate(`rotation_margin = "2s"\n  auth "approle" {\n    role_id = "${roleId}"\n    secret_id_file = "${join(project.root, 'secret_id')}"\n  }`).replace('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      credsTemplate(
+        `rotation_margin = "2s"\n  auth "approle" {\n    role_id = "${roleId}"\n    secret_id_file = "${join(project.root, 'secret_id')}"\n  }`,
+      ).replace('@OUT@', project.out),
+    );
     daemon = new Daemon(['-c', project.config]);
     const rendered = await daemon.waitFor((r) => r.msg === 'all templates rendered');
     const firstLogin = daemon.records.find(audit('auth.login'));
@@ -180,9 +191,21 @@ template {
     // When the first token expires, Vault revokes the first lease and drops its database user.
     const live = (await bao.api('LIST', 'sys/leases/lookup/database/creds/app')) as { data: { keys: string[] } };
     expect(live.data.keys.map((k) => `database/creds/app/${k}`)).toContain(firstLease);
-    await vi.waitFor(async () => expect(await bao.api('PUT', 'sys/leases/lookup', { lease_id: firstLease }).then(() => 'live', () => 'gone')).toBe('gone'), { timeout: 15_000, interval: 200 });
+    await vi.waitFor(
+      async () =>
+        expect(
+          await bao.api('PUT', 'sys/leases/lookup', { lease_id: firstLease }).then(
+            () => 'live',
+            () => 'gone',
+          ),
+        ).toBe('gone'),
+      { timeout: 15_000, interval: 200 },
+    );
     expect(pg.login(first[0] ?? '', first[1] ?? '').ok).toBe(false);
-    expect(pg.login(second[0] ?? '', second[1] ?? '').ok, daemon.stderr.replace(/"time":(\d+)/g, (_, t: string) => `"t":${Number(t) - Date.parse(String(firstLogin?.time))}`)).toBe(true);
+    expect(
+      pg.login(second[0] ?? '', second[1] ?? '').ok,
+      daemon.stderr.replace(/"time":(\d+)/g, (_, t: string) => `"t":${Number(t) - Date.parse(String(firstLogin?.time))}`),
+    ).toBe(true);
     expect(daemon.count((r) => audit('secret.fetch')(r) && (r['audit'] as { path: string }).path === 'database/creds/app')).toBe(2);
     expectNoSecrets(daemon.stderr, [first[1] ?? '', second[1] ?? '', secretId]);
   });

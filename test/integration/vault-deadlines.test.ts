@@ -61,7 +61,9 @@ describe('vault requests under a trickling server (fault proxy in front of OpenB
     const elapsed = Date.now() - started;
     expect(result.code).toBe(6);
     // The timeout is logged, coded and retryable, on the way.
-    expect(result.stderr).toMatch(/"code":"SIDECAR_ERR_BACKEND_UNAVAILABLE","message":"backend \\"main\\": secret\/big: no complete answer within 5s \(request_timeout\)"/);
+    expect(result.stderr).toMatch(
+      /"code":"SIDECAR_ERR_BACKEND_UNAVAILABLE","message":"backend \\"main\\": secret\/big: no complete answer within 5s \(request_timeout\)"/,
+    );
     expect(result.stderr).toContain('fetch failed, retrying with backoff');
     expect(result.stderr).toContain('SIDECAR_ERR_TIMEOUT');
     // 8 s, plus the process's own start and exit: not 41 s.
@@ -104,7 +106,12 @@ describe('vault requests under a trickling server (fault proxy in front of OpenB
   it('bounds a login (node-vault) by request_timeout too, and ends it at once --timeout', async () => {
     const { roleId, secretId } = await appRoleCredentials(bao, 'trickled', { token_policies: ['default'] });
     proxy.trickle('/v1/auth/approle/login', { bytes: 1, everyMs: 500, includeHeaders: true });
-    project = await makeProject({ config: config('secret/small#pw', `request_timeout = "2s"\n  auth "approle" {\n    role_id        = "${roleId}"\n    secret_id_file = "@ROOT@/secret_id"\n  }`) });
+    project = await makeProject({
+      config: config(
+        'secret/small#pw',
+        `request_timeout = "2s"\n  auth "approle" {\n    role_id        = "${roleId}"\n    secret_id_file = "@ROOT@/secret_id"\n  }`,
+      ),
+    });
     await project.write('secret_id', secretId);
     const started = Date.now();
     const result = await runCli(['once', '-c', project.config, '--timeout', '5s']);

@@ -121,10 +121,19 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
     let answer = '';
     const server = createTcpServer((socket) => socket.on('data', () => socket.write(answer)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const http = new VaultHttp({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}`, namespace: '', maxConnections: 1, timeoutMs: 5_000, tls: { rejectUnauthorized: true } });
+    const http = new VaultHttp({
+      address: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      namespace: '',
+      maxConnections: 1,
+      timeoutMs: 5_000,
+      tls: { rejectUnauthorized: true },
+    });
     try {
       for (answer of answers) {
-        const error = await http.request('GET', 'secret/data/x', 't').then(() => undefined, (e: unknown) => vaultError(e, 'x'));
+        const error = await http.request('GET', 'secret/data/x', 't').then(
+          () => undefined,
+          (e: unknown) => vaultError(e, 'x'),
+        );
         expect(error?.message).toMatch(/^x: the answer is not valid HTTP: a proxy, or a server that is not what the config says\? \(HPE_[A-Z_]+\)$/);
       }
     } finally {
@@ -147,9 +156,18 @@ describe('vault input hygiene and error classes (fault proxy in front of OpenBao
       more();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const http = new VaultHttp({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}`, namespace: '', maxConnections: 1, timeoutMs: 10_000, tls: { rejectUnauthorized: true } });
+    const http = new VaultHttp({
+      address: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      namespace: '',
+      maxConnections: 1,
+      timeoutMs: 10_000,
+      tls: { rejectUnauthorized: true },
+    });
     try {
-      const error = await http.request('GET', 'secret/data/huge', 't').then(() => undefined, (e: unknown) => vaultError(e, 'x'));
+      const error = await http.request('GET', 'secret/data/huge', 't').then(
+        () => undefined,
+        (e: unknown) => vaultError(e, 'x'),
+      );
       expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: 'x: the answer is larger than 32 MiB' });
     } finally {
       http.close();

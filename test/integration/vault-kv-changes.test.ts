@@ -87,9 +87,21 @@ describe('a KV mount that changes type while the sidecar runs', () => {
 
     // kv enable-versioning: the same data, now under kv1/data/…; then new values.
     await bao.api('POST', 'sys/mounts/kv1/tune', { options: { version: '2' } });
-    await vi.waitFor(async () => expect(await bao.api('GET', 'kv1/data/a').then(() => true, () => false)).toBe(true), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(
+      async () =>
+        expect(
+          await bao.api('GET', 'kv1/data/a').then(
+            () => true,
+            () => false,
+          ),
+        ).toBe(true),
+      { timeout: 10_000, interval: 100 },
+    );
     for (const name of ['a', 'b', 'c']) await bao.api('POST', `kv1/data/${name}`, { data: { pw: `mount-${name}-new-0f0f` } });
-    await vi.waitFor(() => expect([0, 1, 2].map(fileText)).toEqual(['mount-a-new-0f0f', 'mount-b-new-0f0f', 'mount-c-new-0f0f']), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(() => expect([0, 1, 2].map(fileText)).toEqual(['mount-a-new-0f0f', 'mount-b-new-0f0f', 'mount-c-new-0f0f']), {
+      timeout: 10_000,
+      interval: 100,
+    });
     const afterChange = await mountLookups();
     expect(afterChange).toBeLessThanOrEqual(2);
     expect(daemon.count((r) => r.msg === 'vault mount changed; reading under its new type')).toBeGreaterThanOrEqual(1);

@@ -69,7 +69,12 @@ template {
     expect(readFileSync(join(project.out, 'legacy.env'), 'utf8')).toBe('legacy=bao-kv1-tok-41aa\nagain=bao-kv2-pw-7d1e\n');
     const requests = (await bao.auditedRequests()).slice(before);
     expect(requests.filter((r) => r.path.startsWith('sys/internal/ui/mounts/'))).toHaveLength(2);
-    expect(requests.filter((r) => !r.path.startsWith('sys/')).map((r) => r.path).sort()).toEqual(['kv1/legacy', 'secret/data/app/api', 'secret/data/app/db']);
+    expect(
+      requests
+        .filter((r) => !r.path.startsWith('sys/'))
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['kv1/legacy', 'secret/data/app/api', 'secret/data/app/db']);
     expect(requests).toHaveLength(5);
     expectNoSecrets(result.stderr, ['bao-kv2-pw-7d1e', 'bao-kv2-key-2b9f', 'bao-kv1-tok-41aa', token]);
   });
@@ -102,12 +107,17 @@ template {
   it('fails once with exit 3 naming the reference when the secret is missing or the token may not read it', async () => {
     await bao.api('POST', 'secret/data/forbidden', { data: { password: 'bao-forbidden-cc33' } });
     const token = await readToken(['secret/data/allowed']);
-    project = await makeProject({ config: vaultConfig(`template {\n  contents = "{{secret \\"main:secret/forbidden#password\\"}}"\n  destination = "@OUT@/x"\n}\n`) });
+    project = await makeProject({
+      config: vaultConfig(`template {\n  contents = "{{secret \\"main:secret/forbidden#password\\"}}"\n  destination = "@OUT@/x"\n}\n`),
+    });
     const denied = await runCli(['once', '-c', project.config], { env: { VAULT_TOKEN: token } });
     expect(denied.code).toBe(3);
     expect(denied.stderr).toContain('secret \\"main:secret/forbidden#password\\": backend \\"main\\": secret/forbidden: permission denied (403)');
 
-    await project.write('sidecar.hcl', vaultConfig(`template {\n  contents = "{{secret \\"main:secret/nothing-here#password\\"}}"\n  destination = "${project.out}/x"\n}\n`));
+    await project.write(
+      'sidecar.hcl',
+      vaultConfig(`template {\n  contents = "{{secret \\"main:secret/nothing-here#password\\"}}"\n  destination = "${project.out}/x"\n}\n`),
+    );
     const missing = await runCli(['once', '-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('backend \\"main\\": secret/nothing-here: not found (404)');
@@ -120,7 +130,13 @@ template {
     project = await makeProject({ config: '' });
     const tokenFile = join(project.root, 'token');
     await writeFile(tokenFile, `${first}\n`);
-    await project.write('sidecar.hcl', vaultConfig(`template {\n  contents = "{{secret \\"main:secret/filetoken#value\\"}}"\n  destination = "${project.out}/v"\n}\n`, `auth "token" {\n    token_file = "${tokenFile}"\n  }`));
+    await project.write(
+      'sidecar.hcl',
+      vaultConfig(
+        `template {\n  contents = "{{secret \\"main:secret/filetoken#value\\"}}"\n  destination = "${project.out}/v"\n}\n`,
+        `auth "token" {\n    token_file = "${tokenFile}"\n  }`,
+      ),
+    );
     expect((await runCli(['once', '-c', project.config])).code).toBe(0);
     // The first token is revoked and replaced in the file (as another agent would): the next run uses the new one.
     await bao.api('POST', 'auth/token/revoke', { token: first });
@@ -134,7 +150,9 @@ template {
 
   it('prints no request or response with DEBUG=* (no debug channel carries a value)', async () => {
     await bao.api('POST', 'secret/data/debugged', { data: { value: 'bao-debug-ee55' } });
-    project = await makeProject({ config: vaultConfig(`template {\n  contents = "{{secret \\"main:secret/debugged#value\\"}}"\n  destination = "@OUT@/d"\n}\n`) });
+    project = await makeProject({
+      config: vaultConfig(`template {\n  contents = "{{secret \\"main:secret/debugged#value\\"}}"\n  destination = "@OUT@/d"\n}\n`),
+    });
     const result = await runCli(['once', '-c', project.config], { env: { VAULT_TOKEN: bao.rootToken, DEBUG: '*' } });
     expect(result.code).toBe(0);
     expectNoSecrets(result.stderr + result.stdout, ['bao-debug-ee55', bao.rootToken]);
@@ -155,8 +173,11 @@ describe('vault backend over TLS and mutual TLS against a real OpenBao', () => {
   });
 
   const tlsProject = (address: string, backendExtra: string) =>
-    makeProject({ config: `backend "vault" "main" {\n  address = "${address}"\n  ${backendExtra}\n}\ntemplate {\n  contents = "{{secret \\"main:secret/tls#password\\"}}"\n  destination = "@OUT@/pw"\n}\n` });
-  const once = async (env: Record<string, string> = {}) => runCli(['once', '-c', (project as Project).config], { env: { VAULT_TOKEN: tlsBao.rootToken, ...env } });
+    makeProject({
+      config: `backend "vault" "main" {\n  address = "${address}"\n  ${backendExtra}\n}\ntemplate {\n  contents = "{{secret \\"main:secret/tls#password\\"}}"\n  destination = "@OUT@/pw"\n}\n`,
+    });
+  const once = async (env: Record<string, string> = {}) =>
+    runCli(['once', '-c', (project as Project).config], { env: { VAULT_TOKEN: tlsBao.rootToken, ...env } });
 
   it('verifies the server against ca_cert or VAULT_CACERT, and the name in tls_server_name', async () => {
     project = await tlsProject(tls.address, `ca_cert = "${tls.caCert}"`);
@@ -184,7 +205,11 @@ describe('vault backend over TLS and mutual TLS against a real OpenBao', () => {
     const withCert = await once();
     expect(withCert.code, withCert.stderr).toBe(0);
     expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-tls-pw-5c5c');
-    expectNoSecrets(without.stderr + fromEnv.stderr + withCert.stderr, ['bao-tls-pw-5c5c', tlsBao.rootToken, readFileSync(tls.clientKey, 'utf8').split('\n')[1] ?? '']);
+    expectNoSecrets(without.stderr + fromEnv.stderr + withCert.stderr, [
+      'bao-tls-pw-5c5c',
+      tlsBao.rootToken,
+      readFileSync(tls.clientKey, 'utf8').split('\n')[1] ?? '',
+    ]);
   });
 
   it('fails at once, without retrying, when the certificate cannot be verified (unknown CA, wrong name)', async () => {

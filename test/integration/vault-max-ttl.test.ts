@@ -35,7 +35,8 @@ afterEach(async () => {
 });
 
 const written = (r: LogRecord) => r.msg === 'rendered' && r['outcome'] === 'written';
-const renewError = (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.renew' && (r['audit'] as { outcome: string }).outcome === 'error';
+const renewError = (r: LogRecord) =>
+  (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.renew' && (r['audit'] as { outcome: string }).outcome === 'error';
 
 function config(role: string, margin: string): string {
   return `
@@ -55,7 +56,11 @@ template {
 async function leases(role: string): Promise<{ issued: number; ends: number }[]> {
   const listed = (await bao.api('LIST', `sys/leases/lookup/database/creds/${role}`)) as { data: { keys: string[] } };
   const looked = await Promise.all(
-    listed.data.keys.map(async (key) => ((await bao.api('PUT', 'sys/leases/lookup', { lease_id: `database/creds/${role}/${key}` })) as { data: { issue_time: string; expire_time: string } }).data),
+    listed.data.keys.map(
+      async (key) =>
+        ((await bao.api('PUT', 'sys/leases/lookup', { lease_id: `database/creds/${role}/${key}` })) as { data: { issue_time: string; expire_time: string } })
+          .data,
+    ),
   );
   return looked.map((l) => ({ issued: Date.parse(l.issue_time), ends: Date.parse(l.expire_time) })).sort((a, b) => a.issued - b.issued);
 }

@@ -24,7 +24,8 @@ afterAll(async () => {
   await bao?.stop();
 });
 
-const fetchAudit = (outcome: string) => (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.fetch' && (r['audit'] as { outcome: string }).outcome === outcome;
+const fetchAudit = (outcome: string) => (r: LogRecord) =>
+  (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.fetch' && (r['audit'] as { outcome: string }).outcome === outcome;
 
 describe('vault backend through a 20-second outage (toxiproxy on loopback)', () => {
   it('keeps the last good file while OpenBao is unreachable, and recovers within one backoff step', async () => {

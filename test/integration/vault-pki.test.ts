@@ -47,7 +47,10 @@ template {
 }
 `,
     });
-    const read = () => ({ cert: new X509Certificate(readFileSync(join(project?.out ?? '', 'cert.pem'))), key: readFileSync(join(project?.out ?? '', 'key.pem'), 'utf8') });
+    const read = () => ({
+      cert: new X509Certificate(readFileSync(join(project?.out ?? '', 'cert.pem'))),
+      key: readFileSync(join(project?.out ?? '', 'key.pem'), 'utf8'),
+    });
     const before = (await bao.auditedRequests()).length;
     daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken } });
     const rendered = await daemon.waitFor((r) => r.msg === 'all templates rendered');
@@ -165,7 +168,10 @@ template {
     expect(new X509Certificate(readFileSync(join(project.out, 'cert.pem'))).subject).toBe(`CN=${cn}`);
     // One issuance: no request went out before the common_name was known.
     expect((await bao.auditedRequests()).slice(before).filter((r) => r.path === 'pki/issue/web')).toHaveLength(1);
-    const paths = daemon.records.map((r) => (r['audit'] as { backend?: string; path?: string } | undefined)).filter((a) => a?.backend === 'main').map((a) => a?.path);
+    const paths = daemon.records
+      .map((r) => r['audit'] as { backend?: string; path?: string } | undefined)
+      .filter((a) => a?.backend === 'main')
+      .map((a) => a?.path);
     expect(paths).toContain('pki/issue/web?common_name=[derived from local:cn]&ttl=1h');
     await daemon.stop();
     expectNoSecrets(daemon.stderr, [cn, cn.split('.')[0] ?? cn]);

@@ -38,7 +38,9 @@ afterEach(async () => {
 /** Tokens alive in OpenBao, the root token aside. */
 async function liveTokens(): Promise<number> {
   const listed = (await bao.api('LIST', 'auth/token/accessors')) as { data: { keys: string[] } };
-  const tokens = await Promise.all(listed.data.keys.map(async (accessor) => ((await bao.api('POST', 'auth/token/lookup-accessor', { accessor })) as { data: { policies: string[] } }).data));
+  const tokens = await Promise.all(
+    listed.data.keys.map(async (accessor) => ((await bao.api('POST', 'auth/token/lookup-accessor', { accessor })) as { data: { policies: string[] } }).data),
+  );
   return tokens.filter((t) => !t.policies.includes('root')).length;
 }
 
@@ -67,7 +69,8 @@ retry {
 ${templates.map(([ref, file]) => `template {\n  contents    = "{{secret \\"main:${ref}\\"}}"\n  destination = "@OUT@/${file}"\n}\n`).join('')}`;
 }
 
-const audited = (event: string, outcome: string) => (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome: string }).outcome === outcome;
+const audited = (event: string, outcome: string) => (r: LogRecord) =>
+  (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === event && (r['audit'] as { outcome: string }).outcome === outcome;
 
 describe('policy refusals with a token that may not look itself up', () => {
   it('keeps its one token through repeated refusals of one path: one login, one live token, the path is that template’s error', async () => {
@@ -76,7 +79,13 @@ describe('policy refusals with a token that may not look itself up', () => {
     const { roleId, secretId } = await appRoleCredentials(bao, 'nodefault', { token_policies: ['only-ok'], token_no_default_policy: true, token_ttl: '1h' });
     project = await makeProject({ config: '' });
     await project.write('secret_id', secretId);
-    await project.write('sidecar.hcl', config(roleId, join(project.root, 'secret_id'), [['secret/ok#pw', 'ok'], ['secret/denied#pw', 'denied']]).replaceAll('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      config(roleId, join(project.root, 'secret_id'), [
+        ['secret/ok#pw', 'ok'],
+        ['secret/denied#pw', 'denied'],
+      ]).replaceAll('@OUT@', project.out),
+    );
     daemon = new Daemon(['-c', project.config]);
     await vi.waitFor(() => expect(readFileSync(join(project?.out ?? '', 'ok'), 'utf8')).toBe('refusal-ok-1a2b'), { timeout: 10_000, interval: 100 });
     // Refused again and again (at max_backoff), for at least 8 s.
@@ -98,7 +107,10 @@ describe('policy refusals with a token that may not look itself up', () => {
     const { roleId, secretId } = await appRoleCredentials(bao, 'renewfail', { token_policies: ['only-ok'], token_ttl: '10s', token_max_ttl: '1h' });
     project = await makeProject({ config: '' });
     await project.write('secret_id', secretId);
-    await project.write('sidecar.hcl', config(roleId, join(project.root, 'secret_id'), [['secret/ok#pw', 'ok']], 'rotation_margin = "1s"').replaceAll('@OUT@', project.out));
+    await project.write(
+      'sidecar.hcl',
+      config(roleId, join(project.root, 'secret_id'), [['secret/ok#pw', 'ok']], 'rotation_margin = "1s"').replaceAll('@OUT@', project.out),
+    );
     // The first renewal fails: the sidecar logs in again while the first token still has seconds to live.
     proxy.failFirst('/v1/auth/token/renew-self', 1, { status: 500, body: { errors: ['internal error'] } });
     const earlier = (await bao.auditedRequests()).length;

@@ -144,7 +144,12 @@ template {
   }, 30_000);
 
   it("stops revoking when the shutdown's own signal ends first (CloseOptions.signal)", async () => {
-    const config = vaultBackendConfig(proxy.address, { auth: { method: 'token', token: bao.rootToken, tokenFile: undefined }, maxConnections: 1, requestTimeoutMs: 30_000, revokeLeasesOnExit: true });
+    const config = vaultBackendConfig(proxy.address, {
+      auth: { method: 'token', token: bao.rootToken, tokenFile: undefined },
+      maxConnections: 1,
+      requestTimeoutMs: 30_000,
+      revokeLeasesOnExit: true,
+    });
     const backend = new VaultBackend(config, {}, createSilentLogger(), { attempts: 0, backoffMs: 100, maxBackoffMs: 1_000 }, true, writeFileAtomically);
     const fetching = new AbortController();
     for (const role of ROLES) await backend.fetch(`database/creds/${role}`, { signal: fetching.signal });

@@ -28,7 +28,8 @@ afterAll(async () => {
   await bao?.stop();
 });
 
-const fetched = (outcome: string) => (r: LogRecord) => (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.fetch' && (r['audit'] as { outcome: string }).outcome === outcome;
+const fetched = (outcome: string) => (r: LogRecord) =>
+  (r['audit'] as { event?: string; outcome?: string } | undefined)?.event === 'secret.fetch' && (r['audit'] as { outcome: string }).outcome === outcome;
 
 describe('a given token whose first lookup fails (fault proxy answering 503 in front of OpenBao)', () => {
   it('retries the lookup with backoff, shows it in /readyz, metrics and the log meanwhile, and keeps the token renewed past its TTL', async () => {
@@ -64,7 +65,10 @@ template {
 
     // While the lookup fails: logged, counted, and not ready past the grace.
     await daemon.waitFor((r) => r.msg === "cannot learn the Vault token's TTL yet (it is not renewed until then); retrying with backoff");
-    await vi.waitFor(async () => expect((await httpCall(port, 'GET', '/readyz')).body).toContain('main:auth/token/lookup-self has been failing'), { timeout: 3_000, interval: 100 });
+    await vi.waitFor(async () => expect((await httpCall(port, 'GET', '/readyz')).body).toContain('main:auth/token/lookup-self has been failing'), {
+      timeout: 3_000,
+      interval: 100,
+    });
     const metrics = parsePrometheus((await httpCall(port, 'GET', '/metrics')).body);
     expect(sample(metrics, 'secrets_sidecar_backend_requests_total', { backend: 'main', operation: 'token_lookup', outcome: 'error' })).toBeGreaterThan(0);
 
@@ -78,7 +82,9 @@ template {
     const lookups = audited.filter((r) => r.path === 'auth/token/lookup-self').length;
     const renewals = audited.filter((r) => r.path === 'auth/token/renew-self').length;
     expect(renewals).toBeGreaterThan(0);
-    console.log(`lookup-self 503 for 3 s: ${proxy.count('/v1/auth/token/lookup-self')} lookups tried, ${lookups} reached OpenBao, ${renewals} renewals; token alive ${Date.now() - createdAt} ms after creation (TTL 15 s)`);
+    console.log(
+      `lookup-self 503 for 3 s: ${proxy.count('/v1/auth/token/lookup-self')} lookups tried, ${lookups} reached OpenBao, ${renewals} renewals; token alive ${Date.now() - createdAt} ms after creation (TTL 15 s)`,
+    );
     expectNoSecrets(daemon.stderr, ['lookup-pw-4d4d', token]);
   }, 40_000);
 });

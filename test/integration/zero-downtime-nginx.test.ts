@@ -21,7 +21,8 @@ let daemon: Daemon | undefined;
 beforeAll(async () => {
   bao = await startOpenBao();
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
-  caPem = ((await bao.api('POST', 'pki/root/generate/internal', { common_name: 'zero-downtime test CA', ttl: '87600h' }))?.['data'] as { certificate: string }).certificate;
+  caPem = ((await bao.api('POST', 'pki/root/generate/internal', { common_name: 'zero-downtime test CA', ttl: '87600h' }))?.['data'] as { certificate: string })
+    .certificate;
   await bao.api('POST', 'pki/roles/web', { allowed_domains: 'localhost', allow_bare_domains: true, allow_ip_sans: true, max_ttl: '1h' });
   await bao.api('PUT', 'sys/policies/acl/nginx-tls', { policy: 'path "pki/issue/web" {\n  capabilities = ["create", "update"]\n}\n' });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
@@ -126,7 +127,9 @@ describe('examples/nginx-tls: nginx serves HTTPS through certificate rotations w
     await daemon.stop();
 
     const issued = new Set(((await bao.api('LIST', 'pki/certs'))?.['data'] as { keys: string[] }).keys.map(normalSerial));
-    console.log(`nginx-tls: ${ROTATIONS} rotations, ${issued.size} certificates issued, ${observer.seen.size} served to ${observer.handshakes} verified handshakes; wrk ${load.requests} requests, socket errors ${JSON.stringify(load.socketErrors)}, non-2xx ${load.non2xx}, handshake failures ${observer.failures.length}`);
+    console.log(
+      `nginx-tls: ${ROTATIONS} rotations, ${issued.size} certificates issued, ${observer.seen.size} served to ${observer.handshakes} verified handshakes; wrk ${load.requests} requests, socket errors ${JSON.stringify(load.socketErrors)}, non-2xx ${load.non2xx}, handshake failures ${observer.failures.length}`,
+    );
     expect(load.requests).toBeGreaterThan(0);
     expect(load.socketErrors).toEqual({ connect: 0, read: 0, write: 0, timeout: 0 });
     expect(load.non2xx).toBe(0);

@@ -26,7 +26,10 @@ beforeAll(async () => {
   [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
   // Short TTL and max TTL: a user lives 4 s.
   await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '4s', maxTtl: '4s' } });
-  await bao.api('PUT', 'sys/policies/acl/app-db', { policy: 'path "database/creds/app" {\n  capabilities = ["read"]\n}\npath "sys/leases/renew" {\n  capabilities = ["update"]\n}\npath "sys/leases/revoke" {\n  capabilities = ["update"]\n}\n' });
+  await bao.api('PUT', 'sys/policies/acl/app-db', {
+    policy:
+      'path "database/creds/app" {\n  capabilities = ["read"]\n}\npath "sys/leases/renew" {\n  capabilities = ["update"]\n}\npath "sys/leases/revoke" {\n  capabilities = ["update"]\n}\n',
+  });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.api('POST', 'auth/approle/role/app', { token_policies: ['app-db'], token_ttl: '1h', token_max_ttl: '24h' });
   dir = await makeTmpfsDir('postgres-dynamic-');
@@ -62,7 +65,15 @@ describe('examples/postgres-dynamic: an app on dynamic PostgreSQL credentials ne
     expect(init.code, init.stderr).toBe(0);
     const port = await freePort();
     app = spawn(process.execPath, [join(REPO_ROOT, 'examples/postgres-dynamic/app/server.mjs')], {
-      env: { PATH: process.env.PATH ?? '', CREDENTIALS_FILE: join(secrets, 'db.json'), PID_FILE: join(secrets, 'app.pid'), PGHOST: '127.0.0.1', PGPORT: String(pg.port), HOST: '127.0.0.1', PORT: String(port) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        CREDENTIALS_FILE: join(secrets, 'db.json'),
+        PID_FILE: join(secrets, 'app.pid'),
+        PGHOST: '127.0.0.1',
+        PGPORT: String(pg.port),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const appExited = new Promise<void>((resolve) => app?.once('close', () => resolve()));
@@ -94,7 +105,9 @@ describe('examples/postgres-dynamic: an app on dynamic PostgreSQL credentials ne
     const pgLog = await readFile(pg.logFile, 'utf8');
     const refusedLogins = pgLog.split('\n').filter((line) => /password authentication failed|expired password|role .* does not exist/.test(line));
 
-    console.log(`postgres-dynamic: ${rotations} rotations, ${users.size} database users served, ${requests} requests, ${failures.length} failed; PostgreSQL refused ${refusedLogins.length} logins`);
+    console.log(
+      `postgres-dynamic: ${rotations} rotations, ${users.size} database users served, ${requests} requests, ${failures.length} failed; PostgreSQL refused ${refusedLogins.length} logins`,
+    );
     expect(rotations).toBe(ROTATIONS);
     expect(failures).toEqual([]);
     expect(users.size).toBeGreaterThanOrEqual(ROTATIONS);

@@ -21,7 +21,10 @@ interface ComposeService {
 }
 
 describe('compose example (checked statically: no Docker engine runs here)', () => {
-  const compose = parseYaml(readFileSync(COMPOSE, 'utf8')) as { services: Record<string, ComposeService>; volumes: Record<string, { driver_opts?: { type?: string } }> };
+  const compose = parseYaml(readFileSync(COMPOSE, 'utf8')) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, { driver_opts?: { type?: string } }>;
+  };
 
   it('passes dclint with neither errors nor warnings', () => {
     const result = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/dclint/bin/dclint.cjs'), COMPOSE], { encoding: 'utf8' });
@@ -53,7 +56,10 @@ describe.each([
   { example: 'postgres-dynamic', app: 'app', volume: 'app-secrets', mount: '/run/app-secrets' },
 ])('zero-downtime example $example: compose file (checked statically) and its sidecar config', ({ example, app, volume, mount }) => {
   const file = join(REPO_ROOT, 'examples', example, 'docker-compose.yml');
-  const compose = parseYaml(readFileSync(file, 'utf8')) as { services: Record<string, ComposeService>; volumes: Record<string, { driver_opts?: { type?: string; o?: string } }> };
+  const compose = parseYaml(readFileSync(file, 'utf8')) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, { driver_opts?: { type?: string; o?: string } }>;
+  };
 
   it('passes dclint with neither errors nor warnings', () => {
     const result = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/dclint/bin/dclint.cjs'), file], { encoding: 'utf8' });
@@ -71,7 +77,10 @@ describe.each([
     expect(compose.volumes[volume]?.driver_opts?.type).toBe('tmpfs');
     for (const service of Object.values(services)) expect(service.image).toMatch(/:[0-9][\w.-]*$/);
     for (const name of ['secrets-init', 'secrets-sidecar', app]) expect(services[name]?.volumes).toContain(`${volume}:${mount}`);
-    const config = await parseConfig(readFileSync(join(REPO_ROOT, 'examples', example, 'sidecar.hcl'), 'utf8'), join(REPO_ROOT, 'examples', example, 'sidecar.hcl'));
+    const config = await parseConfig(
+      readFileSync(join(REPO_ROOT, 'examples', example, 'sidecar.hcl'), 'utf8'),
+      join(REPO_ROOT, 'examples', example, 'sidecar.hcl'),
+    );
     for (const template of config.templates) expect(template.destination.startsWith(`${mount}/`)).toBe(true);
   });
 });
@@ -82,7 +91,8 @@ describe('Kubernetes example (validated against the API schemas)', () => {
   it('has only schema-valid objects', () => {
     expect(documents.map((d) => d.kind)).toEqual(['ConfigMap', 'Secret', 'Deployment']);
     for (const doc of documents) {
-      const model = doc.kind === 'Deployment' ? new Deployment(doc as never) : doc.kind === 'ConfigMap' ? new ConfigMap(doc as never) : new Secret(doc as never);
+      const model =
+        doc.kind === 'Deployment' ? new Deployment(doc as never) : doc.kind === 'ConfigMap' ? new ConfigMap(doc as never) : new Secret(doc as never);
       expect(() => model.validate()).not.toThrow();
     }
     // The validation is real: a wrong type is rejected.

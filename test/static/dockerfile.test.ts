@@ -7,7 +7,10 @@ import { REPO_ROOT } from '../support/dirs.js';
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const HADOLINT = join(REPO_ROOT, '.cache', 'hadolint', 'bin', 'hadolint');
 // Logical lines: continuation backslashes joined, comments dropped.
-const INSTRUCTIONS = DOCKERFILE.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const INSTRUCTIONS = DOCKERFILE.replace(/\\\n/g, ' ')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 describe('Dockerfile (checked statically: no Docker engine runs here)', () => {
   it('passes hadolint', () => {

@@ -18,7 +18,12 @@ function tableRows(markdown: string, header: string): string[][] {
   const rows: string[][] = [];
   for (const line of markdown.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.split('|').slice(1, -1).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -60,7 +65,20 @@ describe('sidecar.example.hcl', () => {
   it('documents every option of the schema, with a comment', () => {
     const options = new Set<string>();
     const collect = (schema: z.ZodType): void => {
-      const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodType; element?: z.ZodType; valueType?: z.ZodType; shape?: Record<string, z.ZodType>; options?: z.ZodType[] } }).def;
+      const def = (
+        schema as unknown as {
+          def: {
+            type: string;
+            innerType?: z.ZodType;
+            in?: z.ZodType;
+            out?: z.ZodType;
+            element?: z.ZodType;
+            valueType?: z.ZodType;
+            shape?: Record<string, z.ZodType>;
+            options?: z.ZodType[];
+          };
+        }
+      ).def;
       if (def.shape) {
         for (const [key, value] of Object.entries(def.shape)) {
           // Backend types are block labels, checked below; their options are collected.
@@ -77,7 +95,12 @@ describe('sidecar.example.hcl', () => {
     for (const type of BACKEND_TYPES) expect(EXAMPLE).toMatch(new RegExp(`^backend "${type}" "`, 'm'));
     for (const option of options) {
       // An attribute or block (`option = …`, `option {`), or a block label (`auth "option" {`), commented or not.
-      const at = lines.findIndex((l) => new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) || new RegExp(`^\\s*${option}\\s`).test(l) || new RegExp(`^\\s*#?\\s*\\w+ "${option}" \\{`).test(l));
+      const at = lines.findIndex(
+        (l) =>
+          new RegExp(`^\\s*#?\\s*${option}\\s*(=|\\{|")`).test(l) ||
+          new RegExp(`^\\s*${option}\\s`).test(l) ||
+          new RegExp(`^\\s*#?\\s*\\w+ "${option}" \\{`).test(l),
+      );
       expect(at, `sidecar.example.hcl shows "${option}"`).toBeGreaterThanOrEqual(0);
       // A comment on the line, or just above it (above a block's opening line for the block's first option).
       const nearby = lines.slice(Math.max(0, at - 2), at + 1);

@@ -14,7 +14,10 @@ async function layeringErrors(filePath: string, code: string): Promise<string[]>
 
 describe('the layering lint rule', () => {
   it('fails a backend that imports output (what ejson-tools and the issuance cache once did)', async () => {
-    const errors = await layeringErrors('src/backends/ejson/ejson-tools.ts', "import { writeAtomically } from '../../output/atomic-write.js';\nexport const write = writeAtomically;\n");
+    const errors = await layeringErrors(
+      'src/backends/ejson/ejson-tools.ts',
+      "import { writeAtomically } from '../../output/atomic-write.js';\nexport const write = writeAtomically;\n",
+    );
     expect(errors).toEqual([expect.stringContaining("STYLE.md's layout: src/backends/ knows nothing of this")]);
   });
 
@@ -30,12 +33,21 @@ describe('the layering lint rule', () => {
 
   it('lets config reach the provider registry, and nothing else of backends', async () => {
     expect(await layeringErrors('src/config/schema.ts', "import { PROVIDERS } from '../backends/registry.js';\nexport const p = PROVIDERS;\n")).toEqual([]);
-    expect(await layeringErrors('src/config/schema.ts', "import { vaultProvider } from '../backends/vault/provider.js';\nexport const p = vaultProvider;\n")).toHaveLength(1);
+    expect(
+      await layeringErrors('src/config/schema.ts', "import { vaultProvider } from '../backends/vault/provider.js';\nexport const p = vaultProvider;\n"),
+    ).toHaveLength(1);
   });
 
   it('keeps templates off the disk and observe off providers by name', async () => {
     expect(await layeringErrors('src/template/render.ts', "import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n")).toHaveLength(1);
-    expect(await layeringErrors('src/observe/metrics.ts', "import type { SecretBackend } from '../backends/types.js';\nexport type B = SecretBackend;\n")).toEqual([]);
-    expect(await layeringErrors('src/observe/metrics.ts', "import type { VaultBackendConfig } from '../backends/vault/provider.js';\nexport type B = VaultBackendConfig;\n")).toHaveLength(1);
+    expect(
+      await layeringErrors('src/observe/metrics.ts', "import type { SecretBackend } from '../backends/types.js';\nexport type B = SecretBackend;\n"),
+    ).toEqual([]);
+    expect(
+      await layeringErrors(
+        'src/observe/metrics.ts',
+        "import type { VaultBackendConfig } from '../backends/vault/provider.js';\nexport type B = VaultBackendConfig;\n",
+      ),
+    ).toHaveLength(1);
   });
 });

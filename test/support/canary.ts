@@ -50,7 +50,9 @@ export function recordChildEnvironment(pid: number, configText: string): void {
   const configured = new Set([...configText.matchAll(/env_template\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]));
   for (const list of configText.matchAll(/allow\s*=\s*\[([^\]]*)\]/g)) for (const name of (list[1] ?? '').matchAll(/"([^"]+)"/g)) configured.add(name[1]);
   try {
-    const variables = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((entry) => !configured.has(entry.slice(0, entry.indexOf('='))));
+    const variables = readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((entry) => !configured.has(entry.slice(0, entry.indexOf('='))));
     recordShown(`the supervised child's environment (/proc/${pid}/environ)`, variables.join('\n'));
   } catch {
     // Gone already.
@@ -59,8 +61,13 @@ export function recordChildEnvironment(pid: number, configText: string): void {
 
 /** The variables the sidecar itself reads credentials from: never for the child unless env.allow names them. */
 const CREDENTIAL_VARIABLES = [
-  'VAULT_TOKEN', 'VAULT_CLIENT_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AZURE_CLIENT_SECRET',
-  'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'EJSON_PRIVATE_KEY',
+  'VAULT_TOKEN',
+  'VAULT_CLIENT_KEY',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'EJSON_PRIVATE_KEY',
 ];
 
 /**
@@ -114,6 +121,8 @@ export function assertNoLeaks(scope: string): void {
   const seen = counts();
   resetCanary();
   if (leaks.length > 0) {
-    throw new Error(`LEAK CANARY (${scope}): ${leaks.length} secret value(s) found where the world can see them:\n${leaks.map((l) => `  - a ${l.secretLength}-character secret in ${l.where}`).join('\n')}\n(${seen.secrets} secrets checked against ${seen.records} records)`);
+    throw new Error(
+      `LEAK CANARY (${scope}): ${leaks.length} secret value(s) found where the world can see them:\n${leaks.map((l) => `  - a ${l.secretLength}-character secret in ${l.where}`).join('\n')}\n(${seen.secrets} secrets checked against ${seen.records} records)`,
+    );
   }
 }

@@ -77,7 +77,8 @@ export class Daemon {
         resolve({ code, signal });
       }),
     );
-    const describeEnd = () => `daemon exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`;
+    const describeEnd = () =>
+      `daemon exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`;
     this.#logs = new JsonLines<LogRecord>(this.exited, describeEnd);
     this.#output = new JsonLines(this.exited, describeEnd);
     this.child.stdout?.on('data', (chunk: Buffer) => {
@@ -91,7 +92,10 @@ export class Daemon {
       for (const record of this.#logs.records.slice(from)) if (record.msg === 'child started') this.#onChildStarted?.(Number(record['pid']));
     });
     // What `ps` shows of the daemon once it runs: its argv and process title.
-    void this.waitFor((r) => r.msg === 'started').then(() => recordCommandLine(this.child.pid, 'secrets-sidecar run'), () => undefined);
+    void this.waitFor((r) => r.msg === 'started').then(
+      () => recordCommandLine(this.child.pid, 'secrets-sidecar run'),
+      () => undefined,
+    );
     // Each supervised child's environment, as the canary sees it.
     const configFile = args[args.indexOf('-c') + 1];
     this.#onChildStarted = (pid) => recordChildEnvironment(pid, configFile && existsSync(configFile) ? readFileSync(configFile, 'utf8') : '');

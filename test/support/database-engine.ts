@@ -6,7 +6,11 @@ import type { Postgres } from './postgres.js';
  * is created VALID UNTIL its lease's end, so PostgreSQL itself refuses a credential past its lease: a file that
  * held expired credentials would show.
  */
-export async function mountDatabaseEngine(bao: OpenBao, pg: Postgres, roles: Readonly<Record<string, { readonly defaultTtl: string; readonly maxTtl: string }>>): Promise<void> {
+export async function mountDatabaseEngine(
+  bao: OpenBao,
+  pg: Postgres,
+  roles: Readonly<Record<string, { readonly defaultTtl: string; readonly maxTtl: string }>>,
+): Promise<void> {
   await bao.api('POST', 'sys/mounts/database', { type: 'database' });
   await bao.api('POST', 'database/config/pg', {
     plugin_name: 'postgresql-database-plugin',

@@ -92,7 +92,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const matches = (match: PathMatch, path: string) => (typeof match === 'string' ? match === path : match.test(path));
 
   const takeFault = (method: string, path: string): FaultAction | undefined => {
-    const entry = faults.find(({ spec, applied }) => matches(spec.path, path) && (spec.method === undefined || spec.method.toUpperCase() === method) && (spec.times === undefined || applied < spec.times));
+    const entry = faults.find(
+      ({ spec, applied }) =>
+        matches(spec.path, path) && (spec.method === undefined || spec.method.toUpperCase() === method) && (spec.times === undefined || applied < spec.times),
+    );
     if (!entry) return undefined;
     entry.applied++;
     return entry.spec.action;
@@ -129,7 +132,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       let socket: Socket | undefined;
       if (action.includeHeaders) {
         // Write the raw answer ourselves, status line and headers included, and close after it.
-        const head = [`HTTP/1.1 ${status} ${res.statusMessage || 'OK'}`, ...Object.entries(plain).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`), 'connection: close', '', ''].join('\r\n');
+        const head = [
+          `HTTP/1.1 ${status} ${res.statusMessage || 'OK'}`,
+          ...Object.entries(plain).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`),
+          'connection: close',
+          '',
+          '',
+        ].join('\r\n');
         bytes = Buffer.concat([Buffer.from(head, 'latin1'), body]);
         socket = res.socket ?? undefined;
       } else {
@@ -217,8 +226,22 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     inject,
     failFirst: (path, n, answer) => inject({ path, times: n, action: { kind: 'answer', ...answer } }),
     retryAfter: (path, options) =>
-      inject({ path, ...opt(options), action: { kind: 'answer', status: options.status, headers: { 'retry-after': String(options.seconds) }, body: { errors: [options.status === 429 ? 'rate limited' : 'service unavailable'] } } }),
-    trickle: (path, options) => inject({ path, ...opt(options), action: { kind: 'trickle', bytes: options.bytes, everyMs: options.everyMs, ...(options.includeHeaders ? { includeHeaders: true } : {}) } }),
+      inject({
+        path,
+        ...opt(options),
+        action: {
+          kind: 'answer',
+          status: options.status,
+          headers: { 'retry-after': String(options.seconds) },
+          body: { errors: [options.status === 429 ? 'rate limited' : 'service unavailable'] },
+        },
+      }),
+    trickle: (path, options) =>
+      inject({
+        path,
+        ...opt(options),
+        action: { kind: 'trickle', bytes: options.bytes, everyMs: options.everyMs, ...(options.includeHeaders ? { includeHeaders: true } : {}) },
+      }),
     stall: (path, options) => inject({ path, ...opt(options), action: { kind: 'stall' } }),
     reset: (path, options) => inject({ path, ...opt(options), action: { kind: 'reset' } }),
     remove: (fault) => {
@@ -228,7 +251,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     clear: () => {
       faults = [];
     },
-    count: (path, method) => seen.filter((r) => (path === undefined || matches(path, r.path)) && (method === undefined || r.method === method.toUpperCase())).length,
+    count: (path, method) =>
+      seen.filter((r) => (path === undefined || matches(path, r.path)) && (method === undefined || r.method === method.toUpperCase())).length,
     stop: async () => {
       for (const timer of timers) clearTimeout(timer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -69,7 +69,11 @@ export async function startGcpSecretManagerEmulator(options: { project?: string 
   const projectNumber = String(100_000_000_000 + (randomBytes(4).readUInt32BE() % 800_000_000_000));
   const dir = await mkdtemp(join(tmpdir(), 'gcp-sm-'));
   const certs = await makeCertificates(dir, [['server', 'subjectAltName=DNS:localhost']]);
-  const account = { email: `sidecar@${project}.iam.gserviceaccount.com`, keyId: randomBytes(20).toString('hex'), ...generateKeyPairSync('rsa', { modulusLength: 2048 }) };
+  const account = {
+    email: `sidecar@${project}.iam.gserviceaccount.com`,
+    keyId: randomBytes(20).toString('hex'),
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  };
   const secrets = new Map<string, Version[]>();
   const denied = new Set<string>();
   const tokens = new Set<string>();
@@ -85,14 +89,17 @@ export async function startGcpSecretManagerEmulator(options: { project?: string 
   function serveMetadata(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader('Metadata-Flavor', 'Google');
     // The real server refuses requests without the header, and any that came through a proxy.
-    if (req.headers['metadata-flavor'] !== 'Google' || req.headers['x-forwarded-for'] !== undefined) return void res.writeHead(403).end('Missing Metadata-Flavor:Google header.');
+    if (req.headers['metadata-flavor'] !== 'Google' || req.headers['x-forwarded-for'] !== undefined)
+      return void res.writeHead(403).end('Missing Metadata-Flavor:Google header.');
     const path = new URL(req.url ?? '/', 'http://metadata').pathname;
     if (path === '/computeMetadata/v1/instance/service-accounts/default/token') {
       count('metadata token');
       const token = `ya29.emulator-${randomBytes(24).toString('hex')}`;
       tokens.add(token);
       credentials.push(token);
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: 'Bearer' }));
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: 'Bearer' }));
     }
     const text: Record<string, string> = {
       '/computeMetadata/v1/instance': '',
@@ -125,12 +132,17 @@ export async function startGcpSecretManagerEmulator(options: { project?: string 
     if (!match) return { status: grpc.status.INVALID_ARGUMENT, message: `Invalid resource field value in the request: ${name}` };
     const [, projectPart = '', secretId = '', wanted = ''] = match;
     if ((projectPart !== project && projectPart !== projectNumber) || denied.has(secretId)) {
-      return { status: grpc.status.PERMISSION_DENIED, message: `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).` };
+      return {
+        status: grpc.status.PERMISSION_DENIED,
+        message: `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`,
+      };
     }
     const versions = secrets.get(secretId);
     const version = wanted === 'latest' ? versions?.at(-1) : versions?.find((v) => String(v.number) === wanted);
-    if (!versions || versions.length === 0) return { status: grpc.status.NOT_FOUND, message: `Secret [projects/${projectNumber}/secrets/${secretId}] not found or has no versions.` };
-    if (!version) return { status: grpc.status.NOT_FOUND, message: `Secret Version [projects/${projectNumber}/secrets/${secretId}/versions/${wanted}] not found.` };
+    if (!versions || versions.length === 0)
+      return { status: grpc.status.NOT_FOUND, message: `Secret [projects/${projectNumber}/secrets/${secretId}] not found or has no versions.` };
+    if (!version)
+      return { status: grpc.status.NOT_FOUND, message: `Secret Version [projects/${projectNumber}/secrets/${secretId}/versions/${wanted}] not found.` };
     return { version, secretId };
   }
   const fullName = (secretId: string, version: Version) => `projects/${projectNumber}/secrets/${secretId}/versions/${version.number}`;
@@ -145,7 +157,10 @@ export async function startGcpSecretManagerEmulator(options: { project?: string 
   type Failure = { code: grpc.status; details: string };
   /** One RPC on a version: counted, authenticated, the version found, then `answer` gives the response or a status. */
   const unary =
-    (method: 'GetSecretVersion' | 'AccessSecretVersion', answer: (secretId: string, version: Version) => Failure | object): grpc.handleUnaryCall<{ name: string }, unknown> =>
+    (
+      method: 'GetSecretVersion' | 'AccessSecretVersion',
+      answer: (secretId: string, version: Version) => Failure | object,
+    ): grpc.handleUnaryCall<{ name: string }, unknown> =>
     (call, callback) => {
       count(method);
       count(`${method} ${secretOf(call.request.name)}`);
@@ -153,7 +168,10 @@ export async function startGcpSecretManagerEmulator(options: { project?: string 
       if (!authenticated(call)) return callback({ code: grpc.status.UNAUTHENTICATED, details: 'Request had invalid authentication credentials.' });
       if (throttled > 0) {
         throttled -= 1;
-        return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute' of service 'secretmanager.googleapis.com' for consumer 'project_number:${projectNumber}'.` });
+        return callback({
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute' of service 'secretmanager.googleapis.com' for consumer 'project_number:${projectNumber}'.`,
+        });
       }
       const found = versionFor(call.request.name);
       if ('status' in found) return callback({ code: found.status, details: found.message });

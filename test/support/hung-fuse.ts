@@ -32,7 +32,9 @@ export class HungMount {
   }
 
   mounted(): boolean {
-    return readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === this.path);
+    return readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((line) => line.split(' ')[1] === this.path);
   }
 
   async stop(): Promise<void> {

@@ -106,10 +106,14 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
       return sendError(res, 429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached');
     }
     const parts = url.pathname.split('/').filter(Boolean);
-    if (req.method !== 'GET' || parts[0] !== 'secrets') return sendError(res, 405, 'BadParameter', `${req.method ?? '?'} ${url.pathname} is not supported by the emulator`);
+    if (req.method !== 'GET' || parts[0] !== 'secrets')
+      return sendError(res, 405, 'BadParameter', `${req.method ?? '?'} ${url.pathname} is not supported by the emulator`);
     if (parts.length === 1) {
       count('GET /secrets');
-      return sendJson(res, 200, { value: [...secrets.entries()].map(([secretName, versions]) => item(secretName, versions.at(-1) as SecretVersion, false)), nextLink: null });
+      return sendJson(res, 200, {
+        value: [...secrets.entries()].map(([secretName, versions]) => item(secretName, versions.at(-1) as SecretVersion, false)),
+        nextLink: null,
+      });
     }
     const secretName = parts[1] ?? '';
     const versions = secrets.get(secretName);
@@ -126,7 +130,9 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
       return misbehave(faulty.kind, req, res, JSON.stringify({ ...item(secretName, wanted, true), value: wanted.value }));
     }
     if (!wanted.attributes.enabled) {
-      return sendJson(res, 403, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } });
+      return sendJson(res, 403, {
+        error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } },
+      });
     }
     return sendJson(res, 200, { ...item(secretName, wanted, true), value: wanted.value });
   }
@@ -134,7 +140,8 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
   function misbehave(kind: EmulatorFault, req: IncomingMessage, res: ServerResponse, body: string): void {
     if (kind === 'reset') return void req.socket.resetAndDestroy();
     if (kind === 'stall') return;
-    if (kind === 'not-json') return void res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end('<html><body>Sign in to the proxy</body></html>');
+    if (kind === 'not-json')
+      return void res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end('<html><body>Sign in to the proxy</body></html>');
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
     let sent = 0;
     const timer = setInterval(() => {
@@ -164,7 +171,8 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
     void drain(req).then(() => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       count('token');
-      if (req.headers['x-identity-header'] !== identityHeader) return sendJson(res, 401, { error: 'invalid_request', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
+      if (req.headers['x-identity-header'] !== identityHeader)
+        return sendJson(res, 401, { error: 'invalid_request', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
       if (url.searchParams.get('resource') !== RESOURCE && url.searchParams.get('resource') !== `${RESOURCE}/`) {
         return sendJson(res, 400, { error: 'invalid_resource', error_description: `no access to ${url.searchParams.get('resource') ?? '?'}` });
       }
@@ -174,7 +182,8 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
     });
   });
 
-  const listen = (server: Server, port: number) => new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
   const vaultPort = await listen(vault, options.port ?? 0);
   const identityPort = await listen(identity, 0);
   vaultUrl = `https://${host}:${vaultPort}`;
@@ -215,7 +224,13 @@ export async function startKeyVaultEmulator(options: { name?: string; port?: num
       await Promise.all([vault, identity].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       if (options.hosts !== false) {
         const hosts = await readFile('/etc/hosts', 'utf8');
-        await writeFile('/etc/hosts', hosts.split('\n').filter((line) => line !== hostsLine).join('\n'));
+        await writeFile(
+          '/etc/hosts',
+          hosts
+            .split('\n')
+            .filter((line) => line !== hostsLine)
+            .join('\n'),
+        );
       }
       await rm(dir, { recursive: true, force: true });
     },
@@ -238,7 +253,12 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 function notFound(res: ServerResponse, name: string, version?: string): void {
-  sendError(res, 404, 'SecretNotFound', `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+  sendError(
+    res,
+    404,
+    'SecretNotFound',
+    `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+  );
 }
 
 // Standalone: node scripts/keyvault-emulator.mjs [--port N] [--name NAME] [--no-hosts]

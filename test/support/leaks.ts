@@ -26,6 +26,9 @@ export class LogCapture extends Writable {
     return this.lines.join('');
   }
   records(): Record<string, unknown>[] {
-    return this.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return this.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 }

@@ -37,7 +37,7 @@ export function markedProcesses(mark: string, except: ReadonlySet<number>): Mark
 /** The pids from this process up to init: none of them is a leftover of the suite. */
 export function ancestry(pid = process.pid): Set<number> {
   const pids = new Set<number>();
-  for (let current = pid; current > 1 && !pids.has(current) && pids.size < 1000; ) {
+  for (let current = pid; current > 1 && !pids.has(current) && pids.size < 1000;) {
     pids.add(current);
     try {
       const stat = readFileSync(`/proc/${current}/stat`, 'utf8');

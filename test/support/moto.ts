@@ -13,7 +13,11 @@ export const AWS_TEST_ENV = { AWS_ACCESS_KEY_ID: 'AKIDSIDECARTEST', AWS_SECRET_A
 
 /** SDK client options for the test's own calls to moto (creating secrets and parameters). */
 export function motoClientConfig(moto: Moto): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
-  return { endpoint: moto.endpoint, region: AWS_TEST_ENV.AWS_REGION, credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY } };
+  return {
+    endpoint: moto.endpoint,
+    region: AWS_TEST_ENV.AWS_REGION,
+    credentials: { accessKeyId: AWS_TEST_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: AWS_TEST_ENV.AWS_SECRET_ACCESS_KEY },
+  };
 }
 
 /** Matches the sidecar's debug line for one AWS call of this operation (its SDK middleware logs each). */
@@ -42,7 +46,11 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   const child =
     offset === undefined
       ? spawn(MOTO, args, { stdio: 'ignore', detached: true })
-      : spawn('faketime', ['-f', `${offset >= 0 ? '+' : ''}${offset}`, MOTO, ...args], { stdio: 'ignore', detached: true, env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
+      : spawn('faketime', ['-f', `${offset >= 0 ? '+' : ''}${offset}`, MOTO, ...args], {
+          stdio: 'ignore',
+          detached: true,
+          env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+        });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${endpoint}/moto-api/`, child, 'moto', 10_000);

@@ -77,7 +77,11 @@ export async function startOpenBao(options: OpenBaoOptions = {}): Promise<OpenBa
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
   const api: OpenBao['api'] = async (method, path, body, token = rootToken) => {
-    const response = await fetch(`${address}/v1/${path}`, { method, headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const response = await fetch(`${address}/v1/${path}`, {
+      method,
+      headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (response.status === 204) return null;
     const parsed = (await response.json()) as Record<string, unknown>;
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(parsed['errors'])}`);
@@ -121,7 +125,13 @@ async function makeTls(dir: string): Promise<{ endpoints: OpenBaoTls; listeners:
     (mutual ? `  tls_client_ca_file = "${file('ca.pem')}"\n  tls_require_and_verify_client_cert = true\n` : '') +
     '}\n';
   return {
-    endpoints: { address: `https://127.0.0.1:${tlsPort}`, mutualAddress: `https://127.0.0.1:${mutualPort}`, caCert: certs.caCert, clientCert: certs.cert('client').cert, clientKey: certs.cert('client').key },
+    endpoints: {
+      address: `https://127.0.0.1:${tlsPort}`,
+      mutualAddress: `https://127.0.0.1:${mutualPort}`,
+      caCert: certs.caCert,
+      clientCert: certs.cert('client').cert,
+      clientKey: certs.cert('client').key,
+    },
     listeners: listener(tlsPort, false) + listener(mutualPort, true),
   };
 }

@@ -17,7 +17,9 @@ export interface Postgres {
 }
 
 function binDir(): string {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   if (versions.length === 0) throw new Error('PostgreSQL is not installed (/usr/lib/postgresql/*/bin): test/infra/install-test-tools.sh installs it');
   return join('/usr/lib/postgresql', versions[0] ?? '', 'bin');
 }
@@ -48,7 +50,10 @@ export async function startPostgres(): Promise<Postgres> {
     superuserPassword,
     logFile: join(dir, 'log'),
     login: (user, password, sql = 'SELECT current_user') => {
-      const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-tAc', sql], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' } });
+      const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-tAc', sql], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+      });
       return { ok: result.status === 0, output: (result.stdout + result.stderr).trim() };
     },
     stop: () => {

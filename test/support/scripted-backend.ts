@@ -49,7 +49,11 @@ export class ScriptedBackend implements SecretBackend {
 }
 
 /** A Daemon's `openBackend`: one scripted backend per name, made on first use; `opened` lists every build. */
-export function scriptedBackends(initial: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): { readonly open: (config: BackendConfig) => Promise<SecretBackend>; readonly get: (name: string) => ScriptedBackend; readonly opened: ScriptedBackend[] } {
+export function scriptedBackends(initial: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): {
+  readonly open: (config: BackendConfig) => Promise<SecretBackend>;
+  readonly get: (name: string) => ScriptedBackend;
+  readonly opened: ScriptedBackend[];
+} {
   const opened: ScriptedBackend[] = [];
   return {
     opened,

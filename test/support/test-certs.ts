@@ -13,7 +13,11 @@ export interface TestCertificates {
  * A CA and certificates it signs, made with openssl in `dir`: each entry is a name and the X.509 extension line
  * for it ("subjectAltName=DNS:…" for a server, "extendedKeyUsage=clientAuth" for a client).
  */
-export async function makeCertificates(dir: string, entries: readonly (readonly [name: string, extension: string])[], keyType: 'ec' | 'rsa' = 'ec'): Promise<TestCertificates> {
+export async function makeCertificates(
+  dir: string,
+  entries: readonly (readonly [name: string, extension: string])[],
+  keyType: 'ec' | 'rsa' = 'ec',
+): Promise<TestCertificates> {
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const newKey = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'] : ['-newkey', 'rsa:2048', '-nodes'];
@@ -21,7 +25,23 @@ export async function makeCertificates(dir: string, entries: readonly (readonly 
   for (const [name, extension] of entries) {
     openssl('req', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`);
     await writeFile(file(`${name}.ext`), `${extension}\n`);
-    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '1', '-extfile', file(`${name}.ext`));
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file(`${name}.pem`),
+      '-days',
+      '1',
+      '-extfile',
+      file(`${name}.ext`),
+    );
   }
   return { caCert: file('ca.pem'), caKey: file('ca.key'), cert: (name) => ({ cert: file(`${name}.pem`), key: file(`${name}.key`) }) };
 }

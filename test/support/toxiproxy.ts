@@ -41,7 +41,10 @@ export async function startToxiproxy(upstream: string): Promise<Toxiproxy> {
     },
     addToxic: async (type, attributes) => {
       const name = `${type}-${toxics++}`;
-      const response = await fetch(`${api}/proxies/upstream/toxics`, { method: 'POST', body: JSON.stringify({ name, type, stream: 'downstream', toxicity: 1, attributes }) });
+      const response = await fetch(`${api}/proxies/upstream/toxics`, {
+        method: 'POST',
+        body: JSON.stringify({ name, type, stream: 'downstream', toxicity: 1, attributes }),
+      });
       if (!response.ok) throw new Error(`toxiproxy: cannot add the ${type} toxic (${response.status} ${await response.text()})`);
       return name;
     },

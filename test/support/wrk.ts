@@ -12,10 +12,15 @@ export interface WrkResult {
  * Runs wrk (Debian's package) against a loopback URL until `stop` resolves or `maxSeconds` pass, whichever is
  * first; wrk reports on SIGINT as at the end of its duration.
  */
-export async function runWrk(url: string, options: { threads: number; connections: number; maxSeconds: number; stop: Promise<unknown>; headers?: readonly string[] }): Promise<WrkResult> {
+export async function runWrk(
+  url: string,
+  options: { threads: number; connections: number; maxSeconds: number; stop: Promise<unknown>; headers?: readonly string[] },
+): Promise<WrkResult> {
   if (!/^https?:\/\/(127\.\d+\.\d+\.\d+|\[::1\])[:/]/.test(url)) throw new Error(`load only on loopback, not ${url}`);
   const headers = (options.headers ?? []).flatMap((h) => ['-H', h]);
-  const child = spawn('wrk', [`-t${options.threads}`, `-c${options.connections}`, `-d${options.maxSeconds}s`, '--timeout', '5s', ...headers, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('wrk', [`-t${options.threads}`, `-c${options.connections}`, `-d${options.maxSeconds}s`, '--timeout', '5s', ...headers, url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

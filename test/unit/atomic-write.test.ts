@@ -53,9 +53,15 @@ describe('atomic write', () => {
     dir = await makeDiskDir();
     expect((await filesystemOf(dir)).inMemory).toBe(false);
     const destination = join(dir, 'secret.env');
-    await expect(writeAtomically(request(destination, 'x'))).rejects.toMatchObject({ code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR', message: expect.stringContaining('not tmpfs or ramfs') as unknown });
+    await expect(writeAtomically(request(destination, 'x'))).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR',
+      message: expect.stringContaining('not tmpfs or ramfs') as unknown,
+    });
     expect(readdirSync(dir)).toEqual([]);
-    expect(await writeAtomically(request(destination, 'x', { allowNonTmpfs: true }))).toMatchObject({ outcome: 'written', onDisk: expect.any(String) as unknown });
+    expect(await writeAtomically(request(destination, 'x', { allowNonTmpfs: true }))).toMatchObject({
+      outcome: 'written',
+      onDisk: expect.any(String) as unknown,
+    });
   });
 
   it('checks the nearest existing ancestor of a directory still to be created', async () => {

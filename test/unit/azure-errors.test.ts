@@ -16,7 +16,10 @@ async function sdkErrorFrom(onConnection: (socket: Socket) => void): Promise<unk
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/secrets/db-password?api-version=7.5`;
   return createDefaultHttpClient()
     .sendRequest(createPipelineRequest({ url, allowInsecureConnection: true }))
-    .then(() => undefined, (error: unknown) => error);
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
 }
 
 describe('Azure errors in words', () => {
@@ -24,14 +27,19 @@ describe('Azure errors in words', () => {
     const error = await sdkErrorFrom((socket) => socket.once('data', () => socket.resetAndDestroy()));
     const coded = azureError(error, 'backend "kv": db-password');
     expect(coded.code).toBe('SIDECAR_ERR_BACKEND_UNAVAILABLE');
-    expect(coded.message).toMatch(/^backend "kv": db-password: connection (reset by the server \(ECONNRESET\)|closed by the server before it answered \(socket hang up\))$/);
+    expect(coded.message).toMatch(
+      /^backend "kv": db-password: connection (reset by the server \(ECONNRESET\)|closed by the server before it answered \(socket hang up\))$/,
+    );
   });
 
   it('names a refused connection', async () => {
     // Port 9 (discard) has no listener on a test machine: the connection is refused at once.
     const refused = await createDefaultHttpClient()
       .sendRequest(createPipelineRequest({ url: 'http://127.0.0.1:9/secrets/x', allowInsecureConnection: true }))
-      .then(() => undefined, (error: unknown) => error);
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     expect(azureError(refused, 'backend "kv": x').message).toBe('backend "kv": x: connection refused: nothing listens at that address (ECONNREFUSED)');
   });
 

@@ -30,7 +30,9 @@ describe('retry with backoff', () => {
     const done = retryWithBackoff(
       (attempt) => {
         const retryAfterMs = asks[attempt - 1];
-        return retryAfterMs === undefined ? Promise.resolve('up') : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'busy', { retryAfterMs }));
+        return retryAfterMs === undefined
+          ? Promise.resolve('up')
+          : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'busy', { retryAfterMs }));
       },
       { policy: POLICY, attempts: 0, random: () => 1, onRetry: (_e, _a, delay) => delays.push(delay) },
     );
@@ -59,7 +61,11 @@ describe('retry with backoff', () => {
   it('waits four times longer after throttling than after other failures, within max_backoff', async () => {
     vi.useFakeTimers();
     const delays: number[] = [];
-    const failures = [unavailable(), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down'), new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down')];
+    const failures = [
+      unavailable(),
+      new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down'),
+      new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', 'slow down'),
+    ];
     const done = retryWithBackoff((attempt) => (failures[attempt - 1] ? Promise.reject(failures[attempt - 1] as Error) : Promise.resolve('up')), {
       policy: POLICY,
       attempts: 0,
@@ -90,7 +96,12 @@ describe('retry with backoff', () => {
     const down = vi.fn(() => Promise.reject(unavailable()));
     let waitingForRetry!: () => void;
     const inBackoff = new Promise<void>((resolve) => (waitingForRetry = resolve));
-    const waiting = retryWithBackoff(down, { policy: { backoffMs: 60_000, maxBackoffMs: 60_000 }, attempts: 0, signal: controller.signal, onRetry: () => waitingForRetry() });
+    const waiting = retryWithBackoff(down, {
+      policy: { backoffMs: 60_000, maxBackoffMs: 60_000 },
+      attempts: 0,
+      signal: controller.signal,
+      onRetry: () => waitingForRetry(),
+    });
     await inBackoff;
     controller.abort(new Error('stopped'));
     await expect(waiting).rejects.toThrow('stopped');

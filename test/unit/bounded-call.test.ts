@@ -11,7 +11,10 @@ describe('bounded call', () => {
   it('ends a call that never settles at its deadline, with a coded timeout naming it', async () => {
     vi.useFakeTimers();
     const done = boundedCall(never, { signals: [], timeoutMs: 1_000, what: 'backend "prod": app/db' });
-    const settled = expect(done).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', message: 'backend "prod": app/db: no complete answer within 1s (request_timeout); the server is slow, stalled or trickling its answer' });
+    const settled = expect(done).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      message: 'backend "prod": app/db: no complete answer within 1s (request_timeout); the server is slow, stalled or trickling its answer',
+    });
     await vi.advanceTimersByTimeAsync(1_000);
     await settled;
   });
@@ -20,7 +23,12 @@ describe('bounded call', () => {
     const caller = new AbortController();
     let seen: AbortSignal | undefined;
     const abandoned: unknown[] = [];
-    const done = boundedCall((signal) => ((seen = signal), never()), { signals: [caller.signal], timeoutMs: 60_000, what: 'x', onAbandon: (reason) => abandoned.push(reason) });
+    const done = boundedCall((signal) => ((seen = signal), never()), {
+      signals: [caller.signal],
+      timeoutMs: 60_000,
+      what: 'x',
+      onAbandon: (reason) => abandoned.push(reason),
+    });
     const stop = new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'watch stopped');
     caller.abort(stop);
     await expect(done).rejects.toBe(stop);
@@ -32,7 +40,9 @@ describe('bounded call', () => {
     const backend = new AbortController();
     const watch = new AbortController();
     for (let i = 0; i < 100; i++) await boundedCall(() => Promise.resolve(i), { signals: [watch.signal, backend.signal], timeoutMs: 60_000, what: 'x' });
-    await expect(boundedCall(() => Promise.reject(new Error('boom')), { signals: [watch.signal, backend.signal], timeoutMs: 60_000, what: 'x' })).rejects.toThrow('boom');
+    await expect(
+      boundedCall(() => Promise.reject(new Error('boom')), { signals: [watch.signal, backend.signal], timeoutMs: 60_000, what: 'x' }),
+    ).rejects.toThrow('boom');
     expect(getEventListeners(backend.signal, 'abort')).toHaveLength(0);
     expect(getEventListeners(watch.signal, 'abort')).toHaveLength(0);
   });

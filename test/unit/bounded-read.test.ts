@@ -86,7 +86,19 @@ describe('bounded read', () => {
     const settled = Promise.allSettled(reads);
     await expect.poll(() => poolReadUsage()).toEqual({ busy: POOL_READ_SLOTS, waiting: 5 - POOL_READ_SLOTS });
     // With five pool reads stuck (libuv has four threads), these would queue forever behind them.
-    expect((await writeAtomically({ destination: join(dir, 'out', 'app.env'), contents: 'A=1\n', perms: 0o600, uid: undefined, gid: undefined, createDirs: true, allowNonTmpfs: false })).outcome).toBe('written');
+    expect(
+      (
+        await writeAtomically({
+          destination: join(dir, 'out', 'app.env'),
+          contents: 'A=1\n',
+          perms: 0o600,
+          uid: undefined,
+          gid: undefined,
+          createDirs: true,
+          allowNonTmpfs: false,
+        })
+      ).outcome,
+    ).toBe('written');
     expect((await stat(join(dir, 'out', 'app.env'))).size).toBe(4);
     const results = await settled;
     const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'read'));

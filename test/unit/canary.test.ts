@@ -2,7 +2,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assertNoLeaks, canary, counts, findLeaks, recordAuditFile, recordShown, registerSecrets, registerSidecarCredentials, resetCanary } from '../support/canary.js';
+import {
+  assertNoLeaks,
+  canary,
+  counts,
+  findLeaks,
+  recordAuditFile,
+  recordShown,
+  registerSecrets,
+  registerSidecarCredentials,
+  resetCanary,
+} from '../support/canary.js';
 
 describe('the suite-wide leak canary', () => {
   it('fails loudly, naming where, when a test lets a canary out (and never prints the value)', () => {

@@ -4,8 +4,21 @@ import { parseConfig } from '../../src/config/load-config.js';
 import { childEnvironment } from '../../src/reload/child-env.js';
 import { exitStatus } from '../../src/reload/child-supervisor.js';
 
-const SIDECAR_ENV = { PATH: '/usr/bin', HOME: '/home/app', VAULT_TOKEN: 'hvs.x', AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'k', AZURE_CLIENT_SECRET: 's', IDENTITY_HEADER: 'h', APP_MODE: 'prod' };
-const policy = (extra: { pristine?: boolean; allow?: string[]; deny?: string[] } = {}) => ({ pristine: extra.pristine ?? false, allow: extra.allow ?? [], deny: [...SIDECAR_CREDENTIAL_ENV, ...(extra.deny ?? [])] });
+const SIDECAR_ENV = {
+  PATH: '/usr/bin',
+  HOME: '/home/app',
+  VAULT_TOKEN: 'hvs.x',
+  AWS_REGION: 'eu-west-1',
+  AWS_SECRET_ACCESS_KEY: 'k',
+  AZURE_CLIENT_SECRET: 's',
+  IDENTITY_HEADER: 'h',
+  APP_MODE: 'prod',
+};
+const policy = (extra: { pristine?: boolean; allow?: string[]; deny?: string[] } = {}) => ({
+  pristine: extra.pristine ?? false,
+  allow: extra.allow ?? [],
+  deny: [...SIDECAR_CREDENTIAL_ENV, ...(extra.deny ?? [])],
+});
 
 describe('child environment', () => {
   it("passes the sidecar's environment without its credentials", () => {
@@ -18,7 +31,10 @@ describe('child environment', () => {
   });
 
   it('starts empty when pristine, and rendered values always win', () => {
-    const rendered = new Map([['DB_PASSWORD', 'pw'], ['PATH', '/opt/bin']]);
+    const rendered = new Map([
+      ['DB_PASSWORD', 'pw'],
+      ['PATH', '/opt/bin'],
+    ]);
     expect(childEnvironment(SIDECAR_ENV, policy({ pristine: true }), rendered)).toEqual({ DB_PASSWORD: 'pw', PATH: '/opt/bin' });
     expect(childEnvironment(SIDECAR_ENV, policy(), rendered)['PATH']).toBe('/opt/bin');
   });
@@ -34,8 +50,19 @@ describe('exec and notify config', () => {
   const execBlock = 'exec {\n  command = ["app"]\n}\n';
 
   it('resolves exec with its defaults and makes the child the default target', async () => {
-    const config = await parseConfig(`${execBlock}notify "prom" {\n  http {\n    url = "http://127.0.0.1:9090/-/reload"\n  }\n}\ntemplate {\n  contents = "x"\n  destination = "/dev/shm/x"\n}\n`, '/c.hcl');
-    expect(config.exec).toMatchObject({ command: ['app'], reloadSignal: undefined, killSignal: 'SIGTERM', killTimeoutMs: 10_000, splayMs: 0, restart: 'never', env: { pristine: false, allow: [] } });
+    const config = await parseConfig(
+      `${execBlock}notify "prom" {\n  http {\n    url = "http://127.0.0.1:9090/-/reload"\n  }\n}\ntemplate {\n  contents = "x"\n  destination = "/dev/shm/x"\n}\n`,
+      '/c.hcl',
+    );
+    expect(config.exec).toMatchObject({
+      command: ['app'],
+      reloadSignal: undefined,
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 10_000,
+      splayMs: 0,
+      restart: 'never',
+      env: { pristine: false, allow: [] },
+    });
     expect(config.exec?.env.deny).toEqual(expect.arrayContaining(['VAULT_*', 'AWS_*', 'AZURE_*']));
     expect(config.templates[0]?.notify).toEqual(['exec']);
     expect(config.notify[0]?.action).toEqual({ kind: 'http', url: 'http://127.0.0.1:9090/-/reload', method: 'POST', headers: {}, timeoutMs: 5000 });
@@ -44,7 +71,11 @@ describe('exec and notify config', () => {
   it('rejects a notify block named exec, an env_template without exec, and a bad signal name', async () => {
     await expect(parseConfig('notify "exec" {\n  pid_file = "x"\n}\n', '/c.hcl')).rejects.toThrow(/\/c\.hcl:1:1: notify\.exec: "exec" is reserved/);
     await expect(parseConfig('env_template "X" {\n  contents = "y"\n}\n', '/c.hcl')).rejects.toThrow(/env_template\.X: env_template needs an exec block/);
-    await expect(parseConfig('exec {\n  command = ["a"]\n  reload_signal = "SIGHUPP"\n}\n', '/c.hcl')).rejects.toThrow(/\/c\.hcl:3:19: exec\.reload_signal: expected a signal name/);
-    await expect(parseConfig('notify "a" {\n  process = "(unclosed"\n}\n', '/c.hcl')).rejects.toThrow(/notify\.a\.process: "process" is not a valid regular expression/);
+    await expect(parseConfig('exec {\n  command = ["a"]\n  reload_signal = "SIGHUPP"\n}\n', '/c.hcl')).rejects.toThrow(
+      /\/c\.hcl:3:19: exec\.reload_signal: expected a signal name/,
+    );
+    await expect(parseConfig('notify "a" {\n  process = "(unclosed"\n}\n', '/c.hcl')).rejects.toThrow(
+      /notify\.a\.process: "process" is not a valid regular expression/,
+    );
   });
 });

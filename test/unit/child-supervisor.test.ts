@@ -33,7 +33,12 @@ function pidOf(s: ChildSupervisor): number {
 
 describe('child supervisor', () => {
   it('delays a reload signal by the splay times the random draw', async () => {
-    supervisor = new ChildSupervisor({ exec: exec({ splayMs: 400 }), environment: () => ({ PATH: process.env.PATH ?? '' }), logger: createSilentLogger(), random: () => 0.99 });
+    supervisor = new ChildSupervisor({
+      exec: exec({ splayMs: 400 }),
+      environment: () => ({ PATH: process.env.PATH ?? '' }),
+      logger: createSilentLogger(),
+      random: () => 0.99,
+    });
     supervisor.start();
     const pid = pidOf(supervisor);
     const before = performance.now();
@@ -44,7 +49,12 @@ describe('child supervisor', () => {
   });
 
   it('reports nothing to reload before the child runs, and restarts it when there is no reload signal', async () => {
-    supervisor = new ChildSupervisor({ exec: exec({ reloadSignal: undefined }), environment: () => ({ PATH: process.env.PATH ?? '' }), logger: createSilentLogger(), random: () => 0 });
+    supervisor = new ChildSupervisor({
+      exec: exec({ reloadSignal: undefined }),
+      environment: () => ({ PATH: process.env.PATH ?? '' }),
+      logger: createSilentLogger(),
+      random: () => 0,
+    });
     expect(await supervisor.reload()).toBe('child not running; nothing to reload');
     supervisor.start();
     const first = pidOf(supervisor);

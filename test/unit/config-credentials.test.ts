@@ -21,10 +21,24 @@ const configError = (source: string, file = FILE) => loadError(source, file);
 
 /** Every variable issue 21 names as one of the sidecar's own credentials. */
 const CREDENTIAL_NAMES = [
-  'VAULT_TOKEN', 'VAULT_CLIENT_KEY', 'VAULT_CLIENT_CERT', 'VAULT_CACERT',
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_AUTHORIZATION_TOKEN',
-  'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_HEADER', 'MSI_SECRET',
-  'EJSON_KEYDIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG',
+  'VAULT_TOKEN',
+  'VAULT_CLIENT_KEY',
+  'VAULT_CLIENT_CERT',
+  'VAULT_CACERT',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'IDENTITY_HEADER',
+  'MSI_SECRET',
+  'EJSON_KEYDIR',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'KUBECONFIG',
 ];
 
 describe('one credential deny list', () => {
@@ -59,7 +73,11 @@ exec {
 
   it('keeps them from templates under a broad env_allow prefix, except a name env_allow gives exactly', async () => {
     const config = await parseConfig(source, FILE);
-    expect(allowedEnvironment(env, config.envAllow, config.credentialEnv)).toEqual({ VERSION: env['VERSION'], APP_MODE: env['APP_MODE'], KUBECONFIG: env['KUBECONFIG'] });
+    expect(allowedEnvironment(env, config.envAllow, config.credentialEnv)).toEqual({
+      VERSION: env['VERSION'],
+      APP_MODE: env['APP_MODE'],
+      KUBECONFIG: env['KUBECONFIG'],
+    });
   });
 
   it('keeps them from command hooks, whatever the config names as its refresh token', async () => {
@@ -72,7 +90,9 @@ exec {
       );
       const notify = config.notify[0];
       if (!notify) throw new Error('no notify block');
-      const target = createReloadTarget(notify, { env: withoutCredentials({ PATH: process.env['PATH'], TZ: 'refresh-token-in-tz', VAULT_TOKEN: 'hvs.hook' }, config.credentialEnv) });
+      const target = createReloadTarget(notify, {
+        env: withoutCredentials({ PATH: process.env['PATH'], TZ: 'refresh-token-in-tz', VAULT_TOKEN: 'hvs.hook' }, config.credentialEnv),
+      });
       await target.fire();
       const seen = JSON.parse(await readFile(out, 'utf8')) as Record<string, string>;
       expect(seen['TZ']).toBeUndefined();
@@ -90,7 +110,9 @@ exec {
 
   it('refuses "*" as an env_allow or env.allow entry', async () => {
     expect((await configError('env_allow = ["*"]\n')).message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:1:14: env_allow\[0\]: /);
-    expect((await configError('exec {\n  command = ["a"]\n  env {\n    allow = ["*"]\n  }\n}\n')).message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:14: exec\.env\.allow\[0\]: /);
+    expect((await configError('exec {\n  command = ["a"]\n  env {\n    allow = ["*"]\n  }\n}\n')).message).toMatch(
+      /^\/etc\/sidecar\/sidecar\.hcl:4:14: exec\.env\.allow\[0\]: /,
+    );
   });
 });
 
@@ -128,11 +150,17 @@ describe('URLs with credentials', () => {
   });
 
   it('shows no token carried in the path (Slack, Discord, Teams webhooks), and keeps ordinary path words', () => {
-    expect(redactUrl('https://hooks.slack.com/services/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')).toBe('https://hooks.slack.com/services/T0123ABCD/B0123ABCD/[redacted]');
-    expect(redactUrl('https://discord.com/api/webhooks/123456789012345678/AbCdEf-GhIjKl_MnOpQr1234567890abcdefGHIJKL')).toBe('https://discord.com/api/webhooks/123456789012345678/[redacted]');
-    expect(redactUrl('https://x.webhook.office.com/webhookb2/6f1c8a52-9d3e-4b7a-8c21-5e0f9a7b3d14@0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/IncomingWebhook/0123456789abcdef0123456789abcdef/9a8b7c6d')).toBe(
-      'https://x.webhook.office.com/webhookb2/[redacted]/IncomingWebhook/[redacted]/9a8b7c6d',
+    expect(redactUrl('https://hooks.slack.com/services/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')).toBe(
+      'https://hooks.slack.com/services/T0123ABCD/B0123ABCD/[redacted]',
     );
+    expect(redactUrl('https://discord.com/api/webhooks/123456789012345678/AbCdEf-GhIjKl_MnOpQr1234567890abcdefGHIJKL')).toBe(
+      'https://discord.com/api/webhooks/123456789012345678/[redacted]',
+    );
+    expect(
+      redactUrl(
+        'https://x.webhook.office.com/webhookb2/6f1c8a52-9d3e-4b7a-8c21-5e0f9a7b3d14@0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/IncomingWebhook/0123456789abcdef0123456789abcdef/9a8b7c6d',
+      ),
+    ).toBe('https://x.webhook.office.com/webhookb2/[redacted]/IncomingWebhook/[redacted]/9a8b7c6d');
     expect(redactUrl('http://127.0.0.1:8080/api/v1/apps/my-service-name/reload')).toBe('http://127.0.0.1:8080/api/v1/apps/my-service-name/reload');
   });
 });
@@ -190,7 +218,9 @@ describe('unquoted values in HCL', () => {
     for (const token of ['AKIAIOSFODNN7EXAMPLE', 'hvs.CAESIabcdef-ghi_123', 'tok3n[0]']) {
       const error = await configError(`backend "vault" "main" {\n  auth "token" {\n    token = ${token}\n  }\n}\n`);
       expect(error.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
-      expect(error.message).toBe('/etc/sidecar/sidecar.hcl:3:13: an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes');
+      expect(error.message).toBe(
+        '/etc/sidecar/sidecar.hcl:3:13: an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes',
+      );
     }
   });
 

@@ -76,7 +76,10 @@ describe('encoding', () => {
     const dir = await makeTmpfsDir('config-utf8-');
     try {
       const file = join(dir, 'sidecar.hcl');
-      await writeFile(file, Buffer.concat([Buffer.from('template {\n  contents = "caf'), Buffer.from([0xe9]), Buffer.from('"\n  destination = "/dev/shm/x"\n}\n')]));
+      await writeFile(
+        file,
+        Buffer.concat([Buffer.from('template {\n  contents = "caf'), Buffer.from([0xe9]), Buffer.from('"\n  destination = "/dev/shm/x"\n}\n')]),
+      );
       await expect(loadConfig(file)).rejects.toThrow(`${file}:2:18: the config is not valid UTF-8 here`);
       await writeFile(file, template('"café \uFFFD"'));
       expect((await loadConfig(file)).templates[0]?.contents).toBe('café \uFFFD');
@@ -87,7 +90,9 @@ describe('encoding', () => {
 
   it('refuses a lone surrogate escape in JSON at its value, and reads a surrogate pair', async () => {
     const error = await configError('{"template": {"contents": "a\\uD800b", "destination": "/dev/shm/x"}}', JSON_FILE);
-    expect(error.message).toBe('/etc/sidecar/sidecar.json:1:27: invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)');
+    expect(error.message).toBe(
+      '/etc/sidecar/sidecar.json:1:27: invalid escape: a lone surrogate is not a character (write a character outside the BMP as one pair, or as itself)',
+    );
     expect(await contentsOf('{"template": {"contents": "\\uD83D\\uDE00", "destination": "/dev/shm/x"}}', JSON_FILE)).toBe('😀');
   });
 
@@ -98,7 +103,9 @@ describe('encoding', () => {
 
 describe('NUL characters', () => {
   it('refuses a raw NUL byte anywhere in the file, at its position', async () => {
-    expect((await configError('log_level = "info"\n  \0 template {}\n')).message).toBe('/etc/sidecar/sidecar.hcl:2:3: a NUL character is not allowed in a config (is this a binary file?)');
+    expect((await configError('log_level = "info"\n  \0 template {}\n')).message).toBe(
+      '/etc/sidecar/sidecar.hcl:2:3: a NUL character is not allowed in a config (is this a binary file?)',
+    );
     expect((await configError('{"log_level": "info",\n\0}', JSON_FILE)).message).toMatch(/sidecar\.json:2:1: a NUL character/);
   });
 
@@ -106,7 +113,9 @@ describe('NUL characters', () => {
     const error = await configError('template {\n  contents    = "x"\n  destination = "/dev/shm/a\\u0000b"\n}\n');
     expect(error.message).toBe('/etc/sidecar/sidecar.hcl:3:17: a NUL character (\\u0000) is allowed only in template contents');
     expect((await configError('notify "c" {\n  command = ["a", "b\\u0000"]\n}\n')).message).toMatch(/sidecar\.hcl:2:19: a NUL character/);
-    expect((await configError(JSON.stringify({ notify: { h: { http: { url: 'http://127.0.0.1/', headers: { 'x-a': 'b\u0000' } } } } }), JSON_FILE)).message).toMatch(/sidecar\.json:1:\d+: a NUL character/);
+    expect(
+      (await configError(JSON.stringify({ notify: { h: { http: { url: 'http://127.0.0.1/', headers: { 'x-a': 'b\u0000' } } } } }), JSON_FILE)).message,
+    ).toMatch(/sidecar\.json:1:\d+: a NUL character/);
     expect(await contentsOf(template('"a\\u0000b"'))).toBe('a\0b');
   });
 });
@@ -117,7 +126,9 @@ describe('deep nesting', () => {
   it(`refuses 100,000 nested HCL blocks, lists or objects with a located error, not a stack overflow`, async () => {
     const blocks = await configError(deepBlocks(100_000));
     expect(blocks.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
-    expect(blocks.message).toBe(`/etc/sidecar/sidecar.hcl:${MAX_NESTING + 1}:1: blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`);
+    expect(blocks.message).toBe(
+      `/etc/sidecar/sidecar.hcl:${MAX_NESTING + 1}:1: blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`,
+    );
     const lists = await configError(`x = ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
     expect(lists.message).toBe(`/etc/sidecar/sidecar.hcl:1:${5 + MAX_NESTING}: blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`);
     const objects = await configError(`x = ${'{a = '.repeat(100_000)}1${'}'.repeat(100_000)}\n`);

@@ -122,7 +122,12 @@ describe('config', () => {
 
   it('applies defaults when the config is nearly empty', async () => {
     const config = await parseConfig('', '/c.hcl');
-    expect(config).toMatchObject({ logLevel: 'info', logFormat: 'json', wait: { minMs: 0, maxMs: 0 }, retry: { attempts: 0, backoffMs: 250, maxBackoffMs: 60_000 } });
+    expect(config).toMatchObject({
+      logLevel: 'info',
+      logFormat: 'json',
+      wait: { minMs: 0, maxMs: 0 },
+      retry: { attempts: 0, backoffMs: 250, maxBackoffMs: 60_000 },
+    });
     expect(config.templates).toEqual([]);
   });
 
@@ -161,13 +166,17 @@ describe('config', () => {
 
   it('rejects duplicate attributes, blocks and backend names', async () => {
     expect((await configError('log_level = "info"\nlog_level = "debug"\n')).message).toContain('sidecar.hcl:2:1: "log_level" is already defined');
-    expect((await configError('backend "file" "a" {\n path = "x"\n}\nbackend "file" "a" {\n path = "y"\n}\n')).message).toContain('sidecar.hcl:4:16: duplicate block backend "file" "a"');
+    expect((await configError('backend "file" "a" {\n path = "x"\n}\nbackend "file" "a" {\n path = "y"\n}\n')).message).toContain(
+      'sidecar.hcl:4:16: duplicate block backend "file" "a"',
+    );
     expect((await configError('wait {\n}\nwait {\n}\n')).message).toContain('sidecar.hcl:3:1: wait[1]: block "wait" may appear only once');
   });
 
   it('rejects an unknown backend type, listing the known ones', async () => {
     const error = await configError('backend "vualt" "main" {\n}\n');
-    expect(error.message).toContain('sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file, vault, aws_secrets_manager, aws_ssm, azure_key_vault, ejson, gcp_secret_manager)');
+    expect(error.message).toContain(
+      'sidecar.hcl:1:9: unknown key "vualt" in backend types (known: file, vault, aws_secrets_manager, aws_ssm, azure_key_vault, ejson, gcp_secret_manager)',
+    );
   });
 
   it('rejects two templates writing the same destination, and a template with both source and contents', async () => {
@@ -186,7 +195,10 @@ describe('config', () => {
   });
 
   it('names the file when it cannot be read', async () => {
-    await expect(loadConfig('/nonexistent/sidecar.hcl')).rejects.toMatchObject({ code: 'SIDECAR_ERR_CONFIG_READ', message: expect.stringContaining('/nonexistent/sidecar.hcl') as unknown });
+    await expect(loadConfig('/nonexistent/sidecar.hcl')).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_CONFIG_READ',
+      message: expect.stringContaining('/nonexistent/sidecar.hcl') as unknown,
+    });
   });
 });
 
@@ -209,20 +221,38 @@ describe('vault backend config', () => {
     };
     expect(await auth('')).toEqual({ method: 'token', token: undefined, tokenFile: undefined });
     expect(await auth('auth "token" {\n token_file = "tok"\n}')).toEqual({ method: 'token', token: undefined, tokenFile: '/etc/s/tok' });
-    expect(await auth('auth "approle" {\n role_id = "r"\n secret_id_file = "sid"\n}')).toEqual({ method: 'approle', mount: 'approle', roleId: 'r', roleIdFile: undefined, secretIdFile: '/etc/s/sid' });
-    expect(await auth('auth "jwt" {\n role = "r"\n jwt_file = "/run/jwt"\n mount = "oidc"\n}')).toEqual({ method: 'jwt', mount: 'oidc', role: 'r', jwtFile: '/run/jwt' });
-    expect(await auth('auth "kubernetes" {\n role = "r"\n}')).toEqual({ method: 'kubernetes', mount: 'kubernetes', role: 'r', jwtFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+    expect(await auth('auth "approle" {\n role_id = "r"\n secret_id_file = "sid"\n}')).toEqual({
+      method: 'approle',
+      mount: 'approle',
+      roleId: 'r',
+      roleIdFile: undefined,
+      secretIdFile: '/etc/s/sid',
+    });
+    expect(await auth('auth "jwt" {\n role = "r"\n jwt_file = "/run/jwt"\n mount = "oidc"\n}')).toEqual({
+      method: 'jwt',
+      mount: 'oidc',
+      role: 'r',
+      jwtFile: '/run/jwt',
+    });
+    expect(await auth('auth "kubernetes" {\n role = "r"\n}')).toEqual({
+      method: 'kubernetes',
+      mount: 'kubernetes',
+      role: 'r',
+      jwtFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    });
   });
 
   it('takes a lease renewal threshold between 0.1 and 0.95, two thirds by default', async () => {
-    const threshold = async (line: string) => ((await parseConfig(`backend "vault" "v" {\n${line}\n}\n`, '/c.hcl')).backends[0] as { leaseRenewalThreshold: number }).leaseRenewalThreshold;
+    const threshold = async (line: string) =>
+      ((await parseConfig(`backend "vault" "v" {\n${line}\n}\n`, '/c.hcl')).backends[0] as { leaseRenewalThreshold: number }).leaseRenewalThreshold;
     expect(await threshold('')).toBeCloseTo(2 / 3);
     expect(await threshold('lease_renewal_threshold = 0.5')).toBe(0.5);
     await expect(threshold('lease_renewal_threshold = 1')).rejects.toThrow(/lease_renewal_threshold/);
   });
 
   it('takes request_timeout for AWS and Azure backends, 30 s by default, and refuses 0', async () => {
-    const timeout = async (block: string, line: string) => ((await parseConfig(`backend ${block} {\n${line}\n}\n`, '/c.hcl')).backends[0] as { requestTimeoutMs: number }).requestTimeoutMs;
+    const timeout = async (block: string, line: string) =>
+      ((await parseConfig(`backend ${block} {\n${line}\n}\n`, '/c.hcl')).backends[0] as { requestTimeoutMs: number }).requestTimeoutMs;
     const azure = 'vault_url = "https://kv.vault.azure.net"';
     expect(await timeout('"aws_secrets_manager" "sm"', '')).toBe(30_000);
     expect(await timeout('"aws_ssm" "p"', 'request_timeout = "5s"')).toBe(5_000);
@@ -232,9 +262,14 @@ describe('vault backend config', () => {
   });
 
   it('rejects two auth methods, an approle without a role id, and a bad address', async () => {
-    await expect(parseConfig('backend "vault" "v" {\n auth "token" {\n }\n auth "approle" {\n role_id = "r"\n }\n}\n', '/c.hcl')).rejects.toThrow(/backend\.vault\.v\.auth: one auth method per backend \(found token, approle\)/);
-    await expect(parseConfig('backend "vault" "v" {\n auth "approle" {\n secret_id_file = "s"\n }\n}\n', '/c.hcl')).rejects.toThrow(/approle needs exactly one of "role_id" or "role_id_file"/);
-    await expect(parseConfig('backend "vault" "v" {\n address = "vault:8200"\n}\n', '/c.hcl')).rejects.toThrow(/\/c\.hcl:2:12: backend\.vault\.v\.address: expected an http/);
+    await expect(parseConfig('backend "vault" "v" {\n auth "token" {\n }\n auth "approle" {\n role_id = "r"\n }\n}\n', '/c.hcl')).rejects.toThrow(
+      /backend\.vault\.v\.auth: one auth method per backend \(found token, approle\)/,
+    );
+    await expect(parseConfig('backend "vault" "v" {\n auth "approle" {\n secret_id_file = "s"\n }\n}\n', '/c.hcl')).rejects.toThrow(
+      /approle needs exactly one of "role_id" or "role_id_file"/,
+    );
+    await expect(parseConfig('backend "vault" "v" {\n address = "vault:8200"\n}\n', '/c.hcl')).rejects.toThrow(
+      /\/c\.hcl:2:12: backend\.vault\.v\.address: expected an http/,
+    );
   });
 });
-

@@ -81,7 +81,10 @@ describe('writes into a directory swapped while running', () => {
     expect((await writeAtomically(request(destination, bytes))).outcome).toBe('written');
     expect([...readFileSync(destination)]).toEqual([...bytes]);
     shared.flip();
-    await expect(writeAtomically(request(destination, 'secret'))).rejects.toMatchObject({ code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR', message: expect.stringContaining('not tmpfs or ramfs') as unknown });
+    await expect(writeAtomically(request(destination, 'secret'))).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR',
+      message: expect.stringContaining('not tmpfs or ramfs') as unknown,
+    });
     expect(readdirSync(onDisk)).toEqual([]);
   });
 

@@ -18,7 +18,11 @@ describe('ejson backend and its abort signal', () => {
     const fifo = join(dir, 'secrets.ejson');
     // A FIFO with no writer: reading it blocks, as a hung network mount does.
     execFileSync('mkfifo', [fifo]);
-    const backend = new EjsonBackend({ type: 'ejson', name: 'enc', path: fifo, keyDir: dir, keyFile: undefined, pollIntervalMs: undefined }, {}, createSilentLogger());
+    const backend = new EjsonBackend(
+      { type: 'ejson', name: 'enc', path: fifo, keyDir: dir, keyFile: undefined, pollIntervalMs: undefined },
+      {},
+      createSilentLogger(),
+    );
     const controller = new AbortController();
     const fetching = backend.fetch('db', { signal: controller.signal });
     controller.abort(new Error('once --timeout'));

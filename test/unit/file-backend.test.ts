@@ -15,7 +15,24 @@ let backend: FileBackend | undefined;
 let capture: LogCapture;
 
 /** Every secret value this file handles; none may reach the backend's log. */
-const SECRET_VALUES = ['json-pw-1', 'json-key-2', 'yaml-pw-3', 'yaml-tok-4', 'leaky-value-5', 'leaky-yaml-6', 'dir-pw-7', 'outside-secret', 'k8s-old-8', 'k8s-new-9', 'before-10', 'after-11', 'burst-0', 'burst-1', 'burst-2', 'burst-3'];
+const SECRET_VALUES = [
+  'json-pw-1',
+  'json-key-2',
+  'yaml-pw-3',
+  'yaml-tok-4',
+  'leaky-value-5',
+  'leaky-yaml-6',
+  'dir-pw-7',
+  'outside-secret',
+  'k8s-old-8',
+  'k8s-new-9',
+  'before-10',
+  'after-11',
+  'burst-0',
+  'burst-1',
+  'burst-2',
+  'burst-3',
+];
 
 afterEach(async () => {
   for (const value of SECRET_VALUES) expect(capture.text).not.toContain(value);
@@ -27,7 +44,10 @@ afterEach(async () => {
 
 function open(path: string, extra: Partial<FileBackendConfig> = {}): FileBackend {
   capture = new LogCapture();
-  backend = new FileBackend({ type: 'file', name: 'local', path, format: undefined, pollIntervalMs: undefined, ...extra }, createLogger({ level: 'debug', format: 'json', stream: capture }));
+  backend = new FileBackend(
+    { type: 'file', name: 'local', path, format: undefined, pollIntervalMs: undefined, ...extra },
+    createLogger({ level: 'debug', format: 'json', stream: capture }),
+  );
   return backend;
 }
 
@@ -65,22 +85,39 @@ describe('file backend', () => {
     dir = await makeTmpfsDir();
     const file = join(dir, 'secrets.json');
     await writeFile(file, '{\n  "db": "leaky-value-5",\n  oops\n}');
-    const error = await open(file).fetch('db', context).catch((e: unknown) => e);
+    const error = await open(file)
+      .fetch('db', context)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false, message: expect.stringContaining('(line 3, column 3)') as unknown });
     expect((error as Error).message).not.toContain('leaky-value-5');
     const yamlFile = join(dir, 'bad.yaml');
     await writeFile(yamlFile, 'a: "leaky-yaml-6\nb: [\n');
-    const yamlError = await open(yamlFile).fetch('a', context).catch((e: unknown) => e);
-    expect(yamlError).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', message: expect.stringMatching(/not valid YAML \(line \d+, column \d+\)/) as unknown });
+    const yamlError = await open(yamlFile)
+      .fetch('a', context)
+      .catch((e: unknown) => e);
+    expect(yamlError).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      message: expect.stringMatching(/not valid YAML \(line \d+, column \d+\)/) as unknown,
+    });
     expect((yamlError as Error).message).not.toContain('leaky-yaml-6');
   });
 
   it('asks for a format it cannot guess, and reports a missing source as not found', async () => {
     dir = await makeTmpfsDir();
     await writeFile(join(dir, 'secrets.txt'), '{}');
-    await expect(open(join(dir, 'secrets.txt')).fetch('a', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', hint: expect.stringContaining('format') as unknown });
-    expect((await open(join(dir, 'secrets.txt'), { format: 'json' }).fetch('a', context).catch((e: unknown) => e)) as object).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND' });
-    await expect(open(join(dir, 'absent.json')).fetch('a', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', message: expect.stringContaining('does not exist') as unknown });
+    await expect(open(join(dir, 'secrets.txt')).fetch('a', context)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      hint: expect.stringContaining('format') as unknown,
+    });
+    expect(
+      (await open(join(dir, 'secrets.txt'), { format: 'json' })
+        .fetch('a', context)
+        .catch((e: unknown) => e)) as object,
+    ).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND' });
+    await expect(open(join(dir, 'absent.json')).fetch('a', context)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_NOT_FOUND',
+      message: expect.stringContaining('does not exist') as unknown,
+    });
   });
 
   it('reads a directory with one file per secret, parsing .json and .yaml entries', async () => {

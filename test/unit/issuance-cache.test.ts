@@ -26,7 +26,9 @@ describe('issuance cache', () => {
 
   it('refuses a directory that is not on tmpfs: it would put private keys on disk', async () => {
     dir = await makeDiskDir();
-    await expect(new IssuanceCache(dir, 'main', writeFileAtomically).put('pki/issue/web', ENTRY)).rejects.toMatchObject({ code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR' });
+    await expect(new IssuanceCache(dir, 'main', writeFileAtomically).put('pki/issue/web', ENTRY)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_OUTPUT_UNSAFE_DIR',
+    });
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -21,7 +21,10 @@ afterEach(async () => {
 
 function open(path: string): FileBackend {
   capture = new LogCapture();
-  backend = new FileBackend({ type: 'file', name: 'local', path, format: undefined, pollIntervalMs: undefined }, createLogger({ level: 'debug', format: 'json', stream: capture }));
+  backend = new FileBackend(
+    { type: 'file', name: 'local', path, format: undefined, pollIntervalMs: undefined },
+    createLogger({ level: 'debug', format: 'json', stream: capture }),
+  );
   return backend;
 }
 
@@ -30,7 +33,11 @@ describe('local sources: permanent errors and bytes', () => {
     dir = await makeTmpfsDir();
     const file = join(dir, 'secrets.yaml');
     await writeFile(file, 'a: yaml-secret-1\nb: 2\n\n\na: 3\n');
-    await expect(open(file).fetch('a', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false, message: expect.stringContaining('not valid YAML (line 5, column 1)') as unknown });
+    await expect(open(file).fetch('a', context)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      retryable: false,
+      message: expect.stringContaining('not valid YAML (line 5, column 1)') as unknown,
+    });
     await writeFile(file, 'a: 1\nb:\n  c: [1, 2\n  d: 3\n');
     await expect(open(file).fetch('a', context)).rejects.toMatchObject({ message: expect.stringContaining('(line 4, column') as unknown });
   });
@@ -38,7 +45,11 @@ describe('local sources: permanent errors and bytes', () => {
   it('does not retry a directory where a secret file should be', async () => {
     dir = await makeTmpfsDir();
     await mkdir(join(dir, 'tls.key'));
-    await expect(open(dir).fetch('tls.key', context)).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false, message: expect.stringContaining('is a directory') as unknown });
+    await expect(open(dir).fetch('tls.key', context)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_MALFORMED',
+      retryable: false,
+      message: expect.stringContaining('is a directory') as unknown,
+    });
   });
 
   it('hands a binary file of a secret directory over as bytes, and a text file as text', async () => {

@@ -36,7 +36,9 @@ describe('secret wrapper and log redaction', () => {
 
   it('scrubs a short leaf only where it stands alone, so the wording around it neither garbles nor spells it out', () => {
     const leaves = secretLeaves({ a: 'v', b: 'on', c: 'x.y' });
-    expect(scrubSecrets('invalid secret reference "v": expected one on "x.y" (xay)', leaves)).toBe('invalid secret reference "[redacted]": expected one [redacted] "[redacted]" (xay)');
+    expect(scrubSecrets('invalid secret reference "v": expected one on "x.y" (xay)', leaves)).toBe(
+      'invalid secret reference "[redacted]": expected one [redacted] "[redacted]" (xay)',
+    );
     expect(scrubSecrets('environment ÿv', secretLeaves('v'))).toBe('environment ÿv');
   });
 });

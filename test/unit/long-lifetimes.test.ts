@@ -16,7 +16,11 @@ function certificateIssuer(validityMs: number): SecretBackend & { issued: number
     issued: 0,
     fetch(): Promise<FetchedSecret> {
       issuer.issued++;
-      return Promise.resolve({ value: new Sealed('certificate'), version: `serial-${issuer.issued}`, lifetime: { kind: 'expiry', expiresAt: Date.now() + validityMs } });
+      return Promise.resolve({
+        value: new Sealed('certificate'),
+        version: `serial-${issuer.issued}`,
+        lifetime: { kind: 'expiry', expiresAt: Date.now() + validityMs },
+      });
     },
     close: () => Promise.resolve(),
   };

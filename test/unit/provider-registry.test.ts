@@ -7,11 +7,14 @@ import { configError } from '../support/config-error.js';
 
 const BACKENDS = new URL('../../src/backends/', import.meta.url);
 
-const isDescriptor = (value: unknown): value is AnyProvider => typeof value === 'object' && value !== null && 'type' in value && 'schema' in value && 'open' in value;
+const isDescriptor = (value: unknown): value is AnyProvider =>
+  typeof value === 'object' && value !== null && 'type' in value && 'schema' in value && 'open' in value;
 
 describe('the provider registry', () => {
   it('lists every descriptor that a provider folder exports, once', async () => {
-    const folders = readdirSync(BACKENDS, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(BACKENDS, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.length).toBeGreaterThanOrEqual(5);
     const exported: AnyProvider[] = [];
     for (const folder of folders) {
@@ -29,12 +32,18 @@ describe('the provider registry', () => {
   });
 
   it('keeps a backend name unique across every type, with the location of the second use', async () => {
-    const error = await configError('backend "file" "shared" {\n  path = "s.json"\n}\nbackend "ejson" "shared" {\n  path = "s.ejson"\n}\n', '/etc/sidecar/sidecar.hcl');
+    const error = await configError(
+      'backend "file" "shared" {\n  path = "s.json"\n}\nbackend "ejson" "shared" {\n  path = "s.ejson"\n}\n',
+      '/etc/sidecar/sidecar.hcl',
+    );
     expect(error.message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.ejson\.shared: backend name "shared" is already used by a file backend/);
   });
 
   it("resolves each block through its provider, relative paths against the config's directory", async () => {
-    const config = await parseConfig('backend "file" "f" {\n  path = "s.json"\n}\nbackend "ejson" "e" {\n  path = "s.ejson"\n  key_dir = "keys"\n}\n', '/etc/sidecar/sidecar.hcl');
+    const config = await parseConfig(
+      'backend "file" "f" {\n  path = "s.json"\n}\nbackend "ejson" "e" {\n  path = "s.ejson"\n  key_dir = "keys"\n}\n',
+      '/etc/sidecar/sidecar.hcl',
+    );
     expect(config.backends).toEqual([
       { type: 'file', name: 'f', path: '/etc/sidecar/s.json', format: undefined, pollIntervalMs: undefined },
       { type: 'ejson', name: 'e', path: '/etc/sidecar/s.ejson', keyDir: '/etc/sidecar/keys', keyFile: undefined, pollIntervalMs: undefined },

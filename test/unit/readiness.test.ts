@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { SidecarEvent } from '../../src/events.js';
 import { Readiness } from '../../src/observe/readiness.js';
 
-const fetch = (path: string, outcome: 'ok' | 'error'): SidecarEvent => ({ kind: 'audit', record: { event: 'secret.fetch', backend: 'main', path, outcome, durationMs: 1 } });
+const fetch = (path: string, outcome: 'ok' | 'error'): SidecarEvent => ({
+  kind: 'audit',
+  record: { event: 'secret.fetch', backend: 'main', path, outcome, durationMs: 1 },
+});
 
 describe('readiness', () => {
   it('is ready once rendered, rides out a failure shorter than the grace, and not one longer', () => {
@@ -38,10 +41,16 @@ describe('readiness', () => {
     let now = 0;
     const readiness = new Readiness(100, () => now);
     readiness.markRendered();
-    const lookup = (outcome: 'ok' | 'error'): SidecarEvent => ({ kind: 'audit', record: { event: 'auth.lookup', backend: 'main', path: 'auth/token/lookup-self', outcome, durationMs: 1 } });
+    const lookup = (outcome: 'ok' | 'error'): SidecarEvent => ({
+      kind: 'audit',
+      record: { event: 'auth.lookup', backend: 'main', path: 'auth/token/lookup-self', outcome, durationMs: 1 },
+    });
     readiness.observe(lookup('error'));
     now = 200;
-    expect(readiness.state(new Set(['main:secret/a']))).toEqual({ ready: false, reasons: ['main:auth/token/lookup-self has been failing for 0s: the token is not renewed until it answers'] });
+    expect(readiness.state(new Set(['main:secret/a']))).toEqual({
+      ready: false,
+      reasons: ['main:auth/token/lookup-self has been failing for 0s: the token is not renewed until it answers'],
+    });
     readiness.observe(lookup('ok'));
     expect(readiness.state(new Set(['main:secret/a'])).ready).toBe(true);
     readiness.observe(lookup('error'));

@@ -42,11 +42,17 @@ describe('refresh schedule', () => {
     // 30 s lease: two thirds (20 s) leaves 10 s; the margin asks for 15 s, so renew at 15 s.
     expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 30_000, renewable: true }, T0, 0, policy)).toEqual({ action: 'renew', at: T0 + 15_000 });
     // A long lease is already replaced well ahead: the margin changes nothing.
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 3_600_000, renewable: true, maxExpiresAt: T0 + 3_600_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 2_400_000 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 3_600_000, renewable: true, maxExpiresAt: T0 + 3_600_000 }, T0, 0, policy)).toEqual({
+      action: 'refetch',
+      at: T0 + 2_400_000,
+    });
     // A certificate valid 20 s: the margin would mean 5 s; half its life (10 s) is the earliest.
     expect(planRefresh({ kind: 'expiry', expiresAt: T0 + 20_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 10_000 });
     // Renewals stopped extending it and only the margin is left: replace it now.
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 12_000, renewable: true, maxExpiresAt: T0 + 12_000 }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 12_000, renewable: true, maxExpiresAt: T0 + 12_000 }, T0, 0, policy)).toEqual({
+      action: 'refetch',
+      at: T0,
+    });
     // A never-renewable lease: 95% would leave 3 s; the margin brings it to 45 s of 60 s.
     expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 60_000, renewable: false }, T0, 0, policy)).toEqual({ action: 'refetch', at: T0 + 45_000 });
   });
@@ -54,12 +60,22 @@ describe('refresh schedule', () => {
   it('replaces a lease whose max TTL is shorter than twice the margin at half its whole life, not at every renewal', () => {
     const policy = { fraction: 2 / 3, jitter: 0, marginMs: 11_000 };
     // Issued at T0, max TTL 8.5 s, found out at the first renewal (1.5 s in): half its life, not at once.
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500, issuedAt: T0 }, T0 + 1_500, 0, policy)).toEqual({ action: 'refetch', at: T0 + 4_250 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500, issuedAt: T0 }, T0 + 1_500, 0, policy)).toEqual({
+      action: 'refetch',
+      at: T0 + 4_250,
+    });
     // Without the floor that would be at once, and again at every first renewal of each new lease.
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500 }, T0 + 1_500, 0, policy)).toEqual({ action: 'refetch', at: T0 + 1_500 });
+    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 7_000, renewable: true, maxExpiresAt: T0 + 8_500 }, T0 + 1_500, 0, policy)).toEqual({
+      action: 'refetch',
+      at: T0 + 1_500,
+    });
     // A max TTL long enough for the margin: replaced the margin before the end.
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 11_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 29_000, 0, policy)).toEqual({ action: 'refetch', at: T0 + 29_000 });
-    expect(planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 20_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 20_000, 0, policy)).toEqual({ action: 'refetch', at: T0 + 29_000 });
+    expect(
+      planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 11_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 29_000, 0, policy),
+    ).toEqual({ action: 'refetch', at: T0 + 29_000 });
+    expect(
+      planRefresh({ kind: 'lease', leaseId: 'l', ttlMs: 20_000, renewable: true, maxExpiresAt: T0 + 40_000, issuedAt: T0 }, T0 + 20_000, 0, policy),
+    ).toEqual({ action: 'refetch', at: T0 + 29_000 });
   });
 
   it('re-fetches an expiring secret after two thirds of the time it has left', () => {

@@ -26,7 +26,8 @@ afterEach(async () => {
 describe('process targets', () => {
   it('finds processes by their command line, like pgrep -f, never itself', async () => {
     dir = await makeTmpfsDir();
-    const proc = (pid: number, argv: string[]) => mkdir(join(dir ?? '', String(pid)), { recursive: true }).then(() => writeFile(join(dir ?? '', String(pid), 'cmdline'), argv.join('\0') + '\0'));
+    const proc = (pid: number, argv: string[]) =>
+      mkdir(join(dir ?? '', String(pid)), { recursive: true }).then(() => writeFile(join(dir ?? '', String(pid), 'cmdline'), argv.join('\0') + '\0'));
     await proc(10, ['nginx: master process nginx', '-g', 'daemon off;']);
     await proc(11, ['nginx: worker process']);
     await proc(12, ['node', 'server.js']);
@@ -48,14 +49,23 @@ describe('process targets', () => {
 
   it('maps a vanished process to a retryable error', () => {
     // Above the kernel's largest pid: never a live process.
-    expect(() => sendSignal(4_194_305, 'SIGHUP', 'notify "x"')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RELOAD_TARGET_MISSING', retryable: true }) as Error);
+    expect(() => sendSignal(4_194_305, 'SIGHUP', 'notify "x"')).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_RELOAD_TARGET_MISSING', retryable: true }) as Error,
+    );
   });
 
   it('maps a forbidden signal to a clear, non-retryable error (run as an unprivileged user)', async () => {
     expect(process.getuid?.(), 'this test needs root to run a probe as the nobody user').toBe(0);
     // The probe loads the module, bundled, from a world-readable directory: the checkout may not be readable by nobody.
     dir = await makeTmpfsDir();
-    await build({ entryPoints: [join(REPO_ROOT, 'src/reload/process-signal.ts')], bundle: true, format: 'esm', platform: 'node', outfile: join(dir, 'process-signal.mjs'), logLevel: 'error' });
+    await build({
+      entryPoints: [join(REPO_ROOT, 'src/reload/process-signal.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      outfile: join(dir, 'process-signal.mjs'),
+      logLevel: 'error',
+    });
     await chmod(dir, 0o755);
     await chmod(join(dir, 'process-signal.mjs'), 0o644);
     const probe = `import('${join(dir, 'process-signal.mjs')}').then((m) => { try { m.sendSignal(${process.pid}, 'SIGHUP', 'notify "app"'); console.log('sent'); } catch (e) { console.log(JSON.stringify({ code: e.code, retryable: e.retryable, message: e.message, hint: e.hint })); } })`;
@@ -102,7 +112,10 @@ describe('http hook', () => {
     const url = await serve(() => undefined);
     await new Promise((resolve) => server?.close(resolve));
     server = undefined;
-    await expect(callHttpHook(hook(url), 'notify "p"')).rejects.toMatchObject({ code: 'SIDECAR_ERR_RELOAD_FAILED', message: expect.stringContaining('ECONNREFUSED') as unknown });
+    await expect(callHttpHook(hook(url), 'notify "p"')).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_RELOAD_FAILED',
+      message: expect.stringContaining('ECONNREFUSED') as unknown,
+    });
   });
 });
 

@@ -70,8 +70,10 @@ function until(done: (records: readonly AuditRecord[]) => boolean): Promise<void
   });
 }
 
-const notified = (target: string) => (records: readonly AuditRecord[]) => records.filter((r) => r.event === 'reload.notify' && r.target === target && r.outcome === 'ok').length;
-const written = (name: string) => (records: readonly AuditRecord[]) => records.filter((r) => r.event === 'template.render' && r.destination.endsWith(`/${name}`) && r.result === 'written').length;
+const notified = (target: string) => (records: readonly AuditRecord[]) =>
+  records.filter((r) => r.event === 'reload.notify' && r.target === target && r.outcome === 'ok').length;
+const written = (name: string) => (records: readonly AuditRecord[]) =>
+  records.filter((r) => r.event === 'template.render' && r.destination.endsWith(`/${name}`) && r.result === 'written').length;
 
 function template(name: string, contents: string, notify: string): string {
   return `template {\n  contents = ${JSON.stringify(contents)}\n  destination = "${join(dir, name)}"\n  notify = ["${notify}"]\n}\n`;
@@ -124,7 +126,12 @@ describe('daemon, session, template runners and watcher in process', () => {
     const before = calls.length;
     backends.get('fake').change({ a: 'a2', b: 'b2', c: 'c2' });
     await until((r) => written('a')(r) === 2 && written('b')(r) === 2 && written('c')(r) === 2 && notified('app')(r) >= 2);
-    expect(calls.slice(before).filter((c) => c.target === 'app').map((c) => c.files)).toEqual([{ a: 'a2', b: 'b2', c: 'c2' }]);
+    expect(
+      calls
+        .slice(before)
+        .filter((c) => c.target === 'app')
+        .map((c) => c.files),
+    ).toEqual([{ a: 'a2', b: 'b2', c: 'c2' }]);
   });
 
   it('renders and notifies the other templates while one keeps failing', async () => {

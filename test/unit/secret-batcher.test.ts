@@ -11,7 +11,9 @@ describe('secret batcher', () => {
       calls.push(ids);
       const missing = ids.filter((id) => id === 'gone');
       return Promise.resolve({
-        values: ids.filter((id) => id !== 'gone').map((id) => ({ name: id, arn: `arn:${id}`, versionId: `v-${id}`, secretString: `value-${id}`, secretBinary: undefined })),
+        values: ids
+          .filter((id) => id !== 'gone')
+          .map((id) => ({ name: id, arn: `arn:${id}`, versionId: `v-${id}`, secretString: `value-${id}`, secretBinary: undefined })),
         errors: new Map(missing.map((id) => [id, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${id}: not found`)])),
       });
     });
@@ -26,7 +28,9 @@ describe('secret batcher', () => {
   it('rejects every caller of a batch that failed as a whole, and starts fresh for the next turn', async () => {
     let fail = true;
     const batcher = new SecretBatcher((ids): Promise<BatchAnswer> =>
-      fail ? Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'throttled')) : Promise.resolve({ values: ids.map((id) => ({ name: id, versionId: '1', secretString: 'x', secretBinary: undefined })), errors: new Map() }),
+      fail
+        ? Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', 'throttled'))
+        : Promise.resolve({ values: ids.map((id) => ({ name: id, versionId: '1', secretString: 'x', secretBinary: undefined })), errors: new Map() }),
     );
     await expect(Promise.all([batcher.get('a', live), batcher.get('b', live)])).rejects.toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE' });
     fail = false;
@@ -42,7 +46,13 @@ describe('secret batcher', () => {
     await new Promise((resolve) => setImmediate(resolve));
     leaving.abort(new SidecarError('SIDECAR_ERR_TIMEOUT', 'once did not finish'));
     await expect(gone).rejects.toMatchObject({ code: 'SIDECAR_ERR_TIMEOUT' });
-    answer({ values: [{ name: 'a', versionId: '1', secretString: 'x', secretBinary: undefined }, { name: 'b', versionId: '1', secretString: 'y', secretBinary: undefined }], errors: new Map() });
+    answer({
+      values: [
+        { name: 'a', versionId: '1', secretString: 'x', secretBinary: undefined },
+        { name: 'b', versionId: '1', secretString: 'y', secretBinary: undefined },
+      ],
+      errors: new Map(),
+    });
     await expect(staying).resolves.toMatchObject({ secretString: 'y' });
   });
 });

@@ -117,7 +117,10 @@ describe('secret view', () => {
   });
 
   it('re-fetches an expiring secret on schedule in run mode', async () => {
-    const backend = scriptedBackend([() => ok(VALUE, 'v1', { kind: 'expiry', expiresAt: Date.now() + 30_000 }), () => ok(VALUE, 'v2', { kind: 'until-changed' })]);
+    const backend = scriptedBackend([
+      () => ok(VALUE, 'v1', { kind: 'expiry', expiresAt: Date.now() + 30_000 }),
+      () => ok(VALUE, 'v2', { kind: 'until-changed' }),
+    ]);
     const { view, onUpdate } = makeView(backend, new LogCapture());
     await view.start();
     await vi.advanceTimersByTimeAsync(19_999);
@@ -130,7 +133,10 @@ describe('secret view', () => {
 
   it('checks a polled secret just after its scheduled rotation instead of waiting out the interval', async () => {
     const rotationDue = Date.now() + 40_000;
-    const backend = scriptedBackend([() => ok(VALUE, 'v1', { kind: 'poll', intervalMs: 300_000, checkAt: rotationDue + 15_000 }), () => ok('rotated', 'v2', { kind: 'poll', intervalMs: 300_000 })]);
+    const backend = scriptedBackend([
+      () => ok(VALUE, 'v1', { kind: 'poll', intervalMs: 300_000, checkAt: rotationDue + 15_000 }),
+      () => ok('rotated', 'v2', { kind: 'poll', intervalMs: 300_000 }),
+    ]);
     const { view, onUpdate } = makeView(backend, new LogCapture());
     await view.start();
     await vi.advanceTimersByTimeAsync(54_999);

@@ -104,9 +104,15 @@ describe('values derived from secrets (class 1)', () => {
 
   it('keeps the original literal through helper chains (trim, default, base64) and nested references', () => {
     const encoded = Buffer.from(`local:${POINTED}-b`).toString('base64');
-    const { passes } = drive(`{{secret (trim (secret "local:padded"))}} {{secret (base64Decode (secret "local:b64"))}} {{secret (default (secret "local:pointer") "local:x")}}`, {}, { ...SECRETS, 'local:b64': encoded });
+    const { passes } = drive(
+      `{{secret (trim (secret "local:padded"))}} {{secret (base64Decode (secret "local:b64"))}} {{secret (default (secret "local:pointer") "local:x")}}`,
+      {},
+      { ...SECRETS, 'local:b64': encoded },
+    );
     const labels = missingRefs(passes[1]).map((r) => r.label);
-    expect(labels).toEqual(expect.arrayContaining(['local:[derived from local:padded]', 'local:[derived from local:b64]', 'local:[derived from local:pointer]']));
+    expect(labels).toEqual(
+      expect.arrayContaining(['local:[derived from local:padded]', 'local:[derived from local:b64]', 'local:[derived from local:pointer]']),
+    );
     expectNone(labels.join(' '));
   });
 
@@ -125,13 +131,21 @@ describe('values derived from secrets (class 1)', () => {
   });
 
   it('does not fetch with a fallback standing in for a lookup into a secret not fetched yet', () => {
-    const { store, text } = drive('{{secret "local:optional" cn=(default (lookup (secret "local:db") "user") "fallback")}}', {}, { ...SECRETS, 'local:optional?cn=app': 'v' });
+    const { store, text } = drive(
+      '{{secret "local:optional" cn=(default (lookup (secret "local:db") "user") "fallback")}}',
+      {},
+      { ...SECRETS, 'local:optional?cn=app': 'v' },
+    );
     expect(text).toBe('v');
     expect(store.asked).not.toContain('local:optional?cn=fallback');
   });
 
   it('computes references from masked values in a dry run, and masks the result under its label', () => {
-    const { text, store } = drive('{{secret (secret "local:p4")}}', { mask: true }, { ...SECRETS, 'local:p4': `local:${POINTED}`, [`local:${POINTED}`]: 'present' });
+    const { text, store } = drive(
+      '{{secret (secret "local:p4")}}',
+      { mask: true },
+      { ...SECRETS, 'local:p4': `local:${POINTED}`, [`local:${POINTED}`]: 'present' },
+    );
     expect(text).toBe('<masked:[derived from local:p4]>');
     expect(store.asked).toContain(`local:${POINTED}`);
   });
@@ -147,7 +161,12 @@ describe('values derived from secrets (class 1)', () => {
   });
 
   it('keeps derived text out of errors: an invalid computed reference, a helper message, an env name', () => {
-    for (const source of ['{{secret (secret "local:notaref")}}', '{{secret (trim (secret "local:notaref"))}}', '{{env (trim (secret "local:notaref"))}}', '{{secret "local:y?a=b" z=(secret "local:tok")}}']) {
+    for (const source of [
+      '{{secret (secret "local:notaref")}}',
+      '{{secret (trim (secret "local:notaref"))}}',
+      '{{env (trim (secret "local:notaref"))}}',
+      '{{secret "local:y?a=b" z=(secret "local:tok")}}',
+    ]) {
       const error = failure(source);
       expectNone(`${error.message} ${error.hint ?? ''}`);
     }
@@ -169,8 +188,13 @@ describe('values derived from secrets (class 1)', () => {
       expect(error.message, source).not.toMatch(new RegExp(`env "(${ch.replace(/[^\w]/g, '\\$&')}|${TOKEN.length})"`));
     }
     // In a reference's arguments, which the audit record and metric labels show.
-    const { passes } = drive(`{{secret "vault:db" c=(lookup (secret "local:tok") ${index})}}{{#with (secret "local:tok")}}{{secret "vault:kv" d=this.[${index}] n=this.length}}{{/with}}`);
-    const labels = passes.flatMap((p) => missingRefs(p)).map((r) => r.label).filter((l) => l.startsWith('vault:'));
+    const { passes } = drive(
+      `{{secret "vault:db" c=(lookup (secret "local:tok") ${index})}}{{#with (secret "local:tok")}}{{secret "vault:kv" d=this.[${index}] n=this.length}}{{/with}}`,
+    );
+    const labels = passes
+      .flatMap((p) => missingRefs(p))
+      .map((r) => r.label)
+      .filter((l) => l.startsWith('vault:'));
     expect(labels).toEqual(['vault:db?c=[derived from local:tok]', 'vault:kv?d=[derived from local:tok]&n=[derived from local:tok]']);
   });
 });
@@ -201,13 +225,22 @@ describe('internal state is out of reach (class 2)', () => {
 describe('bounded work (class 9)', () => {
   const list = Array.from({ length: 3000 }, (_, i) => i);
   const render = (source: string, value: unknown, maxBytes = 1024 * 1024) =>
-    renderTemplate(compileTemplate('t.hbs', source, false, maxBytes), { store: { lookup: () => ({ status: 'ready', value }) }, mask: false, errorOnMissingKey: false, env: {}, envAllow: [] });
+    renderTemplate(compileTemplate('t.hbs', source, false, maxBytes), {
+      store: { lookup: () => ({ status: 'ready', value }) },
+      mask: false,
+      errorOnMissingKey: false,
+      env: {},
+      envAllow: [],
+    });
 
   it('stops nested loops that produce nothing with a coded budget error', () => {
     // 3,000 × 3,000 iterations writing nothing: the size cap never sees them.
     for (const body of ['', '{{#if this}}{{/if}}', '{{trim "a"}}']) {
       expect(() => render(`{{#each (secret "x:l")}}{{#each (secret "x:l")}}${body}{{/each}}{{/each}}`, list)).toThrow(
-        expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET', message: expect.stringMatching(/^template "t\.hbs" does more work than a render may/) as unknown }) as Error,
+        expect.objectContaining({
+          code: 'SIDECAR_ERR_RENDER_BUDGET',
+          message: expect.stringMatching(/^template "t\.hbs" does more work than a render may/) as unknown,
+        }) as Error,
       );
     }
   });
@@ -227,7 +260,10 @@ describe('bounded work (class 9)', () => {
     try {
       const entries = Array.from({ length: 10_000 }, (_, i) => `n${i}`);
       expect(() => render('{{#each (secret "x:l")}}{{trim this}}{{/each}}', entries)).toThrow(
-        expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_BUDGET', message: expect.stringMatching(/held the event loop for more than 500 ms/) as unknown }) as Error,
+        expect.objectContaining({
+          code: 'SIDECAR_ERR_RENDER_BUDGET',
+          message: expect.stringMatching(/held the event loop for more than 500 ms/) as unknown,
+        }) as Error,
       );
     } finally {
       now.mockRestore();
@@ -243,8 +279,15 @@ describe('bounded work (class 9)', () => {
   it('sizes a helper result before building it (indent, base64Encode, json)', () => {
     // Built first, this indent would be a 600-million-character string: V8 cannot even hold it.
     expect(() => render('{{indent (secret "x:v") 600000000}}', 'a\nb')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error);
-    expect(() => render('{{base64Encode (base64Encode (base64Encode (secret "x:v")))}}', 'x'.repeat(500_000))).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error);
-    expect(() => render('{{json (secret "x:v") indent=10}}', Array.from({ length: 100_000 }, () => [[1]]))).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error);
+    expect(() => render('{{base64Encode (base64Encode (base64Encode (secret "x:v")))}}', 'x'.repeat(500_000))).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error,
+    );
+    expect(() =>
+      render(
+        '{{json (secret "x:v") indent=10}}',
+        Array.from({ length: 100_000 }, () => [[1]]),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_TOO_LARGE' }) as Error);
     expect(render('{{indent (secret "x:v") 2}}', 'a\n\nb')).toMatchObject({ status: 'complete', bytes: Buffer.from('  a\n\n  b') });
   });
 });
@@ -266,7 +309,9 @@ describe('helper shapes (class 11)', () => {
       ['{{lookup this}}', /lookup takes 2 arguments/],
     ];
     for (const [source, message] of cases) {
-      expect(() => compileTemplate('t.hbs', source, true)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringMatching(message) as unknown }) as Error);
+      expect(() => compileTemplate('t.hbs', source, true)).toThrow(
+        expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringMatching(message) as unknown }) as Error,
+      );
     }
   });
 });
@@ -274,10 +319,19 @@ describe('helper shapes (class 11)', () => {
 describe('helper shapes at run time (class 11)', () => {
   it('fails a call of the wrong shape with a coded error and its line, not a TypeError', () => {
     const state = createRenderState(options(new MemoryStore({})), 1024, 't.hbs');
-    const call = (name: keyof typeof HELPERS, ...args: unknown[]) => () =>
-      withRenderState(state, () => HELPERS[name](...args, { hash: {}, loc: { start: { line: 3 } } }));
-    expect(call('trim')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED', message: 'line 3: trim takes 1 argument, got 0: {{trim value}}' }) as Error);
-    expect(call('json', 'a', 'b')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED', message: expect.stringContaining('line 3: json takes 1 argument, got 2') as unknown }) as Error);
+    const call =
+      (name: keyof typeof HELPERS, ...args: unknown[]) =>
+      () =>
+        withRenderState(state, () => HELPERS[name](...args, { hash: {}, loc: { start: { line: 3 } } }));
+    expect(call('trim')).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED', message: 'line 3: trim takes 1 argument, got 0: {{trim value}}' }) as Error,
+    );
+    expect(call('json', 'a', 'b')).toThrow(
+      expect.objectContaining({
+        code: 'SIDECAR_ERR_RENDER_FAILED',
+        message: expect.stringContaining('line 3: json takes 1 argument, got 2') as unknown,
+      }) as Error,
+    );
     expect(call('indent', 'a')).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED' }) as Error);
   });
 });
@@ -286,7 +340,13 @@ describe('binary values (class 7)', () => {
   const blob = randomBytes(4096); // random bytes: not UTF-8, like a PKCS#12 keystore
   blob[0] = 0xff;
   const bytesOf = (source: string, value: unknown, mask = false) => {
-    const result = renderTemplate(compileTemplate('t.hbs', source, true), { store: { lookup: () => ({ status: 'ready', value }) }, mask, errorOnMissingKey: true, env: {}, envAllow: [] });
+    const result = renderTemplate(compileTemplate('t.hbs', source, true), {
+      store: { lookup: () => ({ status: 'ready', value }) },
+      mask,
+      errorOnMissingKey: true,
+      env: {},
+      envAllow: [],
+    });
     if (result.status !== 'complete') throw new Error('incomplete');
     return result.bytes;
   };
@@ -294,7 +354,9 @@ describe('binary values (class 7)', () => {
   it('writes a binary secret (a Buffer from a backend, or base64Decode of binary data) byte for byte', () => {
     expect(bytesOf('{{secret "files:keystore.p12"}}', blob).equals(blob)).toBe(true);
     expect(bytesOf('{{base64Decode (secret "files:keystore.b64")}}', blob.toString('base64')).equals(blob)).toBe(true);
-    expect(bytesOf('A{{base64Decode (secret "files:k")}}B', blob.toString('base64')).equals(Buffer.concat([Buffer.from('A'), blob, Buffer.from('B')]))).toBe(true);
+    expect(bytesOf('A{{base64Decode (secret "files:k")}}B', blob.toString('base64')).equals(Buffer.concat([Buffer.from('A'), blob, Buffer.from('B')]))).toBe(
+      true,
+    );
     expect(bytesOf('{{base64Encode (base64Decode (secret "files:k"))}}', blob.toString('base64')).toString()).toBe(blob.toString('base64'));
     expect(bytesOf('{{base64Encode (secret "files:k")}}', blob).toString()).toBe(blob.toString('base64'));
   });

@@ -154,8 +154,13 @@ describe('rendering', () => {
   });
 
   it('masks every secret value in mask mode, naming the reference instead', () => {
-    const { text } = renderFully('{{secret "local:db#password"}} {{#with (secret "local:db")}}{{username}} {{nested.token}}{{/with}} {{base64Encode (secret "local:api_key")}} {{json (secret "local:db#nested")}}', { mask: true });
-    expect(text).toBe('<masked:local:db#password> <masked:local:db#username> <masked:local:db#nested.token> <masked:local:api_key> {"token":"<masked:local:db#nested.token>"}');
+    const { text } = renderFully(
+      '{{secret "local:db#password"}} {{#with (secret "local:db")}}{{username}} {{nested.token}}{{/with}} {{base64Encode (secret "local:api_key")}} {{json (secret "local:db#nested")}}',
+      { mask: true },
+    );
+    expect(text).toBe(
+      '<masked:local:db#password> <masked:local:db#username> <masked:local:db#nested.token> <masked:local:api_key> {"token":"<masked:local:db#nested.token>"}',
+    );
     for (const value of [...SECRET_VALUES, 'app']) expect(text).not.toContain(value);
   });
 
@@ -171,21 +176,33 @@ describe('rendering', () => {
 describe('template safety', () => {
   it('reports a syntax error with the template name and line at load', () => {
     expect(() => compileTemplate('app.env.hbs', 'ok\nalso ok\n{{#with x}}\nunclosed', true)).toThrow(
-      expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringMatching(/^template "app\.env\.hbs" line \d+: /) as unknown }) as Error,
+      expect.objectContaining({
+        code: 'SIDECAR_ERR_TEMPLATE_SYNTAX',
+        message: expect.stringMatching(/^template "app\.env\.hbs" line \d+: /) as unknown,
+      }) as Error,
     );
-    expect(() => compileTemplate('b.hbs', 'a\n{{secret "x:y"}\n', true)).toThrow(expect.objectContaining({ message: expect.stringContaining('template "b.hbs" line 2:') as unknown }) as Error);
+    expect(() => compileTemplate('b.hbs', 'a\n{{secret "x:y"}\n', true)).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('template "b.hbs" line 2:') as unknown }) as Error,
+    );
   });
 
   it('rejects unknown helpers at load instead of rendering them as empty', () => {
-    expect(() => compileTemplate('t.hbs', 'x\n{{secert "local:db"}}', true)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringContaining('secert') as unknown }) as Error);
+    expect(() => compileTemplate('t.hbs', 'x\n{{secert "local:db"}}', true)).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX', message: expect.stringContaining('secert') as unknown }) as Error,
+    );
     // `log` would print values to the console: it is not available.
-    expect(() => compileTemplate('t.hbs', '{{log (secret "local:db")}}', true)).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX' }) as Error);
+    expect(() => compileTemplate('t.hbs', '{{log (secret "local:db")}}', true)).toThrow(
+      expect.objectContaining({ code: 'SIDECAR_ERR_TEMPLATE_SYNTAX' }) as Error,
+    );
   });
 
   it('gives no access to prototype properties', () => {
     const store = new MemoryStore(SECRETS);
     store.fetch(['local:db']);
-    const result = renderTemplate(compileTemplate('t', '{{#with (secret "local:db")}}[{{constructor}}][{{__proto__}}]{{/with}}', false), options(store, { errorOnMissingKey: false }));
+    const result = renderTemplate(
+      compileTemplate('t', '{{#with (secret "local:db")}}[{{constructor}}][{{__proto__}}]{{/with}}', false),
+      options(store, { errorOnMissingKey: false }),
+    );
     expect(result).toMatchObject({ status: 'complete', text: '[][]' });
   });
 
@@ -223,7 +240,13 @@ describe('template sandbox', () => {
     const source = '{{#with (secret "x:obj")}}[{{constructor.name}}][{{__proto__}}]{{/with}}';
     // Strict (error_on_missing_key): a field the secret does not have is an error, not Object's constructor.
     expect(() => render(source, { a: 1 })).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_RENDER_FAILED' }) as Error);
-    const lax = renderTemplate(compileTemplate('t.hbs', source, false), { store: store({ a: 1 }), mask: false, errorOnMissingKey: false, env: {}, envAllow: [] });
+    const lax = renderTemplate(compileTemplate('t.hbs', source, false), {
+      store: store({ a: 1 }),
+      mask: false,
+      errorOnMissingKey: false,
+      env: {},
+      envAllow: [],
+    });
     expect(lax).toMatchObject({ status: 'complete', text: '[][]' });
   });
 });

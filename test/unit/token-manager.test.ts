@@ -13,7 +13,9 @@ function fakeVault(options: { alive: (token: string) => boolean; lookupError?: S
     lookupSelf: (token) => {
       lookups.push(token);
       if (options.lookupError) return Promise.reject(options.lookupError);
-      return options.alive(token) ? Promise.resolve({ ttl: 3600, renewable: true }) : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'permission denied'));
+      return options.alive(token)
+        ? Promise.resolve({ ttl: 3600, renewable: true })
+        : Promise.reject(new SidecarError('SIDECAR_ERR_BACKEND_DENIED', 'permission denied'));
     },
     revokeSelf: () => Promise.resolve(),
     env: {},

@@ -66,24 +66,45 @@ describe('Vault error mapping', () => {
   const http = (statusCode: number, message: string) => Object.assign(new Error(message), { response: { statusCode } });
 
   it('stops on 403 and 404, retries 429, 5xx (sealed, standby) and network errors', () => {
-    expect(vaultError(http(403, '1 error occurred:\n\t* permission denied\n\n'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_DENIED', retryable: false, message: 'x: permission denied (403)' });
+    expect(vaultError(http(403, '1 error occurred:\n\t* permission denied\n\n'), 'x')).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_DENIED',
+      retryable: false,
+      message: 'x: permission denied (403)',
+    });
     expect(vaultError(http(404, ''), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_NOT_FOUND', retryable: false });
-    for (const status of [429, 500, 503]) expect(vaultError(http(status, 'Vault is sealed'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true });
+    for (const status of [429, 500, 503])
+      expect(vaultError(http(status, 'Vault is sealed'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true });
     expect(vaultError(http(400, 'bad request'), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_MALFORMED', retryable: false });
-    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, message: 'x: connection refused: nothing listens at that address (ECONNREFUSED)' });
+    expect(vaultError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'x')).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      retryable: true,
+      message: 'x: connection refused: nothing listens at that address (ECONNREFUSED)',
+    });
   });
 
   it('says what a network failure was, not "Error"', () => {
-    expect(vaultError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'x').message).toBe('x: connection closed by the server before it answered (socket hang up)');
-    expect(vaultError(Object.assign(new Error('Error'), { code: 'EPIPE' }), 'x').message).toBe('x: connection closed by the server while sending the request (EPIPE)');
+    expect(vaultError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'x').message).toBe(
+      'x: connection closed by the server before it answered (socket hang up)',
+    );
+    expect(vaultError(Object.assign(new Error('Error'), { code: 'EPIPE' }), 'x').message).toBe(
+      'x: connection closed by the server while sending the request (EPIPE)',
+    );
   });
 
   it('codes a login refused with 400 (a wrong secret_id) as denied, not malformed, and does not retry it', () => {
-    expect(vaultError(http(400, 'invalid role or secret ID'), 'x', { login: true })).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_DENIED', retryable: false, message: 'x: invalid role or secret ID (400)' });
+    expect(vaultError(http(400, 'invalid role or secret ID'), 'x', { login: true })).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_DENIED',
+      retryable: false,
+      message: 'x: invalid role or secret ID (400)',
+    });
   });
 
   it("carries Vault's Retry-After on 429 and 503 to the retry loop", () => {
-    expect(vaultError(new VaultHttpError(429, 'rate limited', 4_000), 'x')).toMatchObject({ code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE', retryable: true, retryAfterMs: 4_000 });
+    expect(vaultError(new VaultHttpError(429, 'rate limited', 4_000), 'x')).toMatchObject({
+      code: 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+      retryable: true,
+      retryAfterMs: 4_000,
+    });
     expect(parseRetryAfter('3')).toBe(3_000);
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();

@@ -23,9 +23,18 @@ export async function requireRegion(client: { config: { region: () => Promise<st
  * One AWS call bounded by request_timeout and the given signal (connect, headers and body), its failure coded; a
  * call cut short by shutdown or `once --timeout` is logged, so the log says what was still in flight.
  */
-export async function sendBounded<T>(what: string, options: { signals: readonly AbortSignal[]; timeoutMs: number; logger: Logger }, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+export async function sendBounded<T>(
+  what: string,
+  options: { signals: readonly AbortSignal[]; timeoutMs: number; logger: Logger },
+  send: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
   try {
-    return await boundedCall(send, { signals: options.signals, timeoutMs: options.timeoutMs, what, onAbandon: (reason) => logAbandoned(options.logger, what, reason) });
+    return await boundedCall(send, {
+      signals: options.signals,
+      timeoutMs: options.timeoutMs,
+      what,
+      onAbandon: (reason) => logAbandoned(options.logger, what, reason),
+    });
   } catch (error) {
     throw isSidecarError(error) ? error : awsError(error, what);
   }

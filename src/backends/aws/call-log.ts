@@ -2,7 +2,10 @@ import type { Logger } from '../../log/logger.js';
 import type { RateLimiter } from '../rate-limiter.js';
 
 interface MiddlewareStackLike {
-  add(middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>, options: { step: 'initialize'; name: string }): void;
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    options: { step: 'initialize'; name: string },
+  ): void;
 }
 
 /**
@@ -21,6 +24,10 @@ export function instrumentAwsClient(client: { middlewareStack: unknown }, logger
 }
 
 /** Client options shared by the AWS backends: retries are the watcher's (one policy for every backend). */
-export function awsClientOptions(config: { region: string | undefined; endpoint: string | undefined }): { maxAttempts: number; region?: string; endpoint?: string } {
+export function awsClientOptions(config: { region: string | undefined; endpoint: string | undefined }): {
+  maxAttempts: number;
+  region?: string;
+  endpoint?: string;
+} {
   return { maxAttempts: 1, ...(config.region ? { region: config.region } : {}), ...(config.endpoint ? { endpoint: config.endpoint } : {}) };
 }

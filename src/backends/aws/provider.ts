@@ -28,7 +28,10 @@ const awsSchema = z.strictObject({
 });
 
 /** Secrets Manager and SSM differ only in their type name and their backend class. */
-function awsProvider<T extends AwsSecretsManagerBackendConfig['type']>(type: T, open: (config: AwsSecretsManagerBackendConfig, deps: BackendDependencies) => Promise<SecretBackend>) {
+function awsProvider<T extends AwsSecretsManagerBackendConfig['type']>(
+  type: T,
+  open: (config: AwsSecretsManagerBackendConfig, deps: BackendDependencies) => Promise<SecretBackend>,
+) {
   return defineProvider<T, typeof awsSchema, AwsSecretsManagerBackendConfig & { readonly type: T }>({
     type,
     title: 'AWS',

@@ -15,7 +15,10 @@ export class ResponseTooLargeError extends Error {
 }
 
 interface MiddlewareStackLike {
-  add(middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>, options: { step: 'deserialize'; name: string; priority: 'low' }): void;
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+    options: { step: 'deserialize'; name: string; priority: 'low' },
+  ): void;
 }
 
 interface RawResult {

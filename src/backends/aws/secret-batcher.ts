@@ -65,7 +65,10 @@ export class SecretBatcher {
         const callers = waiting.filter((w) => chunk.includes(w.id));
         let answer: BatchAnswer;
         try {
-          answer = await this.fetchBatch(chunk, chunk.map((id) => waiting.find((w) => w.id === id)?.shown ?? id));
+          answer = await this.fetchBatch(
+            chunk,
+            chunk.map((id) => waiting.find((w) => w.id === id)?.shown ?? id),
+          );
         } catch (error) {
           for (const caller of callers) caller.reject(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'));
           return;

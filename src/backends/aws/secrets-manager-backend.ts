@@ -1,4 +1,10 @@
-import { BatchGetSecretValueCommand, DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetSecretValueCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import type { AwsSecretsManagerBackendConfig } from './provider.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
@@ -83,7 +89,10 @@ export class SecretsManagerBackend implements SecretBackend {
     // The first read of a current version goes into a batch with the others asked for at the same time.
     let answer: BatchedValue;
     try {
-      answer = !known && request.stage === 'AWSCURRENT' ? await this.#batcher.get(request.secretId, context.signal, shown) : await this.#getOne(request, what, context.signal);
+      answer =
+        !known && request.stage === 'AWSCURRENT'
+          ? await this.#batcher.get(request.secretId, context.signal, shown)
+          : await this.#getOne(request, what, context.signal);
     } catch (error) {
       throw await this.#explainUnreadable(error, request.secretId, what, context.signal);
     }
@@ -97,17 +106,30 @@ export class SecretsManagerBackend implements SecretBackend {
   }
 
   async #getOne(request: SecretRequest, what: string, signal: AbortSignal): Promise<BatchedValue> {
-    const command = new GetSecretValueCommand({ SecretId: request.secretId, ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }) });
+    const command = new GetSecretValueCommand({
+      SecretId: request.secretId,
+      ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }),
+    });
     const answer = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
     return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
   }
 
   async #batchGet(ids: string[], shown: string[]): Promise<BatchAnswer> {
     const command = new BatchGetSecretValueCommand({ SecretIdList: ids });
-    const answer = await this.#send(`backend "${this.name}": ${batchName(shown)}`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+    const answer = await this.#send(`backend "${this.name}": ${batchName(shown)}`, this.#closing.signal, (abortSignal) =>
+      this.#client.send(command, { abortSignal }),
+    );
     const shownOf = (id: string | undefined) => (id === undefined ? '?' : (shown[ids.indexOf(id)] ?? '?'));
-    const errors = new Map((answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${shownOf(e.SecretId)}`)]));
-    const values = (answer.SecretValues ?? []).map((v) => ({ name: v.Name, arn: v.ARN, versionId: v.VersionId ?? '', secretString: v.SecretString, secretBinary: v.SecretBinary }));
+    const errors = new Map(
+      (answer.Errors ?? []).map((e) => [e.SecretId ?? '', awsError({ name: e.ErrorCode }, `backend "${this.name}": ${shownOf(e.SecretId)}`)]),
+    );
+    const values = (answer.SecretValues ?? []).map((v) => ({
+      name: v.Name,
+      arn: v.ARN,
+      versionId: v.VersionId ?? '',
+      secretString: v.SecretString,
+      secretBinary: v.SecretBinary,
+    }));
     if (this.live) await this.#learnRotations(ids, values);
     return { values, errors };
   }
@@ -130,7 +152,9 @@ export class SecretsManagerBackend implements SecretBackend {
         const chunk = names.slice(start, start + LIST_FILTER_VALUES);
         // A name filter matches by prefix: only exact names count.
         const command = new ListSecretsCommand({ Filters: [{ Key: 'name', Values: chunk }], MaxResults: 100 });
-        const listed = await this.#send(`backend "${this.name}": ListSecrets`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
+        const listed = await this.#send(`backend "${this.name}": ListSecrets`, this.#closing.signal, (abortSignal) =>
+          this.#client.send(command, { abortSignal }),
+        );
         for (const entry of listed.SecretList ?? []) {
           const id = entry.Name === undefined ? undefined : idByName.get(entry.Name);
           if (id !== undefined && entry.NextRotationDate) this.#nextRotation.set(id, entry.NextRotationDate.getTime());
@@ -170,9 +194,13 @@ export class SecretsManagerBackend implements SecretBackend {
       const command = new DescribeSecretCommand({ SecretId: secretId });
       const described = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
       if (!described.DeletedDate) return error;
-      return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: scheduled for deletion on ${described.DeletedDate.toISOString()}, and cannot be read until the deletion is cancelled`, {
-        hint: 'restore it (aws secretsmanager restore-secret), or stop referring to it',
-      });
+      return new SidecarError(
+        'SIDECAR_ERR_BACKEND_NOT_FOUND',
+        `${what}: scheduled for deletion on ${described.DeletedDate.toISOString()}, and cannot be read until the deletion is cancelled`,
+        {
+          hint: 'restore it (aws secretsmanager restore-secret), or stop referring to it',
+        },
+      );
     } catch {
       return error;
     }
@@ -213,11 +241,15 @@ const MAX_SECRET_BYTES = 65_536;
 /** A secret's value: SecretBinary as base64 text, else SecretString (a JSON object when it holds one). */
 function decodeValue(answer: BatchedValue, what: string): unknown {
   const bytes = answer.secretBinary?.length ?? Buffer.byteLength(answer.secretString ?? '');
-  if (bytes > MAX_SECRET_BYTES) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the value is ${bytes} bytes, more than the ${MAX_SECRET_BYTES} AWS allows a secret`, { retryable: false });
+  if (bytes > MAX_SECRET_BYTES)
+    throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the value is ${bytes} bytes, more than the ${MAX_SECRET_BYTES} AWS allows a secret`, {
+      retryable: false,
+    });
   if (answer.secretBinary !== undefined && answer.secretBinary.length > 0) return Buffer.from(answer.secretBinary).toString('base64');
   // An empty value renders as an empty password: a secret created without one, or a lying answer.
   if (answer.secretBinary !== undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: SecretBinary is empty`, { retryable: false });
-  if (answer.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer holds neither SecretString nor SecretBinary`, { retryable: false });
+  if (answer.secretString === undefined)
+    throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer holds neither SecretString nor SecretBinary`, { retryable: false });
   if (answer.secretString === '') throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: SecretString is empty`, { retryable: false });
   return decode(answer.secretString);
 }

@@ -51,11 +51,17 @@ export class SsmBackend implements SecretBackend {
       const parameters = await this.#byPath(path, shown, context.signal);
       const value: Record<string, unknown> = {};
       for (const p of parameters) setNested(value, (p.Name ?? '').slice(path.length).split('/').filter(Boolean), p.Value ?? '');
-      const version = fingerprint(parameters.map((p) => `${p.Name ?? ''}@${p.Version ?? 0}`).sort().join('\n'));
+      const version = fingerprint(
+        parameters
+          .map((p) => `${p.Name ?? ''}@${p.Version ?? 0}`)
+          .sort()
+          .join('\n'),
+      );
       return { value: new Sealed(value), version, lifetime };
     }
     const parameter = await this.#batcher.get(path, context.signal, shown);
-    if (parameter.secretString === undefined) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${shown}: the answer holds no value`, { retryable: false });
+    if (parameter.secretString === undefined)
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${shown}: the answer holds no value`, { retryable: false });
     return { value: new Sealed(parameter.secretString), version: `ssm:${parameter.versionId}`, lifetime };
   }
 
@@ -71,9 +77,22 @@ export class SsmBackend implements SecretBackend {
 
   async #getParameters(names: string[], shown: string[]): Promise<BatchAnswer> {
     const command = new GetParametersCommand({ Names: names, WithDecryption: true });
-    const answer = await this.#send(`backend "${this.name}": ${names.length} parameters`, this.#closing.signal, (abortSignal) => this.#client.send(command, { abortSignal }));
-    const errors = new Map((answer.InvalidParameters ?? []).map((n) => [n, new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${shown[names.indexOf(n)] ?? '?'} not found`)]));
-    const values = (answer.Parameters ?? []).map((p) => ({ name: p.Name, arn: p.ARN, versionId: String(p.Version ?? 0), secretString: p.Value, secretBinary: undefined }));
+    const answer = await this.#send(`backend "${this.name}": ${names.length} parameters`, this.#closing.signal, (abortSignal) =>
+      this.#client.send(command, { abortSignal }),
+    );
+    const errors = new Map(
+      (answer.InvalidParameters ?? []).map((n) => [
+        n,
+        new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": parameter ${shown[names.indexOf(n)] ?? '?'} not found`),
+      ]),
+    );
+    const values = (answer.Parameters ?? []).map((p) => ({
+      name: p.Name,
+      arn: p.ARN,
+      versionId: String(p.Version ?? 0),
+      secretString: p.Value,
+      secretBinary: undefined,
+    }));
     return { values, errors };
   }
 

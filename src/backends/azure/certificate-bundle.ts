@@ -26,7 +26,10 @@ export function certificateParts(value: string, contentType: string | undefined,
     leafIndex = certificates.findIndex((pem) => new X509Certificate(pem).checkPrivateKey(privateKey));
   } catch (error) {
     // OpenSSL's reason only ("unsupported", "header too long"): never the PEM text itself.
-    throw malformed(what, `holds a key or certificate that cannot be read (${(error as { reason?: string }).reason ?? (error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw malformed(
+      what,
+      `holds a key or certificate that cannot be read (${(error as { reason?: string }).reason ?? (error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
   if (leafIndex === -1) throw malformed(what, 'holds no certificate for its private key');
   const leaf = certificates[leafIndex] ?? '';

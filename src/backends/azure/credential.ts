@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { AzureCliCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity';
+import {
+  AzureCliCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+  WorkloadIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
 import type { AzureKeyVaultBackendConfig } from './provider.js';
 import { SidecarError } from '../../errors.js';
 
@@ -25,7 +32,10 @@ export function createCredential(config: AzureKeyVaultBackendConfig): TokenCrede
       try {
         secret = readFileSync(file, 'utf8').trim();
       } catch (error) {
-        throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${config.name}": cannot read client_secret_file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw new SidecarError(
+          'SIDECAR_ERR_BACKEND_DENIED',
+          `backend "${config.name}": cannot read client_secret_file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
       return new ClientSecretCredential(config.tenantId ?? '', clientId ?? '', secret);
     }

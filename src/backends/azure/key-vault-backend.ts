@@ -26,7 +26,8 @@ export function parseSecretRequest(path: string): SecretRequest {
   const [name = path, query = ''] = path.split('?', 2);
   const params = new URLSearchParams(query);
   const format = params.get('format') ?? undefined;
-  if (format !== undefined && format !== 'pem' && format !== 'pfx') throw new SidecarError('SIDECAR_ERR_REF_INVALID', `"${path}": format is "pem" or "pfx", not "${format}"`);
+  if (format !== undefined && format !== 'pem' && format !== 'pfx')
+    throw new SidecarError('SIDECAR_ERR_REF_INVALID', `"${path}": format is "pem" or "pfx", not "${format}"`);
   return { name, version: params.get('version') ?? undefined, format };
 }
 
@@ -74,12 +75,15 @@ export class KeyVaultBackend implements SecretBackend {
     let secret: KeyVaultSecret;
     try {
       // request_timeout bounds the whole read: sign-in, the SDK's own retries and every byte of each answer.
-      secret = await boundedCall((abortSignal) => this.#client.getSecret(request.name, { abortSignal, ...(request.version ? { version: request.version } : {}) }), {
-        signals: [context.signal, this.#closing.signal],
-        timeoutMs: this.config.requestTimeoutMs,
-        what,
-        onAbandon: (reason) => logAbandoned(this.logger, what, reason),
-      });
+      secret = await boundedCall(
+        (abortSignal) => this.#client.getSecret(request.name, { abortSignal, ...(request.version ? { version: request.version } : {}) }),
+        {
+          signals: [context.signal, this.#closing.signal],
+          timeoutMs: this.config.requestTimeoutMs,
+          what,
+          onAbandon: (reason) => logAbandoned(this.logger, what, reason),
+        },
+      );
     } catch (error) {
       throw isSidecarError(error) ? error : azureError(error, what);
     }
@@ -104,7 +108,12 @@ export class KeyVaultBackend implements SecretBackend {
   #decode(text: string, contentType: string | undefined, request: SecretRequest, what: string): unknown {
     if (request.format === 'pem') return certificateParts(text, contentType, what);
     if (request.format === 'pfx') {
-      if (contentType !== 'application/x-pkcs12') throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: format=pfx needs a PKCS#12 certificate, and this secret is ${contentType ?? 'plain text'}`, { retryable: false });
+      if (contentType !== 'application/x-pkcs12')
+        throw new SidecarError(
+          'SIDECAR_ERR_BACKEND_MALFORMED',
+          `${what}: format=pfx needs a PKCS#12 certificate, and this secret is ${contentType ?? 'plain text'}`,
+          { retryable: false },
+        );
       return text;
     }
     const looksJson = contentType === 'application/json' || text.trimStart().startsWith('{');
@@ -112,7 +121,11 @@ export class KeyVaultBackend implements SecretBackend {
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
-      if (contentType === 'application/json') throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: content type is application/json but the value is not JSON`, { cause: error, retryable: false });
+      if (contentType === 'application/json')
+        throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: content type is application/json but the value is not JSON`, {
+          cause: error,
+          retryable: false,
+        });
       return text;
     }
   }

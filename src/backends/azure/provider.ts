@@ -42,7 +42,8 @@ export const azureKeyVaultProvider = defineProvider({
     if (credential === 'client_secret' && (!block.client_id || !block.tenant_id || !block.client_secret_file)) {
       throw invalid(['credential'], 'credential "client_secret" needs client_id, tenant_id and client_secret_file');
     }
-    if (credential !== 'client_secret' && block.client_secret_file !== undefined) throw invalid(['client_secret_file'], 'client_secret_file is for credential "client_secret"');
+    if (credential !== 'client_secret' && block.client_secret_file !== undefined)
+      throw invalid(['client_secret_file'], 'client_secret_file is for credential "client_secret"');
     return Object.freeze({
       type: 'azure_key_vault',
       name,

@@ -114,5 +114,9 @@ function readFailure(backend: string, file: string, cause: unknown): SidecarErro
   if (code === 'ENOENT') return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${backend}": cannot read ${file} (ENOENT)`);
   // A directory (or a device, or a huge file) at the path is permanent until it changes: no retry loop in `once`.
   const permanent = code === 'EISDIR' || code === 'EINVAL' || code === 'EFBIG';
-  return new SidecarError(permanent ? 'SIDECAR_ERR_BACKEND_MALFORMED' : 'SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${backend}": cannot read ${file} (${code})`, { retryable: !permanent });
+  return new SidecarError(
+    permanent ? 'SIDECAR_ERR_BACKEND_MALFORMED' : 'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+    `backend "${backend}": cannot read ${file} (${code})`,
+    { retryable: !permanent },
+  );
 }

@@ -87,5 +87,8 @@ function position(text: string, offset: number): string {
 }
 
 function malformed(file: string, what: string): SidecarError {
-  return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${file} ${what}`, { retryable: false, hint: 'an ejson file is a JSON object with "_public_key" and values encrypted by `secrets-sidecar ejson encrypt`' });
+  return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${file} ${what}`, {
+    retryable: false,
+    hint: 'an ejson file is a JSON object with "_public_key" and values encrypted by `secrets-sidecar ejson encrypt`',
+  });
 }

@@ -32,15 +32,21 @@ export async function loadPrivateKey(publicKey: string, source: KeySource, logge
     const code = (cause as NodeJS.ErrnoException).code;
     const missing = code === 'ENOENT' || code === 'ENOTDIR';
     // A key mounted late (a Kubernetes secret volume) is worth another try; a key we may not read is not.
-    throw new SidecarError('SIDECAR_ERR_BACKEND_KEY', missing ? `no private key for ejson public key ${publicKey}: ${file} does not exist` : `cannot read the ejson private key ${file} (${code ?? 'error'})`, {
-      retryable: missing || code === 'ETIMEDOUT',
-      hint: source.keyFile ? 'key_file names the private key' : 'put the private key (hex) in a file named by the public key in key_dir, or set key_file',
-    });
+    throw new SidecarError(
+      'SIDECAR_ERR_BACKEND_KEY',
+      missing ? `no private key for ejson public key ${publicKey}: ${file} does not exist` : `cannot read the ejson private key ${file} (${code ?? 'error'})`,
+      {
+        retryable: missing || code === 'ETIMEDOUT',
+        hint: source.keyFile ? 'key_file names the private key' : 'put the private key (hex) in a file named by the public key in key_dir, or set key_file',
+      },
+    );
   }
   const pair = keypairFromPrivateHex(text);
   if (!pair) throw new SidecarError('SIDECAR_ERR_BACKEND_KEY', `${file} does not hold an ejson private key (64 hex digits)`);
   if (Buffer.from(pair.publicKey).toString('hex') !== publicKey) {
-    throw new SidecarError('SIDECAR_ERR_BACKEND_KEY', `the private key in ${file} is not the one for ejson public key ${publicKey}`, { hint: 'the file was encrypted for another keypair' });
+    throw new SidecarError('SIDECAR_ERR_BACKEND_KEY', `the private key in ${file} is not the one for ejson public key ${publicKey}`, {
+      hint: 'the file was encrypted for another keypair',
+    });
   }
   return pair;
 }

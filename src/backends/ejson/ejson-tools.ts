@@ -35,7 +35,10 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
   const document = parseEjson(raw, file);
   const seal = encrypter(Buffer.from(document.publicKey, 'hex'));
   const plain = document.values.filter((v) => !isBoxed(v.value));
-  const text = replaceValues(document.text, plain.map((at) => ({ at, with: seal(at.value) })));
+  const text = replaceValues(
+    document.text,
+    plain.map((at) => ({ at, with: seal(at.value) })),
+  );
   const { mode } = await stat(target);
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
   await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true });

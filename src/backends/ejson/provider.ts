@@ -25,7 +25,14 @@ export const ejsonProvider = defineProvider({
   }),
   resolve(block, { name, path, invalid }): EjsonBackendConfig {
     if (block.key_dir !== undefined && block.key_file !== undefined) throw invalid(['key_file'], 'set key_dir or key_file, not both');
-    return Object.freeze({ type: 'ejson', name, path: path(block.path), keyDir: path(block.key_dir), keyFile: path(block.key_file), pollIntervalMs: block.poll_interval });
+    return Object.freeze({
+      type: 'ejson',
+      name,
+      path: path(block.path),
+      keyDir: path(block.key_dir),
+      keyFile: path(block.key_file),
+      pollIntervalMs: block.poll_interval,
+    });
   },
   async open(config, deps) {
     const { EjsonBackend } = await import('./ejson-backend.js');

@@ -74,7 +74,11 @@ export class FileBackend implements SecretBackend {
     });
     if (this.config.format) {
       if ((this.config.format === 'directory') !== info.isDirectory()) {
-        throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${this.config.path} is ${info.isDirectory() ? 'a directory' : 'not a directory'} but format is "${this.config.format}"`, { retryable: false });
+        throw new SidecarError(
+          'SIDECAR_ERR_BACKEND_MALFORMED',
+          `backend "${this.name}": ${this.config.path} is ${info.isDirectory() ? 'a directory' : 'not a directory'} but format is "${this.config.format}"`,
+          { retryable: false },
+        );
       }
       return this.config.format;
     }
@@ -113,7 +117,10 @@ export class FileBackend implements SecretBackend {
     let bytes: Buffer;
     try {
       // Entries may be symlinks (Kubernetes points them into ..data); they must still land inside the directory.
-      const [root, real] = await Promise.all([boundedCall(this.config.path, 'realpath', () => realpath(this.config.path)), boundedCall(file, 'realpath', () => realpath(file))]);
+      const [root, real] = await Promise.all([
+        boundedCall(this.config.path, 'realpath', () => realpath(this.config.path)),
+        boundedCall(file, 'realpath', () => realpath(file)),
+      ]);
       if (!real.startsWith(root + sep)) {
         throw new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": "${path}" points outside ${this.config.path}`);
       }
@@ -162,7 +169,9 @@ export class FileBackend implements SecretBackend {
       return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${what} ${why}`, { cause, retryable: false });
     }
     if (code === 'ETIMEDOUT') {
-      return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": reading ${what} did not finish in time (a hung mount, or a FIFO)`, { cause });
+      return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}": reading ${what} did not finish in time (a hung mount, or a FIFO)`, {
+        cause,
+      });
     }
     if (code === 'EACCES' || code === 'EPERM') {
       return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `backend "${this.name}": permission denied reading ${what}`, { cause });

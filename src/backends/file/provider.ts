@@ -22,7 +22,8 @@ export const fileProvider = defineProvider({
     format: z.enum(['json', 'yaml', 'directory']).optional(),
     poll_interval: pollInterval().optional(),
   }),
-  resolve: (block, { name, path }): FileBackendConfig => Object.freeze({ type: 'file', name, path: path(block.path), format: block.format, pollIntervalMs: block.poll_interval }),
+  resolve: (block, { name, path }): FileBackendConfig =>
+    Object.freeze({ type: 'file', name, path: path(block.path), format: block.format, pollIntervalMs: block.poll_interval }),
   async open(config, deps) {
     const { FileBackend } = await import('./file-backend.js');
     return new FileBackend(config, deps.logger.child({ backend: config.name }));

@@ -40,9 +40,13 @@ export function gcpError(error: unknown, what: string): SidecarError {
       return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: not found (NOT_FOUND: ${text})`);
     case Status.PERMISSION_DENIED:
     case Status.UNAUTHENTICATED:
-      return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: access denied (${code === Status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED'}: ${text})`, {
-        hint: 'grant the identity roles/secretmanager.secretAccessor on the secret or the project',
-      });
+      return new SidecarError(
+        'SIDECAR_ERR_BACKEND_DENIED',
+        `${what}: access denied (${code === Status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED'}: ${text})`,
+        {
+          hint: 'grant the identity roles/secretmanager.secretAccessor on the secret or the project',
+        },
+      );
     case Status.FAILED_PRECONDITION:
       // Secret Manager's answer for a version that is disabled or destroyed.
       return new SidecarError('SIDECAR_ERR_BACKEND_INACTIVE', `${what}: the version cannot be read (FAILED_PRECONDITION: ${text})`);
@@ -50,7 +54,10 @@ export function gcpError(error: unknown, what: string): SidecarError {
       return new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `${what}: cannot be read (INVALID_ARGUMENT: ${text})`);
     case Status.RESOURCE_EXHAUSTED:
       // The client's limit on an answer's size (Secret Manager's payloads are at most 64 KiB): not a quota.
-      if (/larger than max/i.test(text)) return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer is larger than a Secret Manager payload can be (${text})`, { retryable: false });
+      if (/larger than max/i.test(text))
+        return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: the answer is larger than a Secret Manager payload can be (${text})`, {
+          retryable: false,
+        });
       return new SidecarError('SIDECAR_ERR_BACKEND_THROTTLED', `${what}: throttled (RESOURCE_EXHAUSTED: ${text})`);
     default:
       // UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, a token the metadata server could not give: worth another try.

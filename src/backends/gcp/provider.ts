@@ -25,7 +25,9 @@ export const gcpSecretManagerProvider = defineProvider({
   title: 'GCP Secret Manager',
   schema: z.strictObject({
     // Google's rule for project ids, or a project number: nothing that could reach into another resource name.
-    project: z.string().regex(/^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})$/, 'expected a project id (6 to 30 lowercase letters, digits and "-") or a project number'),
+    project: z
+      .string()
+      .regex(/^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})$/, 'expected a project id (6 to 30 lowercase letters, digits and "-") or a project number'),
     endpoint: z
       .string()
       .regex(/^(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+(?::[0-9]{1,5})?$/, 'expected host or host:port, such as "secretmanager.europe-west1.rep.googleapis.com"')

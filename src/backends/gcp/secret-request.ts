@@ -20,7 +20,8 @@ export function parseSecretRequest(path: string): SecretRequest {
   if (query === undefined) return { secretId, version: undefined };
   const params = new URLSearchParams(query);
   const unknown = [...params.keys()].filter((key) => key !== 'version');
-  if (unknown.length > 0) throw new SidecarError('SIDECAR_ERR_REF_INVALID', `"${secretId}": unknown option "${unknown[0]?.slice(0, 50) ?? ''}" (known: version)`);
+  if (unknown.length > 0)
+    throw new SidecarError('SIDECAR_ERR_REF_INVALID', `"${secretId}": unknown option "${unknown[0]?.slice(0, 50) ?? ''}" (known: version)`);
   const version = params.get('version') ?? '';
   if (version === 'latest') return { secretId, version: undefined };
   if (!VERSION.test(version)) throw new SidecarError('SIDECAR_ERR_REF_INVALID', `"${secretId}": version is a version number or "latest"`);

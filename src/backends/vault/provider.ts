@@ -45,7 +45,13 @@ export type VaultAuthConfig =
   /** Given, or from token_file (re-read when it changes), or VAULT_TOKEN. */
   | { readonly method: 'token'; readonly token: string | undefined; readonly tokenFile: string | undefined }
   /** AppRole login; the files are read at each login (a new secret_id may be delivered). */
-  | { readonly method: 'approle'; readonly mount: string; readonly roleId: string | undefined; readonly roleIdFile: string | undefined; readonly secretIdFile: string | undefined }
+  | {
+      readonly method: 'approle';
+      readonly mount: string;
+      readonly roleId: string | undefined;
+      readonly roleIdFile: string | undefined;
+      readonly secretIdFile: string | undefined;
+    }
   /** JWT login, and Kubernetes login (the same {role, jwt} POST with the service account token). */
   | { readonly method: 'jwt' | 'kubernetes'; readonly mount: string; readonly role: string; readonly jwtFile: string };
 
@@ -99,7 +105,13 @@ function resolveAuth(raw: z.output<typeof authSchema> | undefined, { path, inval
   if (raw?.approle) {
     const a = raw.approle;
     if ((a.role_id === undefined) === (a.role_id_file === undefined)) throw invalid(at('approle'), 'approle needs exactly one of "role_id" or "role_id_file"');
-    return Object.freeze({ method: 'approle', mount: a.mount ?? 'approle', roleId: a.role_id, roleIdFile: path(a.role_id_file), secretIdFile: path(a.secret_id_file) });
+    return Object.freeze({
+      method: 'approle',
+      mount: a.mount ?? 'approle',
+      roleId: a.role_id,
+      roleIdFile: path(a.role_id_file),
+      secretIdFile: path(a.secret_id_file),
+    });
   }
   if (raw?.jwt) {
     if (raw.jwt.jwt_file === undefined) throw invalid(at('jwt'), 'jwt needs "jwt_file"');
@@ -122,7 +134,10 @@ export const vaultProvider = defineProvider({
   resolve(block, context): VaultBackendConfig {
     const { name, path, invalid } = context;
     if ((block.client_cert === undefined) !== (block.client_key === undefined)) {
-      throw invalid([block.client_cert === undefined ? 'client_key' : 'client_cert'], 'client_cert and client_key go together: set both for mutual TLS, or neither');
+      throw invalid(
+        [block.client_cert === undefined ? 'client_key' : 'client_cert'],
+        'client_cert and client_key go together: set both for mutual TLS, or neither',
+      );
     }
     return Object.freeze({
       type: 'vault',

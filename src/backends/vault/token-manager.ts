@@ -188,7 +188,11 @@ export class TokenManager {
           attempts: 0,
           signal: this.#abort.signal,
           random: this.deps.random ?? Math.random,
-          onRetry: (error, attempt, delayMs) => logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'cannot learn the Vault token\'s TTL yet (it is not renewed until then); retrying with backoff'),
+          onRetry: (error, attempt, delayMs) =>
+            logger.warn(
+              { attempt, retryInMs: delayMs, error: errorFields(error) },
+              "cannot learn the Vault token's TTL yet (it is not renewed until then); retrying with backoff",
+            ),
         },
       );
       if (this.#staticWatched !== token) return;
@@ -264,14 +268,21 @@ export class TokenManager {
    * may read, alive until its TTL runs out.
    */
   #revokeLater(token: string, heldLeases: boolean): void {
-    const timer = setSafeTimeout(() => {
-      this.#revocations.delete(timer);
-      if (this.#closed) return;
-      this.deps.revokeSelf(token).then(
-        () => this.deps.logger.info('revoked the Vault token the sidecar stopped using'),
-        (error: unknown) => this.deps.logger.debug({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the replaced Vault token (it may be gone already)'),
-      );
-    }, heldLeases ? (this.deps.refreshPolicy?.marginMs ?? 0) : 0).unref();
+    const timer = setSafeTimeout(
+      () => {
+        this.#revocations.delete(timer);
+        if (this.#closed) return;
+        this.deps.revokeSelf(token).then(
+          () => this.deps.logger.info('revoked the Vault token the sidecar stopped using'),
+          (error: unknown) =>
+            this.deps.logger.debug(
+              { error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) },
+              'could not revoke the replaced Vault token (it may be gone already)',
+            ),
+        );
+      },
+      heldLeases ? (this.deps.refreshPolicy?.marginMs ?? 0) : 0,
+    ).unref();
     this.#revocations.add(timer);
   }
 
@@ -300,10 +311,19 @@ export class TokenManager {
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
     this.#expiresAt = ttlMs > 0 ? issuedAt + ttlMs : undefined;
     if (this.#closed || !this.deps.keepAlive || ttlMs <= 0) return; // a token without a TTL never expires
-    const lifetime = { kind: 'lease', leaseId: 'token', ttlMs, renewable: answer.renewable ?? false, maxExpiresAt: atMaxTtl ? issuedAt + ttlMs : undefined } as const;
+    const lifetime = {
+      kind: 'lease',
+      leaseId: 'token',
+      ttlMs,
+      renewable: answer.renewable ?? false,
+      maxExpiresAt: atMaxTtl ? issuedAt + ttlMs : undefined,
+    } as const;
     const plan = planRefresh(lifetime, issuedAt, (this.deps.random ?? Math.random)(), this.deps.refreshPolicy);
     if (plan.action === 'none') return;
-    this.#timer = setSafeTimeout(() => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')), Math.max(0, plan.at - (this.deps.now ?? Date.now)()));
+    this.#timer = setSafeTimeout(
+      () => void (plan.action === 'renew' ? this.#renew(ttlMs) : this.#relogin('the token cannot be renewed further')),
+      Math.max(0, plan.at - (this.deps.now ?? Date.now)()),
+    );
     // Renewal must not keep a finished `once` alive.
     this.#timer.unref();
   }
@@ -349,7 +369,8 @@ export class TokenManager {
         policy: retry,
         attempts: 0,
         signal: this.#abort.signal,
-        onRetry: (error, attempt, delayMs) => logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
+        onRetry: (error, attempt, delayMs) =>
+          logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
       });
     } catch (error) {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');

@@ -21,7 +21,15 @@ import { deadlineSignal, setSafeTimeout, type SafeTimer } from '../../timer.js';
 import { linkSignals } from '../bounded-call.js';
 
 interface NodeVaultClient {
-  request(options: { path: string; method: string; json?: object; headers?: Record<string, string>; httpAgent?: object; httpsAgent?: object; timeout?: number }): Promise<VaultResponse>;
+  request(options: {
+    path: string;
+    method: string;
+    json?: object;
+    headers?: Record<string, string>;
+    httpAgent?: object;
+    httpsAgent?: object;
+    timeout?: number;
+  }): Promise<VaultResponse>;
   token: string | undefined;
 }
 
@@ -59,14 +67,23 @@ function vaultTls(config: VaultBackendConfig, env: Readonly<Record<string, strin
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `backend "${config.name}": cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new SidecarError(
+        'SIDECAR_ERR_CONFIG_INVALID',
+        `backend "${config.name}": cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
   };
   const ca = pem(config.caCert ?? env['VAULT_CACERT'], 'CA certificate');
   const cert = pem(config.clientCert ?? env['VAULT_CLIENT_CERT'], 'client certificate');
   const key = pem(config.clientKey ?? env['VAULT_CLIENT_KEY'], 'client key');
   const servername = config.tlsServerName ?? env['VAULT_TLS_SERVER_NAME'];
-  return { rejectUnauthorized: !config.tlsSkipVerify, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(servername ? { servername } : {}) };
+  return {
+    rejectUnauthorized: !config.tlsSkipVerify,
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(servername ? { servername } : {}),
+  };
 }
 
 /**
@@ -109,10 +126,15 @@ export class VaultBackend implements SecretBackend {
     writeFile: AtomicFileWriter,
   ) {
     this.name = config.name;
-    this.refreshPolicy = Object.freeze({ ...DEFAULT_REFRESH_POLICY, fraction: config.leaseRenewalThreshold, marginMs: config.rotationMarginMs + TTL_GRANULARITY_MS });
+    this.refreshPolicy = Object.freeze({
+      ...DEFAULT_REFRESH_POLICY,
+      fraction: config.leaseRenewalThreshold,
+      marginMs: config.rotationMarginMs + TTL_GRANULARITY_MS,
+    });
     this.#live = live;
     const address = config.address ?? env['VAULT_ADDR'] ?? 'http://127.0.0.1:8200';
-    if (config.tlsSkipVerify) logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
+    if (config.tlsSkipVerify)
+      logger.warn({ address }, 'tls_skip_verify is on: the Vault server certificate is NOT verified; anyone on the path can read every secret');
     this.#address = address;
     this.#namespace = config.namespace ?? env['VAULT_NAMESPACE'] ?? '';
     this.#http = new VaultHttp({
@@ -163,7 +185,11 @@ export class VaultBackend implements SecretBackend {
     } catch (error) {
       // A mount that changed type (kv enable-versioning, a remount) answers 404 or 403 at the old address.
       const code = (error as SidecarError).code;
-      if ((code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') || started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS) throw error;
+      if (
+        (code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND' && code !== 'SIDECAR_ERR_BACKEND_DENIED') ||
+        started - (this.#lookedUpAt.get(mount) ?? Infinity) < MOUNT_TRUST_MS
+      )
+        throw error;
       this.#mounts.forget(mount);
       const again = await untilAborted(this.#mounts.mountFor(bare, derived), context.signal);
       if (again.path === mount.path && again.type === mount.type && again.version === mount.version) throw error;
@@ -207,7 +233,8 @@ export class VaultBackend implements SecretBackend {
     if (this.#leases.has(lifetime.leaseId)) this.#leases.set(lifetime.leaseId, endsAt);
     const truncated = ttlMs < increment * 1000;
     const maxExpiresAt = truncated ? Math.min(endsAt, lifetime.maxExpiresAt ?? Infinity) : lifetime.maxExpiresAt;
-    if (truncated && lifetime.issuedAt !== undefined) this.#checkMaxTtl(this.#leaseLabels.get(lifetime.leaseId) ?? lifetime.leaseId.split('/').slice(0, -1).join('/'), endsAt - lifetime.issuedAt);
+    if (truncated && lifetime.issuedAt !== undefined)
+      this.#checkMaxTtl(this.#leaseLabels.get(lifetime.leaseId) ?? lifetime.leaseId.split('/').slice(0, -1).join('/'), endsAt - lifetime.issuedAt);
     return {
       ...secret,
       lifetime: { kind: 'lease', leaseId: lifetime.leaseId, ttlMs, renewable: response.renewable ?? false, maxExpiresAt, issuedAt: lifetime.issuedAt },
@@ -247,7 +274,10 @@ export class VaultBackend implements SecretBackend {
   #refetchLeasesOf(generation: number, reason: string): void {
     const paths = [...this.#leaseIssuers].filter(([, issuer]) => issuer === generation).map(([path]) => path);
     if (paths.length === 0) return;
-    this.logger.info({ backend: this.name, leases: paths.length, reason }, 'the token that issued these leases is ending: fetching new credentials with the new token');
+    this.logger.info(
+      { backend: this.name, leases: paths.length, reason },
+      'the token that issued these leases is ending: fetching new credentials with the new token',
+    );
     for (const path of paths) {
       this.#leaseIssuers.delete(path);
       for (const listener of this.#listeners.get(path) ?? []) listener();
@@ -296,7 +326,9 @@ export class VaultBackend implements SecretBackend {
     const secret = this.#dynamic(await this.#request('POST', apiPath, shown, Object.fromEntries(new URLSearchParams(args)), signal), shown);
     if (this.#issuances && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
-      await this.#issuances.put(path, entry).catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
+      await this.#issuances
+        .put(path, entry)
+        .catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
     }
     return secret;
   }
@@ -310,7 +342,10 @@ export class VaultBackend implements SecretBackend {
     const leaseId = response.lease_id ?? '';
     if (!leaseId || !response.lease_duration) {
       const expiration = (data as { expiration?: unknown }).expiration;
-      const lifetime = typeof expiration === 'number' && expiration > 0 ? ({ kind: 'expiry', expiresAt: expiration * 1000 } as const) : ({ kind: 'poll', intervalMs: this.config.staticRefreshMs } as const);
+      const lifetime =
+        typeof expiration === 'number' && expiration > 0
+          ? ({ kind: 'expiry', expiresAt: expiration * 1000 } as const)
+          : ({ kind: 'poll', intervalMs: this.config.staticRefreshMs } as const);
       return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime };
     }
     const issuedAt = Date.now();
@@ -335,7 +370,10 @@ export class VaultBackend implements SecretBackend {
     const now = Date.now();
     const leases = [...this.#leases].filter(([, endsAt]) => endsAt > now).map(([leaseId]) => leaseId);
     if (leases.length === 0) return;
-    const budget = deadlineSignal(this.config.revokeTimeoutMs, () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `not revoked within revoke_timeout (${formatDuration(this.config.revokeTimeoutMs)})`));
+    const budget = deadlineSignal(
+      this.config.revokeTimeoutMs,
+      () => new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `not revoked within revoke_timeout (${formatDuration(this.config.revokeTimeoutMs)})`),
+    );
     const linked = linkSignals(shutdown ? [budget.signal, shutdown] : [budget.signal]);
     const signal = linked.signal;
     const agent = this.#http.separateAgent(MAX_PARALLEL_REVOCATIONS);
@@ -344,7 +382,10 @@ export class VaultBackend implements SecretBackend {
       const revoked = await Promise.all(leases.map((leaseId) => this.#revoke(leaseId, signal, agent)));
       const failed = shown.filter((_, i) => !revoked[i]);
       if (failed.length > 0) {
-        this.logger.error({ leaseIds: failed }, `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`);
+        this.logger.error(
+          { leaseIds: failed },
+          `${failed.length} of ${leases.length} leases could not be revoked before exit; they run until their TTL ends unless revoked by hand (bao lease revoke <lease id>)`,
+        );
       }
     } finally {
       budget.clear();
@@ -368,7 +409,15 @@ export class VaultBackend implements SecretBackend {
     } catch (error) {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
       // The lease id is what an operator needs to revoke it by hand; it grants nothing without a token.
-      writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code, leaseId: shown });
+      writeAudit(this.logger, {
+        event: 'secret.revoke',
+        backend: this.name,
+        path,
+        outcome: 'error',
+        durationMs: Date.now() - started,
+        errorCode: coded.code,
+        leaseId: shown,
+      });
       this.logger.warn({ leaseId: shown, error: errorFields(coded) }, 'lease not revoked');
       return false;
     }
@@ -389,10 +438,16 @@ export class VaultBackend implements SecretBackend {
   }
 
   #kv2(response: VaultResponse, path: string): FetchedSecret {
-    const body = (response.data ?? {}) as { data?: Record<string, unknown> | null; metadata?: { version?: number; created_time?: string; deletion_time?: string; destroyed?: boolean } };
+    const body = (response.data ?? {}) as {
+      data?: Record<string, unknown> | null;
+      metadata?: { version?: number; created_time?: string; deletion_time?: string; destroyed?: boolean };
+    };
     if (!body.data) {
       // A deleted or destroyed version answers with metadata and no data.
-      throw new SidecarError('SIDECAR_ERR_BACKEND_NOT_FOUND', `backend "${this.name}": "${path}" has no data (version ${body.metadata?.version ?? '?'} is deleted or destroyed)`);
+      throw new SidecarError(
+        'SIDECAR_ERR_BACKEND_NOT_FOUND',
+        `backend "${this.name}": "${path}" has no data (version ${body.metadata?.version ?? '?'} is deleted or destroyed)`,
+      );
     }
     // A version number comes back after `kv metadata delete` and a new put: its creation time and the data tell
     // versions apart, so a reused number (or a forced refresh) never keeps a stale value.
@@ -404,8 +459,13 @@ export class VaultBackend implements SecretBackend {
     const shown = derived ? 'a path derived from a secret' : path;
     const response = await this.#request('GET', `sys/internal/ui/mounts/${path}`, derived ? shown : path, undefined, this.#closing.signal);
     const data = (response.data ?? {}) as { path?: string; type?: string; options?: { version?: string } | null };
-    if (!data.path || !data.type) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for ${derived ? shown : `"${path}"`}`);
-    const mount = { path: data.path.endsWith('/') ? data.path : `${data.path}/`, type: data.type, version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined };
+    if (!data.path || !data.type)
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": no mount information for ${derived ? shown : `"${path}"`}`);
+    const mount = {
+      path: data.path.endsWith('/') ? data.path : `${data.path}/`,
+      type: data.type,
+      version: data.type === 'kv' ? (data.options?.version ?? '1') : undefined,
+    };
     this.logger.debug({ mount: derived ? `(the mount of ${shown})` : mount.path, type: mount.type, version: mount.version }, 'vault mount');
     this.#lookedUpAt.set(mount, Date.now());
     return mount;
@@ -449,7 +509,14 @@ export class VaultBackend implements SecretBackend {
         const agent = this.#http.separateAgent();
         signal.addEventListener('abort', () => agent.destroy(), { once: true });
         try {
-          return await client.request({ path: `/${path}`, method: 'POST', json: body, headers: token ? { 'X-Vault-Token': token } : {}, httpAgent: agent, httpsAgent: agent });
+          return await client.request({
+            path: `/${path}`,
+            method: 'POST',
+            json: body,
+            headers: token ? { 'X-Vault-Token': token } : {},
+            httpAgent: agent,
+            httpsAgent: agent,
+          });
         } finally {
           agent.destroy();
         }

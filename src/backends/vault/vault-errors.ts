@@ -22,15 +22,23 @@ export function vaultError(error: unknown, what: string, options: VaultErrorOpti
       return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: ${message} (${status})`, { hint: "check the token's policies for this path" });
     }
     if (status === 400 && options.login) {
-      return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: ${message} (${status})`, { hint: 'check the login credentials (role_id and secret_id, role and JWT)' });
+      return new SidecarError('SIDECAR_ERR_BACKEND_DENIED', `${what}: ${message} (${status})`, {
+        hint: 'check the login credentials (role_id and secret_id, role and JWT)',
+      });
     }
     // 429 (rate limit), 412 (eventual consistency), 5xx including a sealed (503) or standby server: try again.
     const retryable = status === 429 || status === 412 || status >= 500;
     const retryAfterMs = error instanceof VaultHttpError ? error.retryAfterMs : undefined;
-    return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${message} (${status})`, { retryable, retryAfterMs });
+    return new SidecarError(retryable ? 'SIDECAR_ERR_BACKEND_UNAVAILABLE' : 'SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${message} (${status})`, {
+      retryable,
+      retryAfterMs,
+    });
   }
   if (error instanceof VaultAnswerTooLargeError) return new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${what}: ${error.message}`);
-  if (error instanceof VaultTimeoutError) return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${error.message}`, { hint: 'the server is slow or trickling its answer; raise request_timeout if that is normal' });
+  if (error instanceof VaultTimeoutError)
+    return new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `${what}: ${error.message}`, {
+      hint: 'the server is slow or trickling its answer; raise request_timeout if that is normal',
+    });
   const tls = tlsVerificationError(error, what);
   if (tls) return tls;
   const code = (error as NodeJS.ErrnoException).code;

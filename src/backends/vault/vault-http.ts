@@ -105,29 +105,32 @@ export class VaultHttp {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const send = this.#secure ? httpsRequest : httpRequest;
-    return boundedCall(this.options.timeoutMs, options.signal, (abortSignal) =>
-      new Promise<VaultResponse>((resolve, reject) => {
-        const req = send(url, { method, headers, agent: options.agent ?? this.#agent, signal: abortSignal }, (res) => {
-          readBody(res).then((text) => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              // A proxy's HTML page or a body cut short: say so without quoting it (it may hold a secret).
-              try {
-                const parsed: unknown = text ? JSON.parse(text) : {};
-                if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-                resolve(parsed);
-              } catch {
-                reject(new VaultHttpError(status, `the answer (${text.length} bytes) is not a JSON object`));
+    return boundedCall(
+      this.options.timeoutMs,
+      options.signal,
+      (abortSignal) =>
+        new Promise<VaultResponse>((resolve, reject) => {
+          const req = send(url, { method, headers, agent: options.agent ?? this.#agent, signal: abortSignal }, (res) => {
+            readBody(res).then((text) => {
+              const status = res.statusCode ?? 0;
+              if (status >= 200 && status < 300) {
+                // A proxy's HTML page or a body cut short: say so without quoting it (it may hold a secret).
+                try {
+                  const parsed: unknown = text ? JSON.parse(text) : {};
+                  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+                  resolve(parsed);
+                } catch {
+                  reject(new VaultHttpError(status, `the answer (${text.length} bytes) is not a JSON object`));
+                }
+              } else {
+                const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+                reject(new VaultHttpError(status, errorText(text, res.statusMessage), retryAfterMs, /^\s*\d+ errors? occurred/.test(errorText(text, ''))));
               }
-            } else {
-              const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
-              reject(new VaultHttpError(status, errorText(text, res.statusMessage), retryAfterMs, /^\s*\d+ errors? occurred/.test(errorText(text, ''))));
-            }
-          }, reject);
-        });
-        req.on('error', reject);
-        req.end(payload);
-      }),
+            }, reject);
+          });
+          req.on('error', reject);
+          req.end(payload);
+        }),
     );
   }
 
