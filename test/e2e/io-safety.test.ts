@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -331,5 +331,27 @@ describe('ejson encrypt on a symlink', () => {
     expect(JSON.parse(text)).toMatchObject({ _public_key: publicKey, password: expect.stringMatching(/^EJ\[1:/) as unknown });
     expect(lstatSync(real).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(project.root, 'real'))).toEqual(['secrets.ejson']);
+  });
+
+  it('refuses (exit 2, nothing written) a file with a second hard link, which would keep the plain text', async () => {
+    project = await makeProject({ config: '' });
+    const keygen = await runCli(['ejson', 'keygen']);
+    const publicKey = /Public Key:\n([0-9a-f]{64})/.exec(keygen.stdout)?.[1] ?? '';
+    const real = join(project.root, 'secrets.ejson');
+    const plain = JSON.stringify({ _public_key: publicKey, password: SECRET });
+    await writeFile(real, plain);
+    linkSync(real, join(project.root, 'other-name.ejson'));
+    // A link to a link to the hard-linked file: followed to the end, and refused there too.
+    await symlink(real, join(project.root, 'hop.ejson'));
+    await symlink(join(project.root, 'hop.ejson'), join(project.root, 'link.ejson'));
+    for (const name of ['secrets.ejson', 'link.ejson']) {
+      const result = await runCli(['ejson', 'encrypt', join(project.root, name)]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('SIDECAR_ERR_USAGE');
+      expect(result.stderr).toContain('hard links');
+      expectNoSecrets(result.stdout + result.stderr, [SECRET]);
+    }
+    expect(readFileSync(real, 'utf8')).toBe(plain);
+    expect(statSync(real).nlink).toBe(2);
   });
 });

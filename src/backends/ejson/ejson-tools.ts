@@ -29,6 +29,15 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
   const target = await realpath(file).catch((cause: unknown) => {
     throw cannotRead(cause);
   });
+  // The atomic write gives the file a new inode: another hard link to the old one would keep the plain text.
+  const { mode, nlink } = await stat(target).catch((cause: unknown) => {
+    throw cannotRead(cause);
+  });
+  if (nlink > 1) {
+    throw new SidecarError('SIDECAR_ERR_USAGE', `refusing to encrypt ${file}: it has ${nlink} hard links, and the others would keep the plain text`, {
+      hint: 'remove the other hard links (find -samefile) or encrypt a copy, then link it again',
+    });
+  }
   const raw = await readTextBounded(target).catch((cause: unknown) => {
     throw cannotRead(cause);
   });
@@ -39,7 +48,6 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
     document.text,
     plain.map((at) => ({ at, with: seal(at.value) })),
   );
-  const { mode } = await stat(target);
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
   await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true });
   return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
