@@ -26,9 +26,25 @@ export interface WriteResult {
 
 const TEMP_MARK = '.sidecar-tmp-';
 
+/** A name may be 255 bytes; the temp name adds the dot, the mark and 12 hex digits. */
+const MAX_STEM_BYTES = 255 - 1 - TEMP_MARK.length - 12;
+
+/** The destination's name, cut to fit a temp name on a character boundary (a 255-byte name must be writable). */
+function tempStem(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_STEM_BYTES) return name;
+  let stem = '';
+  let bytes = 0;
+  for (const char of name) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > MAX_STEM_BYTES) break;
+    stem += char;
+  }
+  return stem;
+}
+
 /** The temp file sits beside its destination (so rename is atomic) and is hidden from `*.ext` globs. */
 function tempNameFor(name: string): string {
-  return `.${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
+  return `.${tempStem(name)}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -108,11 +124,12 @@ async function isAlreadyInPlace(path: string, bytes: Buffer, request: WriteReque
 /** Removes the temp files a killed run left beside these destinations (all in one directory); returns how many. */
 export async function removeStaleTempFiles(directory: string, destinationNames: ReadonlySet<string>): Promise<number> {
   const entries = await readdir(directory).catch(() => [] as string[]);
+  const stems = new Set([...destinationNames].map(tempStem));
   let removed = 0;
   for (const entry of entries) {
     const mark = entry.lastIndexOf(TEMP_MARK);
     if (!entry.startsWith('.') || mark < 0 || !/^[0-9a-f]{12}$/.test(entry.slice(mark + TEMP_MARK.length))) continue;
-    if (!destinationNames.has(entry.slice(1, mark))) continue;
+    if (!stems.has(entry.slice(1, mark))) continue;
     await unlink(join(directory, entry)).then(
       () => removed++,
       () => undefined,
