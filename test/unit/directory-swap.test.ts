@@ -149,9 +149,12 @@ describe('pid file', () => {
     expect(readFileSync(pidFile, 'utf8')).toBe('4242\n');
   });
 
-  it('as a notify target, is refused when it names the sidecar itself or its parent', async () => {
+  it('as a notify target, is refused when it names the sidecar itself or any of its ancestors', async () => {
     const root = await tmpfs();
-    for (const pid of [process.pid, process.ppid]) {
+    // The grandparent too: under `tini -- sh -c …` a signal to tini is passed down and ends the sidecar.
+    const grandparent = Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${process.ppid}/status`, 'utf8'))?.[1]);
+    expect(grandparent).toBeGreaterThan(0);
+    for (const pid of [process.pid, process.ppid, grandparent]) {
       await writePidFile(join(root, 'app.pid'), pid);
       await expect(readPidFile(join(root, 'app.pid'))).rejects.toMatchObject({ code: 'SIDECAR_ERR_RELOAD_DENIED', retryable: false });
     }
