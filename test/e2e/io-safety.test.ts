@@ -313,6 +313,27 @@ describe('binary files in a secret directory', () => {
   });
 });
 
+describe('ejson keygen into a key directory it cannot use', () => {
+  it('fails with a coded error (exit 5, not 1) and prints no private key when the key directory is a file or read-only', async () => {
+    project = await makeProject({ config: '' });
+    await writeFile(join(project.root, 'not-a-dir'), 'x');
+    const readOnly = join(project.root, 'read-only');
+    await mkdir(readOnly);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]);
+    try {
+      for (const keyDir of [join(project.root, 'not-a-dir', 'keys'), readOnly]) {
+        const result = await runCli(['ejson', 'keygen', '--write', '--keydir', keyDir]);
+        expect(result.code, result.stderr).toBe(5);
+        expect(result.stderr).toContain('SIDECAR_ERR_OUTPUT_WRITE');
+        expect(result.stderr).toContain(keyDir);
+        expect(result.stdout + result.stderr).not.toMatch(/[0-9a-f]{64}/);
+      }
+    } finally {
+      execFileSync('umount', [readOnly]);
+    }
+  });
+});
+
 describe('ejson encrypt on a symlink', () => {
   it('encrypts the file the link points to, in place, and keeps the link', async () => {
     project = await makeProject({ config: '' });

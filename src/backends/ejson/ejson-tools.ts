@@ -13,8 +13,14 @@ import { parseEjson, replaceValues } from './ejson-document.js';
 export async function keygen(keyDir: string | undefined): Promise<string> {
   const { publicHex, privateHex } = generateKeypair();
   if (keyDir === undefined) return `Public Key:\n${publicHex}\nPrivate Key:\n${privateHex}\n`;
-  await mkdir(keyDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(keyDir, publicHex), privateHex, { mode: 0o400, flag: 'wx' });
+  try {
+    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(keyDir, publicHex), privateHex, { mode: 0o400, flag: 'wx' });
+  } catch (cause) {
+    // A key directory that is a file, read-only or full is the operator's to fix: coded, never "a bug".
+    const { code, syscall } = cause as NodeJS.ErrnoException;
+    throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write the private key into ${keyDir}: ${code ?? 'error'} (${syscall ?? 'io'})`, { cause });
+  }
   return `${publicHex}\n`;
 }
 
