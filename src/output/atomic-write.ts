@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
+import { setSafeTimeout } from '../timer.js';
 import { errnoOf, pinDirectory, writeFailure, type PinnedDirectory } from './pinned-directory.js';
 
 export interface WriteRequest {
@@ -82,8 +83,46 @@ export async function writeAtomically(request: WriteRequest): Promise<WriteResul
   }
 }
 
+/** Temp files that exist right now (paths through their pinned directory), and whether the process is exiting. */
+const writing = new Set<string>();
+let exiting = false;
+const idleWaiters: Array<() => void> = [];
+
+/**
+ * At exit: refuses new writes and resolves true once the writes under way have renamed or removed their temp
+ * files; after `graceMs`, removes the temp files still there and resolves false. A process that exits (a signal,
+ * `once --timeout`) mid-write would otherwise leave a temp file holding part of a secret beside its destination.
+ */
+export function settleWrites(graceMs: number): Promise<boolean> {
+  exiting = true;
+  if (writing.size === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.clear();
+      resolve(true);
+    };
+    const timer = setSafeTimeout(() => {
+      idleWaiters.splice(idleWaiters.indexOf(done), 1);
+      for (const temp of writing) void unlink(temp).catch(() => undefined);
+      resolve(false);
+    }, graceMs);
+    idleWaiters.push(done);
+  });
+}
+
 async function writeThroughTemp(directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
+  if (exiting) throw writeFailure(request.destination, 'the process is exiting');
   const temp = directory.at(tempNameFor(name));
+  writing.add(temp);
+  try {
+    await createAndRename(temp, directory, name, bytes, request);
+  } finally {
+    writing.delete(temp);
+    if (writing.size === 0) for (const wake of idleWaiters.splice(0)) wake();
+  }
+}
+
+async function createAndRename(temp: string, directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
   let handle;
   try {
     handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);

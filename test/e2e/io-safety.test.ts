@@ -298,6 +298,45 @@ describe('destinations', () => {
   }, 60_000);
 });
 
+describe('once ended by a signal in the middle of a write', () => {
+  it('lets the write finish or removes its temp file, keeps the old file whole, and exits 143 on SIGTERM', async () => {
+    // 4 x 15 MB: a write long enough to be caught between its temp file and its rename.
+    const big = `${SECRET}-${'y'.repeat(15_000_000)}`;
+    const ref = '{{secret \\"local:s\\"}}';
+    project = await makeProject({ config: fileBackend() + template(ref.repeat(4), '@OUT@/big', '  max_size = 67108864\n') });
+    await writeFile(project.secretsFile, JSON.stringify({ s: big }));
+    const destination = join(project.out, 'big');
+    await mkdir(project.out, { recursive: true });
+    let caught = 0;
+    for (let attempt = 0; attempt < 8 && caught < 2; attempt++) {
+      await writeFile(destination, 'old', { mode: 0o600 });
+      const child = spawn(process.execPath, [CLI, 'once', '-c', project.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      let seen = false;
+      let running = true;
+      void closed.then(() => (running = false));
+      for (let polls = 0; polls < 200_000 && running && !seen; polls++) {
+        seen = readdirSync(project.out).some((entry) => entry.includes('.sidecar-tmp-'));
+        if (!seen) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (seen) child.kill('SIGTERM');
+      const end = await closed;
+      expect(readdirSync(project.out)).toEqual(['big']);
+      const size = statSync(destination).size;
+      expect([3, big.length * 4]).toContain(size);
+      expectNoSecrets(stderr, [SECRET]);
+      if (!seen) continue;
+      caught++;
+      // The signal may land just after the rename: then the write is whole and the run ends 0 or 143.
+      expect(end.signal, stderr).toBeNull();
+      expect([0, 143]).toContain(end.code);
+    }
+    expect(caught, 'a write should have been caught in the middle').toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('binary files in a secret directory', () => {
   it('writes a keystore from a Kubernetes-style secret volume byte for byte', async () => {
     project = await makeProject({
