@@ -26,6 +26,8 @@ export interface BoundedReadOptions {
   readonly maxBytes?: number;
   /** Refuse a symbolic link at the last component (ELOOP) instead of following it. */
   readonly noFollow?: boolean;
+  /** Refuse a FIFO or socket (EINVAL) instead of reading it: for files only ever written whole (pid files). */
+  readonly regularOnly?: boolean;
 }
 
 export type BoundedReadError = Error & { code: string; syscall: string; path: string };
@@ -214,6 +216,7 @@ export async function readBounded(path: string, options: BoundedReadOptions = {}
         if (abandoned()) throw readError('ETIMEDOUT', path, 'open', 'answered after its deadline');
         const info = await fstatFd(fd);
         checkKind(info, path);
+        if (options.regularOnly && !info.isFile()) throw readError('EINVAL', path, 'read', 'not a regular file');
         if (info.isFIFO() || info.isSocket()) {
           keep = true;
           return { kind: 'pipe', fd };

@@ -6,8 +6,8 @@ import { SidecarError } from '../errors.js';
 export async function readPidFile(path: string): Promise<number> {
   let text: string;
   try {
-    // Bounded: the application owns this file and could leave a FIFO there.
-    text = await readTextBounded(path, { maxBytes: 64 });
+    // The application owns this file and could leave a FIFO there: a pid file is a regular file, or missing.
+    text = await readTextBounded(path, { regularOnly: true, maxBytes: 64 });
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, {
       cause,
