@@ -2,7 +2,7 @@ import { constants, close, fstat, open, read, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { setSafeTimeout } from './timer.js';
+import { setSafeTimeout, wakeOrTimeout } from './timer.js';
 
 /*
  * Reads of local files (config, templates, local secret sources, pid files) that cannot hang the process.
@@ -95,17 +95,7 @@ export function readsInKernel(): number {
 /** Resolves when no read is in the kernel, or after `graceMs`, whichever comes first; tells which. */
 export function settleReads(graceMs: number): Promise<boolean> {
   if (pool.busy === 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = () => {
-      timer.clear();
-      resolve(true);
-    };
-    const timer = setSafeTimeout(() => {
-      idleWaiters.splice(idleWaiters.indexOf(done), 1);
-      resolve(false);
-    }, graceMs);
-    idleWaiters.push(done);
-  });
+  return wakeOrTimeout(idleWaiters, graceMs);
 }
 
 /** How many pool slots are in use, and how many reads wait for one (for tests). */

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
-import { setSafeTimeout } from '../timer.js';
+import { wakeOrTimeout } from '../timer.js';
 import { errnoOf, pinDirectory, writeFailure, type PinnedDirectory } from './pinned-directory.js';
 
 export interface WriteRequest {
@@ -93,21 +93,12 @@ const idleWaiters: Array<() => void> = [];
  * files; after `graceMs`, removes the temp files still there and resolves false. A process that exits (a signal,
  * `once --timeout`) mid-write would otherwise leave a temp file holding part of a secret beside its destination.
  */
-export function settleWrites(graceMs: number): Promise<boolean> {
+export async function settleWrites(graceMs: number): Promise<boolean> {
   exiting = true;
-  if (writing.size === 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = () => {
-      timer.clear();
-      resolve(true);
-    };
-    const timer = setSafeTimeout(() => {
-      idleWaiters.splice(idleWaiters.indexOf(done), 1);
-      for (const temp of writing) void unlink(temp).catch(() => undefined);
-      resolve(false);
-    }, graceMs);
-    idleWaiters.push(done);
-  });
+  if (writing.size === 0) return true;
+  const settled = await wakeOrTimeout(idleWaiters, graceMs);
+  if (!settled) for (const temp of writing) void unlink(temp).catch(() => undefined);
+  return settled;
 }
 
 async function writeThroughTemp(directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
