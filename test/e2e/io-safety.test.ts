@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, linkSync, lstatSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, Daemon, runCli } from '../support/cli.js';
@@ -391,6 +391,20 @@ describe('ejson encrypt on a symlink', () => {
     expect(JSON.parse(text)).toMatchObject({ _public_key: publicKey, password: expect.stringMatching(/^EJ\[1:/) as unknown });
     expect(lstatSync(real).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(project.root, 'real'))).toEqual(['secrets.ejson']);
+  });
+
+  it("keeps the file's owner and group when root encrypts another user's file", async () => {
+    project = await makeProject({ config: '' });
+    const keygen = await runCli(['ejson', 'keygen']);
+    const publicKey = /Public Key:\n([0-9a-f]{64})/.exec(keygen.stdout)?.[1] ?? '';
+    const file = join(project.root, 'secrets.ejson');
+    await writeFile(file, JSON.stringify({ _public_key: publicKey, password: SECRET }), { mode: 0o640 });
+    await chown(file, 65534, 65534);
+    const result = await runCli(['ejson', 'encrypt', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).not.toContain(SECRET);
+    expect(statSync(file)).toMatchObject({ uid: 65534, gid: 65534 });
+    expect(statSync(file).mode & 0o7777).toBe(0o640);
   });
 
   it('refuses (exit 2, nothing written) a file with a second hard link, which would keep the plain text', async () => {

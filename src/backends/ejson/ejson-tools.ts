@@ -36,7 +36,7 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
     throw cannotRead(cause);
   });
   // The atomic write gives the file a new inode: another hard link to the old one would keep the plain text.
-  const { mode, nlink } = await stat(target).catch((cause: unknown) => {
+  const { mode, nlink, uid, gid } = await stat(target).catch((cause: unknown) => {
     throw cannotRead(cause);
   });
   if (nlink > 1) {
@@ -55,6 +55,8 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
     plain.map((at) => ({ at, with: seal(at.value) })),
   );
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
-  await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true });
+  // Root encrypting someone's file (sudo) keeps it theirs; anyone else can only write files of their own.
+  const owner = process.getuid?.() === 0 ? { uid, gid } : {};
+  await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true, ...owner });
   return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
 }
