@@ -1,16 +1,10 @@
-import { writeAtomically } from './atomic-write.js';
+import { writeAtomically, type WriteRequest } from './atomic-write.js';
 
 /** An atomic write, owned by the writer unless told: what the CLI and the runner hand to backends that keep files. */
 export async function writeFileAtomically(
   destination: string,
   contents: string,
-  options: {
-    readonly perms: number;
-    readonly createDirs: boolean;
-    readonly allowNonTmpfs: boolean;
-    readonly uid?: number | undefined;
-    readonly gid?: number | undefined;
-  },
+  options: Pick<WriteRequest, 'perms' | 'createDirs' | 'allowNonTmpfs'> & Partial<Pick<WriteRequest, 'uid' | 'gid'>>,
 ): Promise<void> {
   await writeAtomically({
     destination,
