@@ -2,7 +2,7 @@ import { constants, close, fstat, open, read, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { setSafeTimeout } from './timer.js';
+import { setSafeTimeout, wakeOrTimeout } from './timer.js';
 
 /*
  * Reads of local files (config, templates, local secret sources, pid files) that cannot hang the process.
@@ -26,6 +26,8 @@ export interface BoundedReadOptions {
   readonly maxBytes?: number;
   /** Refuse a symbolic link at the last component (ELOOP) instead of following it. */
   readonly noFollow?: boolean;
+  /** Refuse a FIFO or socket (EINVAL) instead of reading it: for files only ever written whole (pid files). */
+  readonly regularOnly?: boolean;
 }
 
 export type BoundedReadError = Error & { code: string; syscall: string; path: string };
@@ -93,17 +95,7 @@ export function readsInKernel(): number {
 /** Resolves when no read is in the kernel, or after `graceMs`, whichever comes first; tells which. */
 export function settleReads(graceMs: number): Promise<boolean> {
   if (pool.busy === 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = () => {
-      timer.clear();
-      resolve(true);
-    };
-    const timer = setSafeTimeout(() => {
-      idleWaiters.splice(idleWaiters.indexOf(done), 1);
-      resolve(false);
-    }, graceMs);
-    idleWaiters.push(done);
-  });
+  return wakeOrTimeout(idleWaiters, graceMs);
 }
 
 /** How many pool slots are in use, and how many reads wait for one (for tests). */
@@ -214,6 +206,7 @@ export async function readBounded(path: string, options: BoundedReadOptions = {}
         if (abandoned()) throw readError('ETIMEDOUT', path, 'open', 'answered after its deadline');
         const info = await fstatFd(fd);
         checkKind(info, path);
+        if (options.regularOnly && !info.isFile()) throw readError('EINVAL', path, 'read', 'not a regular file');
         if (info.isFIFO() || info.isSocket()) {
           keep = true;
           return { kind: 'pipe', fd };

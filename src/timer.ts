@@ -75,3 +75,21 @@ export function deadlineSignal(delayMs: number, reason: () => Error): { readonly
   const timer = setSafeTimeout(() => controller.abort(reason()), delayMs);
   return { signal: controller.signal, clear: () => timer.clear() };
 }
+
+/**
+ * Waits in `waiters` until the owner wakes it (resolves true: what it waited for went idle) or `graceMs` passes
+ * (resolves false, and leaves the list).
+ */
+export function wakeOrTimeout(waiters: Array<() => void>, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.clear();
+      resolve(true);
+    };
+    const timer = setSafeTimeout(() => {
+      waiters.splice(waiters.indexOf(done), 1);
+      resolve(false);
+    }, graceMs);
+    waiters.push(done);
+  });
+}

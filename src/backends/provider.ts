@@ -40,7 +40,14 @@ export interface ConfigFacts {
 export type AtomicFileWriter = (
   destination: string,
   contents: string,
-  options: { readonly perms: number; readonly createDirs: boolean; readonly allowNonTmpfs: boolean },
+  options: {
+    readonly perms: number;
+    readonly createDirs: boolean;
+    readonly allowNonTmpfs: boolean;
+    /** Set to keep a rewritten file's owner (the temp file is the writer's own otherwise). */
+    readonly uid?: number | undefined;
+    readonly gid?: number | undefined;
+  },
 ) => Promise<void>;
 
 export interface BackendDependencies {

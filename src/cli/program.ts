@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { constants as osConstants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config/load-config.js';
 import { DURATION_BOUNDS, parseBoundedDuration } from '../config/duration.js';
@@ -38,6 +39,18 @@ function durationArg(text: string): number {
   const parsed = parseBoundedDuration(text, DURATION_BOUNDS.onceTimeout);
   if ('error' in parsed) throw new InvalidArgumentError(`--timeout "${text.slice(0, 40)}": ${parsed.error}`);
   return parsed.ms;
+}
+
+/** The first SIGTERM or SIGINT, until disposed. */
+function untilStopSignal(signals: NodeJS.EventEmitter): { signal: Promise<'SIGTERM' | 'SIGINT'>; dispose: () => void } {
+  let dispose = () => undefined as void;
+  const signal = new Promise<'SIGTERM' | 'SIGINT'>((resolve) => {
+    const onTerm = () => resolve('SIGTERM');
+    const onInt = () => resolve('SIGINT');
+    signals.once('SIGTERM', onTerm).once('SIGINT', onInt);
+    dispose = () => void signals.off('SIGTERM', onTerm).off('SIGINT', onInt);
+  });
+  return { signal, dispose };
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -82,7 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (opts.showSecrets && !opts.dryRun) throw new SidecarError('SIDECAR_ERR_USAGE', '--show-secrets only applies with --dry-run');
       let logger: Logger | undefined;
       const startedAt = Date.now();
-      try {
+      const work = async () => {
         // --timeout bounds the whole run, the config read included.
         const setup = await withinTimeout(setUp(opts.config), opts.timeout);
         logger = setup.logger;
@@ -102,8 +115,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         } finally {
           await observability?.stop();
         }
+      };
+      // SIGTERM/SIGINT end `once` with 128 + the signal's number, as their default action would, but through the
+      // exit path, which lets writes under way finish or removes their temp files.
+      const interrupt = untilStopSignal(io.signals);
+      try {
+        const signal = await Promise.race([work().then(() => undefined), interrupt.signal]);
+        if (signal) {
+          (logger ?? createLogger({ level: 'info', format: 'json' })).warn({ signal }, 'interrupted; exiting');
+          exitCode = 128 + osConstants.signals[signal];
+        }
       } catch (error) {
         fail(error, logger);
+      } finally {
+        interrupt.dispose();
       }
     });
 

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
+import { wakeOrTimeout } from '../timer.js';
 import { errnoOf, pinDirectory, writeFailure, type PinnedDirectory } from './pinned-directory.js';
 
 export interface WriteRequest {
@@ -26,9 +27,25 @@ export interface WriteResult {
 
 const TEMP_MARK = '.sidecar-tmp-';
 
+/** A name may be 255 bytes; the temp name adds the dot, the mark and 12 hex digits. */
+const MAX_STEM_BYTES = 255 - 1 - TEMP_MARK.length - 12;
+
+/** The destination's name, cut to fit a temp name on a character boundary (a 255-byte name must be writable). */
+function tempStem(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_STEM_BYTES) return name;
+  let stem = '';
+  let bytes = 0;
+  for (const char of name) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > MAX_STEM_BYTES) break;
+    stem += char;
+  }
+  return stem;
+}
+
 /** The temp file sits beside its destination (so rename is atomic) and is hidden from `*.ext` globs. */
 function tempNameFor(name: string): string {
-  return `.${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
+  return `.${tempStem(name)}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -66,8 +83,37 @@ export async function writeAtomically(request: WriteRequest): Promise<WriteResul
   }
 }
 
+/** Temp files that exist right now (paths through their pinned directory), and whether the process is exiting. */
+const writing = new Set<string>();
+let exiting = false;
+const idleWaiters: Array<() => void> = [];
+
+/**
+ * At exit: refuses new writes and resolves true once the writes under way have renamed or removed their temp
+ * files; after `graceMs`, removes the temp files still there and resolves false. A process that exits (a signal,
+ * `once --timeout`) mid-write would otherwise leave a temp file holding part of a secret beside its destination.
+ */
+export async function settleWrites(graceMs: number): Promise<boolean> {
+  exiting = true;
+  if (writing.size === 0) return true;
+  const settled = await wakeOrTimeout(idleWaiters, graceMs);
+  if (!settled) for (const temp of writing) void unlink(temp).catch(() => undefined);
+  return settled;
+}
+
 async function writeThroughTemp(directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
+  if (exiting) throw writeFailure(request.destination, 'the process is exiting');
   const temp = directory.at(tempNameFor(name));
+  writing.add(temp);
+  try {
+    await createAndRename(temp, directory, name, bytes, request);
+  } finally {
+    writing.delete(temp);
+    if (writing.size === 0) for (const wake of idleWaiters.splice(0)) wake();
+  }
+}
+
+async function createAndRename(temp: string, directory: PinnedDirectory, name: string, bytes: Buffer, request: WriteRequest): Promise<void> {
   let handle;
   try {
     handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -108,11 +154,12 @@ async function isAlreadyInPlace(path: string, bytes: Buffer, request: WriteReque
 /** Removes the temp files a killed run left beside these destinations (all in one directory); returns how many. */
 export async function removeStaleTempFiles(directory: string, destinationNames: ReadonlySet<string>): Promise<number> {
   const entries = await readdir(directory).catch(() => [] as string[]);
+  const stems = new Set([...destinationNames].map(tempStem));
   let removed = 0;
   for (const entry of entries) {
     const mark = entry.lastIndexOf(TEMP_MARK);
     if (!entry.startsWith('.') || mark < 0 || !/^[0-9a-f]{12}$/.test(entry.slice(mark + TEMP_MARK.length))) continue;
-    if (!destinationNames.has(entry.slice(1, mark))) continue;
+    if (!stems.has(entry.slice(1, mark))) continue;
     await unlink(join(directory, entry)).then(
       () => removed++,
       () => undefined,

@@ -1,17 +1,17 @@
-import { writeAtomically } from './atomic-write.js';
+import { writeAtomically, type WriteRequest } from './atomic-write.js';
 
-/** An atomic write with the owner left as it is: what the CLI and the runner hand to backends that keep files. */
+/** An atomic write, owned by the writer unless told: what the CLI and the runner hand to backends that keep files. */
 export async function writeFileAtomically(
   destination: string,
   contents: string,
-  options: { readonly perms: number; readonly createDirs: boolean; readonly allowNonTmpfs: boolean },
+  options: Pick<WriteRequest, 'perms' | 'createDirs' | 'allowNonTmpfs'> & Partial<Pick<WriteRequest, 'uid' | 'gid'>>,
 ): Promise<void> {
   await writeAtomically({
     destination,
     contents,
     perms: options.perms,
-    uid: undefined,
-    gid: undefined,
+    uid: options.uid,
+    gid: options.gid,
     createDirs: options.createDirs,
     allowNonTmpfs: options.allowNonTmpfs,
   });

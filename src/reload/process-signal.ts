@@ -6,8 +6,8 @@ import { SidecarError } from '../errors.js';
 export async function readPidFile(path: string): Promise<number> {
   let text: string;
   try {
-    // Bounded: the application owns this file and could leave a FIFO there.
-    text = await readTextBounded(path, { maxBytes: 64 });
+    // The application owns this file and could leave a FIFO there: a pid file is a regular file, or missing.
+    text = await readTextBounded(path, { regularOnly: true, maxBytes: 64 });
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, {
       cause,
@@ -15,11 +15,27 @@ export async function readPidFile(path: string): Promise<number> {
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new SidecarError('SIDECAR_ERR_RELOAD_TARGET_MISSING', `pid file ${path} does not hold a process id`);
-  // As for `process` targets: whoever writes the file must not be able to make the sidecar signal itself.
-  if (pid === process.pid || pid === process.ppid) {
-    throw new SidecarError('SIDECAR_ERR_RELOAD_DENIED', `pid file ${path} names the sidecar itself (or its parent, pid ${pid}); refusing to signal it`);
+  // As for `process` targets: whoever writes the file must not be able to make the sidecar signal itself, nor a
+  // process above it (an init such as tini passes a signal down, and the sidecar ends with it).
+  if ((await ownLineage()).has(pid)) {
+    throw new SidecarError(
+      'SIDECAR_ERR_RELOAD_DENIED',
+      `pid file ${path} names the sidecar itself or one of its ancestors (pid ${pid}); refusing to signal it`,
+    );
   }
   return pid;
+}
+
+/** The sidecar's pid and its ancestors' up to init, read from /proc each time (a parent may die and reparent it). */
+export async function ownLineage(): Promise<Set<number>> {
+  const lineage = new Set([process.pid]);
+  let pid = process.ppid;
+  for (let depth = 0; pid > 0 && depth < 64 && !lineage.has(pid); depth++) {
+    lineage.add(pid);
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    pid = Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return lineage;
 }
 
 /**
@@ -28,7 +44,7 @@ export async function readPidFile(path: string): Promise<number> {
  */
 export async function findProcesses(pattern: RegExp, options: { procDir?: string; exclude?: readonly number[] } = {}): Promise<number[]> {
   const procDir = options.procDir ?? '/proc';
-  const exclude = new Set(options.exclude ?? [process.pid, process.ppid]);
+  const exclude = options.exclude ? new Set(options.exclude) : await ownLineage();
   const entries = await readdir(procDir);
   const found: number[] = [];
   await Promise.all(

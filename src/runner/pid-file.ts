@@ -13,6 +13,7 @@ export async function writePidFile(path: string, pid: number = process.pid): Pro
 
 /** Removes the pid file if it still names this process (another instance may have taken it over). */
 export async function removePidFile(path: string, pid: number = process.pid): Promise<void> {
-  const text = await readTextBounded(path, { noFollow: true, maxBytes: 64 }).catch(() => '');
+  // regularOnly: a FIFO planted there would hold shutdown for the whole read deadline.
+  const text = await readTextBounded(path, { noFollow: true, regularOnly: true, maxBytes: 64 }).catch(() => '');
   if (text.trim() === String(pid)) await unlink(path).catch(() => undefined);
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, renameSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, linkSync, lstatSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, Daemon, runCli } from '../support/cli.js';
@@ -298,6 +298,45 @@ describe('destinations', () => {
   }, 60_000);
 });
 
+describe('once ended by a signal in the middle of a write', () => {
+  it('lets the write finish or removes its temp file, keeps the old file whole, and exits 143 on SIGTERM', async () => {
+    // 4 x 15 MB: a write long enough to be caught between its temp file and its rename.
+    const big = `${SECRET}-${'y'.repeat(15_000_000)}`;
+    const ref = '{{secret \\"local:s\\"}}';
+    project = await makeProject({ config: fileBackend() + template(ref.repeat(4), '@OUT@/big', '  max_size = 67108864\n') });
+    await writeFile(project.secretsFile, JSON.stringify({ s: big }));
+    const destination = join(project.out, 'big');
+    await mkdir(project.out, { recursive: true });
+    let caught = 0;
+    for (let attempt = 0; attempt < 8 && caught < 2; attempt++) {
+      await writeFile(destination, 'old', { mode: 0o600 });
+      const child = spawn(process.execPath, [CLI, 'once', '-c', project.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      let seen = false;
+      let running = true;
+      void closed.then(() => (running = false));
+      for (let polls = 0; polls < 200_000 && running && !seen; polls++) {
+        seen = readdirSync(project.out).some((entry) => entry.includes('.sidecar-tmp-'));
+        if (!seen) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (seen) child.kill('SIGTERM');
+      const end = await closed;
+      expect(readdirSync(project.out)).toEqual(['big']);
+      const size = statSync(destination).size;
+      expect([3, big.length * 4]).toContain(size);
+      expectNoSecrets(stderr, [SECRET]);
+      if (!seen) continue;
+      caught++;
+      // The signal may land just after the rename: then the write is whole and the run ends 0 or 143.
+      expect(end.signal, stderr).toBeNull();
+      expect([0, 143]).toContain(end.code);
+    }
+    expect(caught, 'a write should have been caught in the middle').toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('binary files in a secret directory', () => {
   it('writes a keystore from a Kubernetes-style secret volume byte for byte', async () => {
     project = await makeProject({
@@ -310,6 +349,27 @@ describe('binary files in a secret directory', () => {
     const result = await runCli(['once', '-c', project.config]);
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(join(project.out, 'keystore.p12')).equals(keystore)).toBe(true);
+  });
+});
+
+describe('ejson keygen into a key directory it cannot use', () => {
+  it('fails with a coded error (exit 5, not 1) and prints no private key when the key directory is a file or read-only', async () => {
+    project = await makeProject({ config: '' });
+    await writeFile(join(project.root, 'not-a-dir'), 'x');
+    const readOnly = join(project.root, 'read-only');
+    await mkdir(readOnly);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]);
+    try {
+      for (const keyDir of [join(project.root, 'not-a-dir', 'keys'), readOnly]) {
+        const result = await runCli(['ejson', 'keygen', '--write', '--keydir', keyDir]);
+        expect(result.code, result.stderr).toBe(5);
+        expect(result.stderr).toContain('SIDECAR_ERR_OUTPUT_WRITE');
+        expect(result.stderr).toContain(keyDir);
+        expect(result.stdout + result.stderr).not.toMatch(/[0-9a-f]{64}/);
+      }
+    } finally {
+      execFileSync('umount', [readOnly]);
+    }
   });
 });
 
@@ -331,5 +391,41 @@ describe('ejson encrypt on a symlink', () => {
     expect(JSON.parse(text)).toMatchObject({ _public_key: publicKey, password: expect.stringMatching(/^EJ\[1:/) as unknown });
     expect(lstatSync(real).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(project.root, 'real'))).toEqual(['secrets.ejson']);
+  });
+
+  it("keeps the file's owner and group when root encrypts another user's file", async () => {
+    project = await makeProject({ config: '' });
+    const keygen = await runCli(['ejson', 'keygen']);
+    const publicKey = /Public Key:\n([0-9a-f]{64})/.exec(keygen.stdout)?.[1] ?? '';
+    const file = join(project.root, 'secrets.ejson');
+    await writeFile(file, JSON.stringify({ _public_key: publicKey, password: SECRET }), { mode: 0o640 });
+    await chown(file, 65534, 65534);
+    const result = await runCli(['ejson', 'encrypt', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).not.toContain(SECRET);
+    expect(statSync(file)).toMatchObject({ uid: 65534, gid: 65534 });
+    expect(statSync(file).mode & 0o7777).toBe(0o640);
+  });
+
+  it('refuses (exit 2, nothing written) a file with a second hard link, which would keep the plain text', async () => {
+    project = await makeProject({ config: '' });
+    const keygen = await runCli(['ejson', 'keygen']);
+    const publicKey = /Public Key:\n([0-9a-f]{64})/.exec(keygen.stdout)?.[1] ?? '';
+    const real = join(project.root, 'secrets.ejson');
+    const plain = JSON.stringify({ _public_key: publicKey, password: SECRET });
+    await writeFile(real, plain);
+    linkSync(real, join(project.root, 'other-name.ejson'));
+    // A link to a link to the hard-linked file: followed to the end, and refused there too.
+    await symlink(real, join(project.root, 'hop.ejson'));
+    await symlink(join(project.root, 'hop.ejson'), join(project.root, 'link.ejson'));
+    for (const name of ['secrets.ejson', 'link.ejson']) {
+      const result = await runCli(['ejson', 'encrypt', join(project.root, name)]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('SIDECAR_ERR_USAGE');
+      expect(result.stderr).toContain('hard links');
+      expectNoSecrets(result.stdout + result.stderr, [SECRET]);
+    }
+    expect(readFileSync(real, 'utf8')).toBe(plain);
+    expect(statSync(real).nlink).toBe(2);
   });
 });

@@ -112,6 +112,20 @@ describe('atomic write', () => {
     expect(await removeStaleTempFiles(dir, new Set(['app.env', 'db.json']))).toBe(2);
     expect(readdirSync(dir).sort()).toEqual(['.other.sidecar-tmp-0123456789ab', 'app.env']);
   });
+
+  it('writes a destination whose name is as long as a name can be (255 bytes), and cleans up its temp files', async () => {
+    dir = await makeTmpfsDir();
+    // 255 bytes; the two-byte characters put the temp name's cut (229 bytes) inside the name, on a character.
+    const name = 'é'.repeat(100) + 'n'.repeat(55);
+    expect(Buffer.byteLength(name)).toBe(255);
+    expect(await writeAtomically(request(join(dir, name), 'x'))).toMatchObject({ outcome: 'written' });
+    expect(readdirSync(dir)).toEqual([name]);
+    const stale = `.${'é'.repeat(100)}${'n'.repeat(29)}.sidecar-tmp-0123456789ab`;
+    expect(Buffer.byteLength(stale)).toBe(255);
+    await writeFile(join(dir, stale), 'partial');
+    expect(await removeStaleTempFiles(dir, new Set([name]))).toBe(1);
+    expect(readdirSync(dir)).toEqual([name]);
+  });
 });
 
 describe('owner resolution', () => {

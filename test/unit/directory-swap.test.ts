@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeAtomically, type WriteRequest } from '../../src/output/atomic-write.js';
 import { filesystemOf } from '../../src/output/filesystem-check.js';
 import { readPidFile } from '../../src/reload/process-signal.js';
-import { writePidFile } from '../../src/runner/pid-file.js';
+import { removePidFile, writePidFile } from '../../src/runner/pid-file.js';
+import { readBounded } from '../../src/bounded-read.js';
+import { execFileSync } from 'node:child_process';
 import { makeDiskDir, makeTmpfsDir, removeDir } from '../support/dirs.js';
 
 /*
@@ -149,9 +151,23 @@ describe('pid file', () => {
     expect(readFileSync(pidFile, 'utf8')).toBe('4242\n');
   });
 
-  it('as a notify target, is refused when it names the sidecar itself or its parent', async () => {
+  it('never waits on a FIFO planted at a pid file: removal leaves it at once, and a notify target is missing at once', async () => {
     const root = await tmpfs();
-    for (const pid of [process.pid, process.ppid]) {
+    const fifo = join(root, 'app.pid');
+    execFileSync('mkfifo', [fifo]);
+    // Read as a pipe, with no writer, each call would wait out the read deadline (10 s): SIGTERM would too.
+    await expect(readBounded(fifo, { regularOnly: true, maxBytes: 64 })).rejects.toMatchObject({ code: 'EINVAL' });
+    await removePidFile(fifo);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    await expect(readPidFile(fifo)).rejects.toMatchObject({ code: 'SIDECAR_ERR_RELOAD_TARGET_MISSING', message: expect.stringContaining('EINVAL') as unknown });
+  });
+
+  it('as a notify target, is refused when it names the sidecar itself or any of its ancestors', async () => {
+    const root = await tmpfs();
+    // The grandparent too: under `tini -- sh -c …` a signal to tini is passed down and ends the sidecar.
+    const grandparent = Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${process.ppid}/status`, 'utf8'))?.[1]);
+    expect(grandparent).toBeGreaterThan(0);
+    for (const pid of [process.pid, process.ppid, grandparent]) {
       await writePidFile(join(root, 'app.pid'), pid);
       await expect(readPidFile(join(root, 'app.pid'))).rejects.toMatchObject({ code: 'SIDECAR_ERR_RELOAD_DENIED', retryable: false });
     }

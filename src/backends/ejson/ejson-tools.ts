@@ -13,8 +13,14 @@ import { parseEjson, replaceValues } from './ejson-document.js';
 export async function keygen(keyDir: string | undefined): Promise<string> {
   const { publicHex, privateHex } = generateKeypair();
   if (keyDir === undefined) return `Public Key:\n${publicHex}\nPrivate Key:\n${privateHex}\n`;
-  await mkdir(keyDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(keyDir, publicHex), privateHex, { mode: 0o400, flag: 'wx' });
+  try {
+    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(keyDir, publicHex), privateHex, { mode: 0o400, flag: 'wx' });
+  } catch (cause) {
+    // A key directory that is a file, read-only or full is the operator's to fix: coded, never "a bug".
+    const { code, syscall } = cause as NodeJS.ErrnoException;
+    throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write the private key into ${keyDir}: ${code ?? 'error'} (${syscall ?? 'io'})`, { cause });
+  }
   return `${publicHex}\n`;
 }
 
@@ -29,6 +35,15 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
   const target = await realpath(file).catch((cause: unknown) => {
     throw cannotRead(cause);
   });
+  // The atomic write gives the file a new inode: another hard link to the old one would keep the plain text.
+  const { mode, nlink, uid, gid } = await stat(target).catch((cause: unknown) => {
+    throw cannotRead(cause);
+  });
+  if (nlink > 1) {
+    throw new SidecarError('SIDECAR_ERR_USAGE', `refusing to encrypt ${file}: it has ${nlink} hard links, and the others would keep the plain text`, {
+      hint: 'remove the other hard links (find -samefile) or encrypt a copy, then link it again',
+    });
+  }
   const raw = await readTextBounded(target).catch((cause: unknown) => {
     throw cannotRead(cause);
   });
@@ -39,8 +54,9 @@ export async function encryptFile(file: string, writeAtomic: AtomicFileWriter): 
     document.text,
     plain.map((at) => ({ at, with: seal(at.value) })),
   );
-  const { mode } = await stat(target);
   // The file lives in a repository, on disk: that is where an encrypted file belongs.
-  await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true });
+  // Root encrypting someone's file (sudo) keeps it theirs; anyone else can only write files of their own.
+  const owner = process.getuid?.() === 0 ? { uid, gid } : {};
+  await writeAtomic(target, text, { perms: mode & 0o7777, createDirs: false, allowNonTmpfs: true, ...owner });
   return { encrypted: plain.length, bytes: Buffer.byteLength(text) };
 }
