@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AnyProvider, ConfigFacts, ResolveContext } from '../backends/provider.js';
 import { PROVIDERS, type BackendConfig } from '../backends/registry.js';
 import type { SidecarError } from '../errors.js';
-import type { PathSegment } from './located.js';
+import type { PathSegment, Position } from './located.js';
 
 const backendName = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a backend name may use letters, digits, "_", "." and "-" only');
 
@@ -18,14 +18,12 @@ export function resolveBackends(
   raw: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>> | undefined,
   base: string,
   invalid: (path: PathSegment[], message: string) => SidecarError,
+  position: (path: PathSegment[]) => Position,
 ): BackendConfig[] {
+  checkUniqueNames(raw, invalid, position);
   const backends: BackendConfig[] = [];
-  const seen = new Map<string, string>();
   for (const provider of PROVIDERS as readonly AnyProvider[]) {
     for (const [name, block] of Object.entries(raw?.[provider.type] ?? {})) {
-      const other = seen.get(name);
-      if (other) throw invalid(['backend', provider.type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
-      seen.set(name, provider.type);
       const context: ResolveContext = {
         name,
         base,
@@ -36,6 +34,25 @@ export function resolveBackends(
     }
   }
   return backends;
+}
+
+/**
+ * A name used twice is reported at its second use in the file, naming the type of the first: the order of the
+ * blocks in the file, not of the registry, so that a registry line added or moved changes no message.
+ */
+function checkUniqueNames(
+  raw: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>> | undefined,
+  invalid: (path: PathSegment[], message: string) => SidecarError,
+  position: (path: PathSegment[]) => Position,
+): void {
+  const blocks = PROVIDERS.flatMap(({ type }) => Object.keys(raw?.[type] ?? {}).map((name) => ({ type, name, at: position(['backend', type, name]) })));
+  blocks.sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column);
+  const seen = new Map<string, string>();
+  for (const { type, name } of blocks) {
+    const other = seen.get(name);
+    if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    seen.set(name, type);
+  }
 }
 
 /** Applies the providers' hooks that need the whole config (defaults derived from waits and notify timeouts). */

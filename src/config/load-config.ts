@@ -107,7 +107,7 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
   if (retry.maxBackoffMs < retry.backoffMs)
     throw invalid(['retry', 'max_backoff'], `max_backoff (${formatDuration(retry.maxBackoffMs)}) is shorter than backoff (${formatDuration(retry.backoffMs)})`);
 
-  const backends = resolveBackends(raw.backend, base, invalid);
+  const backends = resolveBackends(raw.backend, base, invalid, (path) => locate(tree, path));
 
   const notify = Object.entries(raw.notify ?? {}).map(([name, block]) =>
     Object.freeze({ name, action: resolveNotifyAction(block, base, (message, key) => invalid(['notify', name, ...(key ? [key] : [])], message)) }),

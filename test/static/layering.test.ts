@@ -9,7 +9,7 @@ const eslint = new ESLint({ cwd: new URL('../..', import.meta.url).pathname });
 
 async function layeringErrors(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath });
-  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'layering/imports' || m.ruleId === 'no-restricted-imports').map((m) => m.message);
 }
 
 describe('the layering lint rule', () => {
@@ -49,5 +49,30 @@ describe('the layering lint rule', () => {
         "import type { VaultBackendConfig } from '../backends/vault/provider.js';\nexport type B = VaultBackendConfig;\n",
       ),
     ).toHaveLength(1);
+  });
+  it('resolves a path before judging it: "./../", a detour through another folder, or out of src/ and back, all fail', async () => {
+    const file = 'src/backends/ejson/ejson-tools.ts';
+    for (const specifier of ['./../../output/atomic-write.js', '../../backends/../output/atomic-write.js', '../../../src/output/atomic-write.js']) {
+      const errors = await layeringErrors(file, `import { writeAtomically } from '${specifier}';\nexport const write = writeAtomically;\n`);
+      expect(errors, specifier).toEqual([expect.stringContaining("STYLE.md's layout: src/backends/ knows nothing of this")]);
+    }
+    expect(await layeringErrors('src/errors.ts', "export * from '../src/cli/program.js';\n")).toHaveLength(1);
+    expect(await layeringErrors('src/config/schema.ts', "export { vaultProvider } from '../backends/./vault/provider.js';\n")).toHaveLength(1);
+  });
+
+  it('fails re-exports, import() type queries and template-literal import(), and an import() it cannot read', async () => {
+    const file = 'src/backends/ejson/ejson-tools.ts';
+    expect(await layeringErrors(file, "export * from '../../output/atomic-write.js';\n")).toHaveLength(1);
+    expect(await layeringErrors(file, "export type W = typeof import('../../output/atomic-write.js').writeAtomically;\n")).toHaveLength(1);
+    expect(await layeringErrors('src/runner/once.ts', 'export const load = () => import(`../cli/program.js`);\n')).toHaveLength(1);
+    expect(await layeringErrors('src/runner/once.ts', "export const load = (name: string) => import('../' + name);\n")).toEqual([
+      expect.stringContaining('import() takes a literal path'),
+    ]);
+  });
+
+  it('leaves imports inside a folder, of the shared root modules and of packages alone', async () => {
+    const code =
+      "import { SidecarError } from '../../errors.js';\nimport { parse } from './ejson-document.js';\nimport { z } from 'zod';\nexport const x = [SidecarError, parse, z];\n";
+    expect(await layeringErrors('src/backends/ejson/ejson-tools.ts', code)).toEqual([]);
   });
 });

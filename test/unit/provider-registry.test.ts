@@ -39,6 +39,20 @@ describe('the provider registry', () => {
     expect(error.message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.ejson\.shared: backend name "shared" is already used by a file backend/);
   });
 
+  it('points at whichever use comes second in the file, whatever the order of the registry', async () => {
+    // The registry lists file before ejson and vault before ejson: the check follows the file, not that list.
+    const ejsonFirst = await configError(
+      'backend "ejson" "shared" {\n  path = "s.ejson"\n}\nbackend "file" "shared" {\n  path = "s.json"\n}\n',
+      '/etc/sidecar/sidecar.hcl',
+    );
+    expect(ejsonFirst.message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.file\.shared: backend name "shared" is already used by a ejson backend/);
+    const json = await configError(
+      JSON.stringify({ backend: { azure_key_vault: { x: { vault_url: 'https://v.vault.azure.net' } }, aws_ssm: { x: {} } } }, null, 2),
+      '/etc/sidecar/sidecar.json',
+    );
+    expect(json.message).toMatch(/^\/etc\/sidecar\/sidecar\.json:\d+:\d+: backend\.aws_ssm\.x: backend name "x" is already used by a azure_key_vault backend/);
+  });
+
   it("resolves each block through its provider, relative paths against the config's directory", async () => {
     const config = await parseConfig(
       'backend "file" "f" {\n  path = "s.json"\n}\nbackend "ejson" "e" {\n  path = "s.ejson"\n  key_dir = "keys"\n}\n',
