@@ -31,10 +31,20 @@ export function publishBackoff(event: BackoffEvent): void {
   if (backoff.hasSubscribers) backoff.publish(event);
 }
 
-/** Listens to every channel until the returned function is called. */
-export function subscribeEvents(listener: (event: SidecarEvent) => void): () => void {
-  const onAudit = (message: unknown) => listener({ kind: 'audit', record: message as AuditRecord });
-  const onBackoff = (message: unknown) => listener({ kind: 'backoff', ...(message as BackoffEvent) });
+/**
+ * Listens to every channel until the returned function is called. diagnostics_channel rethrows a subscriber's
+ * exception as an uncaught one, which would end the process (an audit file on a full disk): it goes to `onError`.
+ */
+export function subscribeEvents(listener: (event: SidecarEvent) => void, onError: (error: unknown) => void = () => undefined): () => void {
+  const deliver = (event: SidecarEvent) => {
+    try {
+      listener(event);
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const onAudit = (message: unknown) => deliver({ kind: 'audit', record: message as AuditRecord });
+  const onBackoff = (message: unknown) => deliver({ kind: 'backoff', ...(message as BackoffEvent) });
   audit.subscribe(onAudit);
   backoff.subscribe(onBackoff);
   return () => {

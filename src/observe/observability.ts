@@ -18,6 +18,14 @@ export class Observability {
   readonly #readiness: Readiness | undefined;
   #listener: Listener | undefined;
   readonly #unsubscribe: (() => void) | undefined;
+  #failed = false;
+  /** Said once: an audit file on a full disk fails at every event. */
+  readonly #observerFailed = (error: unknown) => {
+    if (this.#failed) return;
+    this.#failed = true;
+    const e = error as { code?: unknown; message?: unknown };
+    this.logger.warn({ err: { code: e.code, message: String(e.message) } }, 'an observer (audit file, metrics) failed; further failures are not logged');
+  };
 
   constructor(
     private readonly config: Pick<ResolvedConfig, 'audit' | 'listener'>,
@@ -34,7 +42,7 @@ export class Observability {
         this.#metrics?.observe(event);
         this.#readiness?.observe(event);
         if (event.kind === 'audit') this.#sink?.write(event.record);
-      });
+      }, this.#observerFailed);
     }
   }
 
