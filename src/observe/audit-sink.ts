@@ -8,6 +8,8 @@ import type { AuditRecord } from '../log/audit.js';
 export class AuditSink {
   readonly #out: ReturnType<typeof pino.destination>;
   readonly #ownsFile: boolean;
+  /** A write failed (a full disk): the unwritten lines stay buffered, and flushSync would retry them forever. */
+  #failed = false;
 
   constructor(target: { readonly path: string } | 'stdout') {
     this.#ownsFile = target !== 'stdout';
@@ -18,10 +20,20 @@ export class AuditSink {
   }
 
   write(record: AuditRecord): void {
-    this.#out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    try {
+      this.#out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    } catch (error) {
+      this.#failed = true;
+      throw error;
+    }
   }
 
+  /** Never waits on a destination that failed: shutdown must stay bounded (sonic-boom's flushSync loops on ENOSPC). */
   close(): void {
+    if (this.#failed) {
+      if (this.#ownsFile) this.#out.destroy();
+      return;
+    }
     this.#out.flushSync();
     if (this.#ownsFile) this.#out.end();
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishAudit, subscribeEvents } from '../../src/events.js';
+import { AuditSink } from '../../src/observe/audit-sink.js';
 
 /*
  * node:diagnostics_channel rethrows a subscriber's exception as an uncaught exception on the next tick: an observer
@@ -29,5 +30,14 @@ describe('an observer that throws', () => {
     publishAudit(fetched);
     expect(failures).toHaveLength(2);
     expect(seen).toEqual(['audit', 'audit']);
+  });
+});
+
+describe('an audit file on a full disk', () => {
+  it('fails its writes with ENOSPC and closes without waiting to flush them (shutdown used to hang forever)', () => {
+    const sink = new AuditSink({ path: '/dev/full' });
+    expect(() => sink.write({ event: 'secret.fetch', backend: 'local', path: 'a', outcome: 'ok', durationMs: 1 })).toThrow(/ENOSPC/);
+    // Before the fix this call never returned: the test would hang until vitest's timeout.
+    sink.close();
   });
 });
