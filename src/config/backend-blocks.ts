@@ -50,7 +50,7 @@ function checkUniqueNames(
   const seen = new Map<string, string>();
   for (const { type, name } of blocks) {
     const other = seen.get(name);
-    if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by a ${other} backend; names must be unique`);
+    if (other) throw invalid(['backend', type, name], `backend name "${name}" is already used by the backend of type "${other}"; names must be unique`);
     seen.set(name, type);
   }
 }

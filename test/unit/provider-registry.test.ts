@@ -36,7 +36,9 @@ describe('the provider registry', () => {
       'backend "file" "shared" {\n  path = "s.json"\n}\nbackend "ejson" "shared" {\n  path = "s.ejson"\n}\n',
       '/etc/sidecar/sidecar.hcl',
     );
-    expect(error.message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.ejson\.shared: backend name "shared" is already used by a file backend/);
+    expect(error.message).toMatch(
+      /^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.ejson\.shared: backend name "shared" is already used by the backend of type "file"/,
+    );
   });
 
   it('points at whichever use comes second in the file, whatever the order of the registry', async () => {
@@ -45,12 +47,16 @@ describe('the provider registry', () => {
       'backend "ejson" "shared" {\n  path = "s.ejson"\n}\nbackend "file" "shared" {\n  path = "s.json"\n}\n',
       '/etc/sidecar/sidecar.hcl',
     );
-    expect(ejsonFirst.message).toMatch(/^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.file\.shared: backend name "shared" is already used by a ejson backend/);
+    expect(ejsonFirst.message).toMatch(
+      /^\/etc\/sidecar\/sidecar\.hcl:4:\d+: backend\.file\.shared: backend name "shared" is already used by the backend of type "ejson"/,
+    );
     const json = await configError(
       JSON.stringify({ backend: { azure_key_vault: { x: { vault_url: 'https://v.vault.azure.net' } }, aws_ssm: { x: {} } } }, null, 2),
       '/etc/sidecar/sidecar.json',
     );
-    expect(json.message).toMatch(/^\/etc\/sidecar\/sidecar\.json:\d+:\d+: backend\.aws_ssm\.x: backend name "x" is already used by a azure_key_vault backend/);
+    expect(json.message).toMatch(
+      /^\/etc\/sidecar\/sidecar\.json:\d+:\d+: backend\.aws_ssm\.x: backend name "x" is already used by the backend of type "azure_key_vault"/,
+    );
   });
 
   it("resolves each block through its provider, relative paths against the config's directory", async () => {
