@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
 import { envOutput } from '../../src/runner/template-output.js';
 import { secretLeaves } from '../../src/sealed.js';
@@ -223,6 +223,10 @@ describe('internal state is out of reach (class 2)', () => {
 });
 
 describe('bounded work (class 9)', () => {
+  // A still clock: on a loaded machine the 500 ms guard could stop a render before the unit budget or the size
+  // check these tests are about (the time guard has its own test, with a clock that jumps).
+  beforeEach(() => vi.spyOn(performance, 'now').mockReturnValue(0));
+  afterEach(() => vi.restoreAllMocks());
   const list = Array.from({ length: 3000 }, (_, i) => i);
   const render = (source: string, value: unknown, maxBytes = 1024 * 1024) =>
     renderTemplate(compileTemplate('t.hbs', source, false, maxBytes), {
@@ -255,6 +259,7 @@ describe('bounded work (class 9)', () => {
 
   it('also stops a render that has held the event loop past its time limit, on a machine too slow for the units', () => {
     // A clock that jumps 100 ms at each look stands for a slow or busy machine; the units alone would let it through.
+    vi.restoreAllMocks(); // this test brings its own clock
     let clock = 0;
     const now = vi.spyOn(performance, 'now').mockImplementation(() => (clock += 100));
     try {
