@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -73,8 +73,9 @@ describe('blocked reads (a FIFO standing in for a hung mount)', () => {
     project = await makeProject({ config: sourceTemplate('@ROOT@/hung.tmpl', '@OUT@/a') });
     mkfifo(join(project.root, 'hung.tmpl'));
     daemon = new Daemon(['-c', project.config]);
-    // The config was read: start is now in the template read.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Start is in the template read once the sidecar holds the FIFO open.
+    const fifo = join(project.root, 'hung.tmpl');
+    expect(await holdsOpen(daemon.child.pid ?? -1, fifo)).toBe(true);
     daemon.signal('SIGTERM');
     expect(await daemon.exited).toEqual({ code: 0, signal: null });
     // It did not wait for the read's deadline: that error was never reached.
@@ -429,3 +430,24 @@ describe('ejson encrypt on a symlink', () => {
     expect(statSync(real).nlink).toBe(2);
   });
 });
+
+/** Polls /proc until process `pid` has `path` open (bounded: 10 s); the read it starts there is what the test needs. */
+async function holdsOpen(pid: number, path: string): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSafe(`/proc/${pid}/fd/${fd}`) === path)) return true;
+    } catch {
+      // not started yet, or gone
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+function readlinkSafe(link: string): string | undefined {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return undefined;
+  }
+}
