@@ -51,12 +51,16 @@ export const pathOption = () => z.string().min(1);
 
 /** How often a secret is read again to see whether it changed (`refresh_interval`, Vault's `static_refresh_interval`). */
 export const refreshInterval = () => duration(DURATION_BOUNDS.refreshInterval);
+/** Its default, the same for every provider that polls. */
+export const DEFAULT_REFRESH_INTERVAL_MS = 300_000;
 
 /** File polling for filesystems without inotify (`poll_interval`). */
 export const pollInterval = () => duration(DURATION_BOUNDS.pollInterval);
 
 /** The deadline of one request (`request_timeout`). */
 export const requestTimeout = () => duration(DURATION_BOUNDS.requestTimeout);
+/** Its default, the same for every provider that makes requests. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A cap on a backend's calls per second (`max_requests_per_second`), at most `max`. */
 export const maxRequestsPerSecond = (max: number) => z.number().positive().max(max);

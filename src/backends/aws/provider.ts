@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { httpEndpoint, maxRequestsPerSecond, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
+import {
+  DEFAULT_REFRESH_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  httpEndpoint,
+  maxRequestsPerSecond,
+  refreshInterval,
+  requestTimeout,
+} from '../../config/schema-fragments.js';
 import { defineProvider, type BackendDependencies } from '../provider.js';
 import type { SecretBackend } from '../types.js';
 
@@ -42,9 +49,9 @@ function awsProvider<T extends AwsSecretsManagerBackendConfig['type']>(
         name,
         region: block.region,
         endpoint: block.endpoint,
-        refreshIntervalMs: block.refresh_interval ?? 300_000,
+        refreshIntervalMs: block.refresh_interval ?? DEFAULT_REFRESH_INTERVAL_MS,
         maxRequestsPerSecond: block.max_requests_per_second ?? 20,
-        requestTimeoutMs: block.request_timeout ?? 30_000,
+        requestTimeoutMs: block.request_timeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
       }),
     open,
     bundleExternal: ['@aws-sdk/*'],

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { httpUrl, maxRequestsPerSecond, pathOption, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
+import {
+  DEFAULT_REFRESH_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  httpUrl,
+  maxRequestsPerSecond,
+  pathOption,
+  refreshInterval,
+  requestTimeout,
+} from '../../config/schema-fragments.js';
 import { defineProvider } from '../provider.js';
 
 export type AzureCredentialMode = 'default' | 'workload_identity' | 'managed_identity' | 'client_secret' | 'azure_cli';
@@ -52,9 +60,9 @@ export const azureKeyVaultProvider = defineProvider({
       clientId: block.client_id,
       tenantId: block.tenant_id,
       clientSecretFile: path(block.client_secret_file),
-      refreshIntervalMs: block.refresh_interval ?? 300_000,
+      refreshIntervalMs: block.refresh_interval ?? DEFAULT_REFRESH_INTERVAL_MS,
       maxRequestsPerSecond: block.max_requests_per_second ?? 10,
-      requestTimeoutMs: block.request_timeout ?? 30_000,
+      requestTimeoutMs: block.request_timeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
     });
   },
   async open(config, deps) {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { maxRequestsPerSecond, pathOption, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
+import {
+  DEFAULT_REFRESH_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  maxRequestsPerSecond,
+  pathOption,
+  refreshInterval,
+  requestTimeout,
+} from '../../config/schema-fragments.js';
 import { defineProvider } from '../provider.js';
 
 export interface GcpSecretManagerBackendConfig {
@@ -44,8 +51,8 @@ export const gcpSecretManagerProvider = defineProvider({
       project: block.project,
       endpoint: block.endpoint,
       credentialsFile: path(block.credentials_file),
-      refreshIntervalMs: block.refresh_interval ?? 300_000,
-      requestTimeoutMs: block.request_timeout ?? 30_000,
+      refreshIntervalMs: block.refresh_interval ?? DEFAULT_REFRESH_INTERVAL_MS,
+      requestTimeoutMs: block.request_timeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
       maxRequestsPerSecond: block.max_requests_per_second ?? 20,
     });
   },

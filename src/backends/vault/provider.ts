@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { DURATION_BOUNDS } from '../../config/duration.js';
-import { duration, httpEndpoint, pathOption, refreshInterval, requestTimeout } from '../../config/schema-fragments.js';
+import {
+  DEFAULT_REFRESH_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  duration,
+  httpEndpoint,
+  pathOption,
+  refreshInterval,
+  requestTimeout,
+} from '../../config/schema-fragments.js';
 import { defineProvider, type ResolveContext } from '../provider.js';
 
 export interface VaultBackendConfig {
@@ -151,8 +159,8 @@ export const vaultProvider = defineProvider({
       tlsSkipVerify: block.tls_skip_verify ?? false,
       auth: resolveAuth(block.auth, context),
       maxConnections: block.max_connections ?? 10,
-      staticRefreshMs: block.static_refresh_interval ?? 300_000,
-      requestTimeoutMs: block.request_timeout ?? 30_000,
+      staticRefreshMs: block.static_refresh_interval ?? DEFAULT_REFRESH_INTERVAL_MS,
+      requestTimeoutMs: block.request_timeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
       revokeLeasesOnExit: block.revoke_leases_on_exit ?? false,
       // Well inside the 30 s Kubernetes grants a pod between SIGTERM and SIGKILL.
       revokeTimeoutMs: block.revoke_timeout ?? 10_000,
