@@ -16,9 +16,10 @@ import { IssuanceCache } from './issuance-cache.js';
 import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
-import { boundedCall, untilAborted, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
+import { boundedCall, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
 import { deadlineSignal, setSafeTimeout, type SafeTimer } from '../../timer.js';
 import { linkSignals } from '../bounded-call.js';
+import { untilAborted } from '../until-aborted.js';
 
 interface NodeVaultClient {
   request(options: {

@@ -176,12 +176,6 @@ export async function boundedCall<T>(timeoutMs: number, signal: AbortSignal | un
   }
 }
 
-/** Waits for `promise`, or rejects with the reason of `signal` when it aborts first (the promise runs on). */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return boundedCall(Infinity, signal, () => promise);
-}
-
 /** Seconds (or an HTTP date) to ms; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
