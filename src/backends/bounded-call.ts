@@ -1,7 +1,7 @@
 import { formatDuration } from '../config/duration.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { deadlineSignal } from '../timer.js';
+import { abortReason, deadlineSignal } from '../timer.js';
 
 export interface BoundedCallOptions {
   /** The caller's signals: `once --timeout`, shutdown, a backend closing. Any of them ends the call. */
@@ -68,10 +68,6 @@ export function linkSignals(signals: readonly AbortSignal[]): { readonly signal:
 /** The log line for a call that shutdown or `once --timeout` cut short: which call, and why. */
 export function logAbandoned(logger: Logger, what: string, reason: unknown): void {
   logger.info({ call: what, reason: reason instanceof Error ? reason.message : String(reason) }, 'request in flight abandoned');
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }
 
 function requestTimeout(what: string, timeoutMs: number): SidecarError {

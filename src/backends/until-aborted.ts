@@ -1,3 +1,5 @@
+import { abortReason } from '../timer.js';
+
 /**
  * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a local read stuck on a hung
  * mount cannot be cancelled, but shutdown and `once --timeout` must not wait for it. The work's own outcome,
@@ -7,11 +9,11 @@ export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | un
   if (!signal) return work;
   if (signal.aborted) {
     work.catch(() => undefined);
-    throw reasonOf(signal);
+    throw abortReason(signal);
   }
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(reasonOf(signal));
+    onAbort = () => reject(abortReason(signal));
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
@@ -20,8 +22,4 @@ export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | un
     if (onAbort) signal.removeEventListener('abort', onAbort);
     work.catch(() => undefined);
   }
-}
-
-function reasonOf(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }

@@ -1,4 +1,5 @@
 import { SidecarError, toSidecarError } from '../../errors.js';
+import { abortReason } from '../../timer.js';
 
 /** What one secret came back as in a batch. */
 export interface BatchedValue {
@@ -83,8 +84,4 @@ export class SecretBatcher {
       }),
     );
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }
