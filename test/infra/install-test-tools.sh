@@ -129,3 +129,53 @@ if [ ! -x "$hung_fuse" ] || [ "$root/test/fixtures/hung-fuse.c" -nt "$hung_fuse"
   gcc -O2 -Wall -o "$hung_fuse" "$root/test/fixtures/hung-fuse.c" $(pkg-config --cflags --libs fuse3)
 fi
 echo "hung-fuse (libfuse $(pkg-config --modversion fuse3))" >&2
+
+# A real Kubernetes control plane (no kubelet: pods are admitted and stored, never started) for the Kubernetes
+# auth, rollout, webhook and manifest tests. kube-apiserver cannot be `go install`ed (k8s.io/kubernetes' go.mod has
+# replace directives into its staging tree), so it is built from a small wrapper module that requires it and
+# replaces each staging module with its published v0.x twin; etcd the same way. Cold about 5 minutes on 2 cores.
+KUBERNETES_VERSION=1.34.2
+ETCD_VERSION=3.6.16
+HELM_VERSION=3.19.0
+build_wrapped() { # name module version package output
+  local name="$1" module="$2" version="$3" package="$4" output="$5" dir
+  if [ -x "$output" ] && [ "$(cat "$output.version" 2>/dev/null)" = "$version" ]; then return; fi
+  echo "building $name $version into $cache/bin (about 5 minutes the first time)" >&2
+  dir="$cache/go-wrappers/$name"
+  rm -rf "$dir" && mkdir -p "$dir"
+  {
+    echo "module secrets-sidecar.test/$name"
+    echo "go 1.24"
+    echo "require $module v$version"
+    # Every `k8s.io/x => ./staging/...` replace in the required module's go.mod becomes one onto k8s.io/x v0.<minor>.
+    if [ "$module" = k8s.io/kubernetes ]; then
+      local mod
+      mod="$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@v$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+      sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#replace \1 => \1 v0.'"${version#1.}"'#p' "$mod"
+    fi
+  } > "$dir/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" > "$dir/tools.go"
+  (cd "$dir" && GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go mod tidy >&2 &&
+    GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$output" "$package" >&2)
+  echo "$version" > "$output.version"
+}
+build_wrapped kube-apiserver k8s.io/kubernetes "$KUBERNETES_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "$cache/bin/kube-apiserver"
+build_wrapped etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 "$cache/bin/etcd"
+echo "kube-apiserver $(cat "$cache/bin/kube-apiserver.version"), etcd $(cat "$cache/bin/etcd.version")" >&2
+helm="$cache/bin/helm"
+if [ ! -x "$helm" ] || [ "$(cat "$helm.version" 2>/dev/null)" != "$HELM_VERSION" ]; then
+  echo "building helm $HELM_VERSION into $cache/bin" >&2
+  GOBIN="$cache/bin" GOTOOLCHAIN=local CGO_ENABLED=0 go install -trimpath "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  echo "$HELM_VERSION" > "$helm.version"
+fi
+echo "helm $HELM_VERSION" >&2
+
+# consul-template, the peer: the converter's differential tests render the original templates with it, and the
+# benchmarks run beside it. Built from its Go module (it reports its version itself).
+CONSUL_TEMPLATE_VERSION=0.42.1
+consul_template="$cache/bin/consul-template"
+if [ ! -x "$consul_template" ] || [[ "$("$consul_template" -version 2>&1)" != *"v$CONSUL_TEMPLATE_VERSION"* ]]; then
+  echo "building consul-template $CONSUL_TEMPLATE_VERSION into $cache/bin" >&2
+  GOBIN="$cache/bin" GOTOOLCHAIN=local CGO_ENABLED=0 go install -trimpath "github.com/hashicorp/consul-template@v$CONSUL_TEMPLATE_VERSION"
+fi
+"$consul_template" -version 2>&1 | head -n 1 >&2
