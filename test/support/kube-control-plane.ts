@@ -200,7 +200,15 @@ async function pollUntil<T>(what: string, servers: readonly LoggedChild[], probe
   }
 }
 
-function callApi(server: string, ca: string, token: string, method: string, path: string, body: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+function callApi(
+  server: string,
+  ca: string,
+  token: string,
+  method: string,
+  path: string,
+  body: unknown,
+  contentType = 'application/json',
+): Promise<KubeResponse> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
