@@ -228,11 +228,206 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
+const getPod = async (name: string): Promise<Json> => (await cp.apiOk('GET', `/api/v1/namespaces/${NS}/pods/${name}`)) as Json;
+const named = (list: Json[] | undefined, name: string): Json | undefined => (list ?? []).find((item) => item['name'] === name);
+/** Our mounts, in order, without the service-account volume the API server adds. */
+const ours = (container: Json | undefined): Json[] => (container?.['volumeMounts'] ?? []).filter((m: Json) => !String(m['name']).startsWith('kube-api-access'));
+const ourVolumes = (pod: Json): Json[] => pod['spec']['volumes'].filter((v: Json) => !String(v['name']).startsWith('kube-api-access'));
+
+async function refusal(pod: Json): Promise<string> {
+  const answer = await createPod(pod);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(400);
+  return String(answer.body['message']);
+}
+
 describe('the injecting webhook, through a real API server', () => {
   it('native mode: an init container with restartPolicy Always and a startupProbe, volumes, read-only mounts, restricted', async () => {
     const created = await createPod(appPod('native', inject()));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const pod = await cp.apiOk('GET', `/api/v1/namespaces/${NS}/pods/native`) as Json;
-    console.log(JSON.stringify(pod.spec, null, 1));
+    const pod = await getPod('native');
+    expect(pod['metadata']['annotations']['secrets-sidecar.io/status']).toBe('injected');
+    expect(pod['spec']['initContainers']).toHaveLength(1);
+    const sidecar = pod['spec']['initContainers'][0] as Json;
+    expect(sidecar).toMatchObject({
+      name: 'secrets-sidecar',
+      image: IMAGE,
+      args: RUN_ARGS,
+      restartPolicy: 'Always',
+      ports: [{ name: 'sidecar-http', containerPort: 9102, protocol: 'TCP' }],
+      env: [{ name: 'SECRETS_SIDECAR_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+      resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '128Mi' } },
+    });
+    expect(sidecar['startupProbe']).toEqual(PROBE('/readyz', 1, 300));
+    expect(sidecar['readinessProbe']).toEqual(PROBE('/readyz', 10, 3));
+    expect(sidecar['livenessProbe']).toEqual(PROBE('/healthz', 10, 6));
+    expect(sidecar['securityContext']).toEqual(SECURITY);
+    expect(ours(sidecar)).toEqual([MOUNTS.secrets, MOUNTS.config, MOUNTS.cache]);
+    expect(pod['spec']['containers'].map((c: Json) => c['name'])).toEqual(['app', 'metrics']);
+    for (const app of pod['spec']['containers'] as Json[]) {
+      expect(ours(app)).toEqual([{ ...MOUNTS.secrets, readOnly: true }]);
+      expect(app['securityContext']).toEqual(restricted);
+    }
+    expect(ourVolumes(pod)).toEqual(VOLUMES);
+    expect(pod['spec']['shareProcessNamespace']).toBeUndefined();
+  });
+
+  it('classic sidecar mode: a `once` init container, then a `run` container with probes; only the named containers mounted; resources overridden', async () => {
+    const annotations = inject('web-secrets', {
+      'secrets-sidecar.io/mode': 'sidecar',
+      'secrets-sidecar.io/containers': 'app',
+      'secrets-sidecar.io/memory-limit': '256Mi',
+      'secrets-sidecar.io/cpu-request': '50m',
+    });
+    // The user and group come from the container when it sets them, over the pod's.
+    const pod0 = appPod('classic', annotations);
+    pod0['spec']['containers'][0]['securityContext'] = { ...restricted, runAsUser: 4000 };
+    expect((await createPod(pod0)).status).toBe(201);
+    const pod = await getPod('classic');
+    const path = MOUNTS.secrets;
+    const resources = { requests: { cpu: '50m', memory: '48Mi' }, limits: { memory: '256Mi' } };
+    const security = { ...SECURITY, runAsUser: 4000 };
+
+    const init = pod['spec']['initContainers'] as Json[];
+    expect(init.map((c) => c['name'])).toEqual(['secrets-sidecar-init']);
+    expect(init[0]).toMatchObject({ image: IMAGE, args: ONCE_ARGS, resources });
+    for (const absent of ['restartPolicy', 'startupProbe', 'readinessProbe', 'livenessProbe', 'ports']) expect(init[0]).not.toHaveProperty(absent);
+    expect(init[0]!['securityContext']).toEqual(security);
+    expect(ours(init[0])).toEqual([path, MOUNTS.config, MOUNTS.cache]);
+
+    const containers = pod['spec']['containers'] as Json[];
+    expect(containers.map((c) => c['name'])).toEqual(['secrets-sidecar', 'app', 'metrics']);
+    expect(containers[0]).toMatchObject({ args: RUN_ARGS, resources, readinessProbe: PROBE('/readyz', 10, 3), livenessProbe: PROBE('/healthz', 10, 6) });
+    expect(containers[0]).not.toHaveProperty('startupProbe');
+    expect(containers[0]!['securityContext']).toEqual(security);
+    expect(ours(containers[0])).toEqual([path, MOUNTS.config, MOUNTS.cache]);
+    expect(ours(containers[1])).toEqual([{ ...path, readOnly: true }]);
+    expect(ours(containers[2])).toEqual([]);
+  });
+
+  it('init-only mode for a Job: its pod gets `once` in an init container and nothing that outlives the app', async () => {
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'migrate' },
+      spec: { template: appPod('ignored', inject('web-secrets', { 'secrets-sidecar.io/mode': 'init-only' })) },
+    };
+    job.spec.template['spec']['restartPolicy'] = 'Never';
+    delete job.spec.template['apiVersion'];
+    delete job.spec.template['kind'];
+    const stored = (await cp.apiOk('POST', `/apis/batch/v1/namespaces/${NS}/jobs`, job)) as Json;
+    // No controller manager runs here: make the pod the Job controller would, from its template.
+    const template = stored['spec']['template'] as Json;
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'migrate-abcde',
+        labels: template['metadata']['labels'],
+        annotations: template['metadata']['annotations'],
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'migrate', uid: stored['metadata']['uid'], controller: true, blockOwnerDeletion: true }],
+      },
+      spec: template['spec'],
+    };
+    expect((await createPod(pod)).status).toBe(201);
+    const got = await getPod('migrate-abcde');
+    const init = got['spec']['initContainers'] as Json[];
+    expect(init.map((c) => c['name'])).toEqual(['secrets-sidecar']);
+    expect(init[0]).toMatchObject({ args: ONCE_ARGS });
+    for (const absent of ['restartPolicy', 'startupProbe', 'readinessProbe', 'livenessProbe', 'ports']) expect(init[0]).not.toHaveProperty(absent);
+    expect(got['spec']['containers'].map((c: Json) => c['name'])).toEqual(['app', 'metrics']);
+    expect(got['spec']['restartPolicy']).toBe('Never');
+  });
+
+  it('a config that signals a process and logs in with Kubernetes auth: shared process namespace, a projected token with the audience', async () => {
+    expect((await createPod(appPod('kube-auth', inject('kube-auth')))).status).toBe(201);
+    const pod = await getPod('kube-auth');
+    expect(pod['spec']['shareProcessNamespace']).toBe(true);
+    expect(named(pod['spec']['volumes'], 'secrets-sidecar-token')).toEqual({
+      name: 'secrets-sidecar-token',
+      projected: { sources: [{ serviceAccountToken: { audience: 'vault', expirationSeconds: 3600, path: 'token' } }], defaultMode: 420 },
+    });
+    const sidecar = named(pod['spec']['initContainers'], 'secrets-sidecar');
+    expect(named(sidecar?.['volumeMounts'], 'secrets-sidecar-token')).toEqual({
+      name: 'secrets-sidecar-token',
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+      readOnly: true,
+    });
+    // Only the sidecar gets it.
+    for (const app of pod['spec']['containers'] as Json[]) expect(named(app['volumeMounts'], 'secrets-sidecar-token')).toBeUndefined();
+  });
+
+  it('leaves a pod without the annotation, or with inject "false", untouched', async () => {
+    for (const [name, annotations] of [
+      ['plain', {}],
+      ['opted-out', { 'secrets-sidecar.io/inject': 'false', 'secrets-sidecar.io/config': 'web-secrets' }],
+    ] as const) {
+      expect((await createPod(appPod(name, annotations))).status).toBe(201);
+      const pod = await getPod(name);
+      expect(pod['spec']['initContainers']).toBeUndefined();
+      expect(pod['spec']['containers'].map((c: Json) => c['name'])).toEqual(['app', 'metrics']);
+      expect(ourVolumes(pod)).toEqual([]);
+      expect(pod['metadata']['annotations']?.['secrets-sidecar.io/status']).toBeUndefined();
+    }
+  });
+
+  it('leaves an already injected pod untouched: by its status annotation, or a sidecar written by hand', async () => {
+    const first = await createPod(appPod('again', inject()), '?dryRun=All');
+    const again = first.body;
+    delete again['metadata']['creationTimestamp'];
+    delete again['metadata']['uid'];
+    const second = await createPod(again);
+    expect(second.status, JSON.stringify(second.body)).toBe(201);
+    const pod = await getPod('again');
+    expect(pod['spec']['initContainers'].filter((c: Json) => c['name'] === 'secrets-sidecar')).toHaveLength(1);
+    expect(ourVolumes(pod).map((v) => v['name'])).toEqual(VOLUMES.map((v) => v['name']));
+
+    const byHand = appPod('by-hand', inject());
+    byHand['spec']['containers'].push({ name: 'secrets-sidecar', image: IMAGE, securityContext: restricted });
+    expect((await createPod(byHand)).status).toBe(201);
+    const handPod = await getPod('by-hand');
+    expect(handPod['spec']['initContainers']).toBeUndefined();
+    expect(ourVolumes(handPod)).toEqual([]);
+  });
+
+  it('refuses bad annotations and configs with a message naming the annotation, and stores nothing', async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [inject('web-secrets', { 'secrets-sidecar.io/mode': 'daemon' }), /secrets-sidecar\.io\/mode: "daemon" is not one of native, sidecar, init-only/],
+      [{ ...inject(), 'secrets-sidecar.io/inject': 'yes' }, /secrets-sidecar\.io\/inject: "yes" is not "true" or "false"/],
+      [inject('web-secrets', { 'secrets-sidecar.io/mdoe': 'native' }), /secrets-sidecar\.io\/mdoe: unknown annotation/],
+      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/../etc/shadow' }), /secrets-sidecar\.io\/secrets-path: .* may not hold "\." or "\.\." segments/],
+      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': 'relative/path' }), /secrets-sidecar\.io\/secrets-path: "relative\/path" is not an absolute path/],
+      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/etc/secrets-sidecar/x' }), /secrets-sidecar\.io\/secrets-path: .* overlaps \/etc\/secrets-sidecar/],
+      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/x\nINJECTED: line' }), /secrets-sidecar\.io\/secrets-path: "\/run\/x\\nINJECTED: line" is not/],
+      [inject('web-secrets', { 'secrets-sidecar.io/containers': 'app,nope' }), /secrets-sidecar\.io\/containers: "nope" is not a container of this pod/],
+      [inject('web-secrets', { 'secrets-sidecar.io/memory-limit': '100Gi' }), /secrets-sidecar\.io\/memory-limit: 100Gi is more than the webhook allows \(512Mi\)/],
+      [inject('web-secrets', { 'secrets-sidecar.io/cpu-limit': '1; rm -rf /' }), /secrets-sidecar\.io\/cpu-limit: "1; rm -rf \/" is not a cpu quantity/],
+      [inject('web-secrets', { 'secrets-sidecar.io/memory-request': '200Mi' }), /secrets-sidecar\.io\/memory-request: the memory request \(200Mi\) is more than its limit \(128Mi\)/],
+      [inject('../kube-system/x'), /secrets-sidecar\.io\/config: "\.\.\/kube-system\/x" is not a ConfigMap name/],
+      [{ 'secrets-sidecar.io/inject': 'true' }, /secrets-sidecar\.io\/config: required with inject/],
+      [inject('missing'), /secrets-sidecar\.io\/config: ConfigMap "missing" does not exist in namespace "apps"/],
+      [inject('no-key'), /secrets-sidecar\.io\/config: ConfigMap "no-key" has no key "sidecar\.hcl"/],
+      [inject('broken'), /secrets-sidecar\.io\/config: ConfigMap "broken" key sidecar\.hcl is not a valid config \(SIDECAR_ERR_CONFIG_SYNTAX\): \/etc\/secrets-sidecar\/sidecar\.hcl:2:\d+: syntax error/],
+      [inject('outside'), /secrets-sidecar\.io\/config: sidecar\.hcl writes "\/etc\/passwd", outside the secrets volume at \/run\/secrets-sidecar \(secrets-sidecar\.io\/secrets-path\)/],
+    ];
+    for (const [i, [annotations, message]] of cases.entries()) {
+      const text = await refusal(appPod(`bad-${i}`, annotations));
+      expect(text).toMatch(message);
+      expect(text).not.toContain('\n');
+      expect((await cp.api('GET', `/api/v1/namespaces/${NS}/pods/bad-${i}`)).status).toBe(404);
+    }
+  });
+
+  it('injects a pod with 300 containers, and one whose ConfigMap is near the 1 MiB cap, well inside the time limit', async () => {
+    const many = appPod('many', inject());
+    many['spec']['containers'] = Array.from({ length: 300 }, (_, i) => ({ name: `c${i}`, image: 'example/app:1', securityContext: restricted }));
+    let started = performance.now();
+    expect((await createPod(many)).status).toBe(201);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const pod = await getPod('many');
+    expect(pod['spec']['containers'].every((c: Json) => ours(c).length === 1)).toBe(true);
+
+    started = performance.now();
+    expect((await createPod(appPod('huge-config', inject('huge')))).status).toBe(201);
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
