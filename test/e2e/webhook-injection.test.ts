@@ -5,7 +5,10 @@ import { canary } from '../support/canary.js';
 import { makeDiskDir, removeDir } from '../support/dirs.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { makeServingCertificate, WebhookProcess, webhookCall } from '../support/webhook.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { CLI } from '../support/cli.js';
+import { httpCall } from '../support/http.js';
 
 /*
  * The webhook from the built CLI, on loopback, registered with a real API server by clientConfig.url; pods are
@@ -128,7 +131,11 @@ function appPod(name: string, annotations: Record<string, string>, spec: Json = 
   };
 }
 
-const inject = (config = 'web-secrets', more: Record<string, string> = {}) => ({ 'secrets-sidecar.io/inject': 'true', 'secrets-sidecar.io/config': config, ...more });
+const inject = (config = 'web-secrets', more: Record<string, string> = {}) => ({
+  'secrets-sidecar.io/inject': 'true',
+  'secrets-sidecar.io/config': config,
+  ...more,
+});
 
 async function createPod(pod: Json, query = ''): Promise<{ status: number; body: Json }> {
   const answer = await cp.api('POST', `/api/v1/namespaces/${NS}/pods${query}`, pod);
@@ -216,6 +223,7 @@ beforeAll(async () => {
 
   const tls = makeServingCertificate(dir);
   ca = readFileSync(tls.cert);
+  await writeFile(join(dir, 'webhook.key.orig'), readFileSync(tls.key));
   await writeWebhookConfig('Fail');
   await startWebhook();
   await register('Fail');
@@ -394,20 +402,44 @@ describe('the injecting webhook, through a real API server', () => {
       [inject('web-secrets', { 'secrets-sidecar.io/mode': 'daemon' }), /secrets-sidecar\.io\/mode: "daemon" is not one of native, sidecar, init-only/],
       [{ ...inject(), 'secrets-sidecar.io/inject': 'yes' }, /secrets-sidecar\.io\/inject: "yes" is not "true" or "false"/],
       [inject('web-secrets', { 'secrets-sidecar.io/mdoe': 'native' }), /secrets-sidecar\.io\/mdoe: unknown annotation/],
-      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/../etc/shadow' }), /secrets-sidecar\.io\/secrets-path: .* may not hold "\." or "\.\." segments/],
-      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': 'relative/path' }), /secrets-sidecar\.io\/secrets-path: "relative\/path" is not an absolute path/],
-      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/etc/secrets-sidecar/x' }), /secrets-sidecar\.io\/secrets-path: .* overlaps \/etc\/secrets-sidecar/],
-      [inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/x\nINJECTED: line' }), /secrets-sidecar\.io\/secrets-path: "\/run\/x\\nINJECTED: line" is not/],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/../etc/shadow' }),
+        /secrets-sidecar\.io\/secrets-path: .* may not hold "\." or "\.\." segments/,
+      ],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/secrets-path': 'relative/path' }),
+        /secrets-sidecar\.io\/secrets-path: "relative\/path" is not an absolute path/,
+      ],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/etc/secrets-sidecar/x' }),
+        /secrets-sidecar\.io\/secrets-path: .* overlaps \/etc\/secrets-sidecar/,
+      ],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/secrets-path': '/run/x\nINJECTED: line' }),
+        /secrets-sidecar\.io\/secrets-path: "\/run\/x\\nINJECTED: line" is not/,
+      ],
       [inject('web-secrets', { 'secrets-sidecar.io/containers': 'app,nope' }), /secrets-sidecar\.io\/containers: "nope" is not a container of this pod/],
-      [inject('web-secrets', { 'secrets-sidecar.io/memory-limit': '100Gi' }), /secrets-sidecar\.io\/memory-limit: 100Gi is more than the webhook allows \(512Mi\)/],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/memory-limit': '100Gi' }),
+        /secrets-sidecar\.io\/memory-limit: 100Gi is more than the webhook allows \(512Mi\)/,
+      ],
       [inject('web-secrets', { 'secrets-sidecar.io/cpu-limit': '1; rm -rf /' }), /secrets-sidecar\.io\/cpu-limit: "1; rm -rf \/" is not a cpu quantity/],
-      [inject('web-secrets', { 'secrets-sidecar.io/memory-request': '200Mi' }), /secrets-sidecar\.io\/memory-request: the memory request \(200Mi\) is more than its limit \(128Mi\)/],
+      [
+        inject('web-secrets', { 'secrets-sidecar.io/memory-request': '200Mi' }),
+        /secrets-sidecar\.io\/memory-request: the memory request \(200Mi\) is more than its limit \(128Mi\)/,
+      ],
       [inject('../kube-system/x'), /secrets-sidecar\.io\/config: "\.\.\/kube-system\/x" is not a ConfigMap name/],
       [{ 'secrets-sidecar.io/inject': 'true' }, /secrets-sidecar\.io\/config: required with inject/],
       [inject('missing'), /secrets-sidecar\.io\/config: ConfigMap "missing" does not exist in namespace "apps"/],
       [inject('no-key'), /secrets-sidecar\.io\/config: ConfigMap "no-key" has no key "sidecar\.hcl"/],
-      [inject('broken'), /secrets-sidecar\.io\/config: ConfigMap "broken" key sidecar\.hcl is not a valid config \(SIDECAR_ERR_CONFIG_SYNTAX\): \/etc\/secrets-sidecar\/sidecar\.hcl:2:\d+: syntax error/],
-      [inject('outside'), /secrets-sidecar\.io\/config: sidecar\.hcl writes "\/etc\/passwd", outside the secrets volume at \/run\/secrets-sidecar \(secrets-sidecar\.io\/secrets-path\)/],
+      [
+        inject('broken'),
+        /secrets-sidecar\.io\/config: ConfigMap "broken" key sidecar\.hcl is not a valid config \(SIDECAR_ERR_CONFIG_SYNTAX\): \/etc\/secrets-sidecar\/sidecar\.hcl:2:\d+: syntax error/,
+      ],
+      [
+        inject('outside'),
+        /secrets-sidecar\.io\/config: sidecar\.hcl writes "\/etc\/passwd", outside the secrets volume at \/run\/secrets-sidecar \(secrets-sidecar\.io\/secrets-path\)/,
+      ],
     ];
     for (const [i, [annotations, message]] of cases.entries()) {
       const text = await refusal(appPod(`bad-${i}`, annotations));
@@ -415,6 +447,34 @@ describe('the injecting webhook, through a real API server', () => {
       expect(text).not.toContain('\n');
       expect((await cp.api('GET', `/api/v1/namespaces/${NS}/pods/bad-${i}`)).status).toBe(404);
     }
+  });
+
+  it("measures: admission p99 over 200 admissions through the API server, and the webhook's memory", async () => {
+    const mark = webhook.records.length;
+    const roundTrips: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const started = performance.now();
+      const answer = await createPod(appPod(`measure-${i}`, inject()), '?dryRun=All');
+      roundTrips.push(performance.now() - started);
+      expect(injected(answer)).toBe(true);
+    }
+    const own = webhook.records
+      .slice(mark)
+      .filter((r) => r.msg === 'admission' && r['outcome'] === 'injected')
+      .map((r) => Number(r['ms']));
+    expect(own).toHaveLength(200);
+    const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1]!;
+    const status = readFileSync(`/proc/${webhook.child.pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
+    const figures = {
+      apiServerRoundTripP99Ms: Math.round(p99(roundTrips)),
+      webhookP99Ms: p99(own),
+      rssMiB: Math.round(kib('VmRSS') / 1024),
+      peakRssMiB: Math.round(kib('VmHWM') / 1024),
+    };
+    console.log(`webhook figures: ${JSON.stringify(figures)}`);
+    expect(figures.apiServerRoundTripP99Ms).toBeLessThanOrEqual(100);
+    expect(figures.peakRssMiB).toBeLessThanOrEqual(80);
   });
 
   it('injects a pod with 300 containers, and one whose ConfigMap is near the 1 MiB cap, well inside the time limit', async () => {
@@ -429,5 +489,159 @@ describe('the injecting webhook, through a real API server', () => {
     started = performance.now();
     expect((await createPod(appPod('huge-config', inject('huge')))).status).toBe(201);
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('answers hostile requests sent straight to it with a clear status, and keeps serving', async () => {
+    const post = (body: string | Buffer, headers: Record<string, string> = {}) => webhookCall(port, ca, 'POST', '/mutate', body, headers);
+    expect(await post('{"apiVersion": "admission.k8s.io/v1", "kind": ')).toMatchObject({ status: 400, body: '{"error":"the body is not JSON"}' });
+    expect((await post('{"kind":"Pod"}')).status).toBe(400);
+    expect((await post('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":""}}')).status).toBe(400);
+    // Refused without reading it all: a 413, or the connection closed while the client still writes.
+    for (const headers of [{}, { 'transfer-encoding': 'chunked' }]) {
+      const answer = await post(Buffer.alloc(7 * 1024 * 1024, 0x20), headers).catch((error: NodeJS.ErrnoException) => ({ status: error.code, body: '' }));
+      expect([413, 'ECONNRESET', 'EPIPE']).toContain(answer.status);
+    }
+    expect((await webhookCall(port, ca, 'GET', '/mutate')).status).toBe(404);
+
+    // 5,000 containers and an annotation full of newlines and quotes, straight to the webhook.
+    const review = (pod: Json) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: NS, object: pod },
+      });
+    const big = appPod('big', inject());
+    big['spec']['containers'] = Array.from({ length: 5000 }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+    const answer = await post(review(big));
+    expect(answer.status).toBe(200);
+    const response = JSON.parse(answer.body)['response'] as Json;
+    expect(response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
+    const patch = JSON.parse(Buffer.from(response['patch'], 'base64').toString()) as Json[];
+    expect(patch.map((op) => `${op['op']} ${op['path']}`)).toEqual([
+      'add /spec/volumes',
+      'add /spec/initContainers',
+      'add /spec/containers',
+      'add /metadata/annotations',
+    ]);
+    expect(patch[2]!['value']).toHaveLength(5000);
+
+    const evil = appPod('evil', inject('web-secrets', { 'secrets-sidecar.io/containers': 'app\n{"allowed":true}\r\u0000' }));
+    const refused = JSON.parse((await post(review(evil))).body)['response'] as Json;
+    expect(refused['allowed']).toBe(false);
+    expect(refused['status']['message']).toMatch(/^secrets-sidecar\.io\/containers: "app\\n\{\\"allowed\\":true\}\\r\\u0000" is not a container/);
+    // A pod that is not one: no panic, no patch.
+    for (const object of [{ spec: { containers: 'no' } }, { spec: null }, { metadata: { annotations: inject() }, spec: { containers: [{}] } }]) {
+      const reply = await post(review({ ...object, metadata: { annotations: inject() } } as Json));
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)['response']).toMatchObject({ allowed: false });
+    }
+    expect((await webhookCall(port, ca, 'GET', '/healthz')).status).toBe(200);
+  });
+
+  it('counts admissions by outcome in /metrics', async () => {
+    const text = (await webhookCall(port, ca, 'GET', '/metrics')).body;
+    const count = (outcome: string) => Number(new RegExp(`secrets_sidecar_webhook_admissions_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1]);
+    for (const outcome of ['injected', 'skipped', 'refused', 'error']) expect(count(outcome), outcome).toBeGreaterThan(0);
+    expect(text).toContain('secrets_sidecar_webhook_admission_duration_seconds_bucket');
+  });
+
+  it('keeps serving its last good certificate when the files turn to garbage, and takes a new good pair', async () => {
+    const certFile = join(dir, 'webhook.crt');
+    const original = readFileSync(certFile);
+    let mark = webhook.records.length;
+    await writeFile(certFile, 'garbage, not a certificate\n');
+    await webhook.waitFor((r) => r.msg.startsWith('new certificate files are not a usable pair'), mark);
+    // The API server still verifies the webhook against the original CA bundle: the old certificate is served.
+    expect(injected(await createPod(appPod('after-garbage', inject()), '?dryRun=All'))).toBe(true);
+    // A key that does not belong to the certificate is refused the same way.
+    const other = makeServingCertificate(dir, 'other');
+    mark = webhook.records.length;
+    await writeFile(certFile, readFileSync(other.cert));
+    await webhook.waitFor((r) => r.msg.startsWith('new certificate files are not a usable pair'), mark);
+    expect((await webhookCall(port, ca, 'GET', '/healthz')).status).toBe(200);
+    // A new good pair is served from then on.
+    mark = webhook.records.length;
+    await writeFile(join(dir, 'webhook.key'), readFileSync(other.key));
+    await webhook.waitFor((r) => r.msg === 'certificate reloaded', mark);
+    expect((await webhookCall(port, readFileSync(other.cert), 'GET', '/healthz')).status).toBe(200);
+    await expect(webhookCall(port, ca, 'GET', '/healthz')).rejects.toThrow();
+    // Back to the pair the API server trusts.
+    mark = webhook.records.length;
+    await writeFile(join(dir, 'webhook.key'), readFileSync(join(dir, 'webhook.key.orig')));
+    await writeFile(certFile, original);
+    await webhook.waitFor((r) => r.msg === 'certificate reloaded', mark);
+    expect((await webhookCall(port, ca, 'GET', '/metrics')).body).toMatch(/secrets_sidecar_webhook_certificate_reloads_total\{outcome="rejected"\} 2/);
+  });
+
+  it("the injected command lines run: `once` then `run`, with the mounts the pod would have, as the app's user, render the ConfigMap's config", async () => {
+    const pod = await getPod('classic');
+    const init = pod['spec']['initContainers'][0] as Json;
+    const sidecar = pod['spec']['containers'][0] as Json;
+    // The kubelet expands $(VAR) from the container's env; the pod's IP is loopback here.
+    const expand = (args: string[]) => args.map((a) => a.replace('$(SECRETS_SIDECAR_POD_IP)', '127.0.0.1'));
+    const configMapDir = join(dir, 'configmap');
+    mkdirSync(configMapDir);
+    const data = ((await cp.apiOk('GET', `/api/v1/namespaces/${NS}/configmaps/web-secrets`)) as Json)['data'] as Record<string, string>;
+    for (const [key, text] of Object.entries(data)) await writeFile(join(configMapDir, key), text);
+    const mountPoints = ['/etc/secrets-sidecar', '/run/secrets-sidecar', '/var/cache/secrets-sidecar'].filter((p) => !existsSync(p));
+    for (const p of mountPoints) mkdirSync(p);
+    try {
+      const user = `setpriv --reuid ${init['securityContext']['runAsUser']} --regid ${init['securityContext']['runAsGroup']} --clear-groups`;
+      const script = [
+        'set -e',
+        'mount --make-rprivate /',
+        'mount -t tmpfs -o mode=0755 tmpfs /etc/secrets-sidecar',
+        `cp ${configMapDir}/* /etc/secrets-sidecar/`,
+        'mount -t tmpfs -o mode=0777 tmpfs /run/secrets-sidecar',
+        'mount -t tmpfs -o mode=0777 tmpfs /var/cache/secrets-sidecar',
+        `${user} ${process.execPath} ${CLI} "$@"`,
+        `exec ${user} ${process.execPath} ${CLI} ${expand(sidecar['args']).join(' ')}`,
+      ].join('\n');
+      const child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', ...expand(init['args'])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise((resolve) => child.on('close', resolve));
+      try {
+        let ready = 0;
+        for (let attempt = 0; attempt < 300 && ready !== 200 && child.exitCode === null; attempt++) {
+          ready = (await httpCall(9102, 'GET', '/readyz').catch(() => ({ status: 0 }))).status;
+          if (ready !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(ready, stderr).toBe(200);
+        const rendered = `/proc/${child.pid}/root/run/secrets-sidecar/app.env`;
+        expect(readFileSync(rendered, 'utf8')).toBe(`PASSWORD=${PASSWORD}\n`);
+        // Owned by the app's user and group (the container's runAsUser over the pod's), readable by the app only.
+        expect(statSync(rendered)).toMatchObject({ uid: 4000, gid: 3000, mode: 0o100600 });
+      } finally {
+        child.kill('SIGTERM');
+        await closed;
+      }
+      expect(child.exitCode, stderr).toBe(0);
+      expect(stderr).not.toContain(PASSWORD);
+    } finally {
+      for (const p of mountPoints) rmdirSync(p);
+    }
+  });
+
+  it('failurePolicy: Fail refuses pods while the webhook is down, Ignore admits them uninjected, and the webhook reports those at start', async () => {
+    await webhook.stop();
+    const down = await createPod(appPod('while-down', inject()));
+    expect(down.status).toBe(500);
+    expect(String(down.body['message'])).toMatch(/failed calling webhook "inject\.secrets-sidecar\.io"/);
+
+    await register('Ignore');
+    await untilAdmission((answer) => answer.status === 201, 'let pods through with failurePolicy Ignore');
+    expect((await createPod(appPod('missed', inject()))).status).toBe(201);
+    expect((await getPod('missed'))['spec']['initContainers']).toBeUndefined();
+
+    await writeWebhookConfig('Ignore');
+    await startWebhook();
+    const report = await webhook.waitFor((r) => r.msg.startsWith('pods ask for injection but run without the sidecar'));
+    expect(report).toMatchObject({ level: 'warn', uninjected: 1, pods: [`${NS}/missed`] });
+    expect((await webhookCall(port, ca, 'GET', '/metrics')).body).toMatch(/secrets_sidecar_webhook_uninjected_pods 1\n/);
+    // It restarted nothing: the pod is as it was.
+    expect((await getPod('missed'))['spec']['initContainers']).toBeUndefined();
+    await register('Ignore');
+    await untilAdmission(injected, 'call the restarted webhook');
   });
 });

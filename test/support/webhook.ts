@@ -13,7 +13,25 @@ export function makeServingCertificate(dir: string, name = 'webhook'): { cert: s
   const key = join(dir, `${name}.key`);
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   return { cert, key };
@@ -38,7 +56,10 @@ export class WebhookProcess {
         resolve({ code, signal });
       }),
     );
-    this.#logs = new JsonLines<LogRecord>(this.exited, () => `webhook exited (code ${this.child.exitCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`);
+    this.#logs = new JsonLines<LogRecord>(
+      this.exited,
+      () => `webhook exited (code ${this.child.exitCode}) before the awaited line; stderr:\n${this.stderr.slice(-3000)}`,
+    );
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
       this.#logs.feed(chunk.toString());
@@ -76,12 +97,15 @@ export function webhookCall(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, ca, timeout: 15_000, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method, path, ca, agent: false, timeout: 15_000, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
     req.on('error', reject);
     req.end(body);
