@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { readTextBounded } from '../../bounded-read.js';
 import type { RetryPolicy } from '../../config/types.js';
 import type { VaultAuthConfig } from './provider.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
@@ -11,6 +12,8 @@ import { setSafeTimeout, type SafeTimer } from '../../timer.js';
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
+/** A login credential larger than this is refused unread: a service-account JWT is about 1 KiB. */
+const MAX_CREDENTIAL_BYTES = 64 * 1024;
 /** How long the answer to "is this refused token still alive?" serves a burst of refusals. */
 const ALIVE_CHECK_MS = 1_000;
 
@@ -244,7 +247,7 @@ export class TokenManager {
       this.#schedule(answer, now());
       return answer.client_token;
     } catch (error) {
-      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      const coded = loginError(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'), auth);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       throw coded;
     }
@@ -290,11 +293,22 @@ export class TokenManager {
   async #loginBody(): Promise<object> {
     const auth = this.auth;
     const read = async (file: string, what: string) => {
+      let text: string;
       try {
-        return (await readFile(file, 'utf8')).trim();
+        // Bounded: a credential is a few KiB (a service-account JWT about 1), never worth holding a huge file.
+        text = (await readTextBounded(file, { maxBytes: MAX_CREDENTIAL_BYTES })).trim();
       } catch (error) {
-        throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        if (code === 'EFBIG') {
+          throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
+            hint: 'point the option at the credential itself, not at a bundle or a log',
+          });
+        }
+        throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
       }
+      // Not sent: Vault would only answer with a vaguer refusal. Retryable: whoever writes the file may not be done.
+      if (!text) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `the ${what} file ${file} is empty`);
+      return text;
     };
     if (auth.method === 'approle') {
       const roleId = auth.roleId ?? (await read(auth.roleIdFile ?? '', 'AppRole role_id'));
@@ -376,4 +390,14 @@ export class TokenManager {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');
     }
   }
+}
+
+/** A refused login names the role it asked for: the one thing the operator must compare with Vault's binding. */
+function loginError(error: SidecarError, auth: VaultAuthConfig): SidecarError {
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || !('role' in auth)) return error;
+  const hint =
+    auth.method === 'kubernetes'
+      ? `role "${auth.role}" must be bound to this pod's service account and namespace (bound_service_account_names, bound_service_account_namespaces), and its audience must be the token's`
+      : (error.hint ?? 'check the role and the JWT');
+  return new SidecarError(error.code, `${error.message}, logging in as role "${auth.role}"`, { hint, cause: error, retryable: error.retryable });
 }

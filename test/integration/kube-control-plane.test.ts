@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+
+// The helper every Kubernetes test stands on: if it lied (no admission, no real tokens), they would prove nothing.
+let kube: KubeControlPlane;
+
+beforeAll(async () => {
+  kube = await startKubeControlPlane();
+  await kube.createNamespace('locked', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  await kube.createServiceAccount('locked', 'app');
+}, 90_000);
+afterAll(async () => {
+  await kube?.stop();
+});
+
+const restrictedPod = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name },
+  spec: {
+    securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [{ name: 'app', image: 'busybox:1.37', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+  },
+});
+
+function tokenReview(token: string, audiences?: string[]) {
+  return kube.apiOk('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    spec: { token, ...(audiences ? { audiences } : {}) },
+  });
+}
+
+describe('a private Kubernetes control plane (test/support/kube-control-plane.ts)', () => {
+  it('enforces PodSecurity restricted: a privileged pod is refused, a restricted one admitted and stored', async () => {
+    const privileged = restrictedPod('privileged');
+    privileged.spec.containers[0] = { name: 'app', image: 'busybox:1.37', securityContext: { privileged: true } } as never;
+    const refused = await kube.api('POST', '/api/v1/namespaces/locked/pods', privileged);
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain('violates PodSecurity "restricted:latest"');
+    expect((await kube.api('GET', '/api/v1/namespaces/locked/pods/privileged')).status).toBe(404);
+
+    await kube.apiOk('POST', '/api/v1/namespaces/locked/pods', restrictedPod('fine'));
+    const stored = await kube.apiOk('GET', '/api/v1/namespaces/locked/pods/fine');
+    expect((stored['metadata'] as { name: string }).name).toBe('fine');
+  });
+
+  it('issues service-account tokens that TokenReview accepts for their audience, and not once their bound Secret is gone', async () => {
+    const token = await kube.serviceAccountToken('locked', 'app', { audiences: ['vault'] });
+    const review = await tokenReview(token, ['vault']);
+    expect(review['status']).toMatchObject({ authenticated: true, user: { username: 'system:serviceaccount:locked:app' } });
+    // Another audience: the token is not for that service.
+    expect((await tokenReview(token, ['elsewhere']))['status']).not.toMatchObject({ authenticated: true });
+
+    await kube.apiOk('POST', '/api/v1/namespaces/locked/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'anchor' } });
+    const bound = await kube.serviceAccountToken('locked', 'app', { audiences: ['vault'], boundObjectRef: { kind: 'Secret', apiVersion: 'v1', name: 'anchor' } });
+    expect((await tokenReview(bound, ['vault']))['status']).toMatchObject({ authenticated: true });
+    await kube.apiOk('DELETE', '/api/v1/namespaces/locked/secrets/anchor');
+    expect((await tokenReview(bound, ['vault']))['status']).not.toMatchObject({ authenticated: true });
+  });
+
+  it('refuses a token for an account that does not exist, and requests without the admin token', async () => {
+    expect((await kube.api('POST', '/api/v1/namespaces/locked/serviceaccounts/ghost/token', { spec: { audiences: ['vault'] } })).status).toBe(404);
+    expect((await kube.api('GET', '/api/v1/namespaces', undefined, { token: 'not-a-token' })).status).toBe(401);
+  });
+});
