@@ -23,21 +23,13 @@ const restrictedPod = (name: string) => ({
   },
 });
 
-function tokenReview(token: string, audiences?: string[]) {
-  return kube.apiOk('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'TokenReview',
-    spec: { token, ...(audiences ? { audiences } : {}) },
-  });
-}
-
 describe('a private Kubernetes control plane (test/support/kube-control-plane.ts)', () => {
   it('enforces PodSecurity restricted: a privileged pod is refused, a restricted one admitted and stored', async () => {
     const privileged = restrictedPod('privileged');
     privileged.spec.containers[0] = { name: 'app', image: 'busybox:1.37', securityContext: { privileged: true } } as never;
     const refused = await kube.api('POST', '/api/v1/namespaces/locked/pods', privileged);
     expect(refused.status).toBe(403);
-    expect(JSON.stringify(refused.body)).toContain('violates PodSecurity "restricted:latest"');
+    expect(String(refused.body?.['message'])).toContain('violates PodSecurity "restricted:latest": privileged');
     expect((await kube.api('GET', '/api/v1/namespaces/locked/pods/privileged')).status).toBe(404);
 
     await kube.apiOk('POST', '/api/v1/namespaces/locked/pods', restrictedPod('fine'));
@@ -47,16 +39,21 @@ describe('a private Kubernetes control plane (test/support/kube-control-plane.ts
 
   it('issues service-account tokens that TokenReview accepts for their audience, and not once their bound Secret is gone', async () => {
     const token = await kube.serviceAccountToken('locked', 'app', { audiences: ['vault'] });
-    const review = await tokenReview(token, ['vault']);
-    expect(review['status']).toMatchObject({ authenticated: true, user: { username: 'system:serviceaccount:locked:app' } });
-    // Another audience: the token is not for that service.
-    expect((await tokenReview(token, ['elsewhere']))['status']).not.toMatchObject({ authenticated: true });
+    expect(await kube.reviewToken(token, ['vault'])).toMatchObject({ authenticated: true, user: { username: 'system:serviceaccount:locked:app' } });
+    // Another audience, or the API server's own: the token is not for that service.
+    expect((await kube.reviewToken(token, ['elsewhere'])).authenticated).not.toBe(true);
+    expect((await kube.reviewToken(token)).authenticated).not.toBe(true);
 
     await kube.apiOk('POST', '/api/v1/namespaces/locked/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'anchor' } });
-    const bound = await kube.serviceAccountToken('locked', 'app', { audiences: ['vault'], boundObjectRef: { kind: 'Secret', apiVersion: 'v1', name: 'anchor' } });
-    expect((await tokenReview(bound, ['vault']))['status']).toMatchObject({ authenticated: true });
+    const bound = await kube.serviceAccountToken('locked', 'app', {
+      audiences: ['vault'],
+      boundObjectRef: { kind: 'Secret', apiVersion: 'v1', name: 'anchor' },
+    });
+    expect((await kube.reviewToken(bound, ['vault'])).authenticated).toBe(true);
     await kube.apiOk('DELETE', '/api/v1/namespaces/locked/secrets/anchor');
-    expect((await tokenReview(bound, ['vault']))['status']).not.toMatchObject({ authenticated: true });
+    // Within the API server's 10 s cache of successful reviews.
+    await kube.waitUntilTokenRefused(bound, ['vault'], 15_000);
+    expect((await kube.reviewToken(bound, ['vault'])).error).toContain('invalidated');
   });
 
   it('refuses a token for an account that does not exist, and requests without the admin token', async () => {
