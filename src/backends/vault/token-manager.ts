@@ -235,11 +235,10 @@ export class TokenManager {
     const auth = this.auth;
     if (auth.method === 'token') throw new Error('token auth does not log in');
     const path = `auth/${auth.mount}/login`;
-    const body = await this.#loginBody();
     const { logger, backend, now = Date.now } = this.deps;
     const started = now();
     try {
-      const answer = await this.deps.post(path, body);
+      const answer = await this.deps.post(path, await this.#loginBody());
       if (!answer?.client_token) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${path} answered without a token`);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'ok', durationMs: now() - started });
       logger.info({ method: auth.method, ttlSeconds: answer.lease_duration, renewable: answer.renewable }, 'vault login');
@@ -302,6 +301,7 @@ export class TokenManager {
         if (code === 'EFBIG') {
           throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
             hint: 'point the option at the credential itself, not at a bundle or a log',
+            retryable: false,
           });
         }
         throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
@@ -379,13 +379,22 @@ export class TokenManager {
     this.#previous = this.#token;
     this.#token = undefined;
     try {
-      await retryWithBackoff(() => this.token(), {
-        policy: retry,
-        attempts: 0,
-        signal: this.#abort.signal,
-        onRetry: (error, attempt, delayMs) =>
-          logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
-      });
+      // A refusal here is retried too: the credentials worked a moment ago, and Vault says "permission denied"
+      // alike when it cannot reach what vouches for them (Kubernetes auth with the API server down, a JWKS
+      // endpoint) and when a rotated credential is not in place yet. The files rendered stay as they are.
+      await retryWithBackoff(
+        () =>
+          this.token().catch((error: unknown) => {
+            throw retryableRefusal(error);
+          }),
+        {
+          policy: retry,
+          attempts: 0,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt, delayMs) =>
+            logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
+        },
+      );
     } catch (error) {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');
     }
@@ -400,4 +409,10 @@ function loginError(error: SidecarError, auth: VaultAuthConfig): SidecarError {
       ? `role "${auth.role}" must be bound to this pod's service account and namespace (bound_service_account_names, bound_service_account_namespaces), and its audience must be the token's`
       : (error.hint ?? 'check the role and the JWT');
   return new SidecarError(error.code, `${error.message}, logging in as role "${auth.role}"`, { hint, cause: error, retryable: error.retryable });
+}
+
+function retryableRefusal(error: unknown): SidecarError {
+  if (!(error instanceof SidecarError)) return toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || error.retryable) return error;
+  return new SidecarError(error.code, error.message, { hint: error.hint ?? 'check the login credentials', cause: error.cause, retryable: true });
 }
