@@ -59,5 +59,9 @@ describe('a private Kubernetes control plane (test/support/kube-control-plane.ts
   it('refuses a token for an account that does not exist, and requests without the admin token', async () => {
     expect((await kube.api('POST', '/api/v1/namespaces/locked/serviceaccounts/ghost/token', { spec: { audiences: ['vault'] } })).status).toBe(404);
     expect((await kube.api('GET', '/api/v1/namespaces', undefined, { token: 'not-a-token' })).status).toBe(401);
+    // No token lives less than 10 minutes: a test that needs one to die sooner binds it to an object and deletes that.
+    const brief = await kube.api('POST', '/api/v1/namespaces/locked/serviceaccounts/app/token', { spec: { audiences: ['vault'], expirationSeconds: 5 } });
+    expect(brief.status).toBe(422);
+    expect(String(brief.body?.['message'])).toContain('may not specify a duration less than 10 minutes');
   });
 });

@@ -246,4 +246,17 @@ describe('Kubernetes auth against a real API server (TokenRequest, TokenReview)'
     expect((failed['audit'] as { errorCode?: string }).errorCode).toBe('SIDECAR_ERR_BACKEND_DENIED');
     expectNoSecrets(daemon.stderr, [PASSWORD, 'kube-auth-pw-9d9d', token]);
   });
+  it('starts with a token already invalidated (the kubelet swapping it mid-login), and renders once the new one is in place', async () => {
+    const stale = await boundToken('app', 'sidecar');
+    await stale.invalidate();
+    let volume: string;
+    ({ project, volume } = await projectFor('sidecar', stale.token));
+    daemon = new Daemon(['-c', project.config]);
+    await daemon.waitFor(audit('auth.login', 'error'));
+    const fresh = await boundToken('app', 'sidecar');
+    await updateKubernetesVolume(volume, { token: fresh.token });
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(PASSWORD);
+    expectNoSecrets(daemon.stderr, [PASSWORD, stale.token, fresh.token]);
+  });
 });
