@@ -179,48 +179,46 @@ describe('Kubernetes auth against a real API server (TokenRequest, TokenReview)'
     expect((await bao.auditedRequests()).filter((r) => r.path === 'auth/kubernetes/login').length).toBe(logins);
   });
 
-  it('follows the kubelet rotating its token: at the Vault token max TTL the next login reads the new one', async () => {
+  /** A running sidecar logged in as `role`; then the kubelet projects a new token, and the old one dies with its bound object. */
+  async function rotatedUnder(role: string): Promise<{ first: string; second: string }> {
     const first = await boundToken('app', 'sidecar');
     let volume: string;
-    ({ project, volume } = await projectFor('short', first.token));
+    ({ project, volume } = await projectFor(role, first.token));
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
-
-    // The kubelet projects a new token, and the old one dies with its bound object.
     const second = await boundToken('app', 'sidecar');
     await updateKubernetesVolume(volume, { token: second.token });
     await first.invalidate();
-    expect(await loginStatus('short', first.token)).toBe(403);
+    expect(await loginStatus(role, first.token)).toBe(403);
+    return { first: first.token, second: second.token };
+  }
 
-    const mark = daemon.mark;
-    await daemon.waitFor(audit('auth.login'), mark);
+  it('follows the kubelet rotating its token: at the Vault token max TTL the next login reads the new one', async () => {
+    const tokens = await rotatedUnder('short');
+    const running = daemon as Daemon;
+    const mark = running.mark;
+    await running.waitFor(audit('auth.login'), mark);
     await bao.api('POST', 'secret/data/kube/db', { data: { password: 'kube-auth-pw-7b7b' } });
-    await daemon.waitFor(written, mark);
-    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('kube-auth-pw-7b7b');
+    await running.waitFor(written, mark);
+    expect(readFileSync(join((project as Project).out, 'pw'), 'utf8')).toBe('kube-auth-pw-7b7b');
     // Every login after the swap used the new token: none was refused.
-    expect(daemon.count(audit('auth.login', 'error'), mark)).toBe(0);
-    expectNoSecrets(daemon.stderr, [PASSWORD, 'kube-auth-pw-7b7b', first.token, second.token]);
+    expect(running.count(audit('auth.login', 'error'), mark)).toBe(0);
+    expectNoSecrets(running.stderr, [PASSWORD, 'kube-auth-pw-7b7b', tokens.first, tokens.second]);
   });
 
   it('follows the kubelet rotating its token: when Vault refuses the old Vault token (403), the login reads the new one', async () => {
-    const first = await boundToken('app', 'sidecar');
-    let volume: string;
-    ({ project, volume } = await projectFor('sidecar', first.token));
-    daemon = new Daemon(['-c', project.config]);
-    await daemon.waitFor((r) => r.msg === 'all templates rendered');
-    expect(daemon.count(audit('auth.login'))).toBe(1);
-
-    const second = await boundToken('app', 'sidecar');
-    await updateKubernetesVolume(volume, { token: second.token });
-    await first.invalidate();
-    // An operator revokes every Kubernetes login's Vault token: the next read gets 403.
+    const tokens = await rotatedUnder('sidecar');
+    const running = daemon as Daemon;
+    // The Vault token lives an hour: no login since the first, until an operator revokes every Kubernetes
+    // login's Vault token and the next read gets 403.
+    expect(running.count(audit('auth.login'))).toBe(1);
     await bao.api('PUT', 'sys/leases/revoke-prefix/auth/kubernetes/login');
-    const mark = daemon.mark;
+    const mark = running.mark;
     await bao.api('POST', 'secret/data/kube/db', { data: { password: 'kube-auth-pw-8c8c' } });
-    await daemon.waitFor(written, mark);
-    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('kube-auth-pw-8c8c');
-    expect(daemon.count(audit('auth.login'))).toBe(2);
-    expectNoSecrets(daemon.stderr, [PASSWORD, 'kube-auth-pw-8c8c', first.token, second.token]);
+    await running.waitFor(written, mark);
+    expect(readFileSync(join((project as Project).out, 'pw'), 'utf8')).toBe('kube-auth-pw-8c8c');
+    expect(running.count(audit('auth.login'))).toBe(2);
+    expectNoSecrets(running.stderr, [PASSWORD, 'kube-auth-pw-8c8c', tokens.first, tokens.second]);
   });
 
   it('keeps the last good files while the API server is down at login, and logs in once it is back', async () => {

@@ -149,7 +149,7 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
         kind: 'TokenReview',
         spec: { token, ...(audiences ? { audiences } : {}) },
       });
-      return (answer['status'] ?? {});
+      return answer['status'] ?? {};
     };
 
     return {
