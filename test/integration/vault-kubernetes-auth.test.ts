@@ -104,7 +104,7 @@ async function loginStatus(role: string, jwt: string): Promise<number> {
 }
 
 /** A project whose sidecar logs in with the token projected into `<root>/serviceaccount/token`. */
-async function projectFor(role: string, token: string, extra = ''): Promise<{ project: Project; volume: string }> {
+async function projectFor(role: string, token: string): Promise<{ project: Project; volume: string }> {
   const p = await makeProject({ config: '' });
   const volume = join(p.root, 'serviceaccount');
   await makeKubernetesVolume(volume, { token });
@@ -114,7 +114,6 @@ async function projectFor(role: string, token: string, extra = ''): Promise<{ pr
 backend "vault" "main" {
   address = "${bao.address}"
   static_refresh_interval = "300ms"
-  ${extra}
   auth "kubernetes" {
     role     = "${role}"
     jwt_file = "${volume}/token"
