@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { readTextBounded } from '../../bounded-read.js';
 import type { RetryPolicy } from '../../config/types.js';
 import type { VaultAuthConfig } from './provider.js';
@@ -219,15 +219,17 @@ export class TokenManager {
       const info = await stat(file);
       const current = this.#token;
       if (current !== undefined && info.mtimeMs === this.#fileMtime) return current;
-      const token = (await readFile(file, 'utf8')).trim();
-      if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `Vault token file ${file} is empty`);
+      const token = await readCredential(file, 'Vault token');
       this.#fileMtime = info.mtimeMs;
       if (token !== this.#token) this.#replaceToken(token);
       return token;
     } catch (error) {
       if (error instanceof SidecarError) throw error;
       // Not there yet (an agent will write it): retryable, like an unreachable server.
-      throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new SidecarError(
+        'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+        `cannot read the Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
 
@@ -291,31 +293,12 @@ export class TokenManager {
   /** The credentials are read at each login: an orchestrator may deliver a new secret_id or JWT meanwhile. */
   async #loginBody(): Promise<object> {
     const auth = this.auth;
-    const read = async (file: string, what: string) => {
-      let text: string;
-      try {
-        // Bounded: a credential is a few KiB (a service-account JWT about 1), never worth holding a huge file.
-        text = (await readTextBounded(file, { maxBytes: MAX_CREDENTIAL_BYTES })).trim();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'error';
-        if (code === 'EFBIG') {
-          throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
-            hint: 'point the option at the credential itself, not at a bundle or a log',
-            retryable: false,
-          });
-        }
-        throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
-      }
-      // Not sent: Vault would only answer with a vaguer refusal. Retryable: whoever writes the file may not be done.
-      if (!text) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `the ${what} file ${file} is empty`);
-      return text;
-    };
     if (auth.method === 'approle') {
-      const roleId = auth.roleId ?? (await read(auth.roleIdFile ?? '', 'AppRole role_id'));
-      const secretId = auth.secretIdFile === undefined ? undefined : await read(auth.secretIdFile, 'AppRole secret_id');
+      const roleId = auth.roleId ?? (await readCredential(auth.roleIdFile ?? '', 'AppRole role_id'));
+      const secretId = auth.secretIdFile === undefined ? undefined : await readCredential(auth.secretIdFile, 'AppRole secret_id');
       return secretId === undefined ? { role_id: roleId } : { role_id: roleId, secret_id: secretId };
     }
-    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await read(auth.jwtFile, `${auth.method} token`) };
+    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await readCredential(auth.jwtFile, `${auth.method} token`) };
     throw new Error('token auth does not log in');
   }
 
@@ -415,4 +398,25 @@ function retryableRefusal(error: unknown): SidecarError {
   if (!(error instanceof SidecarError)) return toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
   if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || error.retryable) return error;
   return new SidecarError(error.code, error.message, { hint: error.hint ?? 'check the login credentials', cause: error.cause, retryable: true });
+}
+
+/** A credential file's text, trimmed; read at each use, since whoever writes it may rotate it at any time. */
+async function readCredential(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    // Bounded: a credential is a few KiB (a service-account JWT about 1), never worth holding a huge file.
+    text = (await readTextBounded(file, { maxBytes: MAX_CREDENTIAL_BYTES })).trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'EFBIG') {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
+        hint: 'point the option at the credential itself, not at a bundle or a log',
+        retryable: false,
+      });
+    }
+    throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
+  }
+  // Not sent: Vault would only answer with a vaguer refusal. Retryable: whoever writes the file may not be done.
+  if (!text) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `the ${what} file ${file} is empty`);
+  return text;
 }
