@@ -15,8 +15,9 @@ export function hclString(value: string): string {
     else if (code < 0x20 || code === 0x7f || code === 0x2028 || code === 0x2029) out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += char;
   }
-  // After escaping, so that an escaped backslash before "{" cannot pair with the "$".
-  return `${out.replace(/\$\{/g, '$${').replace(/%\{/g, '%%{')}"`;
+  // "${" and "%{" would open an interpolation; "$${" and "%%{" are HCL's escapes, but "%%%{" trips the grammar.
+  // A Unicode escape for the "$" or "%" is read back as the character, and opens nothing.
+  return `${out.replace(/([$%])\{/g, (_m, sign: string) => `\\u00${sign === '$' ? '24' : '25'}{`)}"`;
 }
 
 export function hclList(values: readonly string[]): string {

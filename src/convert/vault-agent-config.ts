@@ -146,7 +146,7 @@ function readMethod(type: string | undefined, method: PeerBlock, base: string): 
       break;
     }
     default:
-      method.note(method.has('type') ? 'type' : 'config', METHOD_INSTEAD, `auto_auth method "${type ?? ''}"`);
+      method.note('type', METHOD_INSTEAD, `auto_auth method "${type ?? ''}"`);
       config?.reportRest(() => 'not converted with its method');
       method.reportRest(() => 'not converted with its method');
       return undefined;
