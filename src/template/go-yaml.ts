@@ -1,110 +1,259 @@
-import { goQuote } from './go-json.js';
-
 /*
- * YAML as consul-template's toYAML writes it (gopkg.in/yaml.v2 Marshal, then trimmed): map keys in yaml.v2's
- * "natural" order (digit runs compared as numbers), block style, sequences under a key not indented, a string
- * plain when it reads back as the same string, single-quoted when it holds indicators, double-quoted when it
- * would read back as another type or holds characters YAML cannot print, a literal block (`|`, `|-`, `|+`) when
- * it spans lines. Long plain and single-quoted strings are folded at spaces past column 80, as yaml.v2 does.
+ * YAML as consul-template's toYAML writes it (gopkg.in/yaml.v2 Marshal, then trimmed), following yaml.v2's
+ * emitter: map keys in its "natural" order (digit runs compared as numbers), block style, a sequence under a
+ * key not indented, a string plain when it reads back as the same string, single-quoted when it holds
+ * indicators, double-quoted when it would read back as another type or holds characters YAML cannot print, a
+ * literal block (`|`, `|-`, `|+`) when it spans lines; plain and quoted strings fold at a space once a line is
+ * past column 80; numbers as Go's strconv 'g' (exponent from 1e+06).
  */
 
 const BEST_WIDTH = 80;
+const BEST_INDENT = 2;
 
 export function goYAML(value: unknown, visit: (value: unknown) => void = () => undefined): string {
-  const lines: string[] = [];
-  emitValue(value, 0, lines, visit, true);
-  return lines.join('\n').trim();
+  const emitter = new Emitter(visit);
+  emitter.node(value, -BEST_INDENT, 'document');
+  return emitter.out.trim();
 }
 
-function isCollection(v: unknown): v is object {
-  return v !== null && typeof v === 'object' && !(v instanceof Uint8Array);
-}
+type Place = 'document' | 'mapping-value' | 'sequence-item';
 
-function isEmptyCollection(v: object): boolean {
-  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
-}
+class Emitter {
+  out = '';
+  column = 0;
+  indent = 0;
+  /** The last character written is white space (or nothing was written on the line). */
+  whitespace = true;
+  /** Only indentation so far on this line. */
+  indention = true;
 
-/** Writes `value` as the whole document (top) or as a node after a key / dash already on the last line. */
-function emitValue(value: unknown, indent: number, lines: string[], visit: (v: unknown) => void, top = false): void {
-  visit(value);
-  if (isCollection(value) && !isEmptyCollection(value)) {
-    const pad = ' '.repeat(indent);
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        lines.push(`${pad}- `);
-        emitInline(item, indent + 2, lines, visit);
+  constructor(private readonly visit: (value: unknown) => void) {}
+
+  /** `parentIndent`: the indent of the collection holding the node (-2 at the top). */
+  node(value: unknown, parentIndent: number, place: Place): void {
+    this.visit(value);
+    if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+      const entries = Array.isArray(value) ? undefined : Object.keys(value).sort(naturalLess);
+      const empty = entries === undefined ? (value as unknown[]).length === 0 : entries.length === 0;
+      if (empty) return this.scalarText(Array.isArray(value) ? '[]' : '{}');
+      // A sequence under a key sits at the key's indent; everything else one level in.
+      const indent = Array.isArray(value) && place === 'mapping-value' ? parentIndent : parentIndent + BEST_INDENT;
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => {
+          this.startEntry(indent, i === 0 && place === 'sequence-item');
+          this.put('-');
+          this.node(item, indent, 'sequence-item');
+        });
+        return;
       }
+      (entries as string[]).forEach((key, i) => {
+        this.startEntry(indent, i === 0 && place === 'sequence-item');
+        this.visit(key);
+        this.scalar(key, indent, true);
+        this.put(':');
+        this.node((value as Record<string, unknown>)[key], indent, 'mapping-value');
+      });
       return;
     }
-    for (const key of Object.keys(value).sort(naturalLess)) {
-      const item = (value as Record<string, unknown>)[key];
-      lines.push(`${pad}${scalar(key, indent, true)}:`);
-      if (isCollection(item) && !isEmptyCollection(item)) {
-        // A sequence under a key sits at the key's indent; a mapping one level in.
-        visit(item);
-        if (Array.isArray(item)) emitValue(item, indent, lines, () => undefined);
-        else emitValue(item, indent + 2, lines, () => undefined);
-        for (const child of Array.isArray(item) ? item : Object.values(item)) void child;
+    this.scalar(value, parentIndent + BEST_INDENT, false);
+  }
+
+  /** A new entry at `indent`: on a new line, unless it is the first of a collection written after `- `. */
+  startEntry(indent: number, compact: boolean): void {
+    this.indent = indent;
+    if (compact) {
+      this.put(' ');
+      this.whitespace = true;
+      return;
+    }
+    this.writeIndent();
+  }
+
+  scalar(value: unknown, indent: number, key: boolean): void {
+    this.indent = indent;
+    if (value === null || value === undefined) return this.scalarText('null');
+    if (typeof value === 'boolean') return this.scalarText(String(value));
+    if (typeof value === 'number') return this.scalarText(yamlNumber(value));
+    if (typeof value !== 'string') throw new TypeError(`yaml: unsupported type ${typeof value}`);
+    const info = analyze(value);
+    let style: 'plain' | 'single' | 'double' | 'literal' = value.includes('\n') ? 'literal' : resolvesToOther(value) ? 'double' : 'plain';
+    if (style === 'plain' && (!info.blockPlain || (value.length === 0 && key))) style = 'single';
+    if (style === 'single' && !info.singleQuoted) style = 'double';
+    if (style === 'literal' && (!info.block || key)) style = 'double';
+    if (!this.whitespace) this.put(' ');
+    const breaks = !key;
+    if (style === 'plain') this.plain(value, breaks);
+    else if (style === 'single') this.singleQuoted(value, breaks);
+    else if (style === 'double') this.doubleQuoted(value, breaks);
+    else this.literal(value);
+  }
+
+  scalarText(text: string): void {
+    if (!this.whitespace) this.put(' ');
+    this.put(text);
+  }
+
+  put(text: string): void {
+    this.out += text;
+    this.column += [...text].length;
+    this.whitespace = text === ' ';
+    this.indention = false;
+  }
+
+  putBreak(): void {
+    this.out += '\n';
+    this.column = 0;
+    this.whitespace = true;
+    this.indention = true;
+  }
+
+  writeIndent(): void {
+    const indent = Math.max(0, this.indent);
+    if (!this.indention || this.column > indent || (this.column === indent && !this.whitespace)) this.putBreak();
+    while (this.column < indent) {
+      this.out += ' ';
+      this.column++;
+    }
+    this.whitespace = true;
+    this.indention = true;
+  }
+
+  plain(value: string, allowBreaks: boolean): void {
+    const chars = [...value];
+    let spaces = false;
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i] as string;
+      if (c === ' ') {
+        if (allowBreaks && !spaces && this.column > BEST_WIDTH && chars[i + 1] !== ' ') this.writeIndent();
+        else this.put(c);
+        spaces = true;
       } else {
-        lines[lines.length - 1] += ' ';
-        emitInline(item, indent + 2, lines, visit);
+        this.put(c);
+        spaces = false;
       }
     }
-    return;
+    this.whitespace = false;
   }
-  lines.push('');
-  emitInline(value, top ? 0 : indent, lines, visit);
-}
 
-/** A node that starts on the current last line (after `key: ` or `- `). */
-function emitInline(value: unknown, indent: number, lines: string[], visit: (v: unknown) => void): void {
-  if (isCollection(value) && !isEmptyCollection(value)) {
-    if (Array.isArray(value)) {
-      // `- - a`: a sequence in a sequence starts on the dash's line.
-      const start = lines.length;
-      emitValue(value, indent, lines, visit);
-      const first = lines.splice(start, 1)[0] ?? '';
-      lines[start - 1] += first.trimStart();
-      return;
+  singleQuoted(value: string, allowBreaks: boolean): void {
+    this.put("'");
+    const chars = [...value];
+    let spaces = false;
+    let breaks = false;
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i] as string;
+      if (c === ' ') {
+        if (allowBreaks && !spaces && this.column > BEST_WIDTH && i > 0 && i < chars.length - 1 && chars[i + 1] !== ' ') this.writeIndent();
+        else this.put(c);
+        spaces = true;
+      } else if (isBreak(c)) {
+        if (!breaks && c === '\n') this.putBreak();
+        if (c === '\n') this.putBreak();
+        else {
+          this.out += c;
+          this.column = 0;
+        }
+        this.indention = true;
+        breaks = true;
+      } else {
+        if (breaks) this.writeIndent();
+        this.put(c === "'" ? "''" : c);
+        spaces = false;
+        breaks = false;
+      }
     }
-    const start = lines.length;
-    emitValue(value, indent, lines, visit);
-    const first = lines.splice(start, 1)[0] ?? '';
-    lines[start - 1] += first.trimStart();
-    return;
+    this.put("'");
   }
-  visit(value);
-  const text = isCollection(value) ? (Array.isArray(value) ? '[]' : '{}') : scalar(value, indent, false);
-  const [first = '', ...rest] = text.split('\n');
-  lines[lines.length - 1] += first;
-  lines.push(...rest);
+
+  doubleQuoted(value: string, allowBreaks: boolean): void {
+    this.put('"');
+    const chars = [...value];
+    let spaces = false;
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i] as string;
+      const code = c.codePointAt(0) as number;
+      if (!isPrintable(code) || code === 0xfeff || isBreak(c) || c === '"' || c === '\\') {
+        this.put(`\\${escapeOf(code)}`);
+        spaces = false;
+      } else if (c === ' ') {
+        if (allowBreaks && !spaces && this.column > BEST_WIDTH && i > 0 && i < chars.length - 1) {
+          this.writeIndent();
+          if (chars[i + 1] === ' ') this.put('\\');
+        } else this.put(c);
+        spaces = true;
+      } else {
+        this.put(c);
+        spaces = false;
+      }
+    }
+    this.put('"');
+  }
+
+  literal(value: string): void {
+    const chars = [...value];
+    const first = chars[0] ?? '';
+    const last = chars[chars.length - 1] ?? '';
+    let hints = first === ' ' || isBreak(first) ? String(BEST_INDENT) : '';
+    if (!isBreak(last)) hints += '-';
+    else if (chars.length === 1 || isBreak(chars[chars.length - 2] ?? '')) hints += '+';
+    this.put(`|${hints}`);
+    this.putBreak();
+    let breaks = true;
+    for (const c of chars) {
+      if (isBreak(c)) {
+        if (c === '\n') this.putBreak();
+        else {
+          this.out += c;
+          this.column = 0;
+          this.whitespace = true;
+        }
+        this.indention = true;
+        breaks = true;
+      } else {
+        if (breaks) {
+          this.writeIndent();
+          breaks = false;
+        }
+        this.put(c);
+      }
+    }
+  }
 }
 
-function scalar(value: unknown, indent: number, key: boolean): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'number') return yamlNumber(value);
-  if (typeof value !== 'string') throw new TypeError(`yaml: unsupported type ${typeof value}`);
-  return yamlString(value, indent, key, (lastLineLength(value) ?? 0) >= 0);
+const SHORT_ESCAPES: Readonly<Record<number, string>> = {
+  0x00: '0', 0x07: 'a', 0x08: 'b', 0x09: 't', 0x0a: 'n', 0x0b: 'v', 0x0c: 'f', 0x0d: 'r', 0x1b: 'e', 0x22: '"', 0x5c: '\\', 0x85: 'N', 0xa0: '_', 0x2028: 'L', 0x2029: 'P',
+};
+
+function escapeOf(code: number): string {
+  const short = SHORT_ESCAPES[code];
+  if (short !== undefined) return short;
+  const hex = code.toString(16).toUpperCase();
+  if (code <= 0xff) return `x${hex.padStart(2, '0')}`;
+  if (code <= 0xffff) return `u${hex.padStart(4, '0')}`;
+  return `U${hex.padStart(8, '0')}`;
 }
 
-function lastLineLength(_value: string): number | undefined {
-  return undefined;
-}
-
+/**
+ * Vault's numbers reach yaml.v2 as json.Number: one that fits an int64 prints as an integer, any other as
+ * strconv.FormatFloat(v, 'g', -1, 64) (an exponent from 1e+06 on, or below 1e-04).
+ */
 function yamlNumber(value: number): string {
   if (Number.isNaN(value)) return '.nan';
   if (!Number.isFinite(value)) return value > 0 ? '.inf' : '-.inf';
-  if (Number.isInteger(value) && Math.abs(value) < 1e21) return value.toFixed(0);
-  // strconv.FormatFloat(f, 'g', -1, 64): exponent form when the exponent is < -4 or >= 21.
-  const text = String(value);
-  return text.replace(/e([+-])(\d)$/, 'e$10$2');
+  if (Number.isInteger(value) && Math.abs(value) < 2 ** 63) return BigInt(value).toString();
+  const [mantissa = '0', e = '0'] = value.toExponential().split('e');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 6) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return String(value);
 }
 
-const YAML_SPECIAL = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'on', 'On', 'ON', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF', '<<']);
+const YAML_SPECIAL = new Set([
+  'y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'on', 'On', 'ON', 'off', 'Off', 'OFF',
+  '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF', '<<',
+]);
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const BASE60 = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
-const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
+const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2}))|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]{1,9})?))?$/;
 
 /** Whether yaml.v2 would read `s`, unquoted, as something other than this string. */
 function resolvesToOther(s: string): boolean {
@@ -122,10 +271,14 @@ function isPrintable(c: number): boolean {
   return c === 0x0a || (c >= 0x20 && c <= 0x7e) || c === 0x85 || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
 }
 
-/** yaml_emitter_analyze_scalar: which styles may write `s`. */
-function analyze(s: string): { blockPlain: boolean; singleQuoted: boolean; block: boolean; multiline: boolean } {
-  if (s.length === 0) return { blockPlain: true, singleQuoted: true, block: false, multiline: false };
-  let blockIndicators = s.startsWith('---') || s.startsWith('...');
+function isBreak(c: string): boolean {
+  return c === '\n' || c === '\r' || c === '\u0085' || c === '\u2028' || c === '\u2029';
+}
+
+/** yaml.v2's scalar analysis: which styles may write `s` in block context. */
+function analyze(s: string): { blockPlain: boolean; singleQuoted: boolean; block: boolean } {
+  if (s.length === 0) return { blockPlain: true, singleQuoted: true, block: false };
+  let indicators = s.startsWith('---') || s.startsWith('...');
   let lineBreaks = false;
   let special = false;
   let leadingSpace = false;
@@ -143,10 +296,11 @@ function analyze(s: string): { blockPlain: boolean; singleQuoted: boolean; block
     const next = chars[i + 1];
     const followedByWhitespace = next === undefined || next === ' ' || next === '\t' || isBreak(next);
     if (i === 0) {
-      if ('#,[]{}&*!|>\'"%@`'.includes(c)) blockIndicators = true;
-      else if ((c === '?' || c === ':' || c === '-') && followedByWhitespace) blockIndicators = true;
-    } else if ((c === ':' && followedByWhitespace) || (c === '#' && precededByWhitespace)) blockIndicators = true;
-    if (!isPrintable(c.codePointAt(0) ?? 0)) special = true;
+      if ('#,[]{}&*!|>\'"%@`'.includes(c)) indicators = true;
+      else if ((c === '?' || c === ':' || c === '-') && followedByWhitespace) indicators = true;
+    } else if ((c === ':' && followedByWhitespace) || (c === '#' && precededByWhitespace)) indicators = true;
+    const code = c.codePointAt(0) ?? 0;
+    if (!isPrintable(code)) special = true;
     if (c === ' ') {
       if (i === 0) leadingSpace = true;
       if (i === chars.length - 1) trailingSpace = true;
@@ -166,57 +320,11 @@ function analyze(s: string): { blockPlain: boolean; singleQuoted: boolean; block
     }
     precededByWhitespace = c === ' ' || c === '\t' || isBreak(c);
   }
-  let blockPlain = !(leadingSpace || leadingBreak || trailingSpace || trailingBreak || breakSpace || spaceBreak || special || lineBreaks || blockIndicators);
-  const singleQuoted = !(breakSpace || spaceBreak || special);
-  const block = !(trailingSpace || spaceBreak || special);
-  if (lineBreaks) blockPlain = false;
-  return { blockPlain, singleQuoted, block, multiline: lineBreaks };
+  const blockPlain = !(leadingSpace || leadingBreak || trailingSpace || trailingBreak || breakSpace || spaceBreak || special || lineBreaks || indicators);
+  return { blockPlain, singleQuoted: !(breakSpace || spaceBreak || special), block: !(trailingSpace || spaceBreak || special) };
 }
 
-function isBreak(c: string): boolean {
-  return c === '\n' || c === '\r' || c === '\u0085' || c === '\u2028' || c === '\u2029';
-}
-
-function yamlString(s: string, indent: number, key: boolean, _wrap: boolean): string {
-  const info = analyze(s);
-  let style: 'plain' | 'single' | 'double' | 'literal' = s.includes('\n') ? 'literal' : resolvesToOther(s) ? 'double' : 'plain';
-  if (style === 'plain' && (!info.blockPlain || (s.length === 0 && key))) style = 'single';
-  if (style === 'single' && !info.singleQuoted) style = 'double';
-  if (style === 'literal' && (!info.block || key)) style = 'double';
-  switch (style) {
-    case 'plain':
-      return key ? s : folded(s, indent);
-    case 'single':
-      return `'${key ? s.replace(/'/g, "''") : folded(s.replace(/'/g, "''"), indent, 1)}'`;
-    case 'double':
-      return doubleQuoted(s);
-    case 'literal':
-      return literal(s, indent);
-  }
-}
-
-/** Breaks at a single space once the line is past column 80 (yaml.v2's plain and single-quoted writers). */
-function folded(s: string, indent: number, startColumn = 0): string {
-  void startColumn;
-  void indent;
-  return s;
-}
-
-function doubleQuoted(s: string): string {
-  // yaml.v2 escapes like JSON for the common characters; non-printable ones as \xXX / \uXXXX.
-  return goQuote(s).replace(/\\u003c/g, '<').replace(/\\u003e/g, '>').replace(/\\u0026/g, '&');
-}
-
-function literal(s: string, indent: number): string {
-  const trailing = /\n*$/.exec(s)?.[0].length ?? 0;
-  const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
-  const indicator = s.startsWith(' ') || s.startsWith('\n') ? String(Math.max(indent, 2)) : '';
-  const pad = ' '.repeat(Math.max(indent, 2));
-  const body = (trailing > 0 ? s.slice(0, -1) : s).split('\n').map((line) => (line.length > 0 ? pad + line : ''));
-  return `|${indicator}${chomp}\n${body.join('\n')}`;
-}
-
-/** yaml.v2's keyList.Less for string keys: letters before other characters, digit runs compared as numbers. */
+/** yaml.v2's key order: letters before other characters, digit runs compared as numbers. */
 export function naturalLess(a: string, b: string): number {
   const ar = [...a];
   const br = [...b];
@@ -231,7 +339,7 @@ export function naturalLess(a: string, b: string): number {
     let an = 0n;
     let bn = 0n;
     if (ac === '0' || bc === '0') {
-      for (let j = i - 1; j >= 0 && /\p{Nd}/u.test(ar[j] as string); j--) {
+      for (let j = i - 1; j >= 0 && /[0-9]/.test(ar[j] as string); j--) {
         if (ar[j] !== '0') {
           an = 1n;
           bn = 1n;

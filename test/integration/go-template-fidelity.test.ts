@@ -63,7 +63,7 @@ beforeAll(async () => {
       multi_lead: '  indented\nline',
       list: ['a', ['b', 'c'], { k: 'v' }],
       nested_empty: { m: {}, l: [] },
-      nums: { int: 7, neg: -3, frac: 1.5, big: 12345678901234567890, tiny: 0.0000001 },
+      nums: { mid: 1234567, round: 10.0, small: 0.0001, int: 7, neg: -3, frac: 1.5, big: 12345678901234567890, tiny: 0.0000001 },
       bools: { t: true, f: false, n: null },
       k2: 'x', k10: 'y', k1: 'z', K: 'upper', _u: 'under', '9': 'nine',
     },
