@@ -68,6 +68,9 @@ beforeAll(async () => {
       k2: 'x', k10: 'y', k1: 'z', K: 'upper', _u: 'under', '9': 'nine',
     },
   });
+  await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
+  await bao.api('POST', 'pki/root/generate/internal', { common_name: 'Fidelity Root', ttl: '8760h' });
+  await bao.api('POST', 'pki/roles/web', { allowed_domains: 'example.com', allow_subdomains: true, max_ttl: '72h' });
   await bao.api('POST', 'secret/data/services/alpha', { data: { k: 'a' } });
   await bao.api('POST', 'secret/data/services/beta', { data: { k: 'b' } });
   await bao.api('POST', 'kv1/app', { api_key: API_KEY, zeta: 'z', alpha: 'a', '10': 'ten', '9': 'nine' });
@@ -150,6 +153,31 @@ end
 {{ $n := 0 }}{{ range $i, $x := split "," "a,b,c" }}{{ $n = $i }}{{ end }} last={{ $n }}
 {{ end }}`,
 };
+
+/** Issued certificates and keys differ between two issuances: PEM bodies are compared by their framing only. */
+function pemShape(text: string): string {
+  return text.replace(/(-----BEGIN [A-Z ]+-----\n)[A-Za-z0-9+/=\n]+?(-----END [A-Z ]+-----)/g, '$1…\n$2');
+}
+
+const ISSUED: Record<string, string> = {
+  pkiCert: `{{ with pkiCert "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}`,
+  'secret-with-write-arguments': `{{ with secret "pki/issue/web" "common_name=b.example.com" "ttl=1h" }}{{ .Data.certificate }}
+{{ .Data.private_key }}
+{{ .Data.issuing_ca }}
+{{ range .Data.ca_chain }}{{ . }}
+{{ end }}{{ end }}`,
+};
+
+describe('issued certificates have the structure consul-template gives them', () => {
+  for (const [name, source] of Object.entries(ISSUED)) {
+    it(`${name}: same PEM blocks in the same places`, async () => {
+      const expected = (await consulTemplate(name, source)).toString('utf8');
+      const actual = (await sidecar(name, source)).toString('utf8');
+      expect(actual).toMatch(/-----BEGIN CERTIFICATE-----/);
+      expect(pemShape(actual)).toBe(pemShape(expected));
+    }, 60_000);
+  }
+});
 
 describe('translated Go templates render as consul-template renders them', () => {
   for (const [name, source] of Object.entries(CASES)) {
