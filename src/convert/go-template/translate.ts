@@ -1,5 +1,5 @@
 import type { ConversionFinding } from '../conversion-finding.js';
-import type { Arg, IfNode, Node, Pipeline, RangeNode, WithNode } from './ast.js';
+import type { Arg, IfNode, Node, Pipeline, RangeNode, VariableArg, WithNode } from './ast.js';
 import { asMustacheBody, Unconvertible, VALUE, type Expr, type ValueKind } from './expression.js';
 import { FUNCTIONS, unsupportedAdvice, type CallArgs } from './functions.js';
 import { assemble, hbNumber, hbSegment, hbString, NotExpressible, type Piece } from './handlebars-syntax.js';
@@ -81,7 +81,7 @@ class Translator {
       case 'action':
         return this.#guard(() => {
           const value = this.#pipeline(node.pipe, scope);
-          if (value.kind.t !== 'value') this.#refuse(node.pipe.pos, 'printing a whole secret', 'print its fields (`.Data.data.key`) or pass it to toJSON');
+          if (!isPlain(value.kind)) this.#refuse(node.pipe.pos, 'printing a whole secret', 'print its fields (`.Data.data.key`) or pass it to toJSON');
           return [{ type: 'tag', role: 'inline', text: `{{${asMustacheBody(value.code)}}}` }];
         });
       case 'if':
@@ -121,14 +121,14 @@ class Translator {
       else if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
       if (!node.chained) pieces.push({ type: 'tag', role: 'close', text: `{{/${node.kind}}}` });
       return pieces;
-    }, [node.list, node.elseList], scope);
+    }, [node.list, node.elseList], scope, node.pipe.decl);
   }
 
   #range(node: RangeNode, scope: Scope): Piece[] {
     return this.#guard(() => {
       if (node.pipe.isAssign) this.#refuse(node.pos, 'range with =', 'declare the loop variables with := instead');
       const over = this.#pipeline(node.pipe, scope, true);
-      if (over.kind.t !== 'value') this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
+      if (!isPlain(over.kind)) this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
       const vars = new Map(scope.vars);
       const names = node.pipe.decl.map((v) => {
         const name = this.#blockParam(v.name);
@@ -143,7 +143,7 @@ class Translator {
       if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
       pieces.push({ type: 'tag', role: 'close', text: '{{/range}}' });
       return pieces;
-    }, [node.list, node.elseList], scope);
+    }, [node.list, node.elseList], scope, node.pipe.decl);
   }
 
   /** `$x := v` → `{{#let v as |x|}}`…`{{/let}}`; `$x = v` → `{{assign x v}}` on a cell. */
@@ -314,13 +314,13 @@ class Translator {
   }
 
   /** Runs a translation; an Unconvertible inside it becomes a finding and a marker in place of the node. */
-  #guard(translate: () => Piece[], bodies: readonly (readonly Node[] | undefined)[] = [], scope?: Scope): Piece[] {
+  #guard(translate: () => Piece[], bodies: readonly (readonly Node[] | undefined)[] = [], scope?: Scope, declared: readonly VariableArg[] = []): Piece[] {
     try {
       return translate();
     } catch (error) {
       const marker = this.#caught(error);
       // The bodies of a block that could not be translated are still searched, so that the report lists all.
-      if (scope) for (const body of bodies) if (body) this.list(body, { ...scope, dot: { code: 'this', kind: VALUE } });
+      if (scope) for (const body of bodies) if (body) this.list(body, { dot: { code: 'this', kind: VALUE }, vars: withDeclared(scope.vars, declared) });
       return marker;
     }
   }
@@ -351,6 +351,18 @@ function marker(finding: ConversionFinding): string {
 /** A marker's text as a literal; quotes and backslashes the literal cannot hold are dropped from the message. */
 function hbStringSafe(text: string): string {
   return hbString(text.replace(/["\\]/g, "'"));
+}
+
+/** Data our helpers see as it is: plain values, and `.Data` of a KV v1 or dynamic secret. */
+function isPlain(kind: ValueKind): boolean {
+  return kind.t === 'value' || (kind.t === 'data' && kind.kv2 === false);
+}
+
+/** The scope's variables and `declared` (as plain values): a block's body is searched even when its head fails. */
+function withDeclared(vars: ReadonlyMap<string, Variable>, declared: readonly VariableArg[]): Map<string, Variable> {
+  const out = new Map(vars);
+  for (const v of declared) out.set(v.name, { code: 'null', kind: VALUE, cell: false });
+  return out;
 }
 
 /** Every `$x` some `$x = …` assigns, anywhere in the template (such variables are declared as cells). */
