@@ -51,15 +51,17 @@ interface Case {
   readonly report: readonly string[];
   /** Output files holding values that differ per issuance. */
   readonly dynamic?: 'database' | 'pki';
+  /** Files whose template sets perms: their mode must match too (unset, the peers write 0644 and we 0600). */
+  readonly perms?: readonly string[];
 }
 
 const CASES: readonly Case[] = [
-  { name: 'ct-kv2-env', from: 'consul-template', render: true, report: [] },
+  { name: 'ct-kv2-env', from: 'consul-template', render: true, report: [], perms: ['app.env'] },
   { name: 'ct-kv1-range', from: 'consul-template', render: true, report: [] },
   { name: 'ct-listing', from: 'consul-template', render: true, report: [] },
   { name: 'ct-json-yaml', from: 'consul-template', render: true, report: [] },
-  { name: 'ct-database', from: 'consul-template', render: true, report: [], dynamic: 'database' },
-  { name: 'ct-pki', from: 'consul-template', render: true, report: [], dynamic: 'pki' },
+  { name: 'ct-database', from: 'consul-template', render: true, report: [], dynamic: 'database', perms: ['db.env'] },
+  { name: 'ct-pki', from: 'consul-template', render: true, report: [], dynamic: 'pki', perms: ['key.pem'] },
   { name: 'ct-strings', from: 'consul-template', render: true, report: [] },
   {
     name: 'ct-unsupported',
@@ -91,6 +93,7 @@ const CASES: readonly Case[] = [
     render: true,
     report: ['agent.hcl:1: exit_after_auth', 'agent.hcl:20: auto_auth.sink'],
     dynamic: 'database',
+    perms: ['db.properties'],
   },
 ];
 
@@ -202,7 +205,9 @@ describe('convert: the corpus rendered by the peer and by the converted config, 
       expect(expected.size).toBeGreaterThan(0);
       for (const [name, file] of expected) {
         const mine = actual.get(name);
+        expect(file.text.trim(), `${c.name}/out/${name} from the peer`).not.toBe('');
         expect(structure(mine?.text ?? '', c.dynamic), `${c.name}/out/${name}`).toBe(structure(file.text, c.dynamic));
+        if (c.perms?.includes(name)) expect(mine?.mode.toString(8), `${c.name}/out/${name} mode`).toBe(file.mode.toString(8));
       }
       if (c.dynamic) checkDynamic(c.dynamic, actual);
     }, 180_000);
