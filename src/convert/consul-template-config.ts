@@ -180,5 +180,6 @@ function readExec(block: PeerBlock): PeerExec | undefined {
     block.note('command', 'exec needs a command; no exec block was written');
     return undefined;
   }
-  return { command: argv, reloadSignal, killSignal, killTimeout, splay, env };
+  // consul-template's defaults differ from ours (SIGTERM, 10s): written out, so the child is stopped as before.
+  return { command: argv, reloadSignal, killSignal: killSignal ?? 'SIGINT', killTimeout: killTimeout ?? '30s', splay, env };
 }

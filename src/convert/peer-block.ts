@@ -135,6 +135,11 @@ export class PeerBlock {
     this.peer.report.push({ file: this.peer.file, line, column, construct, advice });
   }
 
+  /** Puts one line in the report for the block itself (at its first line). */
+  noteBlock(advice: string, construct = this.path): void {
+    this.peer.report.push({ file: this.peer.file, line: this.pos.line, column: this.pos.column, construct, advice });
+  }
+
   /** Reports every option not read, with what to do instead (`insteadOf` knows the peer's options). */
   reportRest(insteadOf: (key: string) => string): void {
     for (const [key, entry] of this.node.entries) {

@@ -45,8 +45,9 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
   }
   const envTemplates: PeerEnvTemplate[] = [];
   for (const { label, block } of root.labelled('env_template')) {
-    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) envTemplates.push(await readEnvTemplate(label, block, base));
-    else block.note('contents', 'not converted: an env_template name must be a variable name (letters, digits and "_")', `env_template "${label}"`);
+    if (!exec) block.noteBlock('an env_template sets the supervised child\'s environment: it needs an exec block; not converted', `env_template "${label}"`);
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) envTemplates.push(await readEnvTemplate(label, block, base));
+    else block.noteBlock('not converted: an env_template name must be a variable name (letters, digits and "_")', `env_template "${label}"`);
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of Vault Agent; not converted');
   return { kind: 'vault-agent', file, logLevel, pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile), vault, retry, exec, templates, envTemplates, report };
@@ -146,7 +147,7 @@ function readMethod(type: string | undefined, method: PeerBlock, base: string): 
       break;
     }
     default:
-      method.note('type', METHOD_INSTEAD, `auto_auth method "${type ?? ''}"`);
+      method.noteBlock(METHOD_INSTEAD, `auto_auth method "${type ?? ''}"`);
       config?.reportRest(() => 'not converted with its method');
       method.reportRest(() => 'not converted with its method');
       return undefined;

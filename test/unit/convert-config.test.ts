@@ -134,7 +134,7 @@ template {
       tlsSkipVerify: true,
       auth: { method: 'token', tokenFile: '/run/agent/token' },
     });
-    expect(resolved.exec).toMatchObject({ command: ['/bin/sh', '-c', 'node server.js --port 8080'], reloadSignal: 'SIGHUP', killTimeoutMs: 5000 });
+    expect(resolved.exec).toMatchObject({ command: ['/bin/sh', '-c', 'node server.js --port 8080'], reloadSignal: 'SIGHUP', killSignal: 'SIGINT', killTimeoutMs: 5000 });
     // One notify block for the command both templates share, run without a shell as consul-template runs a list.
     expect(resolved.notify.map((n) => n.name)).toEqual(['command-1']);
     expect(resolved.notify[0]).toMatchObject({ action: { kind: 'command', command: ['nginx', '-s', 'reload'], timeoutMs: 10_000 } });
@@ -236,6 +236,12 @@ template {
     expect(resolved.envTemplates.map((t) => t.name)).toEqual(['DB_PASSWORD']);
     // The agent's file templates do not restart its child.
     expect(resolved.templates[0]?.notify).toEqual([]);
+  });
+
+  it('reports an env_template without exec instead of writing a config the sidecar refuses', async () => {
+    const { result, resolved } = await convert('vault-agent', 'env_template "A" {\n  contents = "x"\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n');
+    expect(result.findings.map((f) => `${f.line}:${f.construct}`)).toEqual(['1:env_template "A"']);
+    expect(resolved.envTemplates).toEqual([]);
   });
 
   it.each([
