@@ -2,7 +2,7 @@ import { DURATION_BOUNDS } from '../config/duration.js';
 import type { PeerBlock } from './peer-block.js';
 import type { PeerAuth, PeerConfig, PeerExec, PeerRetry, PeerTemplate, PeerVault } from './peer-config.js';
 import { readPeerHcl } from './peer-hcl.js';
-import { commandArgv, durationOption, peerPath, signalOption, waitOption } from './peer-options.js';
+import { CA_PATH_ADVICE, execCommand, durationOption, peerPath, signalOption, thresholdOption, waitOption } from './peer-options.js';
 import { readTemplateBlock } from './peer-template.js';
 
 /** consul-template's top-level options the sidecar has no counterpart for, and what to do instead. */
@@ -81,13 +81,10 @@ function readVault(block: PeerBlock, base: string): PeerVault {
   const namespace = block.string('namespace');
   let auth: PeerAuth | undefined;
   // A literal token is a secret: it is never written into the converted config or the report.
-  if (block.has('token')) {
-    block.take('token');
-    block.note(
-      'token',
-      'a token in the config is not copied: write it to a file on tmpfs and set auth "token" { token_file = "…" } in the vault backend block, or pass it in VAULT_TOKEN (the converted config reads VAULT_TOKEN)',
-    );
-  }
+  block.drop(
+    'token',
+    'a token in the config is not copied: write it to a file on tmpfs and set auth "token" { token_file = "…" } in the vault backend block, or pass it in VAULT_TOKEN (the converted config reads VAULT_TOKEN)',
+  );
   const agentTokenFile = block.string('vault_agent_token_file');
   if (agentTokenFile !== undefined) auth = { method: 'token', tokenFile: peerPath(base, agentTokenFile) };
   const k8sRole = block.string('k8s_auth_role_name');
@@ -107,17 +104,10 @@ function readVault(block: PeerBlock, base: string): PeerVault {
     const verify = ssl.bool('verify');
     ssl.bool('enabled');
     tls = { caCert: path('ca_cert'), clientCert: path('cert'), clientKey: path('key'), tlsServerName: ssl.string('server_name'), tlsSkipVerify: verify === false ? true : undefined };
-    if (ssl.has('ca_path')) ssl.note('ca_path', 'the sidecar takes one PEM bundle: concatenate the directory\'s certificates into one file and set ca_cert');
-    ssl.take('ca_path');
+    ssl.drop('ca_path', CA_PATH_ADVICE);
     ssl.reportRest(() => 'not an ssl option of consul-template; not converted');
   }
-  const threshold = block.numberText('lease_renewal_threshold');
-  let leaseRenewalThreshold: number | undefined;
-  if (threshold !== undefined) {
-    const value = Number(threshold);
-    if (value > 0.1 && value < 0.95) leaseRenewalThreshold = value;
-    else block.note('lease_renewal_threshold', 'not converted: the sidecar takes a fraction between 0.1 and 0.95 (default 0.67)');
-  }
+  const leaseRenewalThreshold = thresholdOption(block, 'lease_renewal_threshold');
   return { address, namespace, auth, leaseRenewalThreshold, ...tls };
 }
 
@@ -145,15 +135,13 @@ function readRetry(block: PeerBlock): PeerRetry | undefined {
 }
 
 function readExec(block: PeerBlock): PeerExec | undefined {
-  const value = block.stringOrList('command');
-  const argv = value ? commandArgv(value.value) : undefined;
+  const argv = execCommand(block);
   const reloadSignal = signalOption(block, 'reload_signal');
   const killSignal = signalOption(block, 'kill_signal');
   const killTimeout = durationOption(block, 'kill_timeout', DURATION_BOUNDS.killTimeout);
   const splay = durationOption(block, 'splay', DURATION_BOUNDS.splay);
   block.bool('enabled');
-  if (block.has('timeout')) block.note('timeout', 'the sidecar does not stop a child for running long; drop it');
-  block.take('timeout');
+  block.drop('timeout', 'the sidecar does not stop a child for running long; drop it');
   const envBlock = block.block('env');
   let env: PeerExec['env'];
   if (envBlock) {
@@ -169,17 +157,12 @@ function readExec(block: PeerBlock): PeerExec | undefined {
     const pristine = envBlock.bool('pristine');
     const allow = list('allowlist') ?? list('whitelist');
     const deny = list('denylist') ?? list('blacklist');
-    if (envBlock.has('custom'))
-      envBlock.note('custom', 'fixed variables for the child are not converted: put them in the child\'s command or image, or use env_template blocks');
-    envBlock.take('custom');
+    envBlock.drop('custom', "fixed variables for the child are not converted: put them in the child's command or image, or use env_template blocks");
     envBlock.reportRest(() => 'not an env option of consul-template; not converted');
     env = { pristine, allow, deny };
   }
   block.reportRest(() => 'not an exec option of consul-template; not converted');
-  if (!argv) {
-    block.note('command', 'exec needs a command; no exec block was written');
-    return undefined;
-  }
+  if (!argv) return undefined;
   // consul-template's defaults differ from ours (SIGTERM, 10s): written out, so the child is stopped as before.
   return { command: argv, reloadSignal, killSignal: killSignal ?? 'SIGINT', killTimeout: killTimeout ?? '30s', splay, env };
 }

@@ -135,6 +135,12 @@ export class PeerBlock {
     this.peer.report.push({ file: this.peer.file, line, column, construct, advice });
   }
 
+  /** An option with no counterpart: a report line if it is there, and it counts as read. */
+  drop(key: string, advice: string): void {
+    if (this.has(key)) this.note(key, advice);
+    this.take(key);
+  }
+
   /** Puts one line in the report for the block itself (at its first line). */
   noteBlock(advice: string, construct = this.path): void {
     this.peer.report.push({ file: this.peer.file, line: this.pos.line, column: this.pos.column, construct, advice });

@@ -95,3 +95,23 @@ export function signalOption(block: PeerBlock, key: string): string | undefined 
   }
   return name;
 }
+
+/** A fraction of a lifetime, as our lease_renewal_threshold takes it (0.1 to 0.95, exclusive). */
+export function thresholdOption(block: PeerBlock, key: string): number | undefined {
+  const text = block.numberText(key);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (value > 0.1 && value < 0.95) return value;
+  block.note(key, 'not converted: the sidecar takes a fraction between 0.1 and 0.95 (default 0.67)');
+  return undefined;
+}
+
+/** An exec block's command as argv; without one, a report line (no exec block is written). */
+export function execCommand(block: PeerBlock): string[] | undefined {
+  const value = block.stringOrList('command');
+  const argv = value ? commandArgv(value.value) : undefined;
+  if (!argv) block.note('command', 'exec needs a command; no exec block was written');
+  return argv;
+}
+
+export const CA_PATH_ADVICE = "the sidecar takes one PEM bundle: concatenate the directory's certificates into one file and set ca_cert";

@@ -4,7 +4,7 @@ import { logLevelOption, mountName } from './consul-template-config.js';
 import type { PeerBlock } from './peer-block.js';
 import type { PeerAuth, PeerConfig, PeerEnvTemplate, PeerExec, PeerRetry, PeerTemplate, PeerVault } from './peer-config.js';
 import { readPeerHcl, readTemplateSource } from './peer-hcl.js';
-import { commandArgv, durationOption, peerPath, signalOption } from './peer-options.js';
+import { CA_PATH_ADVICE, durationOption, execCommand, peerPath, signalOption, thresholdOption } from './peer-options.js';
 import { readTemplateBlock } from './peer-template.js';
 
 const TOP_INSTEAD: Readonly<Record<string, string>> = {
@@ -67,8 +67,7 @@ function readVault(block: PeerBlock, base: string): PeerVault {
     tlsServerName: block.string('tls_server_name'),
     tlsSkipVerify: block.bool('tls_skip_verify'),
   };
-  if (block.has('ca_path')) block.note('ca_path', 'the sidecar takes one PEM bundle: concatenate the directory\'s certificates into one file and set ca_cert');
-  block.take('ca_path');
+  block.drop('ca_path', CA_PATH_ADVICE);
   return result;
 }
 
@@ -84,9 +83,7 @@ function readRetry(block: PeerBlock): PeerRetry | undefined {
 }
 
 function readAutoAuth(block: PeerBlock, base: string): PeerAuth | undefined {
-  if (block.has('sink'))
-    block.note('sink', 'the sidecar never writes its token anywhere: render what the application needs with a template instead');
-  block.take('sink');
+  block.drop('sink', 'the sidecar never writes its token anywhere: render what the application needs with a template instead');
   // `method "approle" { … }` or `method { type = "approle" … }`.
   const entry = block.node.entries.get('method');
   const methods: Array<{ type: string | undefined; block: PeerBlock }> =
@@ -102,12 +99,9 @@ function readAutoAuth(block: PeerBlock, base: string): PeerAuth | undefined {
 
 function readMethod(type: string | undefined, method: PeerBlock, base: string): PeerAuth | undefined {
   const mount = method.string('mount_path');
-  if (method.has('namespace')) method.note('namespace', 'set namespace in the vault backend block (one namespace per backend)');
-  method.take('namespace');
-  for (const key of ['wrap_ttl', 'min_backoff', 'max_backoff', 'exit_on_err']) {
-    if (method.has(key)) method.note(key, key === 'wrap_ttl' ? 'response wrapping is not supported; drop it' : 'the sidecar\'s retry block sets its backoff; drop it');
-    method.take(key);
-  }
+  method.drop('namespace', 'set namespace in the vault backend block (one namespace per backend)');
+  method.drop('wrap_ttl', 'response wrapping is not supported; drop it');
+  for (const key of ['min_backoff', 'max_backoff', 'exit_on_err']) method.drop(key, "the sidecar's retry block sets its backoff; drop it");
   const config = method.block('config');
   const path = (key: string): string | undefined => {
     const value = config?.string(key);
@@ -166,32 +160,20 @@ function readTemplateConfig(block: PeerBlock): Partial<PeerVault> {
     if (/^\d+$/.test(connections) && Number(connections) >= 1 && Number(connections) <= 1000) maxConnections = Number(connections);
     else block.note('max_connections_per_host', 'not converted: the sidecar takes 1 to 1000 (max_connections)');
   }
-  const threshold = block.numberText('lease_renewal_threshold');
-  let leaseRenewalThreshold: number | undefined;
-  if (threshold !== undefined) {
-    const value = Number(threshold);
-    if (value > 0.1 && value < 0.95) leaseRenewalThreshold = value;
-    else block.note('lease_renewal_threshold', 'not converted: the sidecar takes a fraction between 0.1 and 0.95 (default 0.67)');
-  }
-  if (block.has('exit_on_retry_failure'))
-    block.note('exit_on_retry_failure', '`once` exits when retries run out or --timeout passes; `run` keeps the files it has and retries: drop it');
-  block.take('exit_on_retry_failure');
+  const leaseRenewalThreshold = thresholdOption(block, 'lease_renewal_threshold');
+  block.drop('exit_on_retry_failure', '`once` exits when retries run out or --timeout passes; `run` keeps the files it has and retries: drop it');
   block.reportRest(() => 'not a template_config option; not converted');
   return { staticRefreshInterval, maxConnections, leaseRenewalThreshold };
 }
 
 function readExec(block: PeerBlock): PeerExec | undefined {
-  const value = block.stringOrList('command');
-  const argv = value ? commandArgv(value.value) : undefined;
+  const argv = execCommand(block);
   const killSignal = signalOption(block, 'restart_stop_signal');
   const restart = block.string('restart_on_secret_changes');
   if (restart !== undefined && restart !== 'always')
     block.note('restart_on_secret_changes', 'the sidecar restarts the child whenever an env_template changes; not converted');
   block.reportRest(() => 'not an exec option of Vault Agent; not converted');
-  if (!argv) {
-    block.note('command', 'exec needs a command; no exec block was written');
-    return undefined;
-  }
+  if (!argv) return undefined;
   return { command: argv, killSignal };
 }
 
