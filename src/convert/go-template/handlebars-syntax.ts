@@ -83,7 +83,8 @@ function escapeText(text: string, beforeMustache: boolean): string {
     const part = parts[i] as string;
     const last = i === parts.length - 1;
     out += !last || beforeMustache ? (part.endsWith('\\') ? `${part}\\` : part) : part;
-    if (!last) out += "{{'{{'}}";
+    // A literal as a mustache's whole body would be looked up as a name: printf prints it instead.
+    if (!last) out += '{{printf "{{"}}';
   }
   return out;
 }
