@@ -143,6 +143,11 @@ describe('whitespace', () => {
     const other = translateGoTemplate('{{ not an action }} a\\[[ "x" ]]', { file: 'f', vaultBackend: 'vault', leftDelimiter: '[[', rightDelimiter: ']]' });
     expect(render(other.template)).toBe('{{ not an action }} a\\x');
   });
+
+  it('keeps braces next to actions from forming triple-stash mustaches', () => {
+    expect(converted('{{ "{{" }}}{ {{ "x" }}}} {{{ true }}}')).toBe('{{}{ x}} {true}');
+    expect(converted('a{{{ with secret "kv1/app" }}}{{ .Data.api_key }}{{{ end }}}')).toBe('a{}key-1{}');
+  });
 });
 
 describe('what cannot be translated', () => {
