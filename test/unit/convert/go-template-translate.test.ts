@@ -145,8 +145,10 @@ describe('whitespace', () => {
   });
 
   it('keeps braces next to actions from forming triple-stash mustaches', () => {
-    expect(converted('{{ "{{" }}}{ {{ "x" }}}} {{{ true }}}')).toBe('{{}{ x}} {true}');
-    expect(converted('a{{{ with secret "kv1/app" }}}{{ .Data.api_key }}{{{ end }}}')).toBe('a{}key-1{}');
+    expect(converted('{{ "{{" }}}{ {{ "x" }}}} {{ with secret "kv1/app" }}}{{ .Data.api_key }}{{ end }}}')).toBe('{{}{ x}} }key-1}');
+    const other = translateGoTemplate('a{[[ with secret "kv1/app" ]]}{[[ .Data.api_key ]]{[[ end ]]', { file: 'f', vaultBackend: 'vault', leftDelimiter: '[[', rightDelimiter: ']]' });
+    expect(other.findings).toEqual([]);
+    expect(render(other.template)).toBe('a{}{key-1{');
   });
 });
 
