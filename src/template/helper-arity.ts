@@ -52,7 +52,7 @@ export function shapeMismatch(name: string, args: number, hashNames: readonly st
   const shape = HELPER_SHAPES[name] as HelperShape;
   const max = shape.maxArgs ?? shape.args;
   const count = max === shape.args ? `${shape.args}` : max === Infinity ? `at least ${shape.args}` : `${shape.args} to ${max}`;
-  const plural = count === '1' ? 'argument' : 'arguments';
+  const plural = shape.args === 1 ? 'argument' : 'arguments';
   if (args < shape.args || args > max) return `${name} takes ${count} ${plural}, got ${args}: ${shape.usage}`;
   if (block !== shape.block) return shape.block ? `${name} is a block helper: ${shape.usage}` : `${name} is not a block helper: ${shape.usage}`;
   if (shape.hash !== 'any') {

@@ -1,6 +1,7 @@
 import type { HelperOptions } from 'handlebars';
 import { define, helperError, passMask, reserve, textOf } from './helper-kit.js';
 import type { RenderState } from './render-state.js';
+import { originOf } from './taint.js';
 
 /*
  * String helpers with consul-template's semantics (its replaceAll, split, join, toUpper, toLower, trimSpace,
@@ -71,8 +72,11 @@ function printf(state: RenderState, [format, ...args]: unknown[], options: Helpe
   let next = 0;
   const out = fmt.replace(/%([^a-zA-Z%]*)([a-zA-Z%])/g, (whole, flags: string, verb: string) => {
     if (verb === '%' && flags === '') return '%';
-    if (flags !== '' || !'sdvqt'.includes(verb))
-      throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf supports %s, %d, %v, %q, %t and %% only, not ${whole}`);
+    if (flags !== '' || !'sdvqt'.includes(verb)) {
+      // A format computed from a secret is not quoted, not even the piece that failed.
+      const which = originOf(state, format) === undefined ? `, not ${whole}` : '';
+      throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf supports %s, %d, %v, %q, %t and %% only${which}`);
+    }
     if (next >= args.length) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf has more verbs than arguments (${args.length})`);
     return formatOne(state, verb, args[next++], options);
   });

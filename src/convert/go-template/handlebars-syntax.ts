@@ -48,7 +48,7 @@ export function assemble(pieces: readonly Piece[]): string {
   for (let i = 0; i < merged.length; i++) {
     const piece = merged[i] as Piece;
     if (piece.type === 'text') {
-      out += escapeText(piece.text, merged[i + 1] !== undefined);
+      out += escapeText(piece.text, i > 0, merged[i + 1] !== undefined);
       continue;
     }
     const prev = merged[i - 1];
@@ -73,17 +73,28 @@ function mergeText(pieces: readonly Piece[]): Piece[] {
 }
 
 /**
- * Text as Handlebars content: each `{{` becomes a mustache printing it, and a backslash right before a mustache
- * is doubled (Handlebars reads `\{{` as an escaped mustache and `\\{{` as one backslash and a mustache).
+ * Text as Handlebars content. A run of braces that holds `{{`, starts the text right after a mustache (`}}}` would
+ * close a triple-stash) or ends it right before one (`{{{` would open one) is printed by printf instead; a
+ * backslash right before a mustache is doubled (Handlebars reads `\{{` as an escaped mustache).
  */
-function escapeText(text: string, beforeMustache: boolean): string {
-  const parts = text.split('{{');
+function escapeText(text: string, afterMustache: boolean, beforeMustache: boolean): string {
   let out = '';
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as string;
-    const last = i === parts.length - 1;
-    out += !last || beforeMustache ? (part.endsWith('\\') ? `${part}\\` : part) : part;
-    if (!last) out += "{{'{{'}}";
+  let from = 0;
+  const literal = (end: number, nextIsMustache: boolean): void => {
+    const part = text.slice(from, end);
+    out += nextIsMustache && part.endsWith('\\') ? `${part}\\` : part;
+  };
+  for (const match of text.matchAll(/[{}]+/g)) {
+    const run = match[0];
+    const at = match.index;
+    const end = at + run.length;
+    const risky = run.includes('{{') || (at === 0 && afterMustache && run.startsWith('}')) || (end === text.length && beforeMustache && run.endsWith('{'));
+    if (!risky) continue;
+    literal(at, true);
+    // A literal as a mustache's whole body would be looked up as a name: printf prints it instead.
+    out += `{{printf "${run}"}}`;
+    from = end;
   }
+  literal(text.length, beforeMustache);
   return out;
 }

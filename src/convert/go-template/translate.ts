@@ -80,6 +80,9 @@ class Translator {
         return [{ type: 'text', text: node.text }];
       case 'action':
         return this.#guard(() => {
+          const literal = printedLiteral(node.pipe);
+          // `{{ "text" }}` prints text known now: it is written as text (a lone literal in a mustache is a name).
+          if (literal !== undefined) return [{ type: 'text', text: literal }];
           const value = this.#pipeline(node.pipe, scope);
           if (!isPlain(value.kind)) this.#refuse(node.pipe.pos, 'printing a whole secret', 'print its fields (`.Data.data.key`) or pass it to toJSON');
           return [{ type: 'tag', role: 'inline', text: `{{${asMustacheBody(value.code)}}}` }];
@@ -351,6 +354,17 @@ function marker(finding: ConversionFinding): string {
 /** A marker's text as a literal; quotes and backslashes the literal cannot hold are dropped from the message. */
 function hbStringSafe(text: string): string {
   return hbString(text.replace(/["\\]/g, "'"));
+}
+
+/** The text `{{ "s" }}`, `{{ 3 }}` or `{{ true }}` prints, or undefined for anything else. */
+function printedLiteral(pipe: Pipeline): string | undefined {
+  const [cmd, ...more] = pipe.cmds;
+  const arg = cmd?.args[0];
+  if (more.length > 0 || cmd?.args.length !== 1 || !arg) return undefined;
+  if (arg.kind === 'string') return arg.value;
+  if (arg.kind === 'bool') return String(arg.value);
+  if (arg.kind === 'number' && Number.isSafeInteger(arg.value)) return String(arg.value);
+  return undefined;
 }
 
 /** Data our helpers see as it is: plain values, and `.Data` of a KV v1 or dynamic secret. */
