@@ -48,8 +48,7 @@ export async function readConsulTemplateConfig(file: string, base: string): Prom
   delimiters?.reportRest(() => 'not an option of default_delimiters; not converted');
   const templates: PeerTemplate[] = [];
   for (const block of root.blocks('template')) {
-    const template = await readTemplateBlock(block, defaults);
-    if (template) templates.push(template);
+    templates.push(await readTemplateBlock(block, defaults));
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of consul-template; not converted');
   return {

@@ -26,7 +26,7 @@ export interface TemplateDefaults {
 }
 
 /** A `template {}` block of either peer; the Go text is read now, so that a missing source fails before writing. */
-export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefaults): Promise<PeerTemplate | undefined> {
+export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefaults): Promise<PeerTemplate> {
   const findingsBefore = block.peer.report.length;
   const delimiters = {
     leftDelimiter: block.string('left_delimiter') ?? defaults.leftDelimiter,

@@ -40,8 +40,7 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
   const templates: PeerTemplate[] = [];
   // The agent's exec is restarted by env_template changes only, not by its file templates.
   for (const block of root.blocks('template')) {
-    const template = await readTemplateBlock(block, { base, notifiesExec: false });
-    if (template) templates.push(template);
+    templates.push(await readTemplateBlock(block, { base, notifiesExec: false }));
   }
   const envTemplates: PeerEnvTemplate[] = [];
   for (const { label, block } of root.labelled('env_template')) {

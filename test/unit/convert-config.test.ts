@@ -238,6 +238,19 @@ template {
     expect(resolved.templates[0]?.notify).toEqual([]);
   });
 
+  it("turns a template's exec block and a one-word command into notify commands without a shell", async () => {
+    const { resolved, result } = await convert(
+      'vault-agent',
+      'template {\n  contents = "x"\n  destination = "a"\n  exec {\n    command = ["/usr/bin/reload", "--all"]\n    timeout = "5s"\n  }\n}\ntemplate {\n  contents = "x"\n  destination = "b"\n  command = "reload"\n}\n',
+    );
+    expect(result.findings).toEqual([]);
+    expect(resolved.notify.map((n) => n.action)).toEqual([
+      { kind: 'command', command: ['/usr/bin/reload', '--all'], timeoutMs: 5000 },
+      { kind: 'command', command: ['reload'], timeoutMs: 30_000 },
+    ]);
+    expect(resolved.templates.map((t) => t.notify)).toEqual([['command-1'], ['command-2']]);
+  });
+
   it('reports an env_template without exec instead of writing a config the sidecar refuses', async () => {
     const { result, resolved } = await convert('vault-agent', 'env_template "A" {\n  contents = "x"\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n');
     expect(result.findings.map((f) => `${f.line}:${f.construct}`)).toEqual(['1:env_template "A"']);
