@@ -1,5 +1,6 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { SIDECAR_CREDENTIAL_ENV } from '../config/credential-env.js';
 import { SidecarError } from '../errors.js';
 import type { ConversionFinding } from './conversion-finding.js';
 import { formatReport, sortFindings } from './conversion-report.js';
@@ -57,7 +58,10 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
     });
     findings.push(...result.findings.map((f) => (go.offset ? inConfig(f, go.offset, peer.file) : f)));
     if (result.findings.length === 0 && configFindings === 0) clean++;
-    for (const name of envNamesOf(result.template)) envNames.add(name);
+    for (const name of envNamesOf(result.template)) {
+      if (!isCredentialVariable(name)) envNames.add(name);
+      else findings.push(credentialFinding(go, name, peer.file));
+    }
     files.set(name, result.template);
     return name;
   };
@@ -103,6 +107,24 @@ export function safeName(hint: string): string {
     .replace(/^[._-]+/, '')
     .slice(0, 60);
   return cleaned === '' ? 'template' : cleaned;
+}
+
+/** One of the sidecar's own credential variables (VAULT_TOKEN, AWS_*…), which env_allow must not open silently. */
+function isCredentialVariable(name: string): boolean {
+  return SIDECAR_CREDENTIAL_ENV.some((entry) => (entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry));
+}
+
+/** Where the Go text reads the variable (its first `env "NAME"`), or the template's first line. */
+function credentialFinding(go: PeerTemplateText, name: string, configFile: string): ConversionFinding {
+  const at = go.text.search(new RegExp(`\\benv\\s+"${name}"`));
+  const before = go.text.slice(0, Math.max(0, at));
+  const inText = { file: go.file, line: before.split('\n').length, column: before.length - before.lastIndexOf('\n') };
+  const finding = {
+    ...inText,
+    construct: `env "${name}"`,
+    advice: `${name} holds or points at the sidecar's own credentials, which templates cannot read unless env_allow names it: add it to env_allow only if this file must hold it`,
+  };
+  return go.offset ? inConfig(finding, go.offset, configFile) : finding;
 }
 
 /** The variables a translated template reads with `env`, for env_allow. */

@@ -159,6 +159,17 @@ template {
     expect(text).toContain('auth "kubernetes"');
   });
 
+  it("does not open env_allow to the sidecar's own credential variables: a report line instead", async () => {
+    const { result, resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
+      'a.tpl': 'pod={{ env "POD_NAME" }}\ntoken={{ env "VAULT_TOKEN" }} key={{ env "AWS_SECRET_ACCESS_KEY" }}\n',
+    });
+    expect(resolved.envAllow).toEqual(['POD_NAME']);
+    expect(result.findings.map((f) => `${f.file.endsWith('a.tpl')}:${f.line}:${f.column}:${f.construct}`)).toEqual([
+      'true:2:10:env "VAULT_TOKEN"',
+      'true:2:38:env "AWS_SECRET_ACCESS_KEY"',
+    ]);
+  });
+
   it('reports every option it does not convert, at its line, including unknown ones', async () => {
     const { result } = await convert(
       'consul-template',
