@@ -63,6 +63,7 @@ const CASES: readonly Case[] = [
   { name: 'ct-database', from: 'consul-template', render: true, report: [], dynamic: 'database', perms: ['db.env'] },
   { name: 'ct-pki', from: 'consul-template', render: true, report: [], dynamic: 'pki', perms: ['key.pem'] },
   { name: 'ct-strings', from: 'consul-template', render: true, report: [] },
+  { name: 'ct-delimiters', from: 'consul-template', render: true, report: [] },
   {
     name: 'ct-unsupported',
     from: 'consul-template',
