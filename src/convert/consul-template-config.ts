@@ -54,6 +54,7 @@ export async function readConsulTemplateConfig(file: string, base: string): Prom
   return {
     kind: 'consul-template',
     file,
+    mode: root.peer.mode,
     logLevel,
     pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile),
     vault,

@@ -47,7 +47,8 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
 
   const findings: ConversionFinding[] = [...peer.report];
   const envNames = new Set<string>();
-  const files = new Map<string, string>();
+  /** Name → text and the permission bits it may have (never more than 0644, never more than its origin's). */
+  const files = new Map<string, { text: string; mode: number }>();
   let clean = 0;
   const translateOne = (go: PeerTemplateText, name: string, configFindings: number): string => {
     const result = options.translate(go.text, {
@@ -62,7 +63,7 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
       if (!isCredentialVariable(name)) envNames.add(name);
       else findings.push(credentialFinding(go, name, peer.file));
     }
-    files.set(name, result.template);
+    files.set(name, { text: result.template, mode: go.mode });
     return name;
   };
   const templateFiles = peer.templates.map((t, i) => translateOne(t.go, `templates/${String(i + 1).padStart(2, '0')}-${safeName(t.go.nameHint)}.hbs`, t.configFindings));
@@ -73,12 +74,12 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
   const result = { findings: sorted, report, templates: templateFiles.length + envTemplateFiles.length, cleanTemplates: clean };
   if (options.check) return { ...result, written: [] };
 
-  files.set(CONFIG_FILE, config);
-  files.set(REPORT_FILE, report);
+  files.set(CONFIG_FILE, { text: config, mode: peer.mode });
+  files.set(REPORT_FILE, { text: report, mode: peer.mode });
   await mkdir(join(options.outDir, 'templates'), { recursive: true, mode: 0o755 });
-  for (const [name, text] of files) {
+  for (const [name, { text, mode }] of files) {
     // "wx": never through a link or over a file someone put there meanwhile.
-    await writeFile(join(options.outDir, name), text, { flag: 'wx', mode: 0o644 }).catch((cause: unknown) => {
+    await writeFile(join(options.outDir, name), text, { flag: 'wx', mode: mode & 0o644 }).catch((cause: unknown) => {
       throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot write ${join(options.outDir, name)}: ${(cause as Error).message}`, { cause });
     });
   }

@@ -12,6 +12,8 @@ export interface PeerFile {
   /** The source lines, to read a number as written (`perms = 0600` is octal to HCL 1, which the peers use). */
   readonly lines: readonly string[];
   readonly report: ConversionFinding[];
+  /** The config file's permission bits. */
+  readonly mode: number;
 }
 
 /**

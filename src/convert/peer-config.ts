@@ -45,6 +45,8 @@ export interface PeerTemplateText {
   readonly text: string;
   /** For inline contents: where they start in the config, so template positions point into the config. */
   readonly offset: InlineOffset | undefined;
+  /** Permission bits of the file the text came from (the source, or the config): the converted file's limit. */
+  readonly mode: number;
   /** A name for the translated file (the source's or the destination's base name). */
   readonly nameHint: string;
   /** `left_delimiter` / `right_delimiter`, when not `{{` `}}`. */
@@ -95,6 +97,8 @@ export interface PeerRetry {
 export interface PeerConfig {
   readonly kind: PeerKind;
   readonly file: string;
+  /** The config file's permission bits: sidecar.hcl and the report never exceed them. */
+  readonly mode: number;
   readonly logLevel?: string | undefined;
   readonly pidFile?: string | undefined;
   readonly vault: PeerVault | undefined;

@@ -1,4 +1,5 @@
-import { readBounded } from '../bounded-read.js';
+import { stat } from 'node:fs/promises';
+import { boundedCall, readBounded } from '../bounded-read.js';
 import type { Position } from '../config/located.js';
 import { parseHclConfig } from '../config/parse-hcl.js';
 import { MAX_CONFIG_BYTES, checkConfigSource, checkValueCharacters, decodeConfig } from '../config/source-limits.js';
@@ -24,7 +25,8 @@ export async function readPeerHcl(file: string): Promise<{ root: PeerBlock; repo
   checkValueCharacters(tree, file);
   if (tree.kind !== 'object') throw new SidecarError('SIDECAR_ERR_CONFIG_SYNTAX', `${file}:1:1: expected a body of attributes and blocks`);
   const report: ConversionFinding[] = [];
-  return { root: new PeerBlock({ file, lines: text.split('\n'), report }, tree, ''), report };
+  const mode = await permissionBits(file);
+  return { root: new PeerBlock({ file, lines: text.split('\n'), report, mode }, tree, ''), report };
 }
 
 /** Go templates are kilobytes; a larger source is refused rather than held in memory whole. */
@@ -34,7 +36,7 @@ export const MAX_TEMPLATE_BYTES = 1024 * 1024;
  * A template source file, read as the peer reads it. Only a regular file: a device (/dev/zero) or a FIFO would
  * never end, and a directory is a mistake. The error names the option in the config, not the file's contents.
  */
-export async function readTemplateSource(path: string, file: string, pos: Position): Promise<string> {
+export async function readTemplateSource(path: string, file: string, pos: Position): Promise<{ text: string; mode: number }> {
   let bytes: Buffer;
   try {
     bytes = await readBounded(path, { maxBytes: MAX_TEMPLATE_BYTES, regularOnly: true });
@@ -51,8 +53,16 @@ export async function readTemplateSource(path: string, file: string, pos: Positi
     throw new SidecarError('SIDECAR_ERR_TEMPLATE_READ', `${file}:${pos.line}:${pos.column}: cannot read template source ${path}: ${reason}`, { cause });
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), mode: await permissionBits(path) };
   } catch (cause) {
     throw new SidecarError('SIDECAR_ERR_TEMPLATE_READ', `${file}:${pos.line}:${pos.column}: template source ${path} is not valid UTF-8`, { cause });
   }
+}
+
+/**
+ * A file's permission bits, which its converted copy never exceeds: a template read from a file only its owner may
+ * read must not become readable by all in --out.
+ */
+async function permissionBits(path: string): Promise<number> {
+  return (await boundedCall(path, 'stat', () => stat(path))).mode & 0o777;
 }

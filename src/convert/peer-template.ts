@@ -45,9 +45,9 @@ export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefa
   let go: PeerTemplateText;
   if (source !== undefined) {
     const path = peerPath(defaults.base, source);
-    go = { file: path, text: await readTemplateSource(path, block.peer.file, block.keyPos('source')), offset: undefined, nameHint: basename(path), ...delimiters };
+    go = { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path), ...delimiters };
   } else if (contents !== undefined) {
-    go = { file: block.peer.file, text: contents, offset: block.valueOffset('contents'), nameHint: basename(destinationPath), ...delimiters };
+    go = { file: block.peer.file, text: contents, mode: block.peer.mode, offset: block.valueOffset('contents'), nameHint: basename(destinationPath), ...delimiters };
   } else {
     throw block.invalid({ keyPos: block.pos, node: block.node }, 'source', 'give "source" or "contents"');
   }

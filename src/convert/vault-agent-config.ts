@@ -49,7 +49,7 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
     else block.noteBlock('not converted: an env_template name must be a variable name (letters, digits and "_")', `env_template "${label}"`);
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of Vault Agent; not converted');
-  return { kind: 'vault-agent', file, logLevel, pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile), vault, retry, exec, templates, envTemplates, report };
+  return { kind: 'vault-agent', file, mode: root.peer.mode, logLevel, pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile), vault, retry, exec, templates, envTemplates, report };
 }
 
 function readVault(block: PeerBlock, base: string): PeerVault {
@@ -185,7 +185,7 @@ async function readEnvTemplate(name: string, block: PeerBlock, base: string): Pr
     throw block.invalid({ keyPos: block.pos, node: block.node }, 'contents', 'give exactly one of "source" or "contents"');
   if (source !== undefined) {
     const path = peerPath(base, source);
-    return { name, errorOnMissingKey, go: { file: path, text: await readTemplateSource(path, block.peer.file, block.keyPos('source')), offset: undefined, nameHint: basename(path) } };
+    return { name, errorOnMissingKey, go: { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path) } };
   }
-  return { name, errorOnMissingKey, go: { file: block.peer.file, text: contents ?? '', offset: block.valueOffset('contents'), nameHint: name } };
+  return { name, errorOnMissingKey, go: { file: block.peer.file, text: contents ?? '', mode: block.peer.mode, offset: block.valueOffset('contents'), nameHint: name } };
 }

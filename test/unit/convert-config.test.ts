@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
@@ -343,6 +343,23 @@ describe('convert: hostile and broken input', () => {
     expect(safeName(sourceName)).toMatch(/^[A-Za-z0-9._-]+$/);
     expect(safeName('../../etc/passwd')).toBe('etc_passwd');
     expect(safeName('...')).toBe('template');
+  });
+
+  it('never gives a converted file more permission than the file it came from', async () => {
+    dir = await makeTmpfsDir('convert-unit-');
+    const root = dir;
+    await writeFile(join(root, 'peer.hcl'), 'template {\n  source = "private.tpl"\n  destination = "a"\n}\ntemplate {\n  source = "public.tpl"\n  destination = "b"\n}\n', { mode: 0o640 });
+    await writeFile(join(root, 'private.tpl'), SIMPLE, { mode: 0o600 });
+    await writeFile(join(root, 'public.tpl'), SIMPLE, { mode: 0o755 });
+    const out = join(root, 'converted');
+    await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir: out, check: false, cwd: root, translate: translateGoTemplate });
+    const mode = async (name: string) => ((await stat(join(out, name))).mode & 0o777).toString(8);
+    expect([await mode('sidecar.hcl'), await mode('conversion-report.txt'), await mode('templates/01-private.hbs'), await mode('templates/02-public.hbs')]).toEqual([
+      '640',
+      '640',
+      '600',
+      '644',
+    ]);
   });
 
   it('refuses an --out that is not empty, and writes nothing with check', async () => {
