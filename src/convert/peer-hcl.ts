@@ -1,14 +1,16 @@
 import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { boundedCall, readBounded } from '../bounded-read.js';
 import type { Position } from '../config/located.js';
 import { parseHclConfig } from '../config/parse-hcl.js';
+import { parseJsonConfig } from '../config/parse-json.js';
 import { MAX_CONFIG_BYTES, checkConfigSource, checkValueCharacters, decodeConfig } from '../config/source-limits.js';
 import { SidecarError } from '../errors.js';
 import type { ConversionFinding } from './conversion-finding.js';
 import { PeerBlock } from './peer-block.js';
 
 /**
- * A peer's config file, read with our own HCL machinery: the same size, depth and UTF-8 limits, and a broken
+ * A peer's config file (HCL, or JSON), read with our own parsing machinery: the same size, depth and UTF-8 limits, and a broken
  * input gets the same file:line:col errors as a broken sidecar.hcl.
  */
 export async function readPeerHcl(file: string): Promise<{ root: PeerBlock; report: ConversionFinding[] }> {
@@ -21,7 +23,8 @@ export async function readPeerHcl(file: string): Promise<{ root: PeerBlock; repo
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
   }
   const text = checkConfigSource(decodeConfig(bytes, file), file);
-  const tree = await parseHclConfig(text, file);
+  // The peers read JSON configs too (HCL 1 parses them): a name ending in .json is JSON, as for sidecar.hcl.
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
   checkValueCharacters(tree, file);
   if (tree.kind !== 'object') throw new SidecarError('SIDECAR_ERR_CONFIG_SYNTAX', `${file}:1:1: expected a body of attributes and blocks`);
   const report: ConversionFinding[] = [];

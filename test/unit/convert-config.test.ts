@@ -294,6 +294,31 @@ template {
   });
 });
 
+describe('convert: JSON configs', () => {
+  it('reads a Vault Agent config written as JSON, with positions in the report', async () => {
+    dir = await makeTmpfsDir('convert-unit-');
+    const root = dir;
+    await writeFile(
+      join(root, 'agent.json'),
+      JSON.stringify(
+        {
+          auto_auth: [{ method: [{ type: 'approle', config: { role_id_file_path: 'role_id', remove_secret_id_file_after_reading: false } }] }],
+          cache: {},
+          template: [{ contents: 'x', destination: 'out/x', perms: '0640' }],
+        },
+        null,
+        2,
+      ),
+    );
+    const out = join(root, 'converted');
+    const result = await convertPeerConfig({ from: 'vault-agent', configFile: 'agent.json', outDir: out, check: false, cwd: root, translate: translateGoTemplate });
+    expect(result.findings.map((f) => `${f.line}:${f.construct}`)).toEqual(['15:cache']);
+    const resolved = await parseConfig(await readFile(join(out, 'sidecar.hcl'), 'utf8'), join(out, 'sidecar.hcl'));
+    expect(resolved.backends[0]).toMatchObject({ auth: { method: 'approle', roleIdFile: join(root, 'role_id') } });
+    expect(resolved.templates[0]).toMatchObject({ perms: 0o640, destination: join(root, 'out/x') });
+  });
+});
+
 describe('convert: hostile and broken input', () => {
   it('refuses a malformed config with file:line:col', async () => {
     const error = await failure('consul-template', 'template {\n  destination = "x"\n  contents = \n}\n');
