@@ -15,7 +15,7 @@ const TOP_INSTEAD: Readonly<Record<string, string>> = {
   syslog: 'the sidecar logs JSON lines to stderr: collect them from there (log_format = "pretty" for people)',
   log_file: 'the sidecar logs to stderr: redirect or collect it from there',
   kill_signal: 'the sidecar stops on SIGTERM or SIGINT; drop it',
-  reload_signal: 'SIGHUP reloads the sidecar\'s config; drop it',
+  reload_signal: "SIGHUP reloads the sidecar's config; drop it",
   template_error_fatal: 'a template that fails ends `once` with exit 4; `run` logs it and retries: drop it',
   err_on_failed_lookup: 'set error_on_missing_key = true on the templates in sidecar.hcl instead',
   once: 'run `secrets-sidecar once -c sidecar.hcl` instead of `run`',
@@ -72,7 +72,7 @@ export function logLevelOption(block: PeerBlock): string | undefined {
   const level = block.string('log_level')?.trim().toLowerCase();
   if (level === undefined) return undefined;
   const ours: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', err: 'error', error: 'error' };
-  if (ours[level] === undefined) block.note('log_level', 'not converted: the sidecar\'s levels are trace, debug, info, warn, error, fatal and silent');
+  if (ours[level] === undefined) block.note('log_level', "not converted: the sidecar's levels are trace, debug, info, warn, error, fatal and silent");
   return ours[level];
 }
 
@@ -92,7 +92,13 @@ function readVault(block: PeerBlock, base: string): PeerVault {
   const k8sMount = block.string('k8s_service_mount_path');
   if (k8sRole !== undefined) {
     if (auth) block.note('k8s_auth_role_name', 'the sidecar logs in one way per backend: the token file is converted, Kubernetes auth is not');
-    else auth = { method: 'kubernetes', role: k8sRole, mount: mountName(k8sMount, 'kubernetes'), jwtFile: k8sTokenPath === undefined ? undefined : peerPath(base, k8sTokenPath) };
+    else
+      auth = {
+        method: 'kubernetes',
+        role: k8sRole,
+        mount: mountName(k8sMount, 'kubernetes'),
+        jwtFile: k8sTokenPath === undefined ? undefined : peerPath(base, k8sTokenPath),
+      };
   }
   const ssl = block.block('ssl');
   let tls: Pick<PeerVault, 'caCert' | 'clientCert' | 'clientKey' | 'tlsServerName' | 'tlsSkipVerify'> = {};
@@ -103,7 +109,13 @@ function readVault(block: PeerBlock, base: string): PeerVault {
     };
     const verify = ssl.bool('verify');
     ssl.bool('enabled');
-    tls = { caCert: path('ca_cert'), clientCert: path('cert'), clientKey: path('key'), tlsServerName: ssl.string('server_name'), tlsSkipVerify: verify === false ? true : undefined };
+    tls = {
+      caCert: path('ca_cert'),
+      clientCert: path('cert'),
+      clientKey: path('key'),
+      tlsServerName: ssl.string('server_name'),
+      tlsSkipVerify: verify === false ? true : undefined,
+    };
     ssl.drop('ca_path', CA_PATH_ADVICE);
     ssl.reportRest(() => 'not an ssl option of consul-template; not converted');
   }
@@ -113,7 +125,10 @@ function readVault(block: PeerBlock, base: string): PeerVault {
 
 /** `auth/approle` and `approle` both name the mount `approle`. */
 export function mountName(path: string | undefined, fallback: string): string {
-  const trimmed = path?.trim().replace(/^\/+|\/+$/g, '').replace(/^auth\//, '');
+  const trimmed = path
+    ?.trim()
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/^auth\//, '');
   return trimmed === undefined || trimmed === '' ? fallback : trimmed;
 }
 
@@ -127,7 +142,8 @@ function readRetry(block: PeerBlock): PeerRetry | undefined {
     if (/^\d+$/.test(attemptsText)) attempts = Number(attemptsText);
     else retry.note('attempts', 'not converted: expected a whole number');
   }
-  if (enabled === false) retry.note('enabled', 'the sidecar always retries (attempts = 0 retries for as long as it runs; `once` stops at --timeout): set retry.attempts');
+  if (enabled === false)
+    retry.note('enabled', 'the sidecar always retries (attempts = 0 retries for as long as it runs; `once` stops at --timeout): set retry.attempts');
   const backoff = durationOption(retry, 'backoff', DURATION_BOUNDS.backoff);
   const maxBackoff = durationOption(retry, 'max_backoff', DURATION_BOUNDS.maxBackoff);
   retry.reportRest(() => 'not a retry option; not converted');
@@ -151,7 +167,8 @@ function readExec(block: PeerBlock): PeerExec | undefined {
       const names = [v].flat();
       // The sidecar takes names and prefixes ending in "*"; consul-template's other globs are reported.
       const kept = names.filter((n) => /^[A-Za-z_][A-Za-z0-9_]*\*?$/.test(n));
-      if (kept.length < names.length) envBlock.note(key, 'patterns other than a name or a prefix ending in "*" are not converted: list the names in sidecar.hcl');
+      if (kept.length < names.length)
+        envBlock.note(key, 'patterns other than a name or a prefix ending in "*" are not converted: list the names in sidecar.hcl');
       return kept;
     };
     const pristine = envBlock.bool('pristine');

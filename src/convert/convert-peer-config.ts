@@ -66,7 +66,9 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
     files.set(name, { text: result.template, mode: go.mode });
     return name;
   };
-  const templateFiles = peer.templates.map((t, i) => translateOne(t.go, `templates/${String(i + 1).padStart(2, '0')}-${safeName(t.go.nameHint)}.hbs`, t.configFindings));
+  const templateFiles = peer.templates.map((t, i) =>
+    translateOne(t.go, `templates/${String(i + 1).padStart(2, '0')}-${safeName(t.go.nameHint)}.hbs`, t.configFindings),
+  );
   const envTemplateFiles = peer.envTemplates.map((t) => translateOne(t.go, `templates/env-${t.name}.hbs`, 0));
   const config = writeSidecarConfig(peer, { templateFiles, envTemplateFiles, envNames: [...envNames] });
   const sorted = sortFindings(findings);

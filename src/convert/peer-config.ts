@@ -85,7 +85,8 @@ export interface PeerExec {
   readonly killSignal?: string | undefined;
   readonly killTimeout?: string | undefined;
   readonly splay?: string | undefined;
-  readonly env?: { readonly pristine?: boolean | undefined; readonly allow?: readonly string[] | undefined; readonly deny?: readonly string[] | undefined } | undefined;
+  readonly env?:
+    { readonly pristine?: boolean | undefined; readonly allow?: readonly string[] | undefined; readonly deny?: readonly string[] | undefined } | undefined;
 }
 
 export interface PeerRetry {

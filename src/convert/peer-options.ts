@@ -66,7 +66,7 @@ export function waitOption(block: PeerBlock): PeerWait | undefined {
   if (min !== undefined && max === undefined && !wait.has('max')) {
     const fourTimes = 4 * (parseBoundedDuration(min, DURATION_BOUNDS.wait) as { ms: number }).ms;
     if (fourTimes <= DURATION_BOUNDS.wait.maxMs) max = formatDuration(fourTimes);
-    else wait.note('min', 'the peer waits up to 4 × min, past the sidecar\'s 1h: set wait.max in sidecar.hcl');
+    else wait.note('min', "the peer waits up to 4 × min, past the sidecar's 1h: set wait.max in sidecar.hcl");
   }
   return min === undefined && max === undefined ? undefined : { min, max };
 }

@@ -8,9 +8,9 @@ import { readTemplateSource } from './peer-hcl.js';
 /** What to do instead, for the template options both peers have and the sidecar does not. */
 const TEMPLATE_INSTEAD: Readonly<Record<string, string>> = {
   backup: 'the sidecar writes atomically (a temp file renamed into place) and keeps no .bak copy; drop it',
-  function_denylist: 'the sidecar\'s template language has no function that reads files, runs commands or reaches Consul; drop it',
-  function_blacklist: 'the sidecar\'s template language has no function that reads files, runs commands or reaches Consul; drop it',
-  sandbox_path: 'the sidecar\'s templates cannot read files, so there is nothing to sandbox; drop it',
+  function_denylist: "the sidecar's template language has no function that reads files, runs commands or reaches Consul; drop it",
+  function_blacklist: "the sidecar's template language has no function that reads files, runs commands or reaches Consul; drop it",
+  sandbox_path: "the sidecar's templates cannot read files, so there is nothing to sandbox; drop it",
   error_fatal: 'a template that fails to render ends `once` with exit 4 and is retried by `run`; drop it',
   source_path: 'not an option of template; not converted',
 };
@@ -45,9 +45,22 @@ export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefa
   let go: PeerTemplateText;
   if (source !== undefined) {
     const path = peerPath(defaults.base, source);
-    go = { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path), ...delimiters };
+    go = {
+      file: path,
+      ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))),
+      offset: undefined,
+      nameHint: basename(path),
+      ...delimiters,
+    };
   } else if (contents !== undefined) {
-    go = { file: block.peer.file, text: contents, mode: block.peer.mode, offset: block.valueOffset('contents'), nameHint: basename(destinationPath), ...delimiters };
+    go = {
+      file: block.peer.file,
+      text: contents,
+      mode: block.peer.mode,
+      offset: block.valueOffset('contents'),
+      nameHint: basename(destinationPath),
+      ...delimiters,
+    };
   } else {
     throw block.invalid({ keyPos: block.pos, node: block.node }, 'source', 'give "source" or "contents"');
   }
@@ -66,7 +79,7 @@ export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefa
     command ??= execCommand;
     commandTimeout = durationOption(exec, 'timeout', DURATION_BOUNDS.commandTimeout) ?? commandTimeout;
     exec.bool('enabled');
-    exec.reportRest(() => 'not an option of a template\'s exec; not converted');
+    exec.reportRest(() => "not an option of a template's exec; not converted");
   }
   block.reportRest((key) => TEMPLATE_INSTEAD[key] ?? 'not an option the peers know; not converted');
   return {

@@ -31,12 +31,29 @@ export function writeSidecarConfig(config: PeerConfig, written: WrittenTemplates
   if (top) parts.push(top);
   parts.push(vaultBackend(config));
   if (config.retry && Object.values(config.retry).some((v) => v !== undefined)) {
-    parts.push(`retry {\n${hclAttributes([['attempts', config.retry.attempts], ['backoff', config.retry.backoff], ['max_backoff', config.retry.maxBackoff]], '  ')}}\n`);
+    parts.push(
+      `retry {\n${hclAttributes(
+        [
+          ['attempts', config.retry.attempts],
+          ['backoff', config.retry.backoff],
+          ['max_backoff', config.retry.maxBackoff],
+        ],
+        '  ',
+      )}}\n`,
+    );
   }
   if (config.wait) parts.push(waitBlock(config.wait, ''));
   const commands = notifyCommands(config.templates);
   for (const [name, { argv, timeout }] of commands.blocks) {
-    parts.push(`notify ${hclString(name)} {\n${hclAttributes([['command', argv], ['timeout', timeout]], '  ')}}\n`);
+    parts.push(
+      `notify ${hclString(name)} {\n${hclAttributes(
+        [
+          ['command', argv],
+          ['timeout', timeout],
+        ],
+        '  ',
+      )}}\n`,
+    );
   }
   if (config.exec) {
     const e = config.exec;
@@ -50,12 +67,28 @@ export function writeSidecarConfig(config: PeerConfig, written: WrittenTemplates
       ],
       '  ',
     );
-    if (e.env) block += `  env {\n${hclAttributes([['pristine', e.env.pristine], ['allow', e.env.allow], ['deny', e.env.deny]], '    ')}  }\n`;
+    if (e.env)
+      block += `  env {\n${hclAttributes(
+        [
+          ['pristine', e.env.pristine],
+          ['allow', e.env.allow],
+          ['deny', e.env.deny],
+        ],
+        '    ',
+      )}  }\n`;
     parts.push(`exec {\n${block}}\n`);
   }
   config.envTemplates.forEach((t, i) => {
     const source = written.envTemplateFiles[i] ?? '';
-    parts.push(`env_template ${hclString(t.name)} {\n${hclAttributes([['source', source], ['error_on_missing_key', t.errorOnMissingKey]], '  ')}}\n`);
+    parts.push(
+      `env_template ${hclString(t.name)} {\n${hclAttributes(
+        [
+          ['source', source],
+          ['error_on_missing_key', t.errorOnMissingKey],
+        ],
+        '  ',
+      )}}\n`,
+    );
   });
   config.templates.forEach((t, i) => {
     const notify = [...(t.notifiesExec && config.exec ? ['exec'] : []), ...(commands.byTemplate[i] ? [commands.byTemplate[i]] : [])];
@@ -106,15 +139,35 @@ function authBlock(auth: PeerAuth): string {
     case 'token':
       return `  auth "token" {\n${hclAttributes([['token_file', auth.tokenFile]], '    ')}  }\n`;
     case 'approle':
-      return `  auth "approle" {\n${hclAttributes([['role_id_file', auth.roleIdFile], ['secret_id_file', auth.secretIdFile], ['mount', auth.mount]], '    ')}  }\n`;
+      return `  auth "approle" {\n${hclAttributes(
+        [
+          ['role_id_file', auth.roleIdFile],
+          ['secret_id_file', auth.secretIdFile],
+          ['mount', auth.mount],
+        ],
+        '    ',
+      )}  }\n`;
     case 'jwt':
     case 'kubernetes':
-      return `  auth ${hclString(auth.method)} {\n${hclAttributes([['role', auth.role], ['jwt_file', auth.jwtFile], ['mount', auth.mount]], '    ')}  }\n`;
+      return `  auth ${hclString(auth.method)} {\n${hclAttributes(
+        [
+          ['role', auth.role],
+          ['jwt_file', auth.jwtFile],
+          ['mount', auth.mount],
+        ],
+        '    ',
+      )}  }\n`;
   }
 }
 
 function waitBlock(wait: PeerWait, indent: string): string {
-  return `${indent}wait {\n${hclAttributes([['min', wait.min], ['max', wait.max]], `${indent}  `)}${indent}}\n`;
+  return `${indent}wait {\n${hclAttributes(
+    [
+      ['min', wait.min],
+      ['max', wait.max],
+    ],
+    `${indent}  `,
+  )}${indent}}\n`;
 }
 
 /**

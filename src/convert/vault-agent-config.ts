@@ -19,7 +19,8 @@ const TOP_INSTEAD: Readonly<Record<string, string>> = {
   disable_keep_alives: 'connection tuning: set max_connections in the vault backend block if needed',
 };
 
-const METHOD_INSTEAD = 'the sidecar logs in with token files, approle, jwt and kubernetes only: use one of those, or write a token to a file and use auth "token" { token_file = "…" }';
+const METHOD_INSTEAD =
+  'the sidecar logs in with token files, approle, jwt and kubernetes only: use one of those, or write a token to a file and use auth "token" { token_file = "…" }';
 
 /** Reads a Vault Agent config (HCL) into what the converter writes; `base` resolves relative paths. */
 export async function readVaultAgentConfig(file: string, base: string): Promise<PeerConfig> {
@@ -29,7 +30,7 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
   const vaultBlock = root.block('vault');
   let vault: PeerVault = vaultBlock ? readVault(vaultBlock, base) : {};
   const retry = vaultBlock ? readRetry(vaultBlock) : undefined;
-  vaultBlock?.reportRest(() => 'not converted: the sidecar\'s vault backend block has no such option');
+  vaultBlock?.reportRest(() => "not converted: the sidecar's vault backend block has no such option");
   const autoAuth = root.block('auto_auth');
   if (autoAuth) vault = { ...vault, auth: readAutoAuth(autoAuth, base) };
   const templateConfig = root.block('template_config');
@@ -44,12 +45,24 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
   }
   const envTemplates: PeerEnvTemplate[] = [];
   for (const { label, block } of root.labelled('env_template')) {
-    if (!exec) block.noteBlock('an env_template sets the supervised child\'s environment: it needs an exec block; not converted', `env_template "${label}"`);
+    if (!exec) block.noteBlock("an env_template sets the supervised child's environment: it needs an exec block; not converted", `env_template "${label}"`);
     else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) envTemplates.push(await readEnvTemplate(label, block, base));
     else block.noteBlock('not converted: an env_template name must be a variable name (letters, digits and "_")', `env_template "${label}"`);
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of Vault Agent; not converted');
-  return { kind: 'vault-agent', file, mode: root.peer.mode, logLevel, pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile), vault, retry, exec, templates, envTemplates, report };
+  return {
+    kind: 'vault-agent',
+    file,
+    mode: root.peer.mode,
+    logLevel,
+    pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile),
+    vault,
+    retry,
+    exec,
+    templates,
+    envTemplates,
+    report,
+  };
 }
 
 function readVault(block: PeerBlock, base: string): PeerVault {
@@ -145,7 +158,7 @@ function readMethod(type: string | undefined, method: PeerBlock, base: string): 
       method.reportRest(() => 'not converted with its method');
       return undefined;
   }
-  if (!auth) method.note('config', 'not converted: this method\'s required options (a role, or the file paths) are missing', `auto_auth method "${type}"`);
+  if (!auth) method.note('config', "not converted: this method's required options (a role, or the file paths) are missing", `auto_auth method "${type}"`);
   config?.reportRest(() => `not an option of the ${type} method the sidecar converts; not converted`);
   method.reportRest(() => 'not a method option; not converted');
   return auth;
@@ -185,7 +198,15 @@ async function readEnvTemplate(name: string, block: PeerBlock, base: string): Pr
     throw block.invalid({ keyPos: block.pos, node: block.node }, 'contents', 'give exactly one of "source" or "contents"');
   if (source !== undefined) {
     const path = peerPath(base, source);
-    return { name, errorOnMissingKey, go: { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path) } };
+    return {
+      name,
+      errorOnMissingKey,
+      go: { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path) },
+    };
   }
-  return { name, errorOnMissingKey, go: { file: block.peer.file, text: contents ?? '', mode: block.peer.mode, offset: block.valueOffset('contents'), nameHint: name } };
+  return {
+    name,
+    errorOnMissingKey,
+    go: { file: block.peer.file, text: contents ?? '', mode: block.peer.mode, offset: block.valueOffset('contents'), nameHint: name },
+  };
 }

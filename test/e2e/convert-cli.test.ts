@@ -23,7 +23,10 @@ function logged(stderr: string): { code?: string; message?: string } {
 
 describe('secrets-sidecar convert', () => {
   it('exits 0 and writes sidecar.hcl, the templates and an empty report when everything translates', async () => {
-    const root = await project({ 'ct.hcl': 'template {\n  source = "a.tpl"\n  destination = "out/a"\n}\n', 'a.tpl': '{{ with secret "kv/x" }}{{ .Data.v }}{{ end }}\n' });
+    const root = await project({
+      'ct.hcl': 'template {\n  source = "a.tpl"\n  destination = "out/a"\n}\n',
+      'a.tpl': '{{ with secret "kv/x" }}{{ .Data.v }}{{ end }}\n',
+    });
     const result = await runCli(['convert', '--from', 'consul-template', 'ct.hcl', '--out', 'converted'], { cwd: root });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('1 templates, 1 converted without a report line; 0 report lines; wrote converted\n');
@@ -45,8 +48,20 @@ describe('secrets-sidecar convert', () => {
   });
 
   it.each([
-    ['a malformed config, with file:line:col', { 'c.hcl': 'template {\n  destination = \n}\n' }, ['c.hcl', '--out', 'o'], 'SIDECAR_ERR_CONFIG_SYNTAX', /c\.hcl:2:3: syntax error/],
-    ['a missing template source', { 'c.hcl': 'template {\n  source = "nope.tpl"\n  destination = "x"\n}\n' }, ['c.hcl', '--out', 'o'], 'SIDECAR_ERR_TEMPLATE_READ', /c\.hcl:2:3: cannot read template source .*nope\.tpl: no such file/],
+    [
+      'a malformed config, with file:line:col',
+      { 'c.hcl': 'template {\n  destination = \n}\n' },
+      ['c.hcl', '--out', 'o'],
+      'SIDECAR_ERR_CONFIG_SYNTAX',
+      /c\.hcl:2:3: syntax error/,
+    ],
+    [
+      'a missing template source',
+      { 'c.hcl': 'template {\n  source = "nope.tpl"\n  destination = "x"\n}\n' },
+      ['c.hcl', '--out', 'o'],
+      'SIDECAR_ERR_TEMPLATE_READ',
+      /c\.hcl:2:3: cannot read template source .*nope\.tpl: no such file/,
+    ],
     ['a config that is a directory', { 'c.hcl': '' }, ['.', '--out', 'o'], 'SIDECAR_ERR_CONFIG_READ', /cannot read config/],
     ['no --out without --check', { 'c.hcl': '' }, ['c.hcl'], 'SIDECAR_ERR_USAGE', /needs --out/],
     ['an --out that is not empty', { 'c.hcl': '' }, ['c.hcl', '--out', '.'], 'SIDECAR_ERR_USAGE', /is not empty/],

@@ -45,7 +45,14 @@ async function failure(from: PeerKind, config: string, files: Record<string, str
   await writeFile(join(root, 'peer.hcl'), config);
   for (const [name, text] of Object.entries(files)) await writeFile(join(root, name), text);
   await setup?.(root);
-  const error = await convertPeerConfig({ from, configFile: 'peer.hcl', outDir: join(root, 'converted'), check: false, cwd: root, translate: translateGoTemplate }).then(
+  const error = await convertPeerConfig({
+    from,
+    configFile: 'peer.hcl',
+    outDir: join(root, 'converted'),
+    check: false,
+    cwd: root,
+    translate: translateGoTemplate,
+  }).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -134,12 +141,24 @@ template {
       tlsSkipVerify: true,
       auth: { method: 'token', tokenFile: '/run/agent/token' },
     });
-    expect(resolved.exec).toMatchObject({ command: ['/bin/sh', '-c', 'node server.js --port 8080'], reloadSignal: 'SIGHUP', killSignal: 'SIGINT', killTimeoutMs: 5000 });
+    expect(resolved.exec).toMatchObject({
+      command: ['/bin/sh', '-c', 'node server.js --port 8080'],
+      reloadSignal: 'SIGHUP',
+      killSignal: 'SIGINT',
+      killTimeoutMs: 5000,
+    });
     // One notify block for the command both templates share, run without a shell as consul-template runs a list.
     expect(resolved.notify.map((n) => n.name)).toEqual(['command-1']);
     expect(resolved.notify[0]).toMatchObject({ action: { kind: 'command', command: ['nginx', '-s', 'reload'], timeoutMs: 10_000 } });
     const [a, b, c] = resolved.templates;
-    expect(a).toMatchObject({ destination: join(root, 'out/a.env'), perms: 0o640, user: 1000, group: 'app', errorOnMissingKey: false, notify: ['exec', 'command-1'] });
+    expect(a).toMatchObject({
+      destination: join(root, 'out/a.env'),
+      perms: 0o640,
+      user: 1000,
+      group: 'app',
+      errorOnMissingKey: false,
+      notify: ['exec', 'command-1'],
+    });
     expect(a?.wait).toEqual({ minMs: 1000, maxMs: 4000 });
     expect(b).toMatchObject({ perms: 0o600, errorOnMissingKey: true, notify: ['exec', 'command-1'] });
     expect(c).toMatchObject({ destination: '/etc/app/c.txt', notify: ['exec'] });
@@ -189,7 +208,10 @@ template {
   });
 
   it('moves a finding inside inline contents to its line and column in the config', async () => {
-    const { result } = await convert('consul-template', `template {\n  destination = "x"\n  contents = "ok {{ key \\"a\\" }}"\n}\ntemplate {\n  destination = "y"\n  contents = <<EOT\nfirst\n  {{ plugin "p" }}\nEOT\n}\n`);
+    const { result } = await convert(
+      'consul-template',
+      `template {\n  destination = "x"\n  contents = "ok {{ key \\"a\\" }}"\n}\ntemplate {\n  destination = "y"\n  contents = <<EOT\nfirst\n  {{ plugin "p" }}\nEOT\n}\n`,
+    );
     expect(result.findings.map((f) => `${f.file.endsWith('peer.hcl')}:${f.line}:${f.column}:${f.construct}`)).toEqual(['true:3:21:key', 'true:9:6:plugin']);
   });
 });
@@ -263,17 +285,27 @@ template {
   });
 
   it('reports an env_template without exec instead of writing a config the sidecar refuses', async () => {
-    const { result, resolved } = await convert('vault-agent', 'env_template "A" {\n  contents = "x"\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n');
+    const { result, resolved } = await convert(
+      'vault-agent',
+      'env_template "A" {\n  contents = "x"\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n',
+    );
     expect(result.findings.map((f) => `${f.line}:${f.construct}`)).toEqual(['1:env_template "A"']);
     expect(resolved.envTemplates).toEqual([]);
   });
 
   it.each([
-    ['kubernetes', 'role = "app"\n      token_path = "/var/run/sa/token"', { method: 'kubernetes', mount: 'kubernetes', role: 'app', jwtFile: '/var/run/sa/token' }],
+    [
+      'kubernetes',
+      'role = "app"\n      token_path = "/var/run/sa/token"',
+      { method: 'kubernetes', mount: 'kubernetes', role: 'app', jwtFile: '/var/run/sa/token' },
+    ],
     ['jwt', 'role = "ci"\n      path = "/run/jwt"', { method: 'jwt', mount: 'jwt', role: 'ci', jwtFile: '/run/jwt' }],
     ['token_file', 'token_file_path = "/run/token"', { method: 'token', tokenFile: '/run/token' }],
   ])('maps the %s method', async (method, config, auth) => {
-    const { resolved, result } = await convert('vault-agent', `auto_auth {\n  method {\n    type = "${method}"\n    config = {\n      ${config}\n    }\n  }\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n`);
+    const { resolved, result } = await convert(
+      'vault-agent',
+      `auto_auth {\n  method {\n    type = "${method}"\n    config = {\n      ${config}\n    }\n  }\n}\ntemplate {\n  contents = "x"\n  destination = "x"\n}\n`,
+    );
     expect(result.findings).toEqual([]);
     expect(resolved.backends[0]).toMatchObject({ auth });
   });
@@ -311,7 +343,14 @@ describe('convert: JSON configs', () => {
       ),
     );
     const out = join(root, 'converted');
-    const result = await convertPeerConfig({ from: 'vault-agent', configFile: 'agent.json', outDir: out, check: false, cwd: root, translate: translateGoTemplate });
+    const result = await convertPeerConfig({
+      from: 'vault-agent',
+      configFile: 'agent.json',
+      outDir: out,
+      check: false,
+      cwd: root,
+      translate: translateGoTemplate,
+    });
     expect(result.findings.map((f) => `${f.line}:${f.construct}`)).toEqual(['15:cache']);
     const resolved = await parseConfig(await readFile(join(out, 'sidecar.hcl'), 'utf8'), join(out, 'sidecar.hcl'));
     expect(resolved.backends[0]).toMatchObject({ auth: { method: 'approle', roleIdFile: join(root, 'role_id') } });
@@ -373,18 +412,22 @@ describe('convert: hostile and broken input', () => {
   it('never gives a converted file more permission than the file it came from', async () => {
     dir = await makeTmpfsDir('convert-unit-');
     const root = dir;
-    await writeFile(join(root, 'peer.hcl'), 'template {\n  source = "private.tpl"\n  destination = "a"\n}\ntemplate {\n  source = "public.tpl"\n  destination = "b"\n}\n', { mode: 0o640 });
+    await writeFile(
+      join(root, 'peer.hcl'),
+      'template {\n  source = "private.tpl"\n  destination = "a"\n}\ntemplate {\n  source = "public.tpl"\n  destination = "b"\n}\n',
+      { mode: 0o640 },
+    );
     await writeFile(join(root, 'private.tpl'), SIMPLE, { mode: 0o600 });
     await writeFile(join(root, 'public.tpl'), SIMPLE, { mode: 0o755 });
     const out = join(root, 'converted');
     await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir: out, check: false, cwd: root, translate: translateGoTemplate });
     const mode = async (name: string) => ((await stat(join(out, name))).mode & 0o777).toString(8);
-    expect([await mode('sidecar.hcl'), await mode('conversion-report.txt'), await mode('templates/01-private.hbs'), await mode('templates/02-public.hbs')]).toEqual([
-      '640',
-      '640',
-      '600',
-      '644',
-    ]);
+    expect([
+      await mode('sidecar.hcl'),
+      await mode('conversion-report.txt'),
+      await mode('templates/01-private.hbs'),
+      await mode('templates/02-public.hbs'),
+    ]).toEqual(['640', '640', '600', '644']);
   });
 
   it('refuses an --out that is not empty, and writes nothing with check', async () => {
@@ -395,7 +438,14 @@ describe('convert: hostile and broken input', () => {
     expect(error.code).toBe('SIDECAR_ERR_USAGE');
     dir = await makeTmpfsDir('convert-unit-');
     await writeFile(join(dir, 'peer.hcl'), 'template {\n  contents = "{{ key \\"x\\" }}"\n  destination = "x"\n}\n');
-    const checked = await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir: join(dir, 'converted'), check: true, cwd: dir, translate: translateGoTemplate });
+    const checked = await convertPeerConfig({
+      from: 'consul-template',
+      configFile: 'peer.hcl',
+      outDir: join(dir, 'converted'),
+      check: true,
+      cwd: dir,
+      translate: translateGoTemplate,
+    });
     expect(checked.findings).toHaveLength(1);
     expect(checked.written).toEqual([]);
     expect(await readdir(dir)).toEqual(['peer.hcl']);
