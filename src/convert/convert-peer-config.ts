@@ -57,12 +57,13 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
       ...(go.leftDelimiter === undefined ? {} : { leftDelimiter: go.leftDelimiter }),
       ...(go.rightDelimiter === undefined ? {} : { rightDelimiter: go.rightDelimiter }),
     });
-    findings.push(...result.findings.map((f) => (go.offset ? inConfig(f, go.offset, peer.file) : f)));
-    if (result.findings.length === 0 && configFindings === 0) clean++;
-    for (const name of envNamesOf(result.template)) {
-      if (!isCredentialVariable(name)) envNames.add(name);
-      else findings.push(credentialFinding(go, name, peer.file));
+    const own = result.findings.map((f) => (go.offset ? inConfig(f, go.offset, peer.file) : f));
+    for (const variable of envNamesOf(result.template)) {
+      if (!isCredentialVariable(variable)) envNames.add(variable);
+      else own.push(credentialFinding(go, variable, peer.file));
     }
+    findings.push(...own);
+    if (own.length === 0 && configFindings === 0) clean++;
     files.set(name, { text: result.template, mode: go.mode });
     return name;
   };

@@ -187,6 +187,7 @@ template {
       'true:2:10:env "VAULT_TOKEN"',
       'true:2:38:env "AWS_SECRET_ACCESS_KEY"',
     ]);
+    expect(result.cleanTemplates).toBe(0);
   });
 
   it('reports every option it does not convert, at its line, including unknown ones', async () => {
