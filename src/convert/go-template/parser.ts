@@ -138,8 +138,7 @@ class Parser {
   }
 
   #skipToRightDelim(): void {
-    for (let token = this.#next(); token.kind !== 'rightDelim'; token = this.#next())
-      if (token.kind === 'eof') this.#fail('unclosed action', token.pos);
+    for (let token = this.#next(); token.kind !== 'rightDelim'; token = this.#next()) if (token.kind === 'eof') this.#fail('unclosed action', token.pos);
   }
 
   /** `define`/`block` bodies are parsed (to find their `end`) and reported as one construct. */

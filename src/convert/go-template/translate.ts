@@ -104,49 +104,60 @@ class Translator {
   }
 
   #branch(node: IfNode | WithNode, scope: Scope): Piece[] {
-    return this.#guard(() => {
-      const value = this.#pipeline(node.pipe, scope, node.kind === 'with');
-      let inner = scope;
-      let params = '';
-      if (node.kind === 'with') {
-        inner = { ...scope, dot: { code: 'this', kind: value.kind } };
-        const [variable] = node.pipe.decl;
-        if (variable) {
-          const name = this.#blockParam(variable.name);
-          params = ` as |${name}|`;
-          inner = { dot: inner.dot, vars: new Map(scope.vars).set(variable.name, { code: name, kind: value.kind, cell: false }) };
+    return this.#guard(
+      () => {
+        const value = this.#pipeline(node.pipe, scope, node.kind === 'with');
+        let inner = scope;
+        let params = '';
+        if (node.kind === 'with') {
+          inner = { ...scope, dot: { code: 'this', kind: value.kind } };
+          const [variable] = node.pipe.decl;
+          if (variable) {
+            const name = this.#blockParam(variable.name);
+            params = ` as |${name}|`;
+            inner = { dot: inner.dot, vars: new Map(scope.vars).set(variable.name, { code: name, kind: value.kind, cell: false }) };
+          }
         }
-      }
-      const head = `${node.chained ? 'else ' : '#'}${node.kind} ${value.code}${params}`;
-      const pieces: Piece[] = [{ type: 'tag', role: node.chained ? 'else' : 'open', text: `{{${head}}}` }, ...this.list(node.list, inner)];
-      const chained = node.elseList?.length === 1 && (node.elseList[0] as Node).kind === node.kind && (node.elseList[0] as IfNode).chained;
-      if (chained) pieces.push(...this.#branch(node.elseList?.[0] as IfNode, scope));
-      else if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
-      if (!node.chained) pieces.push({ type: 'tag', role: 'close', text: `{{/${node.kind}}}` });
-      return pieces;
-    }, [node.list, node.elseList], scope, node.pipe.decl);
+        const head = `${node.chained ? 'else ' : '#'}${node.kind} ${value.code}${params}`;
+        const pieces: Piece[] = [{ type: 'tag', role: node.chained ? 'else' : 'open', text: `{{${head}}}` }, ...this.list(node.list, inner)];
+        const chained = node.elseList?.length === 1 && (node.elseList[0] as Node).kind === node.kind && (node.elseList[0] as IfNode).chained;
+        if (chained) pieces.push(...this.#branch(node.elseList?.[0] as IfNode, scope));
+        else if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
+        if (!node.chained) pieces.push({ type: 'tag', role: 'close', text: `{{/${node.kind}}}` });
+        return pieces;
+      },
+      [node.list, node.elseList],
+      scope,
+      node.pipe.decl,
+    );
   }
 
   #range(node: RangeNode, scope: Scope): Piece[] {
-    return this.#guard(() => {
-      if (node.pipe.isAssign) this.#refuse(node.pos, 'range with =', 'declare the loop variables with := instead');
-      const over = this.#pipeline(node.pipe, scope, true);
-      if (!isPlain(over.kind)) this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
-      const vars = new Map(scope.vars);
-      const names = node.pipe.decl.map((v) => {
-        const name = this.#blockParam(v.name);
-        vars.set(v.name, { code: name, kind: VALUE, cell: false });
-        if (this.assigned.has(v.name)) this.#refuse(v.pos, `assigning ${v.name}`, 'a range variable cannot be assigned; declare another variable');
-        return name;
-      });
-      // Go: one variable is the element; two are index/key then element. Ours: element, then key.
-      const params = names.length === 0 ? '' : names.length === 1 ? ` as |${names[0]}|` : ` as |${names[1]} ${names[0]}|`;
-      const inner: Scope = { dot: { code: 'this', kind: VALUE }, vars };
-      const pieces: Piece[] = [{ type: 'tag', role: 'open', text: `{{#range ${over.code}${params}}}` }, ...this.list(node.list, inner)];
-      if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
-      pieces.push({ type: 'tag', role: 'close', text: '{{/range}}' });
-      return pieces;
-    }, [node.list, node.elseList], scope, node.pipe.decl);
+    return this.#guard(
+      () => {
+        if (node.pipe.isAssign) this.#refuse(node.pos, 'range with =', 'declare the loop variables with := instead');
+        const over = this.#pipeline(node.pipe, scope, true);
+        if (!isPlain(over.kind))
+          this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
+        const vars = new Map(scope.vars);
+        const names = node.pipe.decl.map((v) => {
+          const name = this.#blockParam(v.name);
+          vars.set(v.name, { code: name, kind: VALUE, cell: false });
+          if (this.assigned.has(v.name)) this.#refuse(v.pos, `assigning ${v.name}`, 'a range variable cannot be assigned; declare another variable');
+          return name;
+        });
+        // Go: one variable is the element; two are index/key then element. Ours: element, then key.
+        const params = names.length === 0 ? '' : names.length === 1 ? ` as |${names[0]}|` : ` as |${names[1]} ${names[0]}|`;
+        const inner: Scope = { dot: { code: 'this', kind: VALUE }, vars };
+        const pieces: Piece[] = [{ type: 'tag', role: 'open', text: `{{#range ${over.code}${params}}}` }, ...this.list(node.list, inner)];
+        if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
+        pieces.push({ type: 'tag', role: 'close', text: '{{/range}}' });
+        return pieces;
+      },
+      [node.list, node.elseList],
+      scope,
+      node.pipe.decl,
+    );
   }
 
   /** `$x := v` → `{{#let v as |x|}}`…`{{/let}}`; `$x = v` → `{{assign x v}}` on a cell. */
@@ -263,7 +274,8 @@ class Translator {
         );
       case 'data':
         if (kind.kv2 !== false && name === 'data') return { ...expr, kind: VALUE };
-        if (kind.kv2 === true && name === 'metadata') return this.#refuse(pos, '.Data.metadata', 'KV v2 metadata (version, times) is not available to templates');
+        if (kind.kv2 === true && name === 'metadata')
+          return this.#refuse(pos, '.Data.metadata', 'KV v2 metadata (version, times) is not available to templates');
         if (kind.kv2 === true) return this.#refuse(pos, `.Data.${name} of a KV v2 secret`, 'a KV v2 secret has its values under .Data.data');
         return this.#member({ ...expr, kind: VALUE }, name, pos);
       case 'pki':
@@ -278,7 +290,11 @@ class Translator {
     if (name === 'Data') return expr;
     const field = ({ Cert: 'certificate', Key: 'private_key', CA: 'issuing_ca' } as Record<string, string>)[name];
     if (field === undefined)
-      return this.#refuse(pos, `.${name} of pkiCert`, name === 'CAChain' ? 'read the chain with `secret` on the issuer and range over ca_chain' : 'pkiCert has Cert, Key and CA');
+      return this.#refuse(
+        pos,
+        `.${name} of pkiCert`,
+        name === 'CAChain' ? 'read the chain with `secret` on the issuer and range over ca_chain' : 'pkiCert has Cert, Key and CA',
+      );
     return { code: `(printf "%s\n" ${this.#member({ ...expr, kind: VALUE }, field, pos).code})`, kind: VALUE };
   }
 
@@ -287,10 +303,12 @@ class Translator {
       // `secret "vault:p#a.b"`: the key joins the reference (a literal dot in a key is `\.`).
       const [ref, key] = expr.literalRef.split('#') as [string, string | undefined];
       const joined = `${ref}#${key === undefined ? '' : `${key}.`}${name.replace(/\./g, '\\.')}`;
-      if (!name.includes('#') && !name.includes('\\')) return { code: `(secret ${this.#literal(() => hbString(joined), pos)})`, kind: VALUE, literalRef: joined };
+      if (!name.includes('#') && !name.includes('\\'))
+        return { code: `(secret ${this.#literal(() => hbString(joined), pos)})`, kind: VALUE, literalRef: joined };
     }
     const code = expr.code;
-    if (code.startsWith('(') || /^["'0-9-]/.test(code) || code === 'null') return { code: `(lookup ${code} ${this.#literal(() => hbString(name), pos)})`, kind: VALUE };
+    if (code.startsWith('(') || /^["'0-9-]/.test(code) || code === 'null')
+      return { code: `(lookup ${code} ${this.#literal(() => hbString(name), pos)})`, kind: VALUE };
     return { code: `${code}.${this.#literal(() => hbSegment(name), pos)}`, kind: VALUE };
   }
 
@@ -342,9 +360,40 @@ class Translator {
 
 /** Helper names our language has: a block parameter of the same name would hide the helper. */
 const HELPER_NAMES = new Set([
-  'secret', 'list', 'env', 'json', 'base64Encode', 'base64Decode', 'default', 'trim', 'indent', 'lookup', 'each', 'if', 'unless', 'with',
-  'range', 'let', 'assign', 'replace', 'split', 'join', 'upper', 'lower', 'trimSpace', 'contains', 'printf', 'toJSON', 'toJSONPretty',
-  'toYAML', 'eq', 'ne', 'not', 'and', 'or', 'unconverted',
+  'secret',
+  'list',
+  'env',
+  'json',
+  'base64Encode',
+  'base64Decode',
+  'default',
+  'trim',
+  'indent',
+  'lookup',
+  'each',
+  'if',
+  'unless',
+  'with',
+  'range',
+  'let',
+  'assign',
+  'replace',
+  'split',
+  'join',
+  'upper',
+  'lower',
+  'trimSpace',
+  'contains',
+  'printf',
+  'toJSON',
+  'toJSONPretty',
+  'toYAML',
+  'eq',
+  'ne',
+  'not',
+  'and',
+  'or',
+  'unconverted',
 ]);
 
 function marker(finding: ConversionFinding): string {
