@@ -46,11 +46,19 @@ interface Scope {
   readonly vars: ReadonlyMap<string, Variable>;
 }
 
+/** Variables declared in one chain of scopes: each is a nested `let`, and real templates have a few dozen. */
+const MAX_LETS = 200;
+
 /** Names a block parameter must not take: Handlebars keywords and every helper. */
 const RESERVED = new Set(['this', 'else', 'true', 'false', 'null', 'undefined', 'as', 'value']);
 
 class Translator {
   readonly findings: ConversionFinding[] = [];
+  /** Go variable name → block parameter name. */
+  readonly #params = new Map<string, string>();
+  readonly #taken = new Set<string>();
+  /** `let` blocks open around the node being translated. */
+  #lets = 0;
 
   constructor(
     private readonly options: TranslateOptions,
@@ -64,9 +72,15 @@ class Translator {
       const node = nodes[i] as Node;
       if (node.kind === 'action' && node.pipe.decl.length > 0) {
         // A declaration holds for the rest of the enclosing list: the rest goes inside its `let`.
+        if (this.#lets >= MAX_LETS) {
+          pieces.push(...this.#unconverted(node.pos, `more than ${MAX_LETS} variables in one scope`, 'reuse variables, or split the template'));
+          continue;
+        }
         const bound = this.#declaration(node.pipe, scope);
         if (bound === undefined) continue;
+        this.#lets++;
         pieces.push(...bound.open, ...this.list(nodes.slice(i + 1), bound.scope), ...bound.close);
+        this.#lets--;
         return pieces;
       }
       pieces.push(...this.#node(node, scope));
@@ -323,10 +337,18 @@ class Translator {
 
   /** A block parameter name for a Go variable: `$db` → `db`, unique in the template. */
   #blockParam(goName: string): string {
+    const known = this.#params.get(goName);
+    if (known !== undefined) return known;
     const base = goName.slice(1).replace(/[^A-Za-z0-9_]/g, '_') || 'v';
-    let name = /^[A-Za-z_]/.test(base) && !RESERVED.has(base) && !Object.hasOwn(FUNCTIONS, base) ? base : `v_${base}`;
-    // Handlebars block parameters shadow outer ones of the same name, as Go variables do: reuse is fine.
-    if (HELPER_NAMES.has(name)) name = `v_${name}`;
+    let name = /^[A-Za-z_]/.test(base) && !RESERVED.has(base) && !HELPER_NAMES.has(base) ? base : `v_${base}`;
+    // Handlebars reads any path matching /this\b/ (`v_this`, `athis`) as a lookup in the context, not a parameter.
+    if (/this\b/.test(name)) name = `${name}_`;
+    // Two Go names that spell the same here ($é, $ü) get different names; the same Go name reuses its own, since
+    // Handlebars block parameters shadow outer ones as Go variables do.
+    const stem = name;
+    for (let n = 2; this.#taken.has(name); n++) name = `${stem}_${n}`;
+    this.#params.set(goName, name);
+    this.#taken.add(name);
     return name;
   }
 

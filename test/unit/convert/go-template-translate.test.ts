@@ -224,3 +224,23 @@ describe('what cannot be translated', () => {
     expect(findings).toEqual([]);
   });
 });
+
+describe('hostile input', () => {
+  it('refuses nesting deeper than any real template, with a finding instead of a stack overflow', () => {
+    const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
+    expect(deep.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('nested deeper than 200') as unknown }]);
+    const parens = translate(`{{ ${'('.repeat(5000)}1${')'.repeat(5000)} }}`);
+    expect(parens.findings[0]?.advice).toContain('nested deeper than 200');
+  });
+
+  it('bounds the variables one scope may declare, and names distinct Go variables distinctly', () => {
+    const many = translate(Array.from({ length: 300 }, (_, i) => `{{ $v${i} := ${i} }}`).join(''));
+    expect(many.findings).toHaveLength(100);
+    expect(() => compileTemplate('many.hbs', many.template, false)).not.toThrow();
+    const { template } = translate(
+      '{{ $é := "a" }}{{ $ü := "b" }}{{ $é }}{{ $ü }}{{ $this := "c" }}{{ $secret := "d" }}{{ $this }}{{ $secret }}{{ $athis := "e" }}{{ $athis }}',
+    );
+    // Handlebars reads a path ending in "this" (v_this, athis) as a context lookup: such names get a suffix.
+    expect(render(template)).toBe('abcde');
+  });
+});
