@@ -11,11 +11,13 @@ const SECRET = canary('go-helpers');
 const STORE: Record<string, unknown> = {
   'v:app': { b: 'two', a: 'one', '10': 'ten', '9': 'nine', html: '<a&b>', secret: SECRET, list: ['x', 'y'], n: 3 },
   'v:dir/': ['k1', 'k2'],
+  'v:dir/k1': { v: 'one' },
+  'v:dir/k2': { v: SECRET },
   'v:text': `a-${SECRET}-b`,
   'v:big': Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, 'v'])),
 };
 
-function render(source: string, budget?: number): string {
+function render(source: string, budget?: number, mask = false): string {
   const fetched = new Set<string>();
   const template = compileTemplate('t.hbs', source, true);
   for (let pass = 0; pass < 10; pass++) {
@@ -30,7 +32,7 @@ function render(source: string, budget?: number): string {
                 ? { status: 'ready', value: undefined }
                 : { status: 'missing' },
         },
-        mask: false,
+        mask,
         errorOnMissingKey: true,
         env: {},
         envAllow: [],
@@ -58,6 +60,15 @@ describe('list', () => {
   it('reads the names under a path (a reference ending in "/"), adding the slash when it is missing', () => {
     expect(render('{{#each (list "v:dir")}}{{this}};{{/each}}')).toBe('k1;k2;');
     expect(render('{{#each (list "v:dir/")}}{{this}};{{/each}}')).toBe('k1;k2;');
+  });
+
+  it('in a dry run, reads each listed path through a placeholder, showing no name or value', () => {
+    const source = '{{#range (list "v:dir")}}{{this}}={{#with (secret (printf "v:dir/%s" this))}}{{upper this.v}}{{/with}};{{/range}}';
+    expect(render(source)).toBe(`k1=ONE;k2=${SECRET.toUpperCase()};`);
+    const dry = render(source, undefined, true);
+    expect(dry).toMatch(/^<masked:v:dir\/\.0>=<masked:\[derived from v:dir\/\] \d+>;<masked:v:dir\/\.1>=<masked:\[derived from v:dir\/\] \d+>;$/);
+    expect(dry).not.toContain('one');
+    expect(dry).not.toContain(SECRET.toUpperCase());
   });
 
   it('refuses a key part and anything but text', () => {
