@@ -174,6 +174,10 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   toYAML: simple('toYAML', same, 1),
   replaceAll: simple('replace', lastFirst, 3),
   sprig_replace: simple('replace', lastFirst, 3),
+  // Sprig's own names, which some templates use bare (consul-template's `trim` and `contains` differ: not here).
+  replace: simple('replace', lastFirst, 3),
+  upper: simple('upper', same, 1),
+  lower: simple('lower', same, 1),
   toUpper: simple('upper', same, 1),
   sprig_upper: simple('upper', same, 1),
   toLower: simple('lower', same, 1),

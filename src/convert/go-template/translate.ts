@@ -1,3 +1,4 @@
+import { HELPER_SHAPES } from '../../template/helper-arity.js';
 import type { ConversionFinding } from '../conversion-finding.js';
 import type { Arg, IfNode, Node, Pipeline, RangeNode, VariableArg, WithNode } from './ast.js';
 import { asMustacheBody, Unconvertible, VALUE, type Expr, type ValueKind } from './expression.js';
@@ -381,42 +382,7 @@ class Translator {
 }
 
 /** Helper names our language has: a block parameter of the same name would hide the helper. */
-const HELPER_NAMES = new Set([
-  'secret',
-  'list',
-  'env',
-  'json',
-  'base64Encode',
-  'base64Decode',
-  'default',
-  'trim',
-  'indent',
-  'lookup',
-  'each',
-  'if',
-  'unless',
-  'with',
-  'range',
-  'let',
-  'assign',
-  'replace',
-  'split',
-  'join',
-  'upper',
-  'lower',
-  'trimSpace',
-  'contains',
-  'printf',
-  'toJSON',
-  'toJSONPretty',
-  'toYAML',
-  'eq',
-  'ne',
-  'not',
-  'and',
-  'or',
-  'unconverted',
-]);
+const HELPER_NAMES = new Set(Object.keys(HELPER_SHAPES));
 
 function marker(finding: ConversionFinding): string {
   return `line ${finding.line}, column ${finding.column} of the original: ${finding.construct} was not converted (${finding.advice})`;

@@ -112,8 +112,8 @@ describe('translating control flow, variables and functions', () => {
     const source =
       '{{ "a-b" | replaceAll "-" "+" }} {{ "x,y" | split "," | join ";" }} {{ "Ab" | toUpper }}{{ "Ab" | toLower }} [{{ "  s " | trimSpace }}] ' +
       '{{ if "haystack" | contains "st" }}has{{ end }} {{ printf "%s=%d %q %v" "k" 42 "q" true }} {{ "a\\nb" | indent 2 }} ' +
-      '{{ "hi" | base64Encode }} {{ "aGk=" | base64Decode }} {{ env "APP" }} {{ sprig_upper "s" }}';
-    expect(converted(source, { APP: 'prod' })).toBe('a+b x;y ABab [s] has k=42 "q" true   a\n  b aGk= hi prod S');
+      '{{ "hi" | base64Encode }} {{ "aGk=" | base64Decode }} {{ env "APP" }} {{ sprig_upper "s" }} {{ "x-y" | replace "-" "." | upper }}';
+    expect(converted(source, { APP: 'prod' })).toBe('a+b x;y ABab [s] has k=42 "q" true   a\n  b aGk= hi prod S X.Y');
   });
 
   it('translates toJSON, toJSONPretty and toYAML to the Go-fidelity helpers', () => {
