@@ -144,6 +144,7 @@ class Translator {
       [node.list, node.elseList],
       scope,
       node.pipe.decl,
+      node.chained,
     );
   }
 
@@ -158,7 +159,8 @@ class Translator {
         const names = node.pipe.decl.map((v) => {
           const name = this.#blockParam(v.name);
           vars.set(v.name, { code: name, kind: VALUE, cell: false });
-          if (this.assigned.has(v.name)) this.#refuse(v.pos, `assigning ${v.name}`, 'a range variable cannot be assigned; declare another variable');
+          if (this.assigned.has(v.name))
+            this.#refuse(v.pos, `assigning ${v.name}`, 'a variable declared by range or with cannot be assigned; declare another one with :=');
           return name;
         });
         // Go: one variable is the element; two are index/key then element. Ours: element, then key.
@@ -186,7 +188,8 @@ class Translator {
       if (pipe.isAssign) {
         const target = scope.vars.get(variable.name);
         if (!target) this.#refuse(variable.pos, `${variable.name} =`, `${variable.name} is not declared here`);
-        if (!target.cell) this.#refuse(variable.pos, `${variable.name} =`, 'a range variable cannot be assigned; declare another variable');
+        if (!target.cell)
+          this.#refuse(variable.pos, `${variable.name} =`, 'a variable declared by range or with cannot be assigned; declare another one with :=');
         return { open: [{ type: 'tag', role: 'inline', text: `{{assign ${target.code} ${value.code}}}` }], close: [], scope };
       }
     } catch (error) {
@@ -358,11 +361,18 @@ class Translator {
   }
 
   /** Runs a translation; an Unconvertible inside it becomes a finding and a marker in place of the node. */
-  #guard(translate: () => Piece[], bodies: readonly (readonly Node[] | undefined)[] = [], scope?: Scope, declared: readonly VariableArg[] = []): Piece[] {
+  #guard(
+    translate: () => Piece[],
+    bodies: readonly (readonly Node[] | undefined)[] = [],
+    scope?: Scope,
+    declared: readonly VariableArg[] = [],
+    chained = false,
+  ): Piece[] {
     try {
       return translate();
     } catch (error) {
-      const marker = this.#caught(error);
+      // An `else if` that cannot be translated fails where its branch is taken: in an else of its own.
+      const marker = [...(chained ? [{ type: 'tag', role: 'else', text: '{{else}}' } as const] : []), ...this.#caught(error)];
       // The bodies of a block that could not be translated are still searched, so that the report lists all.
       if (scope) for (const body of bodies) if (body) this.list(body, { dot: { code: 'this', kind: VALUE }, vars: withDeclared(scope.vars, declared) });
       return marker;

@@ -188,6 +188,16 @@ describe('what cannot be translated', () => {
     expect((error as SidecarError).message).toContain('line 2, column 4 of the original: key was not converted');
   });
 
+  it('fails an else-if branch it could not translate only where that branch is taken', () => {
+    const taken = translate('{{ if true }}a{{ else if key "x" }}b{{ end }}');
+    expect(render(taken.template)).toBe('a');
+    const reached = translate('{{ if false }}a{{ else if key "x" }}b{{ end }}');
+    expect(reached.template).toBe(
+      '{{#if false}}a{{else}}{{unconverted "line 1, column 26 of the original: key was not converted (Consul KV is not a secret store the sidecar reads: keep the value in Vault/OpenBao KV (read it with `secret`) or a `file` backend)"}}{{/if}}',
+    );
+    expect(() => render(reached.template)).toThrow(/unconverted: line 1, column 26/);
+  });
+
   it('reports template/define/break, lease fields, KV v2 metadata and printf verbs it cannot write', () => {
     const source =
       '{{ define "x" }}y{{ end }}{{ template "x" }}{{ range $i, $e := split "," "a" }}{{ break }}{{ end }}' +
