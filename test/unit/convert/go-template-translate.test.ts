@@ -193,9 +193,9 @@ describe('what cannot be translated', () => {
     expect(render(taken.template)).toBe('a');
     const reached = translate('{{ if false }}a{{ else if key "x" }}b{{ end }}');
     expect(reached.template).toBe(
-      '{{#if false}}a{{else}}{{unconverted "line 1, column 26 of the original: key was not converted (Consul KV is not a secret store the sidecar reads: keep the value in Vault/OpenBao KV (read it with `secret`) or a `file` backend)"}}{{/if}}',
+      '{{#if false}}a{{else}}{{unconverted "line 1, column 27 of the original: key was not converted (Consul KV is not a secret store the sidecar reads: keep the value in Vault/OpenBao KV (read it with `secret`) or a `file` backend)"}}{{/if}}',
     );
-    expect(() => render(reached.template)).toThrow(/unconverted: line 1, column 26/);
+    expect(() => render(reached.template)).toThrow(/unconverted: line 1, column 27/);
   });
 
   it('reports template/define/break, lease fields, KV v2 metadata and printf verbs it cannot write', () => {
