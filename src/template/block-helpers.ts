@@ -25,7 +25,7 @@ function range(state: RenderState, [value]: unknown[], options: HelperOptions): 
   let out = '';
   entries.forEach(([key, item], index) => {
     state.charge(cost);
-    const data: Frame = Handlebars.createFrame((options.data ?? {}) as Frame);
+    const data = Handlebars.createFrame((options.data ?? {}) as Frame) as Frame;
     Object.assign(data, { key, index, first: index === 0, last: index === entries.length - 1 });
     const text = options.fn(item, { data, blockParams: [item, key] });
     state.spend(text.length);
@@ -62,7 +62,11 @@ function assign(_state: RenderState, [cell, value]: unknown[], options: HelperOp
 }
 
 function unconverted(_state: RenderState, [message]: unknown[], options: HelperOptions): never {
-  throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `unconverted: ${typeof message === 'string' ? message : 'a construct the converter could not translate'}`);
+  throw helperError(
+    options,
+    'SIDECAR_ERR_RENDER_FAILED',
+    `unconverted: ${typeof message === 'string' ? message : 'a construct the converter could not translate'}`,
+  );
 }
 
 /**

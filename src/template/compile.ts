@@ -4,7 +4,7 @@ import { SidecarError } from '../errors.js';
 import { shapeMismatch } from './helper-arity.js';
 import { blockCost } from './helper-kit.js';
 import { HELPERS, helperError } from './helpers.js';
-import { currentState, type RenderState } from './render-state.js';
+import { currentState } from './render-state.js';
 import { isPending, originOf, taintValue } from './taint.js';
 
 type TemplateSpec = Parameters<typeof Handlebars.template>[0];

@@ -11,7 +11,10 @@ import type { RenderState } from './render-state.js';
  * consul-template does. The existing `json` helper keeps its own behaviour.
  */
 
-function formatted(name: string, format: (value: unknown, visit: (v: unknown) => void) => string): (state: RenderState, args: unknown[], options: HelperOptions) => string {
+function formatted(
+  name: string,
+  format: (value: unknown, visit: (v: unknown) => void) => string,
+): (state: RenderState, args: unknown[], options: HelperOptions) => string {
   return (state, [value], options) => {
     const visit = (v: unknown): void => {
       // Each node costs a unit; binary bytes are not text.
@@ -34,7 +37,16 @@ function formatted(name: string, format: (value: unknown, visit: (v: unknown) =>
 }
 
 export const GO_FORMAT_HELPERS = {
-  toJSON: define('toJSON', formatted('toJSON', (v, visit) => goJSON(v, undefined, visit))),
-  toJSONPretty: define('toJSONPretty', formatted('toJSONPretty', (v, visit) => goJSON(v, '  ', visit))),
-  toYAML: define('toYAML', formatted('toYAML', (v, visit) => goYAML(v, visit))),
+  toJSON: define(
+    'toJSON',
+    formatted('toJSON', (v, visit) => goJSON(v, undefined, visit)),
+  ),
+  toJSONPretty: define(
+    'toJSONPretty',
+    formatted('toJSONPretty', (v, visit) => goJSON(v, '  ', visit)),
+  ),
+  toYAML: define(
+    'toYAML',
+    formatted('toYAML', (v, visit) => goYAML(v, visit)),
+  ),
 } as const;

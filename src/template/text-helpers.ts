@@ -1,7 +1,7 @@
 import type { HelperOptions } from 'handlebars';
-import { define, helperError, passMask, reserve, textOf } from './helper-kit.js';
+import { define, helperError, reserve, textOf, type Body } from './helper-kit.js';
 import type { RenderState } from './render-state.js';
-import { originOf } from './taint.js';
+import { derivedLabel, originOf, taintValue } from './taint.js';
 
 /*
  * String helpers with consul-template's semantics (its replaceAll, split, join, toUpper, toLower, trimSpace,
@@ -9,7 +9,6 @@ import { originOf } from './taint.js';
  */
 
 function replace(state: RenderState, [value, from, to]: unknown[], options: HelperOptions): string {
-  if (passMask(state, value)) return value;
   const text = textOf(state, value, 'replace', options);
   const a = textOf(state, from, 'replace (what to replace)', options);
   const b = textOf(state, to, 'replace (replacement)', options);
@@ -38,14 +37,12 @@ function join(state: RenderState, [list, separator]: unknown[], options: HelperO
 }
 
 function upper(state: RenderState, [value]: unknown[], options: HelperOptions): string {
-  if (passMask(state, value)) return value;
   const text = textOf(state, value, 'upper', options);
   reserve(state, text.length * 3);
   return text.toUpperCase();
 }
 
 function lower(state: RenderState, [value]: unknown[], options: HelperOptions): string {
-  if (passMask(state, value)) return value;
   const text = textOf(state, value, 'lower', options);
   reserve(state, text.length * 3);
   return text.toLowerCase();
@@ -53,7 +50,6 @@ function lower(state: RenderState, [value]: unknown[], options: HelperOptions): 
 
 /** Go's strings.TrimSpace: Unicode white space, U+0085 and U+00A0 included. */
 function trimSpace(state: RenderState, [value]: unknown[], options: HelperOptions): string {
-  if (passMask(state, value)) return value;
   return textOf(state, value, 'trimSpace', options).replace(/^[\s\u0085]+|[\s\u0085]+$/g, '');
 }
 
@@ -101,13 +97,42 @@ function formatOne(state: RenderState, verb: string, value: unknown, options: He
   }
 }
 
+/**
+ * In a dry run a secret is a placeholder; text built from one (`printf "vault:dir/%s" name`) is computed from the
+ * real value and shown as a placeholder of its own, which a reference computed from it reads as the real text.
+ */
+function maskAware(body: Body): Body {
+  return (state, args, options) => {
+    if (!state.options.mask) return body(state, args, options);
+    const placeholder = args.find((a): a is string => typeof a === 'string' && state.masks.has(a));
+    if (placeholder === undefined) return body(state, args, options);
+    const origin = originOf(state, placeholder) ?? placeholder;
+    const result = body(
+      state,
+      args.map((a) => (typeof a === 'string' && state.masks.has(a) ? state.masks.get(a) : a)),
+      options,
+    );
+    const remask = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(remask);
+      if (typeof value !== 'string') return value;
+      taintValue(state, value, origin);
+      if (value.length >= 4) state.leaves.add(value);
+      const shown = `<masked:${derivedLabel(origin)} ${state.masks.size}>`;
+      state.masks.set(shown, value);
+      taintValue(state, shown, origin);
+      return shown;
+    };
+    return remask(result);
+  };
+}
+
 export const TEXT_HELPERS = {
-  replace: define('replace', replace),
-  split: define('split', split),
+  replace: define('replace', maskAware(replace)),
+  split: define('split', maskAware(split)),
   join: define('join', join),
-  upper: define('upper', upper),
-  lower: define('lower', lower),
-  trimSpace: define('trimSpace', trimSpace),
+  upper: define('upper', maskAware(upper)),
+  lower: define('lower', maskAware(lower)),
+  trimSpace: define('trimSpace', maskAware(trimSpace)),
   contains: define('contains', contains),
-  printf: define('printf', printf),
+  printf: define('printf', maskAware(printf)),
 } as const;

@@ -17,11 +17,60 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 20261201);
 const SECRET = canary('fuzz-go-template');
 
 const pieces = fc.constantFrom(
-  '{{', '}}', '{{- ', ' -}}', '{{/* c */}}', '{{ end }}', '{{ else }}', '{{ else if .Data.x }}', '{{ if ', '{{ with ', '{{ range ',
-  'secret "secret/data/app" ', 'secret "kv1/app" ', 'secrets "kv1/dir/" ', 'pkiCert "pki/issue/web" "common_name=a" ', '.Data.data.password ', '.Data.x ',
-  '.Data ', '. ', '$x := ', '$x = ', '$x ', '$k, $v := ', '| toUpper ', '| toJSON ', '| toYAML ', '| split "," ', '| join "," ', 'printf "%s" ',
-  'index . "k" ', 'env "HOME" ', 'key "k" ', 'plugin "p" ', '(', ')', '"str" ', '`raw` ', '42 ', 'true ', 'nil ', 'eq ', 'and ', 'not ', '\n', '  ', 'text',
-  '\\', '{', '}', '"', "'a'", '{{"{{"}}', '[[', ']]',
+  '{{',
+  '}}',
+  '{{- ',
+  ' -}}',
+  '{{/* c */}}',
+  '{{ end }}',
+  '{{ else }}',
+  '{{ else if .Data.x }}',
+  '{{ if ',
+  '{{ with ',
+  '{{ range ',
+  'secret "secret/data/app" ',
+  'secret "kv1/app" ',
+  'secrets "kv1/dir/" ',
+  'pkiCert "pki/issue/web" "common_name=a" ',
+  '.Data.data.password ',
+  '.Data.x ',
+  '.Data ',
+  '. ',
+  '$x := ',
+  '$x = ',
+  '$x ',
+  '$k, $v := ',
+  '| toUpper ',
+  '| toJSON ',
+  '| toYAML ',
+  '| split "," ',
+  '| join "," ',
+  'printf "%s" ',
+  'index . "k" ',
+  'env "HOME" ',
+  'key "k" ',
+  'plugin "p" ',
+  '(',
+  ')',
+  '"str" ',
+  '`raw` ',
+  '42 ',
+  'true ',
+  'nil ',
+  'eq ',
+  'and ',
+  'not ',
+  '\n',
+  '  ',
+  'text',
+  '\\',
+  '{',
+  '}',
+  '"',
+  "'a'",
+  '{{"{{"}}',
+  '[[',
+  ']]',
 );
 
 const VALUES: Record<string, unknown> = {
@@ -34,35 +83,38 @@ describe('fuzzed Go templates (fast-check, fixed seed)', () => {
   it('translate into templates that compile, with findings inside the file, rendering or failing with a coded error', () => {
     let converted = 0;
     fc.assert(
-      fc.property(fc.array(pieces, { maxLength: 30 }).map((p) => p.join('')), (source) => {
-        const { template, findings } = translateGoTemplate(source, { file: 'f.ctmpl', vaultBackend: 'vault' });
-        const lines = source.split('\n');
-        for (const f of findings) {
-          expect(f.line).toBeGreaterThanOrEqual(1);
-          expect(f.line).toBeLessThanOrEqual(lines.length);
-          expect(f.column).toBeGreaterThanOrEqual(1);
-          expect(f.column).toBeLessThanOrEqual((lines[f.line - 1]?.length ?? 0) + 1);
-        }
-        const compiled = compileTemplate('f.hbs', template, false);
-        if (findings.length === 0) converted++;
-        const fetched = new Set<string>();
-        try {
-          for (let pass = 0; pass < 5; pass++) {
-            const result = renderTemplate(compiled, {
-              store: { lookup: (key): SecretLookup => (fetched.has(key) ? { status: 'ready', value: VALUES[key] } : { status: 'missing' }) },
-              mask: false,
-              errorOnMissingKey: false,
-              env: {},
-              envAllow: [],
-            });
-            if (result.status === 'complete') break;
-            for (const key of result.missing.keys()) fetched.add(key);
+      fc.property(
+        fc.array(pieces, { maxLength: 30 }).map((p) => p.join('')),
+        (source) => {
+          const { template, findings } = translateGoTemplate(source, { file: 'f.ctmpl', vaultBackend: 'vault' });
+          const lines = source.split('\n');
+          for (const f of findings) {
+            expect(f.line).toBeGreaterThanOrEqual(1);
+            expect(f.line).toBeLessThanOrEqual(lines.length);
+            expect(f.column).toBeGreaterThanOrEqual(1);
+            expect(f.column).toBeLessThanOrEqual((lines[f.line - 1]?.length ?? 0) + 1);
           }
-        } catch (error) {
-          if (!isSidecarError(error)) throw new Error(`not a coded error: ${String(error)}\n${template}`, { cause: error });
-          expect(error.message).not.toContain(SECRET);
-        }
-      }),
+          const compiled = compileTemplate('f.hbs', template, false);
+          if (findings.length === 0) converted++;
+          const fetched = new Set<string>();
+          try {
+            for (let pass = 0; pass < 5; pass++) {
+              const result = renderTemplate(compiled, {
+                store: { lookup: (key): SecretLookup => (fetched.has(key) ? { status: 'ready', value: VALUES[key] } : { status: 'missing' }) },
+                mask: false,
+                errorOnMissingKey: false,
+                env: {},
+                envAllow: [],
+              });
+              if (result.status === 'complete') break;
+              for (const key of result.missing.keys()) fetched.add(key);
+            }
+          } catch (error) {
+            if (!isSidecarError(error)) throw new Error(`not a coded error: ${String(error)}\n${template}`, { cause: error });
+            expect(error.message).not.toContain(SECRET);
+          }
+        },
+      ),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
     console.log(`go-template fuzz seed ${SEED}: ${RUNS} templates, ${converted} converted without findings`);

@@ -35,7 +35,16 @@ beforeAll(async () => {
   out = await makeTmpfsDir('go-fidelity-');
   await bao.api('POST', 'sys/mounts/kv1', { type: 'kv', options: { version: '1' } });
   await bao.api('POST', 'secret/data/app', {
-    data: { password: PASSWORD, user: 'app', 'html<&>': 'a<b>&c', port: 5432, nested: { b: 'x', a: ['1', '2'], 'key 10': 'ten', 'key 9': 'nine' }, yes: 'yes', multi: 'line1\nline2\n', empty: '' },
+    data: {
+      password: PASSWORD,
+      user: 'app',
+      'html<&>': 'a<b>&c',
+      port: 5432,
+      nested: { b: 'x', a: ['1', '2'], 'key 10': 'ten', 'key 9': 'nine' },
+      yes: 'yes',
+      multi: 'line1\nline2\n',
+      empty: '',
+    },
   });
   await bao.api('POST', 'secret/data/odd', {
     data: {
@@ -63,9 +72,14 @@ beforeAll(async () => {
       multi_lead: '  indented\nline',
       list: ['a', ['b', 'c'], { k: 'v' }],
       nested_empty: { m: {}, l: [] },
-      nums: { mid: 1234567, round: 10.0, small: 0.0001, int: 7, neg: -3, frac: 1.5, big: 12345678901234567890, tiny: 0.0000001 },
+      nums: { mid: 1234567, round: 10.0, small: 0.0001, int: 7, neg: -3, frac: 1.5, big: 12345678901234567000, tiny: 0.0000001 },
       bools: { t: true, f: false, n: null },
-      k2: 'x', k10: 'y', k1: 'z', K: 'upper', _u: 'under', '9': 'nine',
+      k2: 'x',
+      k10: 'y',
+      k1: 'z',
+      K: 'upper',
+      _u: 'under',
+      '9': 'nine',
     },
   });
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
@@ -128,6 +142,8 @@ nobody
 {{ end }}
 end
 `,
+  'crlf-and-nested-blocks':
+    '{{ with secret "kv1/app" }}\r\n  {{ range $k, $v := .Data }}\r\n    {{ if eq $k "zeta" }}\r\n last\r\n    {{ else if eq $k "alpha" }}\r\n first\r\n    {{ else }}\r\n{{ $k }}\r\n    {{ end }}\r\n  {{ end }}\r\n{{ end }}\r\n{{- /* trailing */ -}}\r\n\t{{ "x" }} {{- " y" }}  \\{{ "z" }}}\n',
   'kv1-range-sorted': `{{ with secret "kv1/app" }}{{ range $k, $v := .Data }}{{ $k }}={{ $v }}
 {{ end }}{{ end }}`,
   'json-escaping': `{{ with secret "secret/data/app" }}{{ .Data.data | toJSON }}

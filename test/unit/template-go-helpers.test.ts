@@ -11,19 +11,28 @@ const SECRET = canary('go-helpers');
 const STORE: Record<string, unknown> = {
   'v:app': { b: 'two', a: 'one', '10': 'ten', '9': 'nine', html: '<a&b>', secret: SECRET, list: ['x', 'y'], n: 3 },
   'v:dir/': ['k1', 'k2'],
+  'v:dir/k1': { v: 'one' },
+  'v:dir/k2': { v: SECRET },
   'v:text': `a-${SECRET}-b`,
   'v:big': Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, 'v'])),
 };
 
-function render(source: string, budget?: number): string {
+function render(source: string, budget?: number, mask = false): string {
   const fetched = new Set<string>();
   const template = compileTemplate('t.hbs', source, true);
   for (let pass = 0; pass < 10; pass++) {
     const result = renderTemplate(
       template,
       {
-        store: { lookup: (key): SecretLookup => (fetched.has(key) && key in STORE ? { status: 'ready', value: STORE[key] } : fetched.has(key) ? { status: 'ready', value: undefined } : { status: 'missing' }) },
-        mask: false,
+        store: {
+          lookup: (key): SecretLookup =>
+            fetched.has(key) && key in STORE
+              ? { status: 'ready', value: STORE[key] }
+              : fetched.has(key)
+                ? { status: 'ready', value: undefined }
+                : { status: 'missing' },
+        },
+        mask,
         errorOnMissingKey: true,
         env: {},
         envAllow: [],
@@ -53,6 +62,15 @@ describe('list', () => {
     expect(render('{{#each (list "v:dir/")}}{{this}};{{/each}}')).toBe('k1;k2;');
   });
 
+  it('in a dry run, reads each listed path through a placeholder, showing no name or value', () => {
+    const source = '{{#range (list "v:dir")}}{{this}}={{#with (secret (printf "v:dir/%s" this))}}{{upper this.v}}{{/with}};{{/range}}';
+    expect(render(source)).toBe(`k1=ONE;k2=${SECRET.toUpperCase()};`);
+    const dry = render(source, undefined, true);
+    expect(dry).toMatch(/^<masked:v:dir\/\.0>=<masked:\[derived from v:dir\/\] \d+>;<masked:v:dir\/\.1>=<masked:\[derived from v:dir\/\] \d+>;$/);
+    expect(dry).not.toContain('one');
+    expect(dry).not.toContain(SECRET.toUpperCase());
+  });
+
   it('refuses a key part and anything but text', () => {
     expect(failure('{{list "v:dir/#k"}}').message).toContain('list takes one reference to a path');
     expect(failure('{{list 3}}').message).toContain('list takes one reference');
@@ -60,7 +78,7 @@ describe('list', () => {
 });
 
 describe('range', () => {
-  it('walks a map in sorted key order (Go\'s), where #each keeps JavaScript\'s order', () => {
+  it("walks a map in sorted key order (Go's), where #each keeps JavaScript's order", () => {
     expect(render('{{#with (secret "v:app")}}{{#range this as |v k|}}{{k}},{{/range}}{{/with}}')).toBe('10,9,a,b,html,list,n,secret,');
     expect(render('{{#with (secret "v:app")}}{{#each this}}{{@key}},{{/each}}{{/with}}')).toBe('9,10,b,a,html,secret,list,n,');
   });
@@ -88,10 +106,14 @@ describe('let and assign', () => {
 });
 
 describe('string helpers', () => {
-  it('replace, split, join, upper, lower, trimSpace, contains behave as consul-template\'s', () => {
-    expect(render('{{replace "a-b-c" "-" "+"}} {{replace "ab" "" "."}} {{join (split " x,y " ",") "|"}} {{#each (split "  " ",")}}never{{/each}}')).toBe('a+b+c .a.b. x|y ');
+  it("replace, split, join, upper, lower, trimSpace, contains behave as consul-template's", () => {
+    expect(render('{{replace "a-b-c" "-" "+"}} {{replace "ab" "" "."}} {{join (split " x,y " ",") "|"}} {{#each (split "  " ",")}}never{{/each}}')).toBe(
+      'a+b+c .a.b. x|y ',
+    );
     expect(render('{{upper "aé"}} {{lower "AÉ"}} [{{trimSpace "\u00a0 x \n"}}]')).toBe('AÉ aé [x]');
-    expect(render('{{#if (contains "haystack" "st")}}1{{/if}}{{#if (contains (secret "v:app#list") "y")}}2{{/if}}{{#unless (contains "a" "b")}}3{{/unless}}')).toBe('123');
+    expect(
+      render('{{#if (contains "haystack" "st")}}1{{/if}}{{#if (contains (secret "v:app#list") "y")}}2{{/if}}{{#unless (contains "a" "b")}}3{{/unless}}'),
+    ).toBe('123');
   });
 
   it('printf formats %s %d %v %q %t %% and refuses the rest', () => {
@@ -118,15 +140,21 @@ describe('string helpers', () => {
 });
 
 describe('eq, ne, not, and, or', () => {
-  it('compare and combine with Go\'s notion of empty', () => {
-    expect(render('{{#if (eq "a" "b" "a")}}1{{/if}}{{#if (ne 1 2)}}2{{/if}}{{#if (not (secret "v:app#list"))}}x{{else}}3{{/if}}{{or "" 0 "z"}}{{and "a" "" "b"}}.')).toBe('123z.');
+  it("compare and combine with Go's notion of empty", () => {
+    expect(
+      render('{{#if (eq "a" "b" "a")}}1{{/if}}{{#if (ne 1 2)}}2{{/if}}{{#if (not (secret "v:app#list"))}}x{{else}}3{{/if}}{{or "" 0 "z"}}{{and "a" "" "b"}}.'),
+    ).toBe('123z.');
   });
 });
 
 describe('toJSON, toJSONPretty, toYAML', () => {
   it('write JSON as Go does: sorted keys, <>& escaped, two-space pretty form', () => {
-    expect(render('{{toJSON (secret "v:app")}}')).toBe(`{"10":"ten","9":"nine","a":"one","b":"two","html":"\\u003ca\\u0026b\\u003e","list":["x","y"],"n":3,"secret":"${SECRET}"}`);
-    expect(goJSON({ b: [], a: {}, c: [1, { d: null }], e: '\u2028\b\u0001' }, '  ')).toBe('{\n  "a": {},\n  "b": [],\n  "c": [\n    1,\n    {\n      "d": null\n    }\n  ],\n  "e": "\\u2028\\b\\u0001"\n}');
+    expect(render('{{toJSON (secret "v:app")}}')).toBe(
+      `{"10":"ten","9":"nine","a":"one","b":"two","html":"\\u003ca\\u0026b\\u003e","list":["x","y"],"n":3,"secret":"${SECRET}"}`,
+    );
+    expect(goJSON({ b: [], a: {}, c: [1, { d: null }], e: '\u2028\b\u0001' }, '  ')).toBe(
+      '{\n  "a": {},\n  "b": [],\n  "c": [\n    1,\n    {\n      "d": null\n    }\n  ],\n  "e": "\\u2028\\b\\u0001"\n}',
+    );
   });
 
   it('write YAML as yaml.v2 does', () => {

@@ -18,17 +18,27 @@ export interface CallContext {
 type Translation = (args: CallArgs, ctx: CallContext) => Expr;
 
 const CONSUL_KV = 'Consul KV is not a secret store the sidecar reads: keep the value in Vault/OpenBao KV (read it with `secret`) or a `file` backend';
-const CONSUL_CATALOG =
-  'service discovery is not a secret: take addresses from the platform (Kubernetes Services, DNS) or keep consul-template for this file';
+const CONSUL_CATALOG = 'service discovery is not a secret: take addresses from the platform (Kubernetes Services, DNS) or keep consul-template for this file';
 const NOMAD = 'Nomad variables and services are not read by the sidecar: keep the value in Vault/OpenBao KV and read it with `secret`';
 
 /** Functions with no counterpart, and what to do instead. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
   ...Object.fromEntries(['key', 'keyExists', 'keyOrDefault', 'ls', 'safeLs', 'tree', 'safeTree'].map((n) => [n, CONSUL_KV])),
   ...Object.fromEntries(
-    ['service', 'services', 'connect', 'node', 'nodes', 'datacenters', 'partitions', 'peerings', 'exportedServices', 'importedServices', 'caRoots', 'caLeaf'].map(
-      (n) => [n, CONSUL_CATALOG],
-    ),
+    [
+      'service',
+      'services',
+      'connect',
+      'node',
+      'nodes',
+      'datacenters',
+      'partitions',
+      'peerings',
+      'exportedServices',
+      'importedServices',
+      'caRoots',
+      'caLeaf',
+    ].map((n) => [n, CONSUL_CATALOG]),
   ),
   ...Object.fromEntries(['nomadServices', 'nomadService', 'nomadVarList', 'nomadVarListSafe', 'nomadVar', 'nomadVarExists'].map((n) => [n, NOMAD])),
   plugin: 'runs a program, which no sidecar template may do: compute the value beforehand and store it as a secret, or render this file another way',
@@ -60,7 +70,8 @@ function literal(args: CallArgs, i: number): string | undefined {
 
 function arity(name: string, args: CallArgs, ctx: CallContext, min: number, max = min): void {
   const n = args.exprs.length;
-  if (n < min || n > max) fail(ctx, name, `takes ${min === max ? min : `${min} to ${max}`} arguments, got ${n} (the template does not run in consul-template either)`);
+  if (n < min || n > max)
+    fail(ctx, name, `takes ${min === max ? min : `${min} to ${max}`} arguments, got ${n} (the template does not run in consul-template either)`);
 }
 
 /** Text the reference is built from: `"vault:path"` for a literal, `printf "vault:…" …` for a computed path. */
@@ -102,7 +113,8 @@ function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[
     if (text === undefined || eq <= 0)
       fail(ctx, `${name} argument`, 'write arguments must be literal "key=value" strings to be converted; write the value into the converted template by hand');
     const key = text.slice(0, eq);
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) fail(ctx, `${name} argument "${key}"`, 'this parameter name cannot be a template argument; rename or set it in the role');
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key))
+      fail(ctx, `${name} argument "${key}"`, 'this parameter name cannot be a template argument; rename or set it in the role');
     out.push(`${key}=${quoted(text.slice(eq + 1), ctx)}`);
   }
   return out;
@@ -162,6 +174,10 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   toYAML: simple('toYAML', same, 1),
   replaceAll: simple('replace', lastFirst, 3),
   sprig_replace: simple('replace', lastFirst, 3),
+  // Sprig's own names, which some templates use bare (consul-template's `trim` and `contains` differ: not here).
+  replace: simple('replace', lastFirst, 3),
+  upper: simple('upper', same, 1),
+  lower: simple('lower', same, 1),
   toUpper: simple('upper', same, 1),
   sprig_upper: simple('upper', same, 1),
   toLower: simple('lower', same, 1),

@@ -191,13 +191,13 @@ class Lexer {
       if (this.#parenDepth < 0) this.#fail('unexpected right paren', start);
       return this.#single('rightParen', 1);
     }
-    if (ch === '"') return this.#quoted(start);
+    if (ch === '"') return this.#quoted(start, '"', 'string', 'quoted string');
     if (ch === '`') {
       const close = src.indexOf('`', start + 1);
       if (close === -1) this.#fail('unterminated raw quoted string', start);
       return this.#single('rawString', close + 1 - start);
     }
-    if (ch === "'") return this.#char(start);
+    if (ch === "'") return this.#quoted(start, "'", 'char', 'character constant');
     if (ch === '$') return this.#single('variable', 1 + this.#wordLength(start + 1));
     if (ch === '.') {
       // `.5` is a number; `.` alone is dot; `.Name` is a field.
@@ -226,28 +226,17 @@ class Lexer {
     return end - from;
   }
 
-  #quoted(start: number): void {
+  /** A `"…"` string or `'…'` character constant, with backslash escapes, on one line. */
+  #quoted(start: number, quote: string, kind: 'string' | 'char', what: string): void {
     let at = start + 1;
     for (;;) {
       const c = this.src[at];
-      if (c === undefined || c === '\n') this.#fail('unterminated quoted string', start);
+      if (c === undefined || c === '\n') this.#fail(`unterminated ${what}`, start);
       if (c === '\\') at += 2;
-      else if (c === '"') break;
+      else if (c === quote) break;
       else at++;
     }
-    this.#single('string', at + 1 - start);
-  }
-
-  #char(start: number): void {
-    let at = start + 1;
-    for (;;) {
-      const c = this.src[at];
-      if (c === undefined || c === '\n') this.#fail('unterminated character constant', start);
-      if (c === '\\') at += 2;
-      else if (c === "'") break;
-      else at++;
-    }
-    this.#single('char', at + 1 - start);
+    this.#single(kind, at + 1 - start);
   }
 
   /** Go's number syntax, loosely: sign, digits with `_`, hex/octal/binary prefixes, fraction, exponent. */

@@ -45,8 +45,12 @@ function shift(token: Token, offset: number): Position {
 
 type Context = 'command' | 'if' | 'with' | 'range' | 'paren';
 
+/** Deeper nesting than any real template has; past it the file is refused rather than the stack exhausted. */
+const MAX_DEPTH = 200;
+
 class Parser {
   #at = 0;
+  #depth = 0;
 
   constructor(private readonly tokens: Token[]) {}
 
@@ -84,6 +88,15 @@ class Parser {
 
   /** Nodes until `{{end}}`/`{{else}}` (returned, its keyword consumed) or the end of the file. */
   #list(): [Node[], Token | undefined] {
+    if (++this.#depth > MAX_DEPTH) this.#fail(`blocks nested deeper than ${MAX_DEPTH}`, this.#peek().pos);
+    try {
+      return this.#listBody();
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #listBody(): [Node[], Token | undefined] {
     const nodes: Node[] = [];
     for (;;) {
       const token = this.#next();
@@ -138,8 +151,7 @@ class Parser {
   }
 
   #skipToRightDelim(): void {
-    for (let token = this.#next(); token.kind !== 'rightDelim'; token = this.#next())
-      if (token.kind === 'eof') this.#fail('unclosed action', token.pos);
+    for (let token = this.#next(); token.kind !== 'rightDelim'; token = this.#next()) if (token.kind === 'eof') this.#fail('unclosed action', token.pos);
   }
 
   /** `define`/`block` bodies are parsed (to find their `end`) and reported as one construct. */
@@ -293,8 +305,12 @@ class Parser {
         return { kind: 'string', value: unquoteGoString(token.text, pos), pos };
       case 'rawString':
         return { kind: 'string', value: token.text.slice(1, -1).replace(/\r/g, ''), pos };
-      case 'leftParen':
-        return { kind: 'pipeline', pipe: this.#pipeline('paren', 'rightParen'), pos };
+      case 'leftParen': {
+        if (++this.#depth > MAX_DEPTH) this.#fail(`parentheses nested deeper than ${MAX_DEPTH}`, pos);
+        const pipe = this.#pipeline('paren', 'rightParen');
+        this.#depth--;
+        return { kind: 'pipeline', pipe, pos };
+      }
       default:
         this.#fail(`unexpected ${describe(token)} in operand`, pos);
     }

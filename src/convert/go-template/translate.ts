@@ -1,3 +1,4 @@
+import { HELPER_SHAPES } from '../../template/helper-arity.js';
 import type { ConversionFinding } from '../conversion-finding.js';
 import type { Arg, IfNode, Node, Pipeline, RangeNode, VariableArg, WithNode } from './ast.js';
 import { asMustacheBody, Unconvertible, VALUE, type Expr, type ValueKind } from './expression.js';
@@ -46,11 +47,19 @@ interface Scope {
   readonly vars: ReadonlyMap<string, Variable>;
 }
 
+/** Variables declared in one chain of scopes: each is a nested `let`, and real templates have a few dozen. */
+const MAX_LETS = 200;
+
 /** Names a block parameter must not take: Handlebars keywords and every helper. */
 const RESERVED = new Set(['this', 'else', 'true', 'false', 'null', 'undefined', 'as', 'value']);
 
 class Translator {
   readonly findings: ConversionFinding[] = [];
+  /** Go variable name → block parameter name. */
+  readonly #params = new Map<string, string>();
+  readonly #taken = new Set<string>();
+  /** `let` blocks open around the node being translated. */
+  #lets = 0;
 
   constructor(
     private readonly options: TranslateOptions,
@@ -64,9 +73,15 @@ class Translator {
       const node = nodes[i] as Node;
       if (node.kind === 'action' && node.pipe.decl.length > 0) {
         // A declaration holds for the rest of the enclosing list: the rest goes inside its `let`.
+        if (this.#lets >= MAX_LETS) {
+          pieces.push(...this.#unconverted(node.pos, `more than ${MAX_LETS} variables in one scope`, 'reuse variables, or split the template'));
+          continue;
+        }
         const bound = this.#declaration(node.pipe, scope);
         if (bound === undefined) continue;
+        this.#lets++;
         pieces.push(...bound.open, ...this.list(nodes.slice(i + 1), bound.scope), ...bound.close);
+        this.#lets--;
         return pieces;
       }
       pieces.push(...this.#node(node, scope));
@@ -104,49 +119,62 @@ class Translator {
   }
 
   #branch(node: IfNode | WithNode, scope: Scope): Piece[] {
-    return this.#guard(() => {
-      const value = this.#pipeline(node.pipe, scope, node.kind === 'with');
-      let inner = scope;
-      let params = '';
-      if (node.kind === 'with') {
-        inner = { ...scope, dot: { code: 'this', kind: value.kind } };
-        const [variable] = node.pipe.decl;
-        if (variable) {
-          const name = this.#blockParam(variable.name);
-          params = ` as |${name}|`;
-          inner = { dot: inner.dot, vars: new Map(scope.vars).set(variable.name, { code: name, kind: value.kind, cell: false }) };
+    return this.#guard(
+      () => {
+        const value = this.#pipeline(node.pipe, scope, node.kind === 'with');
+        let inner = scope;
+        let params = '';
+        if (node.kind === 'with') {
+          inner = { ...scope, dot: { code: 'this', kind: value.kind } };
+          const [variable] = node.pipe.decl;
+          if (variable) {
+            const name = this.#blockParam(variable.name);
+            params = ` as |${name}|`;
+            inner = { dot: inner.dot, vars: new Map(scope.vars).set(variable.name, { code: name, kind: value.kind, cell: false }) };
+          }
         }
-      }
-      const head = `${node.chained ? 'else ' : '#'}${node.kind} ${value.code}${params}`;
-      const pieces: Piece[] = [{ type: 'tag', role: node.chained ? 'else' : 'open', text: `{{${head}}}` }, ...this.list(node.list, inner)];
-      const chained = node.elseList?.length === 1 && (node.elseList[0] as Node).kind === node.kind && (node.elseList[0] as IfNode).chained;
-      if (chained) pieces.push(...this.#branch(node.elseList?.[0] as IfNode, scope));
-      else if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
-      if (!node.chained) pieces.push({ type: 'tag', role: 'close', text: `{{/${node.kind}}}` });
-      return pieces;
-    }, [node.list, node.elseList], scope, node.pipe.decl);
+        const head = `${node.chained ? 'else ' : '#'}${node.kind} ${value.code}${params}`;
+        const pieces: Piece[] = [{ type: 'tag', role: node.chained ? 'else' : 'open', text: `{{${head}}}` }, ...this.list(node.list, inner)];
+        const chained = node.elseList?.length === 1 && (node.elseList[0] as Node).kind === node.kind && (node.elseList[0] as IfNode).chained;
+        if (chained) pieces.push(...this.#branch(node.elseList?.[0] as IfNode, scope));
+        else if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
+        if (!node.chained) pieces.push({ type: 'tag', role: 'close', text: `{{/${node.kind}}}` });
+        return pieces;
+      },
+      [node.list, node.elseList],
+      scope,
+      node.pipe.decl,
+      node.chained,
+    );
   }
 
   #range(node: RangeNode, scope: Scope): Piece[] {
-    return this.#guard(() => {
-      if (node.pipe.isAssign) this.#refuse(node.pos, 'range with =', 'declare the loop variables with := instead');
-      const over = this.#pipeline(node.pipe, scope, true);
-      if (!isPlain(over.kind)) this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
-      const vars = new Map(scope.vars);
-      const names = node.pipe.decl.map((v) => {
-        const name = this.#blockParam(v.name);
-        vars.set(v.name, { code: name, kind: VALUE, cell: false });
-        if (this.assigned.has(v.name)) this.#refuse(v.pos, `assigning ${v.name}`, 'a range variable cannot be assigned; declare another variable');
-        return name;
-      });
-      // Go: one variable is the element; two are index/key then element. Ours: element, then key.
-      const params = names.length === 0 ? '' : names.length === 1 ? ` as |${names[0]}|` : ` as |${names[1]} ${names[0]}|`;
-      const inner: Scope = { dot: { code: 'this', kind: VALUE }, vars };
-      const pieces: Piece[] = [{ type: 'tag', role: 'open', text: `{{#range ${over.code}${params}}}` }, ...this.list(node.list, inner)];
-      if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
-      pieces.push({ type: 'tag', role: 'close', text: '{{/range}}' });
-      return pieces;
-    }, [node.list, node.elseList], scope, node.pipe.decl);
+    return this.#guard(
+      () => {
+        if (node.pipe.isAssign) this.#refuse(node.pos, 'range with =', 'declare the loop variables with := instead');
+        const over = this.#pipeline(node.pipe, scope, true);
+        if (!isPlain(over.kind))
+          this.#refuse(node.pipe.pos, 'range over a whole secret', 'range over its data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2)');
+        const vars = new Map(scope.vars);
+        const names = node.pipe.decl.map((v) => {
+          const name = this.#blockParam(v.name);
+          vars.set(v.name, { code: name, kind: VALUE, cell: false });
+          if (this.assigned.has(v.name))
+            this.#refuse(v.pos, `assigning ${v.name}`, 'a variable declared by range or with cannot be assigned; declare another one with :=');
+          return name;
+        });
+        // Go: one variable is the element; two are index/key then element. Ours: element, then key.
+        const params = names.length === 0 ? '' : names.length === 1 ? ` as |${names[0]}|` : ` as |${names[1]} ${names[0]}|`;
+        const inner: Scope = { dot: { code: 'this', kind: VALUE }, vars };
+        const pieces: Piece[] = [{ type: 'tag', role: 'open', text: `{{#range ${over.code}${params}}}` }, ...this.list(node.list, inner)];
+        if (node.elseList) pieces.push({ type: 'tag', role: 'else', text: '{{else}}' }, ...this.list(node.elseList, scope));
+        pieces.push({ type: 'tag', role: 'close', text: '{{/range}}' });
+        return pieces;
+      },
+      [node.list, node.elseList],
+      scope,
+      node.pipe.decl,
+    );
   }
 
   /** `$x := v` → `{{#let v as |x|}}`…`{{/let}}`; `$x = v` → `{{assign x v}}` on a cell. */
@@ -160,7 +188,8 @@ class Translator {
       if (pipe.isAssign) {
         const target = scope.vars.get(variable.name);
         if (!target) this.#refuse(variable.pos, `${variable.name} =`, `${variable.name} is not declared here`);
-        if (!target.cell) this.#refuse(variable.pos, `${variable.name} =`, 'a range variable cannot be assigned; declare another variable');
+        if (!target.cell)
+          this.#refuse(variable.pos, `${variable.name} =`, 'a variable declared by range or with cannot be assigned; declare another one with :=');
         return { open: [{ type: 'tag', role: 'inline', text: `{{assign ${target.code} ${value.code}}}` }], close: [], scope };
       }
     } catch (error) {
@@ -263,7 +292,8 @@ class Translator {
         );
       case 'data':
         if (kind.kv2 !== false && name === 'data') return { ...expr, kind: VALUE };
-        if (kind.kv2 === true && name === 'metadata') return this.#refuse(pos, '.Data.metadata', 'KV v2 metadata (version, times) is not available to templates');
+        if (kind.kv2 === true && name === 'metadata')
+          return this.#refuse(pos, '.Data.metadata', 'KV v2 metadata (version, times) is not available to templates');
         if (kind.kv2 === true) return this.#refuse(pos, `.Data.${name} of a KV v2 secret`, 'a KV v2 secret has its values under .Data.data');
         return this.#member({ ...expr, kind: VALUE }, name, pos);
       case 'pki':
@@ -278,7 +308,11 @@ class Translator {
     if (name === 'Data') return expr;
     const field = ({ Cert: 'certificate', Key: 'private_key', CA: 'issuing_ca' } as Record<string, string>)[name];
     if (field === undefined)
-      return this.#refuse(pos, `.${name} of pkiCert`, name === 'CAChain' ? 'read the chain with `secret` on the issuer and range over ca_chain' : 'pkiCert has Cert, Key and CA');
+      return this.#refuse(
+        pos,
+        `.${name} of pkiCert`,
+        name === 'CAChain' ? 'read the chain with `secret` on the issuer and range over ca_chain' : 'pkiCert has Cert, Key and CA',
+      );
     return { code: `(printf "%s\n" ${this.#member({ ...expr, kind: VALUE }, field, pos).code})`, kind: VALUE };
   }
 
@@ -287,10 +321,12 @@ class Translator {
       // `secret "vault:p#a.b"`: the key joins the reference (a literal dot in a key is `\.`).
       const [ref, key] = expr.literalRef.split('#') as [string, string | undefined];
       const joined = `${ref}#${key === undefined ? '' : `${key}.`}${name.replace(/\./g, '\\.')}`;
-      if (!name.includes('#') && !name.includes('\\')) return { code: `(secret ${this.#literal(() => hbString(joined), pos)})`, kind: VALUE, literalRef: joined };
+      if (!name.includes('#') && !name.includes('\\'))
+        return { code: `(secret ${this.#literal(() => hbString(joined), pos)})`, kind: VALUE, literalRef: joined };
     }
     const code = expr.code;
-    if (code.startsWith('(') || /^["'0-9-]/.test(code) || code === 'null') return { code: `(lookup ${code} ${this.#literal(() => hbString(name), pos)})`, kind: VALUE };
+    if (code.startsWith('(') || /^["'0-9-]/.test(code) || code === 'null')
+      return { code: `(lookup ${code} ${this.#literal(() => hbString(name), pos)})`, kind: VALUE };
     return { code: `${code}.${this.#literal(() => hbSegment(name), pos)}`, kind: VALUE };
   }
 
@@ -305,10 +341,18 @@ class Translator {
 
   /** A block parameter name for a Go variable: `$db` → `db`, unique in the template. */
   #blockParam(goName: string): string {
+    const known = this.#params.get(goName);
+    if (known !== undefined) return known;
     const base = goName.slice(1).replace(/[^A-Za-z0-9_]/g, '_') || 'v';
-    let name = /^[A-Za-z_]/.test(base) && !RESERVED.has(base) && !Object.hasOwn(FUNCTIONS, base) ? base : `v_${base}`;
-    // Handlebars block parameters shadow outer ones of the same name, as Go variables do: reuse is fine.
-    if (HELPER_NAMES.has(name)) name = `v_${name}`;
+    let name = /^[A-Za-z_]/.test(base) && !RESERVED.has(base) && !HELPER_NAMES.has(base) ? base : `v_${base}`;
+    // Handlebars reads any path matching /this\b/ (`v_this`, `athis`) as a lookup in the context, not a parameter.
+    if (/this\b/.test(name)) name = `${name}_`;
+    // Two Go names that spell the same here ($é, $ü) get different names; the same Go name reuses its own, since
+    // Handlebars block parameters shadow outer ones as Go variables do.
+    const stem = name;
+    for (let n = 2; this.#taken.has(name); n++) name = `${stem}_${n}`;
+    this.#params.set(goName, name);
+    this.#taken.add(name);
     return name;
   }
 
@@ -317,11 +361,18 @@ class Translator {
   }
 
   /** Runs a translation; an Unconvertible inside it becomes a finding and a marker in place of the node. */
-  #guard(translate: () => Piece[], bodies: readonly (readonly Node[] | undefined)[] = [], scope?: Scope, declared: readonly VariableArg[] = []): Piece[] {
+  #guard(
+    translate: () => Piece[],
+    bodies: readonly (readonly Node[] | undefined)[] = [],
+    scope?: Scope,
+    declared: readonly VariableArg[] = [],
+    chained = false,
+  ): Piece[] {
     try {
       return translate();
     } catch (error) {
-      const marker = this.#caught(error);
+      // An `else if` that cannot be translated fails where its branch is taken: in an else of its own.
+      const marker = [...(chained ? [{ type: 'tag', role: 'else', text: '{{else}}' } as const] : []), ...this.#caught(error)];
       // The bodies of a block that could not be translated are still searched, so that the report lists all.
       if (scope) for (const body of bodies) if (body) this.list(body, { dot: { code: 'this', kind: VALUE }, vars: withDeclared(scope.vars, declared) });
       return marker;
@@ -341,11 +392,7 @@ class Translator {
 }
 
 /** Helper names our language has: a block parameter of the same name would hide the helper. */
-const HELPER_NAMES = new Set([
-  'secret', 'list', 'env', 'json', 'base64Encode', 'base64Decode', 'default', 'trim', 'indent', 'lookup', 'each', 'if', 'unless', 'with',
-  'range', 'let', 'assign', 'replace', 'split', 'join', 'upper', 'lower', 'trimSpace', 'contains', 'printf', 'toJSON', 'toJSONPretty',
-  'toYAML', 'eq', 'ne', 'not', 'and', 'or', 'unconverted',
-]);
+const HELPER_NAMES = new Set(Object.keys(HELPER_SHAPES));
 
 function marker(finding: ConversionFinding): string {
   return `line ${finding.line}, column ${finding.column} of the original: ${finding.construct} was not converted (${finding.advice})`;

@@ -32,14 +32,30 @@ describe('Go template lexer', () => {
   });
 
   it('lexes variables, declarations, parentheses, raw strings, chars, bools and nil', () => {
-    const kinds = tokenize('{{ $x := (index .M `k`) }}{{ $x = true }}{{ nil }}{{ \'a\' }}')
+    const kinds = tokenize("{{ $x := (index .M `k`) }}{{ $x = true }}{{ nil }}{{ 'a' }}")
       .filter((t) => t.kind !== 'space')
       .map((t) => t.kind);
     expect(kinds).toEqual([
-      'leftDelim', 'variable', 'declare', 'leftParen', 'identifier', 'field', 'rawString', 'rightParen', 'rightDelim',
-      'leftDelim', 'variable', 'assign', 'bool', 'rightDelim',
-      'leftDelim', 'nil', 'rightDelim',
-      'leftDelim', 'char', 'rightDelim',
+      'leftDelim',
+      'variable',
+      'declare',
+      'leftParen',
+      'identifier',
+      'field',
+      'rawString',
+      'rightParen',
+      'rightDelim',
+      'leftDelim',
+      'variable',
+      'assign',
+      'bool',
+      'rightDelim',
+      'leftDelim',
+      'nil',
+      'rightDelim',
+      'leftDelim',
+      'char',
+      'rightDelim',
       'eof',
     ]);
   });
@@ -88,7 +104,13 @@ describe('Go template parser', () => {
       pipe: {
         cmds: [
           { args: [{ kind: 'field', names: ['Data', 'x'], receiver: { kind: 'pipeline' } }] },
-          { args: [{ kind: 'identifier', name: 'f' }, { kind: 'field', names: ['A', 'b'], receiver: { kind: 'variable', name: '$v' } }, { kind: 'string', value: 'q' }] },
+          {
+            args: [
+              { kind: 'identifier', name: 'f' },
+              { kind: 'field', names: ['A', 'b'], receiver: { kind: 'variable', name: '$v' } },
+              { kind: 'string', value: 'q' },
+            ],
+          },
         ],
       },
     });

@@ -52,9 +52,11 @@ describe('translating secrets', () => {
   });
 
   it('reads KV v1 and dynamic secrets through .Data.key', () => {
-    expect(converted('{{ with secret "kv1/app" }}{{ .Data.api_key }}{{ end }} {{ with secret "database/creds/app" }}{{ .Data.username }}:{{ .Data.password }}{{ end }}')).toBe(
-      'key-1 v-app:db-pw',
-    );
+    expect(
+      converted(
+        '{{ with secret "kv1/app" }}{{ .Data.api_key }}{{ end }} {{ with secret "database/creds/app" }}{{ .Data.username }}:{{ .Data.password }}{{ end }}',
+      ),
+    ).toBe('key-1 v-app:db-pw');
   });
 
   it('joins a field of a literal secret to the reference, escaping dots in the key', () => {
@@ -91,7 +93,8 @@ describe('translating secrets', () => {
 
 describe('translating control flow, variables and functions', () => {
   it('translates if / else if / else with eq, ne, not, and, or', () => {
-    const source = '{{ with secret "secret/data/app" }}{{ if eq .Data.data.user "root" }}r{{ else if and (ne .Data.data.user "x") (not "") }}a{{ else }}e{{ end }}{{ end }}';
+    const source =
+      '{{ with secret "secret/data/app" }}{{ if eq .Data.data.user "root" }}r{{ else if and (ne .Data.data.user "x") (not "") }}a{{ else }}e{{ end }}{{ end }}';
     const { template } = translate(source);
     expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (not ""))}}a{{else}}e{{/if}}');
     expect(render(template)).toBe('a');
@@ -109,8 +112,8 @@ describe('translating control flow, variables and functions', () => {
     const source =
       '{{ "a-b" | replaceAll "-" "+" }} {{ "x,y" | split "," | join ";" }} {{ "Ab" | toUpper }}{{ "Ab" | toLower }} [{{ "  s " | trimSpace }}] ' +
       '{{ if "haystack" | contains "st" }}has{{ end }} {{ printf "%s=%d %q %v" "k" 42 "q" true }} {{ "a\\nb" | indent 2 }} ' +
-      '{{ "hi" | base64Encode }} {{ "aGk=" | base64Decode }} {{ env "APP" }} {{ sprig_upper "s" }}';
-    expect(converted(source, { APP: 'prod' })).toBe('a+b x;y ABab [s] has k=42 "q" true   a\n  b aGk= hi prod S');
+      '{{ "hi" | base64Encode }} {{ "aGk=" | base64Decode }} {{ env "APP" }} {{ sprig_upper "s" }} {{ "x-y" | replace "-" "." | upper }}';
+    expect(converted(source, { APP: 'prod' })).toBe('a+b x;y ABab [s] has k=42 "q" true   a\n  b aGk= hi prod S X.Y');
   });
 
   it('translates toJSON, toJSONPretty and toYAML to the Go-fidelity helpers', () => {
@@ -138,7 +141,7 @@ describe('whitespace', () => {
   });
 
   it('keeps text that looks like Handlebars literal', () => {
-    const { template } = translate('{{ "v" }}[[ .X ]] \\[[ "w" ]]', );
+    const { template } = translate('{{ "v" }}[[ .X ]] \\[[ "w" ]]');
     expect(render(template)).toBe('v[[ .X ]] \\[[ "w" ]]');
     const other = translateGoTemplate('{{ not an action }} a\\[[ "x" ]]', { file: 'f', vaultBackend: 'vault', leftDelimiter: '[[', rightDelimiter: ']]' });
     expect(render(other.template)).toBe('{{ not an action }} a\\x');
@@ -146,7 +149,12 @@ describe('whitespace', () => {
 
   it('keeps braces next to actions from forming triple-stash mustaches', () => {
     expect(converted('{{ "{{" }}}{ {{ "x" }}}} {{ with secret "kv1/app" }}}{{ .Data.api_key }}{{ end }}}')).toBe('{{}{ x}} }key-1}');
-    const other = translateGoTemplate('a{[[ with secret "kv1/app" ]]}{[[ .Data.api_key ]]{[[ end ]]', { file: 'f', vaultBackend: 'vault', leftDelimiter: '[[', rightDelimiter: ']]' });
+    const other = translateGoTemplate('a{[[ with secret "kv1/app" ]]}{[[ .Data.api_key ]]{[[ end ]]', {
+      file: 'f',
+      vaultBackend: 'vault',
+      leftDelimiter: '[[',
+      rightDelimiter: ']]',
+    });
     expect(other.findings).toEqual([]);
     expect(render(other.template)).toBe('a{}{key-1{');
   });
@@ -154,7 +162,8 @@ describe('whitespace', () => {
 
 describe('what cannot be translated', () => {
   it('reports Consul, plugin, executeTemplate and unknown functions with line and column, and marks them', () => {
-    const source = 'a\n{{ key "service/x" }}\n  {{ range service "web" }}{{ .Address }}{{ keyOrDefault "k" "d" }}{{ end }}\n{{ plugin "x" }}{{ executeTemplate "t" }}{{ frobnicate 1 }}';
+    const source =
+      'a\n{{ key "service/x" }}\n  {{ range service "web" }}{{ .Address }}{{ keyOrDefault "k" "d" }}{{ end }}\n{{ plugin "x" }}{{ executeTemplate "t" }}{{ frobnicate 1 }}';
     const { template, findings } = translate(source);
     const lines = source.split('\n');
     const at = (line: number, name: string) => [line, (lines[line - 1] as string).indexOf(name) + 1, name];
@@ -179,6 +188,16 @@ describe('what cannot be translated', () => {
     expect((error as SidecarError).message).toContain('line 2, column 4 of the original: key was not converted');
   });
 
+  it('fails an else-if branch it could not translate only where that branch is taken', () => {
+    const taken = translate('{{ if true }}a{{ else if key "x" }}b{{ end }}');
+    expect(render(taken.template)).toBe('a');
+    const reached = translate('{{ if false }}a{{ else if key "x" }}b{{ end }}');
+    expect(reached.template).toBe(
+      '{{#if false}}a{{else}}{{unconverted "line 1, column 27 of the original: key was not converted (Consul KV is not a secret store the sidecar reads: keep the value in Vault/OpenBao KV (read it with `secret`) or a `file` backend)"}}{{/if}}',
+    );
+    expect(() => render(reached.template)).toThrow(/unconverted: line 1, column 27/);
+  });
+
   it('reports template/define/break, lease fields, KV v2 metadata and printf verbs it cannot write', () => {
     const source =
       '{{ define "x" }}y{{ end }}{{ template "x" }}{{ range $i, $e := split "," "a" }}{{ break }}{{ end }}' +
@@ -195,11 +214,13 @@ describe('what cannot be translated', () => {
 
   it('turns a syntax error into one finding and a template that fails to render', () => {
     const { template, findings } = translate('ok\n{{ if .A }}');
-    expect(findings).toEqual([{ file: 'app.ctmpl', line: 2, column: 4, construct: 'syntax error', advice: expect.stringContaining('unexpected EOF in if') }]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ file: 'app.ctmpl', line: 2, column: 4, construct: 'syntax error' });
+    expect(findings[0]?.advice).toContain('unexpected EOF in if');
     expect(() => render(template)).toThrow(/unconverted: line 2, column 4/);
   });
 
-  it('never lists a construct of the issue\'s scope as not converted', () => {
+  it("never lists a construct of the issue's scope as not converted", () => {
     const everything = [
       '{{ with secret "secret/data/app" }}{{ .Data.data.user }}{{ range $k, $v := .Data.data }}{{ $k }}{{ end }}{{ end }}',
       '{{ with secret "kv1/app" }}{{ .Data.api_key }}{{ end }}{{ with secret "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Data.certificate }}{{ end }}',
@@ -211,5 +232,25 @@ describe('what cannot be translated', () => {
     ].join('\n');
     const { findings } = translate(everything);
     expect(findings).toEqual([]);
+  });
+});
+
+describe('hostile input', () => {
+  it('refuses nesting deeper than any real template, with a finding instead of a stack overflow', () => {
+    const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
+    expect(deep.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('nested deeper than 200') as unknown }]);
+    const parens = translate(`{{ ${'('.repeat(5000)}1${')'.repeat(5000)} }}`);
+    expect(parens.findings[0]?.advice).toContain('nested deeper than 200');
+  });
+
+  it('bounds the variables one scope may declare, and names distinct Go variables distinctly', () => {
+    const many = translate(Array.from({ length: 300 }, (_, i) => `{{ $v${i} := ${i} }}`).join(''));
+    expect(many.findings).toHaveLength(100);
+    expect(() => compileTemplate('many.hbs', many.template, false)).not.toThrow();
+    const { template } = translate(
+      '{{ $é := "a" }}{{ $ü := "b" }}{{ $é }}{{ $ü }}{{ $this := "c" }}{{ $secret := "d" }}{{ $this }}{{ $secret }}{{ $athis := "e" }}{{ $athis }}',
+    );
+    // Handlebars reads a path ending in "this" (v_this, athis) as a context lookup: such names get a suffix.
+    expect(render(template)).toBe('abcde');
   });
 });
