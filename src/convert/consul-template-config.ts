@@ -34,8 +34,7 @@ const VAULT_INSTEAD: Readonly<Record<string, string>> = {
 /** Reads a consul-template config (HCL) into what the converter writes; `base` resolves relative paths. */
 export async function readConsulTemplateConfig(file: string, base: string): Promise<PeerConfig> {
   const { root, report } = await readPeerHcl(file);
-  const logLevel = logLevelOption(root);
-  const pidFile = root.string('pid_file');
+  const common = commonOptions(root, base);
   const vaultBlock = root.block('vault');
   const vault = vaultBlock ? readVault(vaultBlock, base) : undefined;
   const retry = vaultBlock ? readRetry(vaultBlock) : undefined;
@@ -51,24 +50,17 @@ export async function readConsulTemplateConfig(file: string, base: string): Prom
     templates.push(await readTemplateBlock(block, defaults));
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of consul-template; not converted');
-  return {
-    kind: 'consul-template',
-    file,
-    mode: root.peer.mode,
-    logLevel,
-    pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile),
-    vault,
-    retry,
-    wait,
-    exec,
-    templates,
-    envTemplates: [],
-    report,
-  };
+  return { kind: 'consul-template', ...common, vault, retry, wait, exec, templates, envTemplates: [], report };
 }
 
-/** consul-template's levels are trace, debug, info, warn and err. */
-export function logLevelOption(block: PeerBlock): string | undefined {
+/** What both peers' configs say at the top the same way: the log level and the pid file. */
+export function commonOptions(root: PeerBlock, base: string): Pick<PeerConfig, 'file' | 'mode' | 'logLevel' | 'pidFile'> {
+  const pidFile = root.string('pid_file');
+  return { file: root.peer.file, mode: root.peer.mode, logLevel: logLevelOption(root), pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile) };
+}
+
+/** consul-template's levels are trace, debug, info, warn and err (Vault Agent's too, with "error"). */
+function logLevelOption(block: PeerBlock): string | undefined {
   const level = block.string('log_level')?.trim().toLowerCase();
   if (level === undefined) return undefined;
   const ours: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', err: 'error', error: 'error' };

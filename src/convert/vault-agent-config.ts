@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { DURATION_BOUNDS } from '../config/duration.js';
-import { logLevelOption, mountName } from './consul-template-config.js';
+import { commonOptions, mountName } from './consul-template-config.js';
 import type { PeerBlock } from './peer-block.js';
 import type { PeerAuth, PeerConfig, PeerEnvTemplate, PeerExec, PeerRetry, PeerTemplate, PeerVault } from './peer-config.js';
 import { readPeerHcl, readTemplateSource } from './peer-hcl.js';
@@ -25,8 +25,7 @@ const METHOD_INSTEAD =
 /** Reads a Vault Agent config (HCL) into what the converter writes; `base` resolves relative paths. */
 export async function readVaultAgentConfig(file: string, base: string): Promise<PeerConfig> {
   const { root, report } = await readPeerHcl(file);
-  const logLevel = logLevelOption(root);
-  const pidFile = root.string('pid_file');
+  const common = commonOptions(root, base);
   const vaultBlock = root.block('vault');
   let vault: PeerVault = vaultBlock ? readVault(vaultBlock, base) : {};
   const retry = vaultBlock ? readRetry(vaultBlock) : undefined;
@@ -50,19 +49,7 @@ export async function readVaultAgentConfig(file: string, base: string): Promise<
     else block.noteBlock('not converted: an env_template name must be a variable name (letters, digits and "_")', `env_template "${label}"`);
   }
   root.reportRest((key) => TOP_INSTEAD[key] ?? 'not an option of Vault Agent; not converted');
-  return {
-    kind: 'vault-agent',
-    file,
-    mode: root.peer.mode,
-    logLevel,
-    pidFile: pidFile === undefined ? undefined : peerPath(base, pidFile),
-    vault,
-    retry,
-    exec,
-    templates,
-    envTemplates,
-    report,
-  };
+  return { kind: 'vault-agent', ...common, vault, retry, exec, templates, envTemplates, report };
 }
 
 function readVault(block: PeerBlock, base: string): PeerVault {
