@@ -178,3 +178,14 @@ describe('unconverted', () => {
     expect(error.message).toContain('unconverted: line 3, column 4 of the original: key was not converted');
   });
 });
+
+describe('hostile sizes', () => {
+  it('stops a split into more parts than the work budget allows', () => {
+    STORE['v:huge'] = 'x'.repeat(3_000_000);
+    try {
+      expect(failure(`{{#if (split (secret "v:huge") "")}}x{{/if}}`).code).toBe('SIDECAR_ERR_RENDER_BUDGET');
+    } finally {
+      delete STORE['v:huge'];
+    }
+  });
+});
