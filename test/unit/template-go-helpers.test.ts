@@ -71,6 +71,10 @@ describe('list', () => {
     expect(dry).not.toContain(SECRET.toUpperCase());
   });
 
+  it('is checked with the literal references when the template loads (validate names an unknown backend)', () => {
+    expect(compileTemplate('t.hbs', 'a\n{{#range (list "nope:dir")}}{{/range}}', true).literalRefs).toEqual([{ text: 'nope:dir', line: 2 }]);
+  });
+
   it('refuses a key part and anything but text', () => {
     expect(failure('{{list "v:dir/#k"}}').message).toContain('list takes one reference to a path');
     expect(failure('{{list 3}}').message).toContain('list takes one reference');
