@@ -201,7 +201,7 @@ function lineStartsOf(source: string): number[] {
   return starts;
 }
 
-/** Walks the Handlebars AST for `secret` calls whose argument is a string literal. */
+/** Walks the Handlebars AST for `secret` and `list` calls whose argument is a string literal. */
 function collectLiteralRefs(ast: unknown): LiteralRef[] {
   const refs: LiteralRef[] = [];
   const visit = (node: unknown): void => {
@@ -209,7 +209,7 @@ function collectLiteralRefs(ast: unknown): LiteralRef[] {
     if (node === null || typeof node !== 'object') return;
     const n = node as AstNode;
     const first = n.params?.[0];
-    if (n.path?.original === 'secret' && first?.type === 'StringLiteral' && typeof first.value === 'string') {
+    if ((n.path?.original === 'secret' || n.path?.original === 'list') && first?.type === 'StringLiteral' && typeof first.value === 'string') {
       refs.push({ text: first.value, line: n.loc?.start?.line ?? 0 });
     }
     for (const [key, value] of Object.entries(n)) if (key !== 'loc' && typeof value === 'object') visit(value);

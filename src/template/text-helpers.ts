@@ -24,6 +24,11 @@ function split(state: RenderState, [value, separator]: unknown[], options: Helpe
   const sep = textOf(state, separator, 'split (separator)', options);
   state.charge(Math.floor(text.length / 1024));
   if (text === '') return [];
+  // Each part costs a unit, counted before the list is built: a large text split into characters stops here.
+  let parts = 1;
+  if (sep === '') parts = text.length;
+  else for (let at = text.indexOf(sep); at !== -1; at = text.indexOf(sep, at + sep.length)) parts++;
+  state.charge(parts);
   // Go's Split with an empty separator splits into characters.
   return sep === '' ? [...text] : text.split(sep);
 }

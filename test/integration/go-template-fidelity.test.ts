@@ -144,6 +144,8 @@ end
 `,
   'crlf-and-nested-blocks':
     '{{ with secret "kv1/app" }}\r\n  {{ range $k, $v := .Data }}\r\n    {{ if eq $k "zeta" }}\r\n last\r\n    {{ else if eq $k "alpha" }}\r\n first\r\n    {{ else }}\r\n{{ $k }}\r\n    {{ end }}\r\n  {{ end }}\r\n{{ end }}\r\n{{- /* trailing */ -}}\r\n\t{{ "x" }} {{- " y" }}  \\{{ "z" }}}\n',
+  'kv2-path-without-data': `{{ with secret "secret/app" }}{{ .Data.data.user }}{{ end }}
+`,
   'kv1-range-sorted': `{{ with secret "kv1/app" }}{{ range $k, $v := .Data }}{{ $k }}={{ $v }}
 {{ end }}{{ end }}`,
   'json-escaping': `{{ with secret "secret/data/app" }}{{ .Data.data | toJSON }}

@@ -71,6 +71,10 @@ describe('list', () => {
     expect(dry).not.toContain(SECRET.toUpperCase());
   });
 
+  it('is checked with the literal references when the template loads (validate names an unknown backend)', () => {
+    expect(compileTemplate('t.hbs', 'a\n{{#range (list "nope:dir")}}{{/range}}', true).literalRefs).toEqual([{ text: 'nope:dir', line: 2 }]);
+  });
+
   it('refuses a key part and anything but text', () => {
     expect(failure('{{list "v:dir/#k"}}').message).toContain('list takes one reference to a path');
     expect(failure('{{list 3}}').message).toContain('list takes one reference');
@@ -176,5 +180,16 @@ describe('unconverted', () => {
     const error = failure('a{{unconverted "line 3, column 4 of the original: key was not converted"}}');
     expect(error.code).toBe('SIDECAR_ERR_RENDER_FAILED');
     expect(error.message).toContain('unconverted: line 3, column 4 of the original: key was not converted');
+  });
+});
+
+describe('hostile sizes', () => {
+  it('stops a split into more parts than the work budget allows', () => {
+    STORE['v:huge'] = 'x'.repeat(3_000_000);
+    try {
+      expect(failure(`{{#if (split (secret "v:huge") "")}}x{{/if}}`).code).toBe('SIDECAR_ERR_RENDER_BUDGET');
+    } finally {
+      delete STORE['v:huge'];
+    }
   });
 });

@@ -120,9 +120,12 @@ function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[
   return out;
 }
 
-/** KV v2 paths are written `<mount>/data/<path>` in consul-template. */
+/**
+ * KV v2 paths are written `<mount>/data/<path>`; consul-template also adds `data/` itself on a KV v2 mount, so a
+ * path without it may be either: the fields the template reads (`.Data.data.key` or `.Data.key`) tell.
+ */
 function isKv2Path(path: string | undefined): boolean | undefined {
-  return path === undefined ? undefined : /^[^/]+\/data(\/|$)/.test(path);
+  return path !== undefined && /^[^/]+\/data(\/|$)/.test(path) ? true : undefined;
 }
 
 function simple(ours: string, order: (exprs: readonly Expr[]) => readonly Expr[], min: number, max = min): Translation {

@@ -241,8 +241,8 @@ class Lexer {
 
   /** Go's number syntax, loosely: sign, digits with `_`, hex/octal/binary prefixes, fraction, exponent. */
   #number(start: number): void {
-    const match = /^[+-]?(?:0[xX][0-9a-fA-F_.]+(?:[pP][+-]?[0-9_]+)?|0[bBoO][0-9_]+|[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?)i?/.exec(this.src.slice(start));
-    const text = match?.[0] ?? '';
+    NUMBER.lastIndex = start;
+    const text = NUMBER.exec(this.src)?.[0] ?? '';
     if (!/[0-9]/.test(text)) this.#fail(`bad number syntax: ${JSON.stringify(this.src.slice(start, start + 8))}`, start);
     const after = this.src[start + text.length] ?? '';
     if (isWordChar(after)) this.#fail(`bad number syntax: ${JSON.stringify(text + after)}`, start);
@@ -250,6 +250,11 @@ class Lexer {
   }
 }
 
+const NUMBER = /[+-]?(?:0[xX][0-9a-fA-F_.]+(?:[pP][+-]?[0-9_]+)?|0[bBoO][0-9_]+|[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?)i?/y;
+
 function isWordChar(ch: string): boolean {
-  return /[\p{L}\p{Nd}_]/u.test(ch);
+  const c = ch.charCodeAt(0);
+  // ASCII letters, digits and _ without a regular expression; anything else by Unicode class.
+  if (c < 128) return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+  return /[\p{L}\p{Nd}]/u.test(ch);
 }

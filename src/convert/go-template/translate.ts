@@ -416,7 +416,7 @@ function printedLiteral(pipe: Pipeline): string | undefined {
 
 /** Data our helpers see as it is: plain values, and `.Data` of a KV v1 or dynamic secret. */
 function isPlain(kind: ValueKind): boolean {
-  return kind.t === 'value' || (kind.t === 'data' && kind.kv2 === false);
+  return kind.t === 'value' || (kind.t === 'data' && kind.kv2 !== true);
 }
 
 /** The scope's variables and `declared` (as plain values): a block's body is searched even when its head fails. */
