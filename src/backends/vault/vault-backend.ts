@@ -13,7 +13,7 @@ import { writeAudit } from '../../log/audit.js';
 import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 import { errorFields } from '../../log/error-fields.js';
 import { IssuanceCache } from './issuance-cache.js';
-import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
+import { MountCache, kvListPath, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
 import { boundedCall, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
@@ -201,6 +201,7 @@ export class VaultBackend implements SecretBackend {
 
   async #fetchUnder(mount: MountInfo, path: string, signal: AbortSignal, shown: string): Promise<FetchedSecret> {
     const [bare = path, args] = path.split('?', 2);
+    if (bare.endsWith('/') && !args) return this.#list(mount, bare, signal, shown);
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
       if (args) return this.#write(bare, args, path, shown, signal);
@@ -431,6 +432,24 @@ export class VaultBackend implements SecretBackend {
   #shownLease(leaseId: string): string {
     const label = this.#leaseLabels.get(leaseId);
     return label === undefined ? leaseId : `${label}/${leaseId.split('/').pop() ?? ''}`;
+  }
+
+  /**
+   * A path ending in "/" is a listing (LIST, as `?list=true`): the names under it, sorted; a path with nothing
+   * under it answers 404, which is an empty list, as consul-template's `secrets` has it.
+   */
+  async #list(mount: MountInfo, path: string, signal: AbortSignal, shown: string): Promise<FetchedSecret> {
+    let keys: string[] = [];
+    try {
+      const response = await this.#request('GET', `${kvListPath(mount, path)}?list=true`, shown, undefined, signal);
+      const listed = (response.data as { keys?: unknown } | undefined)?.keys ?? [];
+      if (!Array.isArray(listed) || listed.some((k) => typeof k !== 'string'))
+        throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": the listing of ${shown} is not a list of names`);
+      keys = (listed as string[]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    } catch (error) {
+      if ((error as SidecarError).code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND') throw error;
+    }
+    return { value: new Sealed(keys), version: fingerprint(JSON.stringify(keys)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
   }
 
   #kv1(response: VaultResponse): FetchedSecret {
