@@ -1,0 +1,72 @@
+{{/* The chart name, as a DNS label. */}}
+{{- define "secrets-sidecar.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The object name prefix. At most 52 characters, so that suffixes such as "-tls" or "-ca" keep every name within
+a DNS label (63).
+*/}}
+{{- define "secrets-sidecar.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "secrets-sidecar.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "secrets-sidecar.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "secrets-sidecar.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{- define "secrets-sidecar.labels" -}}
+{{ include "secrets-sidecar.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{- define "secrets-sidecar.serviceAccountName" -}}
+{{- default (include "secrets-sidecar.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/* The serving certificate's Secret (tls.crt, tls.key, ca.crt), whichever issues it. */}}
+{{- define "secrets-sidecar.tlsSecretName" -}}
+{{- printf "%s-tls" (include "secrets-sidecar.fullname" .) -}}
+{{- end -}}
+
+{{/* repository:tag, or repository@digest when a digest is set; an empty tag means the chart's appVersion. */}}
+{{- define "secrets-sidecar.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The DNS names the API server may call the Service by. */}}
+{{- define "secrets-sidecar.serviceDnsNames" -}}
+{{- $svc := include "secrets-sidecar.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson -}}
+{{- end -}}
+
+{{/* Security context for every container: PodSecurity "restricted", and a read-only root filesystem. */}}
+{{- define "secrets-sidecar.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
