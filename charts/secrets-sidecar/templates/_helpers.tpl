@@ -8,6 +8,7 @@ The object name prefix. At most 52 characters, so that suffixes such as "-tls" o
 a DNS label (63).
 */}}
 {{- define "secrets-sidecar.fullname" -}}
+{{- include "secrets-sidecar.checkNames" . -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
 {{- else -}}
@@ -69,4 +70,22 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/* Cluster-scoped objects: the namespace in the name keeps two releases of the same name apart. */}}
+{{- define "secrets-sidecar.clusterScopedName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "secrets-sidecar.fullname" .) -}}
+{{- end -}}
+
+{{/*
+Refuses a namespace or name that cannot be a Service's name or sit in every object (helm itself does not check
+--namespace), before any of it reaches YAML or a certificate.
+*/}}
+{{- define "secrets-sidecar.checkNames" -}}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" .Release.Namespace) -}}
+{{- fail (printf "the namespace %q is not a DNS label (lower-case letters, digits and '-', at most 63 characters)" .Release.Namespace) -}}
+{{- end -}}
+{{- if and (not .Values.fullnameOverride) (not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" .Release.Name)) -}}
+{{- fail (printf "the release name %q cannot start a Service name (DNS-1035: a letter first, no dots): set fullnameOverride" .Release.Name) -}}
+{{- end -}}
 {{- end -}}

@@ -1,0 +1,429 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { Deployment } from 'kubernetes-models/apps/v1';
+import type { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import type { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { ConfigMap, Pod, Secret } from 'kubernetes-models/v1';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { CHART, findManifest, helm, helmTemplate, renderChart, type Manifest } from '../support/helm.js';
+
+const NAMESPACE = 'secrets-sidecar-system';
+const FULLNAME = 'secrets-sidecar';
+const CERT_MANAGER = { certificate: { certManager: { enabled: true } } };
+const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
+
+let kube: KubeControlPlane;
+let work: string;
+let kubeconfig: string;
+
+beforeAll(async () => {
+  kube = await startKubeControlPlane();
+  work = await mkdtemp(join(tmpdir(), 'helm-chart-'));
+  kubeconfig = join(work, 'kubeconfig');
+  await kube.writeKubeconfig(kubeconfig);
+});
+afterAll(async () => {
+  await kube?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** The API path of a rendered object (its collection, or the object itself with `name`). */
+function apiPath(manifest: Manifest, withName = true): string {
+  const plural: Record<string, string> = {
+    ServiceAccount: 'serviceaccounts',
+    ConfigMap: 'configmaps',
+    Secret: 'secrets',
+    Service: 'services',
+    Pod: 'pods',
+    Deployment: 'deployments',
+    PodDisruptionBudget: 'poddisruptionbudgets',
+    ClusterRole: 'clusterroles',
+    ClusterRoleBinding: 'clusterrolebindings',
+    MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
+  };
+  const resource = plural[manifest.kind];
+  if (!resource) throw new Error(`no API path known for ${manifest.kind}`);
+  const group = manifest.apiVersion.includes('/') ? `/apis/${manifest.apiVersion}` : `/api/${manifest.apiVersion}`;
+  const scope = manifest.metadata.namespace ? `/namespaces/${manifest.metadata.namespace}` : '';
+  return `${group}${scope}/${resource}${withName ? `/${manifest.metadata.name}` : ''}`;
+}
+
+/** Server-side apply with strict field validation: an unknown or duplicated field fails, as does any admission. */
+async function serverSideApply(manifest: Manifest, dryRun = false): Promise<Record<string, unknown>> {
+  const query = `?fieldManager=helm-chart-test&fieldValidation=Strict&force=true${dryRun ? '&dryRun=All' : ''}`;
+  return kube.apiOk('PATCH', apiPath(manifest) + query, manifest, { contentType: 'application/apply-patch+yaml' });
+}
+
+/** A pod built from the Deployment's template, as the ReplicaSet controller would create it (PodSecurity judges pods). */
+function podFromTemplate(deployment: Deployment, name: string): Manifest {
+  const template = deployment.spec?.template;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: deployment.metadata?.namespace ?? NAMESPACE, labels: template?.metadata?.labels ?? {} },
+    spec: template?.spec,
+  };
+}
+
+/** A pod that passes PodSecurity restricted, with `annotations`. */
+function restrictedPod(namespace: string, name: string, annotations: Record<string, string> = {}): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, annotations },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.example/app:1.0.0',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+}
+
+async function createPod(pod: Manifest): Promise<{ status: number; message: string }> {
+  const answer = await kube.api('POST', apiPath(pod, false), pod);
+  return { status: answer.status, message: String(answer.body?.['message'] ?? '') };
+}
+
+function certificates(secret: Secret): { serving: X509Certificate; ca: X509Certificate; key: string } {
+  const field = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString();
+  return { serving: new X509Certificate(field('tls.crt')), ca: new X509Certificate(field('ca.crt')), key: field('tls.key') };
+}
+
+describe('helm lint and helm template (no cluster)', () => {
+  it('passes helm lint --strict, with the default values and with cert-manager', async () => {
+    const plain = await helm(['lint', '--strict', CHART]);
+    expect(plain.stdout + plain.stderr).toContain('0 chart(s) failed');
+    expect(plain.status).toBe(0);
+    const valuesFile = join(work, 'cert-manager.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(valuesFile, JSON.stringify(CERT_MANAGER)));
+    const withCertManager = await helm(['lint', '--strict', CHART, '--values', valuesFile]);
+    expect(withCertManager.status, withCertManager.stdout + withCertManager.stderr).toBe(0);
+  });
+
+  it('renders two replicas spread across nodes, a disruption budget, the Service, RBAC, the config and a self-signed CA that signed the serving certificate', async () => {
+    const manifests = await renderChart();
+    expect(manifests.map((m) => m.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ConfigMap',
+        'Deployment',
+        'MutatingWebhookConfiguration',
+        'PodDisruptionBudget',
+        'Secret',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+    const deployment = findManifest<Deployment>(manifests, 'Deployment');
+    expect(deployment.spec?.replicas).toBe(2);
+    const anti = deployment.spec?.template.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0];
+    expect(anti?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(anti?.podAffinityTerm.labelSelector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+    const budget = findManifest<PodDisruptionBudget>(manifests, 'PodDisruptionBudget');
+    expect(budget.spec?.maxUnavailable).toBe(1);
+    expect(budget.spec?.selector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+
+    // The container runs the webhook command on the mounted config, and serves on the port the config names.
+    const container = deployment.spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(['--log-level=info', 'webhook', '-c', '/etc/secrets-sidecar-webhook/webhook.json']);
+    expect(container?.image).toBe('secrets-sidecar:0.1.0');
+    const configMap = findManifest<ConfigMap>(manifests, 'ConfigMap');
+    const config = JSON.parse(configMap.data?.['webhook.json'] ?? '') as { webhook: Record<string, unknown> };
+    expect(config.webhook).toMatchObject({ address: '0.0.0.0:8443', tls_cert_file: '/tls/tls.crt', tls_key_file: '/tls/tls.key', image: 'secrets-sidecar:0.1.0' });
+    expect(container?.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    const mounts = Object.fromEntries((container?.volumeMounts ?? []).map((m) => [m.name, m.mountPath]));
+    expect(mounts).toMatchObject({ config: '/etc/secrets-sidecar-webhook', tls: '/tls' });
+
+    // The MutatingWebhookConfiguration: policy from values, never its own namespace, only annotated pods.
+    const webhook = findManifest<MutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration').webhooks?.[0];
+    expect(webhook?.failurePolicy).toBe('Fail');
+    expect(webhook?.sideEffects).toBe('None');
+    expect(webhook?.clientConfig.service).toEqual({ name: FULLNAME, namespace: NAMESPACE, path: '/mutate', port: 443 });
+    expect(webhook?.namespaceSelector?.matchExpressions).toEqual([
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, 'kube-system', 'kube-node-lease'] },
+    ]);
+    expect(webhook?.matchConditions?.[0]?.expression).toContain("startsWith('secrets-sidecar.io/')");
+
+    // The caBundle is the CA in the Secret, and that CA signed a serving certificate for the Service's names.
+    const secret = findManifest<Secret>(manifests, 'Secret');
+    const { serving, ca, key } = certificates(secret);
+    expect(Buffer.from(webhook?.clientConfig.caBundle ?? '', 'base64').toString()).toBe(ca.toString());
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    expect(serving.checkHost(`${FULLNAME}.${NAMESPACE}.svc`)).toBe(`${FULLNAME}.${NAMESPACE}.svc`);
+    expect(ca.ca).toBe(true);
+    expect(key).toContain('PRIVATE KEY');
+    const tlsVolume = deployment.spec?.template.spec?.volumes?.find((v) => v.name === 'tls');
+    expect(tlsVolume?.secret?.secretName).toBe(secret.metadata?.name);
+
+    const role = findManifest<ClusterRole>(manifests, 'ClusterRole');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    ]);
+  });
+
+  it('with cert-manager: a self-signed Issuer, a CA Certificate and Issuer, a serving Certificate for the Service, the cainjector annotation, and no Secret of its own', async () => {
+    const manifests = await renderChart(CERT_MANAGER);
+    expect(manifests.find((m) => m.kind === 'Secret')).toBeUndefined();
+    const certManager = manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1');
+    expect(certManager.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      `Issuer/${FULLNAME}-selfsigned`,
+      `Certificate/${FULLNAME}-ca`,
+      `Issuer/${FULLNAME}-ca`,
+      `Certificate/${FULLNAME}`,
+    ]);
+    for (const m of certManager) expect(m.metadata.namespace).toBe(NAMESPACE);
+    const spec = (kind: string, name: string) => findManifest(manifests, kind, name)['spec'] as Record<string, unknown>;
+    expect(spec('Issuer', `${FULLNAME}-selfsigned`)).toEqual({ selfSigned: {} });
+    expect(spec('Certificate', `${FULLNAME}-ca`)).toMatchObject({
+      isCA: true,
+      secretName: `${FULLNAME}-ca`,
+      issuerRef: { name: `${FULLNAME}-selfsigned`, kind: 'Issuer', group: 'cert-manager.io' },
+    });
+    expect(spec('Issuer', `${FULLNAME}-ca`)).toEqual({ ca: { secretName: `${FULLNAME}-ca` } });
+    const serving = spec('Certificate', FULLNAME);
+    expect(serving).toMatchObject({
+      secretName: `${FULLNAME}-tls`,
+      issuerRef: { name: `${FULLNAME}-ca`, kind: 'Issuer', group: 'cert-manager.io' },
+      dnsNames: [FULLNAME, `${FULLNAME}.${NAMESPACE}`, `${FULLNAME}.${NAMESPACE}.svc`, `${FULLNAME}.${NAMESPACE}.svc.cluster.local`],
+      usages: ['server auth', 'digital signature'],
+    });
+
+    const configuration = findManifest<MutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration');
+    expect(configuration.metadata?.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${FULLNAME}` });
+    expect(configuration.webhooks?.[0]?.clientConfig.caBundle).toBeUndefined();
+    const deployment = findManifest<Deployment>(manifests, 'Deployment');
+    expect(deployment.spec?.template.spec?.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe(`${FULLNAME}-tls`);
+
+    // An issuer of the user's own replaces the chart's chain.
+    const own = await renderChart({ certificate: { certManager: { enabled: true, issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
+    expect(own.filter((m) => m.apiVersion === 'cert-manager.io/v1').map((m) => m.kind)).toEqual(['Certificate']);
+    expect((findManifest(own, 'Certificate')['spec'] as Record<string, unknown>)['issuerRef']).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+  });
+
+  it('uses the chart appVersion for an empty image tag, a digest when one is set, and the injected image the config names', async () => {
+    const image = async (values: unknown) => findManifest<Deployment>(await renderChart(values), 'Deployment').spec?.template.spec?.containers[0]?.image;
+    expect(await image({ image: { tag: '' } })).toBe('secrets-sidecar:0.1.0');
+    expect(await image({ image: { repository: 'registry.example:5000/team/secrets-sidecar', tag: '0.2.0' } })).toBe(
+      'registry.example:5000/team/secrets-sidecar:0.2.0',
+    );
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(await image({ image: { digest } })).toBe(`secrets-sidecar@${digest}`);
+    const configMap = findManifest<ConfigMap>(await renderChart({ injectedImage: 'registry.example/sidecar:9.9.9' }), 'ConfigMap');
+    expect(JSON.parse(configMap.data?.['webhook.json'] ?? '{}')).toMatchObject({ webhook: { image: 'registry.example/sidecar:9.9.9' } });
+  });
+
+  it('renders no disruption budget for one replica, and refuses a budget that lets every replica go', async () => {
+    expect((await renderChart({ replicaCount: 1 })).find((m) => m.kind === 'PodDisruptionBudget')).toBeUndefined();
+    expect(findManifest<PodDisruptionBudget>(await renderChart({ replicaCount: 3 }), 'PodDisruptionBudget').spec?.maxUnavailable).toBe(1);
+    const refused = await helmTemplate({ podDisruptionBudget: { maxUnavailable: 2 } });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('podDisruptionBudget.maxUnavailable (2) must be less than replicaCount (2)');
+  });
+
+  it('requires anti-affinity when asked to', async () => {
+    const deployment = findManifest<Deployment>(await renderChart({ antiAffinity: 'hard' }), 'Deployment');
+    const affinity = deployment.spec?.template.spec?.affinity?.podAntiAffinity;
+    expect(affinity?.preferredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(affinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe('kubernetes.io/hostname');
+  });
+
+  it.each([
+    { name: 'a failurePolicy typo', values: { webhook: { failurePolicy: 'fail' } }, path: ['webhook', 'failurePolicy'] },
+    { name: 'an unknown failurePolicy', values: { webhook: { failurePolicy: 'Ignored' } }, path: ['webhook', 'failurePolicy'] },
+    { name: 'zero replicas', values: { replicaCount: 0 }, path: ['replicaCount'] },
+    { name: 'replicas as a string', values: { replicaCount: '2' }, path: ['replicaCount'] },
+    { name: 'replicas removed', values: { replicaCount: null }, path: ['replicaCount'] },
+    { name: 'a misspelt top-level key', values: { replicas: 3 }, path: ['replicas'] },
+    { name: 'a YAML break-out in the image tag', values: { image: { tag: '1.0\nkind: Secret' } }, path: ['image', 'tag'] },
+    { name: 'a quote in the repository', values: { image: { repository: 'evil"; rm -rf /' } }, path: ['image', 'repository'] },
+    { name: 'a template in the injected image', values: { injectedImage: 'registry.example/x:${HOME}' }, path: ['injectedImage'] },
+    { name: 'a malformed digest', values: { image: { digest: 'sha256:xyz' } }, path: ['image', 'digest'] },
+    { name: 'a YAML break-out in a pod label value', values: { podLabels: { team: 'a\n---\nkind: Secret' } }, path: ['podLabels'] },
+    { name: 'a pod label key with spaces', values: { podLabels: { 'bad key': 'x' } }, path: ['podLabels'] },
+    { name: 'an upper-case nameOverride', values: { nameOverride: 'Secrets_Sidecar' }, path: ['nameOverride'] },
+    { name: 'a 53-character fullnameOverride', values: { fullnameOverride: 'a'.repeat(53) }, path: ['fullnameOverride'] },
+    { name: 'a timeout past the API server limit', values: { webhook: { timeoutSeconds: 31 } }, path: ['webhook', 'timeoutSeconds'] },
+    {
+      name: 'a lower-case selector operator',
+      values: { webhook: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'in', values: ['a'] }] } } },
+      path: ['webhook', 'namespaceSelector'],
+    },
+    { name: 'a namespace with a space in excludeNamespaces', values: { webhook: { excludeNamespaces: ['kube system'] } }, path: ['webhook', 'excludeNamespaces'] },
+    { name: 'an issuer kind without a name', values: { certificate: { certManager: { issuerRef: { kind: 'ClusterIssuer' } } } }, path: ['certificate', 'certManager', 'issuerRef'] },
+    { name: 'a privileged port', values: { webhook: { port: 443 } }, path: ['webhook', 'port'] },
+    { name: 'an unknown log level', values: { logLevel: 'verbose' }, path: ['logLevel'] },
+  ])('refuses $name, naming the value', async ({ values, path }) => {
+    const result = await helmTemplate(values);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain("values don't meet the specifications of the schema");
+    // helm names the value as a JSON pointer (/webhook/failurePolicy); the last segment may be inside the message.
+    expect(result.stderr).toMatch(new RegExp(path.map((segment) => segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.{1,3}')));
+  });
+
+  it('refuses a namespace or release name that cannot name a Service', async () => {
+    const namespace = await helmTemplate({}, { namespace: 'evil\nkind: Secret' });
+    expect(namespace.status).not.toBe(0);
+    expect(namespace.stderr).toContain('is not a DNS label');
+    const release = await helmTemplate({}, { release: '1st' });
+    expect(release.status).not.toBe(0);
+    expect(release.stderr).toContain('set fullnameOverride');
+    expect((await renderChart({ fullnameOverride: 'webhook' }, { release: '1st' })).length).toBeGreaterThan(0);
+  });
+
+  it('keeps a YAML break-out in an annotation value as data', async () => {
+    const note = 'x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: planted}';
+    const manifests = await renderChart({ podAnnotations: { 'example.com/note': note }, serviceAccount: { annotations: { 'example.com/note': note } } });
+    expect(manifests.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name)).toEqual([`${FULLNAME}-tls`]);
+    const deployment = findManifest<Deployment>(manifests, 'Deployment');
+    expect(deployment.spec?.template.metadata?.annotations?.['example.com/note']).toBe(note);
+    expect(findManifest(manifests, 'ServiceAccount').metadata.annotations?.['example.com/note']).toBe(note);
+  });
+
+  it('keeps the selector labels when podLabels tries to override them', async () => {
+    const deployment = findManifest<Deployment>(await renderChart({ podLabels: { 'app.kubernetes.io/name': 'other', team: 'payments' } }), 'Deployment');
+    expect(deployment.spec?.template.metadata?.labels).toMatchObject({ ...deployment.spec?.selector.matchLabels, team: 'payments' });
+  });
+});
+
+describe('the rendered chart against a real API server (PodSecurity restricted)', () => {
+  // A registered webhook whose Service has no endpoints refuses annotated pods: none outlives its test.
+  afterEach(async () => {
+    await kube.apiOk('DELETE', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations');
+  });
+
+  it('creates every object with server-side apply and strict field validation, and a pod from the Deployment template', async () => {
+    await kube.createNamespace(NAMESPACE, RESTRICTED);
+    const manifests = await renderChart({}, { namespace: NAMESPACE });
+    for (const manifest of manifests) {
+      const stored = await serverSideApply(manifest);
+      expect((stored['metadata'] as { name: string }).name).toBe(manifest.metadata.name);
+    }
+    const pod = podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'webhook-from-template');
+    const created = await createPod(pod);
+    expect(created, created.message).toMatchObject({ status: 201 });
+
+    // PodSecurity is enforced here: the same pod with one restricted field relaxed is refused.
+    const relaxed = structuredClone(pod) as { metadata: { name: string }; spec: Pod['spec'] };
+    relaxed.metadata.name = 'relaxed';
+    const webhookContainer = relaxed.spec?.containers[0];
+    if (webhookContainer?.securityContext) webhookContainer.securityContext.allowPrivilegeEscalation = true;
+    const refused = await createPod(relaxed as unknown as Manifest);
+    expect(refused.status).toBe(403);
+    expect(refused.message).toContain('allowPrivilegeEscalation != false');
+  });
+
+  it('fits a 53-character release name and a 63-character namespace into every name, and the API server takes them', async () => {
+    const release = `r${'e'.repeat(52)}`;
+    const namespace = `n${'s'.repeat(62)}`;
+    await kube.createNamespace(namespace, RESTRICTED);
+    const manifests = await renderChart({ replicaCount: 3 }, { release, namespace });
+    for (const manifest of manifests) {
+      expect(manifest.metadata.name.length).toBeLessThanOrEqual(manifest.kind.startsWith('Cluster') || manifest.kind.startsWith('Mutating') ? 253 : 63);
+      await serverSideApply(manifest);
+    }
+    const secret = findManifest<Secret>(manifests, 'Secret');
+    const service = findManifest(manifests, 'Service').metadata.name;
+    expect(certificates(secret).serving.checkHost(`${service}.${namespace}.svc.cluster.local`)).toBeDefined();
+    const created = await createPod(podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template'));
+    expect(created, created.message).toMatchObject({ status: 201 });
+  });
+
+  it('with cert-manager: the non-CRD objects pass a strict server-side dry run, and the cert-manager kinds are unknown here', async () => {
+    const namespace = 'cm-system';
+    await kube.createNamespace(namespace, RESTRICTED);
+    const manifests = await renderChart(CERT_MANAGER, { namespace });
+    const [certManager, core] = [manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1'), manifests.filter((m) => m.apiVersion !== 'cert-manager.io/v1')];
+    expect(certManager).toHaveLength(4);
+    for (const manifest of core) await serverSideApply(manifest, true);
+    const created = await kube.api('POST', `/api/v1/namespaces/${namespace}/pods?dryRun=All&fieldValidation=Strict`, podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template'));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+  });
+
+  it('the registered webhook never sees its own namespace or unannotated pods; annotated pods elsewhere meet its failurePolicy', async () => {
+    const namespace = 'policy-system';
+    const apps = 'apps';
+    await kube.createNamespace(namespace, RESTRICTED);
+    await kube.createNamespace(apps, RESTRICTED);
+    // The Service has no endpoints (no controller manager runs here): every call to the webhook fails.
+    const apply = async (failurePolicy: string) => {
+      for (const manifest of await renderChart({ webhook: { failurePolicy, timeoutSeconds: 2 } }, { namespace })) await serverSideApply(manifest);
+    };
+    await apply('Fail');
+    const inject = { 'secrets-sidecar.io/inject': 'true' };
+    expect(await createPod(restrictedPod(apps, 'plain'))).toMatchObject({ status: 201 });
+    const refused = await createPod(restrictedPod(apps, 'annotated', inject));
+    expect(refused.status).toBe(500);
+    expect(refused.message).toContain('failed calling webhook "inject.secrets-sidecar.io"');
+    // Any secrets-sidecar.io annotation goes to the webhook, so a bad one is refused by it rather than ignored.
+    expect((await createPod(restrictedPod(apps, 'typo', { 'secrets-sidecar.io/injekt': 'true' }))).status).toBe(500);
+    expect(await createPod(restrictedPod(namespace, 'own-namespace', inject))).toMatchObject({ status: 201 });
+
+    await apply('Ignore');
+    expect(await createPod(restrictedPod(apps, 'annotated', inject))).toMatchObject({ status: 201 });
+  });
+
+  it("the webhook's service account may get ConfigMaps and list pods, and nothing else", async () => {
+    const namespace = 'rbac-system';
+    await kube.createNamespace(namespace, RESTRICTED);
+    await kube.createNamespace('team-a');
+    const manifests = await renderChart({}, { namespace });
+    for (const manifest of manifests.filter((m) => m.kind !== 'MutatingWebhookConfiguration')) await serverSideApply(manifest);
+    await kube.apiOk('POST', '/api/v1/namespaces/team-a/configmaps', { metadata: { name: 'app-config' }, data: { 'sidecar.hcl': '' } });
+    const token = await kube.serviceAccountToken(namespace, findManifest(manifests, 'ServiceAccount').metadata.name);
+    const status = async (method: string, path: string, body?: unknown) => (await kube.api(method, path, body, { token })).status;
+    expect(await status('GET', '/api/v1/namespaces/team-a/configmaps/app-config')).toBe(200);
+    expect(await status('GET', '/api/v1/pods')).toBe(200);
+    expect(await status('GET', '/api/v1/namespaces/team-a/configmaps')).toBe(403);
+    expect(await status('GET', '/api/v1/namespaces/team-a/secrets')).toBe(403);
+    expect(await status('GET', `/api/v1/namespaces/${namespace}/secrets/${FULLNAME}-tls`)).toBe(403);
+    expect(await status('DELETE', '/api/v1/namespaces/team-a/configmaps/app-config')).toBe(403);
+    expect(await status('POST', '/api/v1/namespaces/team-a/pods', restrictedPod('team-a', 'p'))).toBe(403);
+  });
+
+  it('helm install, then helm upgrade, keeps the CA and serving certificate (lookup), so the caBundle stays valid', async () => {
+    const namespace = 'upgrade-system';
+    await kube.createNamespace(namespace, RESTRICTED);
+    const read = async () => {
+      const secret = (await kube.apiOk('GET', `/api/v1/namespaces/${namespace}/secrets/${FULLNAME}-tls`)) as Secret;
+      const configuration = (await kube.apiOk(
+        'GET',
+        `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${namespace}-${FULLNAME}`,
+      )) as MutatingWebhookConfiguration;
+      return { secret: secret.data, caBundle: configuration.webhooks?.[0]?.clientConfig.caBundle, failurePolicy: configuration.webhooks?.[0]?.failurePolicy };
+    };
+    try {
+      const install = await helm(['install', FULLNAME, CHART, '--namespace', namespace, '--set', 'webhook.failurePolicy=Ignore'], { kubeconfig });
+      expect(install.status, install.stderr).toBe(0);
+      const before = await read();
+      expect(Buffer.from(before.caBundle ?? '', 'base64').toString('base64')).toBe(before.secret?.['ca.crt']);
+
+      const upgrade = await helm(['upgrade', FULLNAME, CHART, '--namespace', namespace, '--set', 'webhook.failurePolicy=Ignore', '--set', 'replicaCount=3'], {
+        kubeconfig,
+      });
+      expect(upgrade.status, upgrade.stderr).toBe(0);
+      const after = await read();
+      expect(after.secret).toEqual(before.secret);
+      expect(after.caBundle).toBe(before.caBundle);
+      const deployment = (await kube.apiOk('GET', `/apis/apps/v1/namespaces/${namespace}/deployments/${FULLNAME}`)) as Deployment;
+      expect(deployment.spec?.replicas).toBe(3);
+
+      // Without the cluster to look in, each render makes a new CA: the lookup is what keeps it.
+      const [first, second] = [await renderChart({}, { namespace }), await renderChart({}, { namespace })];
+      expect(findManifest<Secret>(first, 'Secret').data?.['ca.crt']).not.toBe(findManifest<Secret>(second, 'Secret').data?.['ca.crt']);
+    } finally {
+      await helm(['uninstall', FULLNAME, '--namespace', namespace], { kubeconfig });
+    }
+  });
+});
