@@ -2,12 +2,13 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import type { Deployment } from 'kubernetes-models/apps/v1';
-import type { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
-import type { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import type { ConfigMap, Pod, Secret } from 'kubernetes-models/v1';
+import type { IMutatingWebhookConfiguration as MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import type { IDeployment as Deployment } from 'kubernetes-models/apps/v1';
+import type { IPodDisruptionBudget as PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { IClusterRole as ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IConfigMap as ConfigMap, IPod as Pod, ISecret as Secret } from 'kubernetes-models/v1';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseWebhookConfig, type WebhookConfig } from '../../src/webhook/webhook-config.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { CHART, findManifest, helm, helmTemplate, renderChart, type Manifest } from '../support/helm.js';
 
@@ -93,6 +94,16 @@ async function createPod(pod: Manifest): Promise<{ status: number; message: stri
   return { status: answer.status, message: String(answer.body?.['message'] ?? '') };
 }
 
+async function getObject<T>(path: string): Promise<T> {
+  return (await kube.apiOk('GET', path)) as unknown as T;
+}
+
+/** The rendered webhook config, read by the webhook's own loader (at the path the Deployment mounts it). */
+async function webhookConfig(manifests: readonly Manifest[]): Promise<WebhookConfig> {
+  const configMap = findManifest<ConfigMap>(manifests, 'ConfigMap');
+  return parseWebhookConfig(configMap.data?.['webhook.json'] ?? '', '/etc/secrets-sidecar-webhook/webhook.json');
+}
+
 function certificates(secret: Secret): { serving: X509Certificate; ca: X509Certificate; key: string } {
   const field = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString();
   return { serving: new X509Certificate(field('tls.crt')), ca: new X509Certificate(field('ca.crt')), key: field('tls.key') };
@@ -135,12 +146,26 @@ describe('helm lint and helm template (no cluster)', () => {
 
     // The container runs the webhook command on the mounted config, and serves on the port the config names.
     const container = deployment.spec?.template.spec?.containers[0];
-    expect(container?.args).toEqual(['--log-level=info', 'webhook', '-c', '/etc/secrets-sidecar-webhook/webhook.json']);
+    expect(container?.args).toEqual(['webhook', '-c', '/etc/secrets-sidecar-webhook/webhook.json']);
     expect(container?.image).toBe('secrets-sidecar:0.1.0');
-    const configMap = findManifest<ConfigMap>(manifests, 'ConfigMap');
-    const config = JSON.parse(configMap.data?.['webhook.json'] ?? '') as { webhook: Record<string, unknown> };
-    expect(config.webhook).toMatchObject({ address: '0.0.0.0:8443', tls_cert_file: '/tls/tls.crt', tls_key_file: '/tls/tls.key', image: 'secrets-sidecar:0.1.0' });
-    expect(container?.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    const config = await webhookConfig(manifests);
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 8443,
+      tlsCertFile: '/tls/tls.crt',
+      tlsKeyFile: '/tls/tls.key',
+      image: 'secrets-sidecar:0.1.0',
+      namespace: NAMESPACE,
+      namespaces: [],
+      excludeNamespaces: ['kube-system', 'kube-node-lease'],
+      failurePolicy: 'Fail',
+      logLevel: 'info',
+      probePort: 9102,
+      apiTimeoutMs: 3000,
+      resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '128Mi' }, max: { cpu: '1', memory: '512Mi' } },
+    });
+    expect(config.resources.limits.cpu).toBeUndefined();
+    expect(container?.ports).toEqual([{ name: 'https', containerPort: config.port, protocol: 'TCP' }]);
     const mounts = Object.fromEntries((container?.volumeMounts ?? []).map((m) => [m.name, m.mountPath]));
     expect(mounts).toMatchObject({ config: '/etc/secrets-sidecar-webhook', tls: '/tls' });
 
@@ -219,8 +244,8 @@ describe('helm lint and helm template (no cluster)', () => {
     );
     const digest = `sha256:${'ab'.repeat(32)}`;
     expect(await image({ image: { digest } })).toBe(`secrets-sidecar@${digest}`);
-    const configMap = findManifest<ConfigMap>(await renderChart({ injectedImage: 'registry.example/sidecar:9.9.9' }), 'ConfigMap');
-    expect(JSON.parse(configMap.data?.['webhook.json'] ?? '{}')).toMatchObject({ webhook: { image: 'registry.example/sidecar:9.9.9' } });
+    const injected = await renderChart({ injection: { image: 'registry.example/sidecar:9.9.9', imagePullPolicy: 'Always' } });
+    expect(await webhookConfig(injected)).toMatchObject({ image: 'registry.example/sidecar:9.9.9', imagePullPolicy: 'Always' });
   });
 
   it('renders no disruption budget for one replica, and refuses a budget that lets every replica go', async () => {
@@ -229,6 +254,17 @@ describe('helm lint and helm template (no cluster)', () => {
     const refused = await helmTemplate({ podDisruptionBudget: { maxUnavailable: 2 } });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('podDisruptionBudget.maxUnavailable (2) must be less than replicaCount (2)');
+  });
+
+  it('serves only the namespaces listed, in the selector and in the config alike, and refuses to list its own', async () => {
+    const manifests = await renderChart({ webhook: { namespaces: ['team-a', 'team-b'], failurePolicy: 'Ignore' } });
+    const webhook = findManifest<MutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration').webhooks?.[0];
+    expect(webhook?.namespaceSelector?.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] });
+    expect(webhook?.failurePolicy).toBe('Ignore');
+    expect(await webhookConfig(manifests)).toMatchObject({ namespaces: ['team-a', 'team-b'], failurePolicy: 'Ignore' });
+    const own = await helmTemplate({ webhook: { namespaces: ['team-a', NAMESPACE] } });
+    expect(own.status).not.toBe(0);
+    expect(own.stderr).toContain(`webhook.namespaces may not contain the release's own namespace "${NAMESPACE}"`);
   });
 
   it('requires anti-affinity when asked to', async () => {
@@ -247,7 +283,9 @@ describe('helm lint and helm template (no cluster)', () => {
     { name: 'a misspelt top-level key', values: { replicas: 3 }, path: ['replicas'] },
     { name: 'a YAML break-out in the image tag', values: { image: { tag: '1.0\nkind: Secret' } }, path: ['image', 'tag'] },
     { name: 'a quote in the repository', values: { image: { repository: 'evil"; rm -rf /' } }, path: ['image', 'repository'] },
-    { name: 'a template in the injected image', values: { injectedImage: 'registry.example/x:${HOME}' }, path: ['injectedImage'] },
+    { name: 'a template in the injected image', values: { injection: { image: 'registry.example/x:${HOME}' } }, path: ['injection', 'image'] },
+    { name: 'a memory limit in CPU units', values: { injection: { resources: { memoryLimit: '100m' } } }, path: ['injection', 'resources', 'memoryLimit'] },
+    { name: 'a duration without a unit', values: { webhook: { apiTimeout: '3' } }, path: ['webhook', 'apiTimeout'] },
     { name: 'a malformed digest', values: { image: { digest: 'sha256:xyz' } }, path: ['image', 'digest'] },
     { name: 'a YAML break-out in a pod label value', values: { podLabels: { team: 'a\n---\nkind: Secret' } }, path: ['podLabels'] },
     { name: 'a pod label key with spaces', values: { podLabels: { 'bad key': 'x' } }, path: ['podLabels'] },
@@ -315,7 +353,7 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     expect(created, created.message).toMatchObject({ status: 201 });
 
     // PodSecurity is enforced here: the same pod with one restricted field relaxed is refused.
-    const relaxed = structuredClone(pod) as { metadata: { name: string }; spec: Pod['spec'] };
+    const relaxed = structuredClone(pod) as unknown as { metadata: { name: string }; spec: Pod['spec'] };
     relaxed.metadata.name = 'relaxed';
     const webhookContainer = relaxed.spec?.containers[0];
     if (webhookContainer?.securityContext) webhookContainer.securityContext.allowPrivilegeEscalation = true;
@@ -333,6 +371,7 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
       expect(manifest.metadata.name.length).toBeLessThanOrEqual(manifest.kind.startsWith('Cluster') || manifest.kind.startsWith('Mutating') ? 253 : 63);
       await serverSideApply(manifest);
     }
+    expect((await webhookConfig(manifests)).namespace).toBe(namespace);
     const secret = findManifest<Secret>(manifests, 'Secret');
     const service = findManifest(manifests, 'Service').metadata.name;
     expect(certificates(secret).serving.checkHost(`${service}.${namespace}.svc.cluster.local`)).toBeDefined();
@@ -396,11 +435,10 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     const namespace = 'upgrade-system';
     await kube.createNamespace(namespace, RESTRICTED);
     const read = async () => {
-      const secret = (await kube.apiOk('GET', `/api/v1/namespaces/${namespace}/secrets/${FULLNAME}-tls`)) as Secret;
-      const configuration = (await kube.apiOk(
-        'GET',
+      const secret = await getObject<Secret>(`/api/v1/namespaces/${namespace}/secrets/${FULLNAME}-tls`);
+      const configuration = await getObject<MutatingWebhookConfiguration>(
         `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${namespace}-${FULLNAME}`,
-      )) as MutatingWebhookConfiguration;
+      );
       return { secret: secret.data, caBundle: configuration.webhooks?.[0]?.clientConfig.caBundle, failurePolicy: configuration.webhooks?.[0]?.failurePolicy };
     };
     try {
@@ -416,7 +454,7 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
       const after = await read();
       expect(after.secret).toEqual(before.secret);
       expect(after.caBundle).toBe(before.caBundle);
-      const deployment = (await kube.apiOk('GET', `/apis/apps/v1/namespaces/${namespace}/deployments/${FULLNAME}`)) as Deployment;
+      const deployment = await getObject<Deployment>(`/apis/apps/v1/namespaces/${namespace}/deployments/${FULLNAME}`);
       expect(deployment.spec?.replicas).toBe(3);
 
       // Without the cluster to look in, each render makes a new CA: the lookup is what keeps it.

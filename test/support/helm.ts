@@ -65,7 +65,7 @@ export async function helmTemplate(values: unknown = {}, options: RenderOptions 
     const file = join(dir, 'values.json');
     await writeFile(file, JSON.stringify(values));
     const { release = 'secrets-sidecar', namespace = 'secrets-sidecar-system', args = [] } = options;
-    return await helm(['template', release, CHART, '--namespace', namespace, '--values', file, ...args], { kubeconfig: options.kubeconfig });
+    return await helm(['template', release, CHART, '--namespace', namespace, '--values', file, ...args], options.kubeconfig ? { kubeconfig: options.kubeconfig } : {});
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
