@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IMutatingWebhookConfiguration as MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
@@ -91,7 +91,8 @@ function restrictedPod(namespace: string, name: string, annotations: Record<stri
 
 async function createPod(pod: Manifest): Promise<{ status: number; message: string }> {
   const answer = await kube.api('POST', apiPath(pod, false), pod);
-  return { status: answer.status, message: String(answer.body?.['message'] ?? '') };
+  const message = answer.body?.['message'];
+  return { status: answer.status, message: typeof message === 'string' ? message : '' };
 }
 
 async function getObject<T>(path: string): Promise<T> {
@@ -115,7 +116,7 @@ describe('helm lint and helm template (no cluster)', () => {
     expect(plain.stdout + plain.stderr).toContain('0 chart(s) failed');
     expect(plain.status).toBe(0);
     const valuesFile = join(work, 'cert-manager.json');
-    await import('node:fs/promises').then((fs) => fs.writeFile(valuesFile, JSON.stringify(CERT_MANAGER)));
+    await writeFile(valuesFile, JSON.stringify(CERT_MANAGER));
     const withCertManager = await helm(['lint', '--strict', CHART, '--values', valuesFile]);
     expect(withCertManager.status, withCertManager.stdout + withCertManager.stderr).toBe(0);
   });
@@ -297,8 +298,16 @@ describe('helm lint and helm template (no cluster)', () => {
       values: { webhook: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'in', values: ['a'] }] } } },
       path: ['webhook', 'namespaceSelector'],
     },
-    { name: 'a namespace with a space in excludeNamespaces', values: { webhook: { excludeNamespaces: ['kube system'] } }, path: ['webhook', 'excludeNamespaces'] },
-    { name: 'an issuer kind without a name', values: { certificate: { certManager: { issuerRef: { kind: 'ClusterIssuer' } } } }, path: ['certificate', 'certManager', 'issuerRef'] },
+    {
+      name: 'a namespace with a space in excludeNamespaces',
+      values: { webhook: { excludeNamespaces: ['kube system'] } },
+      path: ['webhook', 'excludeNamespaces'],
+    },
+    {
+      name: 'an issuer kind without a name',
+      values: { certificate: { certManager: { issuerRef: { kind: 'ClusterIssuer' } } } },
+      path: ['certificate', 'certManager', 'issuerRef'],
+    },
     { name: 'a privileged port', values: { webhook: { port: 443 } }, path: ['webhook', 'port'] },
     { name: 'an unknown log level', values: { logLevel: 'verbose' }, path: ['logLevel'] },
   ])('refuses $name, naming the value', async ({ values, path }) => {
@@ -383,10 +392,17 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     const namespace = 'cm-system';
     await kube.createNamespace(namespace, RESTRICTED);
     const manifests = await renderChart(CERT_MANAGER, { namespace });
-    const [certManager, core] = [manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1'), manifests.filter((m) => m.apiVersion !== 'cert-manager.io/v1')];
+    const [certManager, core] = [
+      manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1'),
+      manifests.filter((m) => m.apiVersion !== 'cert-manager.io/v1'),
+    ];
     expect(certManager).toHaveLength(4);
     for (const manifest of core) await serverSideApply(manifest, true);
-    const created = await kube.api('POST', `/api/v1/namespaces/${namespace}/pods?dryRun=All&fieldValidation=Strict`, podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template'));
+    const created = await kube.api(
+      'POST',
+      `/api/v1/namespaces/${namespace}/pods?dryRun=All&fieldValidation=Strict`,
+      podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template'),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
   });
 

@@ -41,7 +41,8 @@ export async function helm(args: readonly string[], options: { kubeconfig?: stri
     };
     return await new Promise((resolve, reject) => {
       execFile(HELM, [...args], { env, timeout: HELM_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error && typeof error.code !== 'number') reject(error);
+        // A number is helm's exit status; anything else (killed at the timeout, not spawned) is a failure to run it.
+        if (error && typeof error.code !== 'number') reject(new Error(`helm ${args[0] ?? ''} did not finish: ${error.message}`, { cause: error }));
         else resolve({ status: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
       });
     });
@@ -65,7 +66,10 @@ export async function helmTemplate(values: unknown = {}, options: RenderOptions 
     const file = join(dir, 'values.json');
     await writeFile(file, JSON.stringify(values));
     const { release = 'secrets-sidecar', namespace = 'secrets-sidecar-system', args = [] } = options;
-    return await helm(['template', release, CHART, '--namespace', namespace, '--values', file, ...args], options.kubeconfig ? { kubeconfig: options.kubeconfig } : {});
+    return await helm(
+      ['template', release, CHART, '--namespace', namespace, '--values', file, ...args],
+      options.kubeconfig ? { kubeconfig: options.kubeconfig } : {},
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
