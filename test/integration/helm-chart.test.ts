@@ -240,6 +240,9 @@ describe('helm lint and helm template (no cluster)', () => {
   it('uses the chart appVersion for an empty image tag, a digest when one is set, and the injected image the config names', async () => {
     const image = async (values: unknown) => findManifest<Deployment>(await renderChart(values), 'Deployment').spec?.template.spec?.containers[0]?.image;
     expect(await image({ image: { tag: '' } })).toBe('secrets-sidecar:0.1.0');
+    // `--set image.tag=2` gives a number; 0 is a tag, not "empty".
+    expect(await image({ image: { tag: 2 } })).toBe('secrets-sidecar:2');
+    expect(await image({ image: { tag: 0 } })).toBe('secrets-sidecar:0');
     expect(await image({ image: { repository: 'registry.example:5000/team/secrets-sidecar', tag: '0.2.0' } })).toBe(
       'registry.example:5000/team/secrets-sidecar:0.2.0',
     );
@@ -268,6 +271,26 @@ describe('helm lint and helm template (no cluster)', () => {
     expect(own.stderr).toContain(`webhook.namespaces may not contain the release's own namespace "${NAMESPACE}"`);
   });
 
+  it("gives the webhook's API calls 60 % of the admission timeout, at most 8 s", async () => {
+    const apiTimeout = async (timeoutSeconds: number) => (await webhookConfig(await renderChart({ webhook: { timeoutSeconds } }))).apiTimeoutMs;
+    expect([await apiTimeout(1), await apiTimeout(5), await apiTimeout(30)]).toEqual([600, 3000, 8000]);
+  });
+
+  it("keeps the user's namespace selector and adds the exclusion to it, which no selector can lift", async () => {
+    const namespaceSelector = {
+      matchLabels: { team: 'payments' },
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [NAMESPACE, 'payments'] }],
+    };
+    const manifests = await renderChart({ webhook: { namespaceSelector } });
+    expect(findManifest<MutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration').webhooks?.[0]?.namespaceSelector).toEqual({
+      matchLabels: { team: 'payments' },
+      matchExpressions: [
+        ...namespaceSelector.matchExpressions,
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, 'kube-system', 'kube-node-lease'] },
+      ],
+    });
+  });
+
   it('requires anti-affinity when asked to', async () => {
     const deployment = findManifest<Deployment>(await renderChart({ antiAffinity: 'hard' }), 'Deployment');
     const affinity = deployment.spec?.template.spec?.affinity?.podAntiAffinity;
@@ -286,7 +309,12 @@ describe('helm lint and helm template (no cluster)', () => {
     { name: 'a quote in the repository', values: { image: { repository: 'evil"; rm -rf /' } }, path: ['image', 'repository'] },
     { name: 'a template in the injected image', values: { injection: { image: 'registry.example/x:${HOME}' } }, path: ['injection', 'image'] },
     { name: 'a memory limit in CPU units', values: { injection: { resources: { memoryLimit: '100m' } } }, path: ['injection', 'resources', 'memoryLimit'] },
-    { name: 'a duration without a unit', values: { webhook: { apiTimeout: '3' } }, path: ['webhook', 'apiTimeout'] },
+    {
+      name: 'a duration without a unit',
+      values: { injection: { kubernetesAuth: { expiration: '3600' } } },
+      path: ['injection', 'kubernetesAuth', 'expiration'],
+    },
+    { name: 'a tag YAML read as a float (1.10 is 1.1)', values: { image: { tag: 1.1 } }, path: ['image', 'tag'] },
     { name: 'a malformed digest', values: { image: { digest: 'sha256:xyz' } }, path: ['image', 'digest'] },
     { name: 'a YAML break-out in a pod label value', values: { podLabels: { team: 'a\n---\nkind: Secret' } }, path: ['podLabels'] },
     { name: 'a pod label key with spaces', values: { podLabels: { 'bad key': 'x' } }, path: ['podLabels'] },
@@ -415,7 +443,10 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     await kube.createNamespace(apps, RESTRICTED);
     // The Service has no endpoints (no controller manager runs here): every call to the webhook fails.
     const apply = async (failurePolicy: string) => {
-      for (const manifest of await renderChart({ webhook: { failurePolicy, timeoutSeconds: 2 } }, { namespace })) await serverSideApply(manifest);
+      // The selector tries to bring the webhook's own namespace in; the chart's exclusion still holds.
+      const namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespace, apps] }] };
+      for (const manifest of await renderChart({ webhook: { failurePolicy, timeoutSeconds: 2, namespaceSelector } }, { namespace }))
+        await serverSideApply(manifest);
     };
     await apply('Fail');
     const inject = { 'secrets-sidecar.io/inject': 'true' };

@@ -48,7 +48,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- if .Values.image.digest -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- /* toString first: `--set image.tag=2` gives the number 2, and 0 is not "empty". */ -}}
+{{- $tag := toString .Values.image.tag -}}
+{{- printf "%s:%s" .Values.image.repository (eq $tag "" | ternary .Chart.AppVersion $tag) -}}
 {{- end -}}
 {{- end -}}
 
