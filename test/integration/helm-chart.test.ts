@@ -416,6 +416,37 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     expect(created, created.message).toMatchObject({ status: 201 });
   });
 
+  it('takes every optional value at once (pull secrets, priority, placement, labels, annotations, hard anti-affinity) under strict validation', async () => {
+    const namespace = 'full-system';
+    await kube.createNamespace(namespace, RESTRICTED);
+    await kube.apiOk('POST', '/apis/scheduling.k8s.io/v1/priorityclasses', { metadata: { name: 'webhook-critical' }, value: 1_000_000 });
+    const values = {
+      imagePullSecrets: [{ name: 'registry-credentials' }],
+      priorityClassName: 'webhook-critical',
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'platform', effect: 'NoSchedule' }],
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { team: 'platform' } } },
+      ],
+      podLabels: { team: 'platform' },
+      podAnnotations: { 'prometheus.io/scrape': 'true' },
+      serviceAccount: { name: 'injector', annotations: { 'example.com/owner': 'platform' } },
+      antiAffinity: 'hard',
+      replicaCount: 3,
+      injection: { imagePullPolicy: 'Always', resources: { cpuLimit: '500m' } },
+      webhook: { namespaces: ['team-a'], objectSelector: { matchExpressions: [{ key: 'secrets-sidecar.io/skip', operator: 'DoesNotExist' }] } },
+    };
+    const manifests = await renderChart(values, { namespace });
+    for (const manifest of manifests) await serverSideApply(manifest);
+    const pod = podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template');
+    const created = await createPod(pod);
+    expect(created, created.message).toMatchObject({ status: 201 });
+    const stored = await getObject<Pod>(`/api/v1/namespaces/${namespace}/pods/from-template`);
+    expect(stored.spec).toMatchObject({ serviceAccountName: 'injector', priorityClassName: 'webhook-critical', imagePullSecrets: values.imagePullSecrets });
+    expect(stored.spec?.tolerations).toContainEqual(values.tolerations[0]);
+    expect(await webhookConfig(manifests)).toMatchObject({ imagePullPolicy: 'Always', namespaces: ['team-a'], resources: { limits: { cpu: '500m' } } });
+  });
+
   it('with cert-manager: the other objects pass strict server-side apply and a pod from the template passes PodSecurity; the cert-manager kinds are unknown here (checked statically above)', async () => {
     const namespace = 'cm-system';
     await kube.createNamespace(namespace, RESTRICTED);
