@@ -1,0 +1,141 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SidecarError } from '../errors.js';
+import { errorFields } from '../log/error-fields.js';
+import type { Logger } from '../log/logger.js';
+import { FactsCache, answerReview, type AdmissionDeps } from './admission-review.js';
+import { createKubeClient } from './kube-client.js';
+import { TlsReloader } from './tls-reloader.js';
+import { findUninjectedPods } from './uninjected-scan.js';
+import { ownNamespace, type WebhookConfig } from './webhook-config.js';
+import { WebhookMetrics } from './webhook-metrics.js';
+
+/*
+ * The webhook's HTTPS listener: POST /mutate (AdmissionReview), GET /healthz, /readyz and /metrics. Every request
+ * is bounded in size and time, well inside the API server's 10 s.
+ */
+
+/** A pod is stored whole in etcd (1.5 MiB) and a request is at most 3 MiB: a review past 6 MiB is not one. */
+export const MAX_REVIEW_BYTES = 6 * 1024 * 1024;
+
+export interface RunningWebhook {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startWebhook(config: WebhookConfig, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<RunningWebhook> {
+  const namespace = await ownNamespace(config, env);
+  const metrics = new WebhookMetrics();
+  const tls = new TlsReloader(config.tlsCertFile, config.tlsKeyFile, config.tlsReloadMs, logger, (outcome) => metrics.certificate(outcome));
+  const pair = await tls.load();
+  const kube = await createKubeClient(config.kubernetes, env, config.apiTimeoutMs);
+  const deps: AdmissionDeps = { config, ownNamespace: namespace, kube };
+  const facts = new FactsCache();
+
+  const server: Server = createServer({ cert: pair.cert, key: pair.key }, (req, res) => {
+    handle(req, res, deps, facts, metrics, logger).catch((error: unknown) => {
+      logger.error({ error: errorFields(error) }, 'webhook request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 9_000;
+  server.headersTimeout = 5_000;
+  // The API server keeps its connections to a webhook open: reuse saves a TLS handshake per admission.
+  server.keepAliveTimeout = 60_000;
+  server.on('tlsClientError', (error) => logger.debug({ error: { message: error.message } }, 'TLS handshake failed'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `webhook: cannot listen on ${config.host}:${config.port} (${error.code ?? error.message})`)),
+    );
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  tls.start((_context, next) => server.setSecureContext({ cert: next.cert, key: next.key }));
+  logger.info(
+    { address: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`, namespace, failurePolicy: config.failurePolicy },
+    'webhook listening',
+  );
+
+  if (config.failurePolicy === 'Ignore') {
+    // In the background: admissions are served meanwhile.
+    findUninjectedPods(kube, config, namespace).then(
+      (scan) => {
+        metrics.uninjected(scan.count);
+        const fields = { uninjected: scan.count, pods: scan.examples, truncated: scan.truncated };
+        if (scan.count > 0)
+          logger.warn(fields, 'pods ask for injection but run without the sidecar (admitted while the webhook was down); restart them to inject');
+        else logger.info(fields, 'no annotated pod lacks the sidecar');
+      },
+      (error: unknown) => logger.warn({ error: errorFields(error) }, 'could not list pods lacking the sidecar'),
+    );
+  }
+
+  return {
+    port,
+    close: async () => {
+      tls.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      kube.close();
+    },
+  };
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: AdmissionDeps,
+  facts: FactsCache,
+  metrics: WebhookMetrics,
+  logger: Logger,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const route = `${req.method ?? 'GET'} ${path}`;
+  if (route === 'GET /healthz' || route === 'GET /readyz') return send(res, 200, { status: 'ok' });
+  if (route === 'GET /metrics') {
+    const text = await metrics.text();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+    return;
+  }
+  if (route !== 'POST /mutate') {
+    req.resume();
+    return send(res, 404, { error: 'no such route' });
+  }
+  const started = performance.now();
+  const body = await readBody(req);
+  if (body === undefined) {
+    metrics.admission('error', (performance.now() - started) / 1000);
+    logger.warn({ limit: MAX_REVIEW_BYTES }, 'admission review refused: too large');
+    send(res, 413, { error: `an AdmissionReview is at most ${MAX_REVIEW_BYTES} bytes` });
+    req.destroy();
+    return;
+  }
+  const answer = await answerReview(body, deps, facts);
+  metrics.admission(answer.outcome, (performance.now() - started) / 1000);
+  const fields = { outcome: answer.outcome, pod: answer.pod, reason: answer.reason, ms: Math.round(performance.now() - started) };
+  if (answer.outcome === 'error') logger.error(fields, 'admission failed');
+  else if (answer.outcome === 'skipped') logger.debug(fields, 'admission');
+  else logger.info(fields, 'admission');
+  send(res, answer.status, answer.body);
+}
+
+/** The body as text, or undefined once it passes MAX_REVIEW_BYTES (announced or sent). */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REVIEW_BYTES) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REVIEW_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+}
