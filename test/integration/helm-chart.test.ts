@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IMutatingWebhookConfiguration as MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
@@ -9,7 +11,9 @@ import type { IClusterRole as ClusterRole } from 'kubernetes-models/rbac.authori
 import type { IConfigMap as ConfigMap, IPod as Pod, ISecret as Secret } from 'kubernetes-models/v1';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseWebhookConfig, type WebhookConfig } from '../../src/webhook/webhook-config.js';
+import { CLI } from '../support/cli.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { freePort } from '../support/openbao.js';
 import { CHART, findManifest, helm, helmTemplate, renderChart, type Manifest } from '../support/helm.js';
 
 const NAMESPACE = 'secrets-sidecar-system';
@@ -542,6 +546,137 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
       expect(findManifest<Secret>(first, 'Secret').data?.['ca.crt']).not.toBe(findManifest<Secret>(second, 'Secret').data?.['ca.crt']);
     } finally {
       await helm(['uninstall', FULLNAME, '--namespace', namespace], { kubeconfig });
+    }
+  });
+});
+
+/** An HTTPS request to the webhook, trusting only `ca` and checking the certificate against `servername`. */
+function askWebhook(
+  port: number,
+  method: string,
+  path: string,
+  tls: { ca: string; servername: string },
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        ca: tls.ca,
+        servername: tls.servername,
+        timeout: 5_000,
+        headers: payload ? { 'content-type': 'application/json' } : {},
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        response.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 5 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+describe("the chart's webhook config, Secret and RBAC, run by the built CLI", () => {
+  it('serves the chart certificate for the Service name, reads ConfigMaps and lists pods with the chart RBAC', async () => {
+    const namespace = 'live-system';
+    const team = 'team-live';
+    await kube.createNamespace(namespace, RESTRICTED);
+    await kube.createNamespace(team);
+    const manifests = await renderChart({ webhook: { failurePolicy: 'Ignore' } }, { namespace });
+    // Everything but the MutatingWebhookConfiguration: its Service cannot reach a process on loopback.
+    for (const manifest of manifests.filter((m) => m.kind !== 'MutatingWebhookConfiguration')) await serverSideApply(manifest);
+    const sidecarHcl = [
+      'backend "file" "k8s" {',
+      '  path = "/var/run/secrets/app"',
+      '}',
+      'template {',
+      '  contents    = "{{secret \\"k8s:password\\"}}"',
+      '  destination = "/run/secrets-sidecar/password"',
+      '}',
+      '',
+    ].join('\n');
+    await kube.apiOk('POST', `/api/v1/namespaces/${team}/configmaps`, { metadata: { name: 'app-secrets' }, data: { 'sidecar.hcl': sidecarHcl } });
+    // Admitted while no webhook was registered: the start-up scan (failurePolicy Ignore) must find it.
+    await kube.apiOk('POST', `/api/v1/namespaces/${team}/pods`, restrictedPod(team, 'missed', { 'secrets-sidecar.io/inject': 'true' }));
+
+    // The rendered config and Secret, as the pod would mount them; only the listener and the API access are local.
+    const dir = await mkdtemp(join(work, 'live-'));
+    const secret = findManifest<Secret>(manifests, 'Secret');
+    const field = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString();
+    await writeFile(join(dir, 'tls.crt'), field('tls.crt'));
+    await writeFile(join(dir, 'tls.key'), field('tls.key'), { mode: 0o600 });
+    const token = await kube.serviceAccountToken(namespace, findManifest(manifests, 'ServiceAccount').metadata.name);
+    await writeFile(join(dir, 'token'), token, { mode: 0o600 });
+    const rendered = JSON.parse(findManifest<ConfigMap>(manifests, 'ConfigMap').data?.['webhook.json'] ?? '{}') as { webhook: Record<string, unknown> };
+    const port = await freePort();
+    Object.assign(rendered.webhook, {
+      address: `127.0.0.1:${port}`,
+      tls_cert_file: join(dir, 'tls.crt'),
+      tls_key_file: join(dir, 'tls.key'),
+      kubernetes: { server: kube.server, ca_file: kube.caFile, token_file: join(dir, 'token') },
+    });
+    await writeFile(join(dir, 'webhook.json'), JSON.stringify(rendered));
+
+    const container = findManifest<Deployment>(manifests, 'Deployment').spec?.template.spec?.containers[0];
+    const args = (container?.args ?? []).map((arg) => (arg === '/etc/secrets-sidecar-webhook/webhook.json' ? join(dir, 'webhook.json') : arg));
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    try {
+      const webhook = findManifest<MutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration').webhooks?.[0];
+      const tls = {
+        ca: Buffer.from(webhook?.clientConfig.caBundle ?? '', 'base64').toString(),
+        servername: `${webhook?.clientConfig.service?.name}.${namespace}.svc`,
+      };
+      // The probes' path and scheme, against the chart's caBundle and the name the API server calls.
+      const probe = container?.readinessProbe?.httpGet;
+      expect(probe?.scheme).toBe('HTTPS');
+      let ready: { status: number } | undefined;
+      for (let attempt = 0; attempt < 100 && ready?.status !== 200; attempt++) {
+        if (child.exitCode !== null) throw new Error(`the webhook exited: ${log}`);
+        ready = await askWebhook(port, 'GET', probe?.path ?? '', tls).catch(() => undefined);
+        if (ready?.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(ready?.status, log).toBe(200);
+
+      // The start-up scan listed pods with the chart's RBAC and found the one admitted without a sidecar.
+      let metrics = '';
+      for (let attempt = 0; attempt < 100 && !/^secrets_sidecar_webhook_uninjected_pods 1$/m.test(metrics); attempt++) {
+        metrics = (await askWebhook(port, 'GET', '/metrics', tls)).text;
+        if (!/^secrets_sidecar_webhook_uninjected_pods 1$/m.test(metrics)) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(metrics, log).toMatch(/^secrets_sidecar_webhook_uninjected_pods 1$/m);
+
+      // An admission that reads the pod's ConfigMap with the chart's RBAC, at the path the configuration calls.
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'e1f0c9a4-7b0e-4c55-9d4e-000000000001',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: team,
+          operation: 'CREATE',
+          object: restrictedPod(team, 'app', { 'secrets-sidecar.io/inject': 'true', 'secrets-sidecar.io/config': 'app-secrets' }),
+        },
+      };
+      const answer = await askWebhook(port, 'POST', webhook?.clientConfig.service?.path ?? '', tls, review);
+      expect(answer.status, log).toBe(200);
+      const response = (JSON.parse(answer.text) as { response: { allowed: boolean; patchType?: string; status?: unknown } }).response;
+      expect(response, log).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+      expect(log).not.toMatch(/"level":"(error|fatal)"/);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
     }
   });
 });
