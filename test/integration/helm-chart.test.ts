@@ -528,6 +528,8 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     try {
       const install = await helm(['install', FULLNAME, CHART, '--namespace', namespace, '--set', 'webhook.failurePolicy=Ignore'], { kubeconfig });
       expect(install.status, install.stderr).toBe(0);
+      expect(install.stdout).toContain(`The secrets-sidecar webhook runs as ${FULLNAME} in namespace ${namespace}`);
+      expect(install.stdout).toContain('failurePolicy Ignore');
       const before = await read();
       expect(Buffer.from(before.caBundle ?? '', 'base64').toString('base64')).toBe(before.secret?.['ca.crt']);
 
