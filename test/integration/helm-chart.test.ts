@@ -222,8 +222,9 @@ describe('helm lint and helm template (no cluster)', () => {
     });
     expect(spec('Issuer', `${FULLNAME}-ca`)).toEqual({ ca: { secretName: `${FULLNAME}-ca` } });
     const serving = spec('Certificate', FULLNAME);
+    // Not the self-signed Secret's name: switching issuers never makes helm adopt or delete cert-manager's Secret.
     expect(serving).toMatchObject({
-      secretName: `${FULLNAME}-tls`,
+      secretName: `${FULLNAME}-cert-manager-tls`,
       issuerRef: { name: `${FULLNAME}-ca`, kind: 'Issuer', group: 'cert-manager.io' },
       dnsNames: [FULLNAME, `${FULLNAME}.${NAMESPACE}`, `${FULLNAME}.${NAMESPACE}.svc`, `${FULLNAME}.${NAMESPACE}.svc.cluster.local`],
       usages: ['server auth', 'digital signature'],
@@ -233,7 +234,7 @@ describe('helm lint and helm template (no cluster)', () => {
     expect(configuration.metadata?.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${FULLNAME}` });
     expect(configuration.webhooks?.[0]?.clientConfig.caBundle).toBeUndefined();
     const deployment = findManifest<Deployment>(manifests, 'Deployment');
-    expect(deployment.spec?.template.spec?.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe(`${FULLNAME}-tls`);
+    expect(deployment.spec?.template.spec?.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe(`${FULLNAME}-cert-manager-tls`);
 
     // An issuer of the user's own replaces the chart's chain.
     const own = await renderChart({ certificate: { certManager: { enabled: true, issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
@@ -295,11 +296,15 @@ describe('helm lint and helm template (no cluster)', () => {
     });
   });
 
-  it('requires anti-affinity when asked to', async () => {
+  it('requires anti-affinity when asked to, and then rolls out without a surge', async () => {
     const deployment = findManifest<Deployment>(await renderChart({ antiAffinity: 'hard' }), 'Deployment');
     const affinity = deployment.spec?.template.spec?.affinity?.podAntiAffinity;
     expect(affinity?.preferredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
     expect(affinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe('kubernetes.io/hostname');
+    // With one node per replica a surge pod could not be placed: the rollout replaces one replica at a time.
+    expect(deployment.spec?.strategy?.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+    const soft = findManifest<Deployment>(await renderChart(), 'Deployment');
+    expect(soft.spec?.strategy?.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   });
 
   it.each([
@@ -592,7 +597,8 @@ describe("the chart's webhook config, Secret and RBAC, run by the built CLI", ()
     const team = 'team-live';
     await kube.createNamespace(namespace, RESTRICTED);
     await kube.createNamespace(team);
-    const manifests = await renderChart({ webhook: { failurePolicy: 'Ignore' } }, { namespace });
+    // Served: this test's namespace only, so pods other tests left annotated elsewhere are not counted.
+    const manifests = await renderChart({ webhook: { failurePolicy: 'Ignore', namespaces: [team] } }, { namespace });
     // Everything but the MutatingWebhookConfiguration: its Service cannot reach a process on loopback.
     for (const manifest of manifests.filter((m) => m.kind !== 'MutatingWebhookConfiguration')) await serverSideApply(manifest);
     const sidecarHcl = [
@@ -657,6 +663,7 @@ describe("the chart's webhook config, Secret and RBAC, run by the built CLI", ()
         if (!/^secrets_sidecar_webhook_uninjected_pods 1$/m.test(metrics)) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(metrics, log).toMatch(/^secrets_sidecar_webhook_uninjected_pods 1$/m);
+      expect(log).toContain(`"pods":["${team}/missed"]`);
 
       // An admission that reads the pod's ConfigMap with the chart's RBAC, at the path the configuration calls.
       const review = {

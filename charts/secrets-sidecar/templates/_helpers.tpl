@@ -38,9 +38,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- default (include "secrets-sidecar.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
-{{/* The serving certificate's Secret (tls.crt, tls.key, ca.crt), whichever issues it. */}}
+{{/*
+The serving certificate's Secret (tls.crt, tls.key, ca.crt). Each issuer has its own name: switching between
+them never has helm adopt (or delete) a Secret cert-manager made, nor reuse cert-manager's as its own.
+*/}}
 {{- define "secrets-sidecar.tlsSecretName" -}}
-{{- printf "%s-tls" (include "secrets-sidecar.fullname" .) -}}
+{{- printf "%s-%s" (include "secrets-sidecar.fullname" .) (.Values.certificate.certManager.enabled | ternary "cert-manager-tls" "tls") -}}
 {{- end -}}
 
 {{/* repository:tag, or repository@digest when a digest is set; an empty tag means the chart's appVersion. */}}
