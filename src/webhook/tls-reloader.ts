@@ -19,7 +19,6 @@ export interface TlsPair {
 const MAX_PEM_BYTES = 1024 * 1024;
 
 export class TlsReloader {
-  #current: TlsPair | undefined;
   /** A digest of the last pair tried, good or bad: unchanged files are not parsed (or complained about) again. */
   #lastSeen = '';
   #timer: SafeTimer | undefined;
@@ -38,7 +37,6 @@ export class TlsReloader {
     const pair = await this.#read();
     this.#lastSeen = digest(pair);
     this.#check(pair);
-    this.#current = pair;
     return pair;
   }
 
@@ -81,7 +79,6 @@ export class TlsReloader {
       );
       return;
     }
-    this.#current = pair;
     apply(context, pair);
     this.onOutcome('loaded');
     this.logger.info({ certFile: this.certFile }, 'certificate reloaded');

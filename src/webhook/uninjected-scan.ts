@@ -34,7 +34,7 @@ export async function findUninjectedPods(kube: KubeClient, config: WebhookConfig
     const items = Array.isArray(answer.body['items']) ? (answer.body['items'] as Record<string, unknown>[]) : [];
     for (const pod of items) {
       const metadata = (pod?.['metadata'] ?? {}) as Record<string, unknown>;
-      const namespace = String(metadata['namespace'] ?? '');
+      const namespace = typeof metadata['namespace'] === 'string' ? metadata['namespace'] : '';
       if (namespace === ownNamespace || config.excludeNamespaces.includes(namespace)) continue;
       if (config.namespaces.length > 0 && !config.namespaces.includes(namespace)) continue;
       let wanted = false;
@@ -45,7 +45,7 @@ export async function findUninjectedPods(kube: KubeClient, config: WebhookConfig
       }
       if (!wanted || isInjected(pod)) continue;
       count++;
-      if (examples.length < 20) examples.push(`${namespace}/${String(metadata['name'] ?? '?')}`);
+      if (examples.length < 20) examples.push(`${namespace}/${typeof metadata['name'] === 'string' ? metadata['name'] : '?'}`);
     }
     const meta = (answer.body['metadata'] ?? {}) as Record<string, unknown>;
     next = typeof meta['continue'] === 'string' && meta['continue'] !== '' ? meta['continue'] : undefined;

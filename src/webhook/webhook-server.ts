@@ -110,8 +110,10 @@ async function handle(
   if (body === undefined) {
     metrics.admission('error', (performance.now() - started) / 1000);
     logger.warn({ limit: MAX_REVIEW_BYTES }, 'admission review refused: too large');
+    // The rest of the body is never read: answer, then close the connection.
+    res.setHeader('connection', 'close');
+    res.once('finish', () => req.socket.destroy());
     send(res, 413, { error: `an AdmissionReview is at most ${MAX_REVIEW_BYTES} bytes` });
-    req.destroy();
     return;
   }
   const answer = await answerReview(body, deps, facts);
@@ -123,17 +125,22 @@ async function handle(
   send(res, answer.status, answer.body);
 }
 
-/** The body as text, or undefined once it passes MAX_REVIEW_BYTES (announced or sent). */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_REVIEW_BYTES) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REVIEW_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The body as text, or undefined once it passes MAX_REVIEW_BYTES (announced or sent): the rest is not read. */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REVIEW_BYTES) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REVIEW_BYTES) return void chunks.push(chunk);
+      req.off('data', onData).pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
