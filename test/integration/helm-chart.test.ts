@@ -236,6 +236,10 @@ describe('helm lint and helm template (no cluster)', () => {
     const deployment = findManifest<Deployment>(manifests, 'Deployment');
     expect(deployment.spec?.template.spec?.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe(`${FULLNAME}-cert-manager-tls`);
 
+    const renewal = await helmTemplate({ certificate: { certManager: { enabled: true, duration: '24h', renewBefore: '24h' } } });
+    expect(renewal.status).not.toBe(0);
+    expect(renewal.stderr).toContain('certificate.certManager.renewBefore (24h) must be shorter than certificate.certManager.duration (24h)');
+
     // An issuer of the user's own replaces the chart's chain.
     const own = await renderChart({ certificate: { certManager: { enabled: true, issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
     expect(own.filter((m) => m.apiVersion === 'cert-manager.io/v1').map((m) => m.kind)).toEqual(['Certificate']);
@@ -344,6 +348,11 @@ describe('helm lint and helm template (no cluster)', () => {
       name: 'an issuer kind without a name',
       values: { certificate: { certManager: { issuerRef: { kind: 'ClusterIssuer' } } } },
       path: ['certificate', 'certManager', 'issuerRef'],
+    },
+    {
+      name: 'a certificate lifetime cert-manager refuses',
+      values: { certificate: { certManager: { enabled: true, duration: '30m' } } },
+      path: ['certificate', 'certManager', 'duration'],
     },
     { name: 'a privileged port', values: { webhook: { port: 443 } }, path: ['webhook', 'port'] },
     { name: 'an unknown log level', values: { logLevel: 'verbose' }, path: ['logLevel'] },
