@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -692,6 +692,13 @@ describe("the chart's webhook config, Secret and RBAC, run by the built CLI", ()
       const response = (JSON.parse(answer.text) as { response: { allowed: boolean; patchType?: string; status?: unknown } }).response;
       expect(response, log).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
       expect(log).not.toMatch(/"level":"(error|fatal)"/);
+
+      // The chart's memory limit leaves the webhook room: its resident set after start, the scan and an admission.
+      const rssKiB = Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
+      const limit = String(container?.resources?.limits?.['memory'] ?? '');
+      expect(limit).toMatch(/^\d+Mi$/);
+      expect(rssKiB).toBeGreaterThan(0);
+      expect(rssKiB / 1024).toBeLessThan(parseInt(limit, 10) * 0.8);
     } finally {
       child.kill('SIGTERM');
       await exited;
