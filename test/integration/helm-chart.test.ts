@@ -264,6 +264,7 @@ describe('helm lint and helm template (no cluster)', () => {
   it('renders no disruption budget for one replica, and refuses a budget that lets every replica go', async () => {
     expect((await renderChart({ replicaCount: 1 })).find((m) => m.kind === 'PodDisruptionBudget')).toBeUndefined();
     expect(findManifest<PodDisruptionBudget>(await renderChart({ replicaCount: 3 }), 'PodDisruptionBudget').spec?.maxUnavailable).toBe(1);
+    expect((await renderChart({ podDisruptionBudget: { enabled: false } })).find((m) => m.kind === 'PodDisruptionBudget')).toBeUndefined();
     const refused = await helmTemplate({ podDisruptionBudget: { maxUnavailable: 2 } });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('podDisruptionBudget.maxUnavailable (2) must be less than replicaCount (2)');
@@ -278,6 +279,9 @@ describe('helm lint and helm template (no cluster)', () => {
     const own = await helmTemplate({ webhook: { namespaces: ['team-a', NAMESPACE] } });
     expect(own.status).not.toBe(0);
     expect(own.stderr).toContain(`webhook.namespaces may not contain the release's own namespace "${NAMESPACE}"`);
+    // For clusters before 1.28, which have no match conditions: every pod in the selected namespaces is sent.
+    const everyPod = await renderChart({ webhook: { matchAnnotatedOnly: false } });
+    expect(findManifest<MutatingWebhookConfiguration>(everyPod, 'MutatingWebhookConfiguration').webhooks?.[0]?.matchConditions).toBeUndefined();
   });
 
   it("gives the webhook's API calls 60 % of the admission timeout, at most 8 s", async () => {
