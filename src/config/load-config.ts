@@ -34,6 +34,12 @@ export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
+  const { text, file } = await readConfigText(path);
+  return parseConfig(text, file);
+}
+
+/** A config file's text and absolute path, bounded and decoded (invalid UTF-8 refused at its position). */
+export async function readConfigText(path: string): Promise<{ readonly text: string; readonly file: string }> {
   const file = resolve(path);
   let source: Buffer;
   try {
@@ -42,7 +48,7 @@ export async function loadConfig(path: string): Promise<ResolvedConfig> {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
   }
-  return parseConfig(decodeConfig(source, file), file);
+  return { text: decodeConfig(source, file), file };
 }
 
 /** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */

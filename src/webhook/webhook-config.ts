@@ -2,9 +2,8 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { readBounded } from '../bounded-read.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
-import { parseConfigTree, schemaError, formatPath } from '../config/load-config.js';
+import { formatPath, parseConfigTree, readConfigText, schemaError } from '../config/load-config.js';
 import { locate, toPlain, type PathSegment } from '../config/located.js';
-import { decodeConfig } from '../config/source-limits.js';
 import { formatLocation } from '../config/syntax-error.js';
 import { SidecarError } from '../errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
@@ -166,15 +165,8 @@ const HINT = 'the README section "Injecting into pods" documents every webhook o
 
 /** Reads, validates and resolves webhook.hcl (or .json). Every error names file:line:col and the option's path. */
 export async function loadWebhookConfig(path: string): Promise<WebhookConfig> {
-  const file = resolve(path);
-  let bytes: Buffer;
-  try {
-    bytes = await readBounded(file);
-  } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
-    throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
-  }
-  return parseWebhookConfig(decodeConfig(bytes, file), file);
+  const { text, file } = await readConfigText(path);
+  return parseWebhookConfig(text, file);
 }
 
 export async function parseWebhookConfig(source: string, file: string): Promise<WebhookConfig> {

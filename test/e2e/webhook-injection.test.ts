@@ -10,6 +10,8 @@ import { spawn } from 'node:child_process';
 import { CLI } from '../support/cli.js';
 import { httpCall } from '../support/http.js';
 
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- untyped Kubernetes JSON (see Json) */
+
 /*
  * The webhook from the built CLI, on loopback, registered with a real API server by clientConfig.url; pods are
  * created in a namespace that enforces PodSecurity restricted, so every stored pod also passed that check.
@@ -52,6 +54,7 @@ let port: number;
 let ca: Buffer;
 let configFile: string;
 
+// Kubernetes objects are deep JSON, checked here field by field by the assertions themselves.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function writeWebhookConfig(failurePolicy: 'Fail' | 'Ignore', extra = ''): Promise<void> {
@@ -139,7 +142,7 @@ const inject = (config = 'web-secrets', more: Record<string, string> = {}) => ({
 
 async function createPod(pod: Json, query = ''): Promise<{ status: number; body: Json }> {
   const answer = await cp.api('POST', `/api/v1/namespaces/${NS}/pods${query}`, pod);
-  return { status: answer.status, body: (answer.body ?? {}) as Json };
+  return { status: answer.status, body: answer.body ?? {} };
 }
 
 /** The API server picks up a webhook configuration change a moment later: probe with dry-run pods until it does. */
@@ -236,7 +239,7 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
-const getPod = async (name: string): Promise<Json> => (await cp.apiOk('GET', `/api/v1/namespaces/${NS}/pods/${name}`)) as Json;
+const getPod = async (name: string): Promise<Json> => await cp.apiOk('GET', `/api/v1/namespaces/${NS}/pods/${name}`);
 const named = (list: Json[] | undefined, name: string): Json | undefined => (list ?? []).find((item) => item['name'] === name);
 /** Our mounts, in order, without the service-account volume the API server adds. */
 const ours = (container: Json | undefined): Json[] => (container?.['volumeMounts'] ?? []).filter((m: Json) => !String(m['name']).startsWith('kube-api-access'));
@@ -451,6 +454,7 @@ describe('the injecting webhook, through a real API server', () => {
 
   it("measures: admission p99 over 200 admissions through the API server, and the webhook's memory", async () => {
     const mark = webhook.records.length;
+    const rssBefore = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${webhook.child.pid}/status`, 'utf8'))?.[1]);
     const roundTrips: number[] = [];
     for (let i = 0; i < 200; i++) {
       const started = performance.now();
@@ -469,6 +473,7 @@ describe('the injecting webhook, through a real API server', () => {
     const figures = {
       apiServerRoundTripP99Ms: Math.round(p99(roundTrips)),
       webhookP99Ms: p99(own),
+      rssBeforeMiB: Math.round(rssBefore / 1024),
       rssMiB: Math.round(kib('VmRSS') / 1024),
       peakRssMiB: Math.round(kib('VmHWM') / 1024),
     };
@@ -531,7 +536,7 @@ describe('the injecting webhook, through a real API server', () => {
     expect(refused['status']['message']).toMatch(/^secrets-sidecar\.io\/containers: "app\\n\{\\"allowed\\":true\}\\r\\u0000" is not a container/);
     // A pod that is not one: no panic, no patch.
     for (const object of [{ spec: { containers: 'no' } }, { spec: null }, { metadata: { annotations: inject() }, spec: { containers: [{}] } }]) {
-      const reply = await post(review({ ...object, metadata: { annotations: inject() } } as Json));
+      const reply = await post(review({ ...object, metadata: { annotations: inject() } }));
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)['response']).toMatchObject({ allowed: false });
     }
