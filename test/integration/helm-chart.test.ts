@@ -284,6 +284,31 @@ describe('helm lint and helm template (no cluster)', () => {
     expect(findManifest<MutatingWebhookConfiguration>(everyPod, 'MutatingWebhookConfiguration').webhooks?.[0]?.matchConditions).toBeUndefined();
   });
 
+  it('checks the injected resources as the webhook will, so that a values mistake never crash-loops it', async () => {
+    const refusal = async (resources: Record<string, unknown>) => {
+      const result = await helmTemplate({ injection: { resources } });
+      expect(result.status).not.toBe(0);
+      return result.stderr;
+    };
+    expect(await refusal({ memoryLimit: '1Gi' })).toContain('injection.resources.memoryLimit (1Gi) is more than injection.resources.maxMemory (512Mi)');
+    expect(await refusal({ cpuRequest: 2 })).toContain('injection.resources.cpuRequest (2) is more than injection.resources.maxCpu (1)');
+    expect(await refusal({ cpuLimit: '1500m' })).toContain('injection.resources.cpuLimit (1500m) is more than injection.resources.maxCpu (1)');
+    expect(await refusal({ memoryRequest: '200Mi' })).toContain(
+      'injection.resources.memoryRequest (200Mi) is more than injection.resources.memoryLimit (128Mi)',
+    );
+    // Units are compared, not text: 0.5Gi is 512Mi, 600m is less than 1, and 1G is more than 512Mi.
+    const accepted = await renderChart({
+      injection: {
+        resources: { memoryLimit: '0.5Gi', cpuRequest: '600m', cpuLimit: 1, maxMemory: '1G', memoryRequest: 134217728 },
+        secretsSizeLimit: 33554432,
+      },
+    });
+    expect(await webhookConfig(accepted)).toMatchObject({
+      resources: { requests: { cpu: '600m', memory: '134217728' }, limits: { cpu: '1', memory: '0.5Gi' }, max: { memory: '1G' } },
+      secretsSizeLimit: '33554432',
+    });
+  });
+
   it("gives the webhook's API calls 60 % of the admission timeout, at most 8 s", async () => {
     const apiTimeout = async (timeoutSeconds: number) => (await webhookConfig(await renderChart({ webhook: { timeoutSeconds } }))).apiTimeoutMs;
     expect([await apiTimeout(1), await apiTimeout(5), await apiTimeout(30)]).toEqual([600, 3000, 8000]);
@@ -358,6 +383,8 @@ describe('helm lint and helm template (no cluster)', () => {
       values: { certificate: { certManager: { enabled: true, duration: '30m' } } },
       path: ['certificate', 'certManager', 'duration'],
     },
+    { name: 'a zero memory request', values: { injection: { resources: { memoryRequest: '0Mi' } } }, path: ['injection', 'resources', 'memoryRequest'] },
+    { name: 'a zero CPU limit as a number', values: { injection: { resources: { cpuLimit: 0 } } }, path: ['injection', 'resources', 'cpuLimit'] },
     { name: 'a privileged port', values: { webhook: { port: 443 } }, path: ['webhook', 'port'] },
     { name: 'an unknown log level', values: { logLevel: 'verbose' }, path: ['logLevel'] },
   ])('refuses $name, naming the value', async ({ values, path }) => {

@@ -94,3 +94,57 @@ Refuses a namespace or name that cannot be a Service's name or sit in every obje
 {{- fail (printf "the release name %q cannot start a Service name (DNS-1035: a letter first, no dots): set fullnameOverride" .Release.Name) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A Kubernetes quantity ("100m", "64Mi", "1.5", "2G") in base units (cores, bytes), as a number in a string.
+The schema has already held the value to these suffixes.
+*/}}
+{{- define "secrets-sidecar.quantityValue" -}}
+{{- $text := include "secrets-sidecar.quantityText" . -}}
+{{- $factors := dict "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "m" 0.001 -}}
+{{- $number := $text -}}
+{{- $factor := 1.0 -}}
+{{- range $suffix, $value := $factors -}}
+{{- if and (eq $number $text) (hasSuffix $suffix $text) -}}
+{{- $number = trimSuffix $suffix $text -}}
+{{- $factor = $value -}}
+{{- end -}}
+{{- end -}}
+{{- mulf (float64 $number) $factor -}}
+{{- end -}}
+
+{{/*
+The injected containers' resources, checked as the webhook checks them at start (a request or limit above its
+max, a request above its limit): a webhook that refuses its config would crash-loop, and under failurePolicy
+Fail annotated pods would be refused cluster-wide.
+*/}}
+{{- define "secrets-sidecar.checkInjectionResources" -}}
+{{- $r := .Values.injection.resources -}}
+{{- range $kind := list "cpu" "memory" -}}
+{{- $title := title $kind -}}
+{{- $max := index $r (printf "max%s" $title) -}}
+{{- $request := index $r (printf "%sRequest" $kind) -}}
+{{- $limit := index $r (printf "%sLimit" $kind) -}}
+{{- $maxValue := include "secrets-sidecar.quantityValue" $max | float64 -}}
+{{- range $name, $value := dict "Request" $request "Limit" $limit -}}
+{{- if and $value (gt (include "secrets-sidecar.quantityValue" $value | float64) $maxValue) -}}
+{{- fail (printf "injection.resources.%s%s (%s) is more than injection.resources.max%s (%s)" $kind $name (include "secrets-sidecar.quantityText" $value) $title (include "secrets-sidecar.quantityText" $max)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $request $limit (gt (include "secrets-sidecar.quantityValue" $request | float64) (include "secrets-sidecar.quantityValue" $limit | float64)) -}}
+{{- fail (printf "injection.resources.%sRequest (%s) is more than injection.resources.%sLimit (%s)" $kind (include "secrets-sidecar.quantityText" $request) $kind (include "secrets-sidecar.quantityText" $limit)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A quantity as text. Numbers from a values file arrive as float64 (134217728 would print as 1.34217728e+08);
+the schema allows only whole numbers, so they print as integers.
+*/}}
+{{- define "secrets-sidecar.quantityText" -}}
+{{- if kindIs "string" . -}}
+{{- . -}}
+{{- else -}}
+{{- printf "%d" (int64 .) -}}
+{{- end -}}
+{{- end -}}
