@@ -309,6 +309,21 @@ describe('helm lint and helm template (no cluster)', () => {
     });
   });
 
+  it("holds durations to the webhook's bounds at render, and renders the bounds themselves", async () => {
+    for (const [values, message] of [
+      [{ injection: { kubernetesAuth: { expiration: '5m' } } }, 'injection.kubernetesAuth.expiration (5m) must be from 10m to 48h'],
+      [{ injection: { kubernetesAuth: { expiration: '49h' } } }, 'injection.kubernetesAuth.expiration (49h) must be from 10m to 48h'],
+      [{ webhook: { tlsReloadInterval: '50ms' } }, 'webhook.tlsReloadInterval (50ms) must be from 100ms to 1h'],
+      [{ webhook: { tlsReloadInterval: '61m' } }, 'webhook.tlsReloadInterval (61m) must be from 100ms to 1h'],
+    ] as const) {
+      const result = await helmTemplate(values);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    }
+    const edges = await renderChart({ injection: { kubernetesAuth: { expiration: '10m' } }, webhook: { tlsReloadInterval: '1h' } });
+    expect(await webhookConfig(edges)).toMatchObject({ tokenExpirationSeconds: 600, tlsReloadMs: 3_600_000 });
+  });
+
   it("gives the webhook's API calls 60 % of the admission timeout, at most 8 s", async () => {
     const apiTimeout = async (timeoutSeconds: number) => (await webhookConfig(await renderChart({ webhook: { timeoutSeconds } }))).apiTimeoutMs;
     expect([await apiTimeout(1), await apiTimeout(5), await apiTimeout(30)]).toEqual([600, 3000, 8000]);

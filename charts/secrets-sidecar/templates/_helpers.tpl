@@ -148,3 +148,19 @@ the schema allows only whole numbers, so they print as integers.
 {{- printf "%d" (int64 .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* A duration the schema holds to <whole number><ms|s|m|h>, in milliseconds. */}}
+{{- define "secrets-sidecar.durationMs" -}}
+{{- $factors := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 -}}
+{{- mul (regexFind "^[0-9]+" .) (index $factors (regexReplaceAll "^[0-9]+" . "")) -}}
+{{- end -}}
+
+{{/* The webhook's bounds on its durations, checked at render rather than by a crash-looping webhook. */}}
+{{- define "secrets-sidecar.checkDurations" -}}
+{{- range $check := list (list "injection.kubernetesAuth.expiration" .Values.injection.kubernetesAuth.expiration 600000 172800000 "10m" "48h") (list "webhook.tlsReloadInterval" .Values.webhook.tlsReloadInterval 100 3600000 "100ms" "1h") -}}
+{{- $ms := include "secrets-sidecar.durationMs" (index $check 1) | int64 -}}
+{{- if or (lt $ms (index $check 2 | int64)) (gt $ms (index $check 3 | int64)) -}}
+{{- fail (printf "%s (%s) must be from %s to %s" (index $check 0) (index $check 1) (index $check 4) (index $check 5)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
