@@ -672,10 +672,9 @@ describe("the chart's webhook config, Secret and RBAC, run by the built CLI", ()
 
     // The rendered config and Secret, as the pod would mount them; only the listener and the API access are local.
     const dir = await mkdtemp(join(work, 'live-'));
-    const secret = findManifest<Secret>(manifests, 'Secret');
-    const field = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString();
-    await writeFile(join(dir, 'tls.crt'), field('tls.crt'));
-    await writeFile(join(dir, 'tls.key'), field('tls.key'), { mode: 0o600 });
+    const { serving, key } = certificates(findManifest<Secret>(manifests, 'Secret'));
+    await writeFile(join(dir, 'tls.crt'), serving.toString());
+    await writeFile(join(dir, 'tls.key'), key, { mode: 0o600 });
     const token = await kube.serviceAccountToken(namespace, findManifest(manifests, 'ServiceAccount').metadata.name);
     await writeFile(join(dir, 'token'), token, { mode: 0o600 });
     const rendered = JSON.parse(findManifest<ConfigMap>(manifests, 'ConfigMap').data?.['webhook.json'] ?? '{}') as { webhook: Record<string, unknown> };
