@@ -279,6 +279,14 @@ describe('helm lint and helm template (no cluster)', () => {
     const own = await helmTemplate({ webhook: { namespaces: ['team-a', NAMESPACE] } });
     expect(own.status).not.toBe(0);
     expect(own.stderr).toContain(`webhook.namespaces may not contain the release's own namespace "${NAMESPACE}"`);
+    // Listing its own namespace among the exclusions, or none at all, still excludes it exactly once.
+    for (const excludeNamespaces of [[NAMESPACE, 'kube-system'], []]) {
+      const rendered = await renderChart({ webhook: { excludeNamespaces } });
+      const selector = findManifest<MutatingWebhookConfiguration>(rendered, 'MutatingWebhookConfiguration').webhooks?.[0]?.namespaceSelector;
+      expect(selector?.matchExpressions).toEqual([
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, ...excludeNamespaces.filter((n) => n !== NAMESPACE)] },
+      ]);
+    }
     // For clusters before 1.28, which have no match conditions: every pod in the selected namespaces is sent.
     const everyPod = await renderChart({ webhook: { matchAnnotatedOnly: false } });
     expect(findManifest<MutatingWebhookConfiguration>(everyPod, 'MutatingWebhookConfiguration').webhooks?.[0]?.matchConditions).toBeUndefined();
