@@ -18,6 +18,12 @@ import { WebhookMetrics } from './webhook-metrics.js';
 
 /** A pod is stored whole in etcd (1.5 MiB) and a request is at most 3 MiB: a review past 6 MiB is not one. */
 export const MAX_REVIEW_BYTES = 6 * 1024 * 1024;
+/**
+ * Bodies held at once, all requests together: many large reviews in parallel get 503 (the API server retries or
+ * applies failurePolicy) rather than the webhook's memory limit. Real reviews are kilobytes.
+ */
+export const MAX_BUFFERED_BYTES = 4 * MAX_REVIEW_BYTES;
+let buffered = 0;
 
 export interface RunningWebhook {
   readonly port: number;
@@ -106,16 +112,38 @@ async function handle(
     return send(res, 404, { error: 'no such route' });
   }
   const started = performance.now();
-  const body = await readBody(req);
-  if (body === undefined) {
-    metrics.admission('error', (performance.now() - started) / 1000);
-    logger.warn({ limit: MAX_REVIEW_BYTES }, 'admission review refused: too large');
-    // The rest of the body is never read: answer, then close the connection.
-    res.setHeader('connection', 'close');
-    res.once('finish', () => req.socket.destroy());
-    send(res, 413, { error: `an AdmissionReview is at most ${MAX_REVIEW_BYTES} bytes` });
-    return;
+  const held = { bytes: 0 };
+  try {
+    const body = await readBody(req, held);
+    if ('refused' in body) {
+      metrics.admission('error', (performance.now() - started) / 1000);
+      const tooLarge = body.refused === 'too-large';
+      logger.warn(
+        { limit: tooLarge ? MAX_REVIEW_BYTES : MAX_BUFFERED_BYTES },
+        tooLarge ? 'admission review refused: too large' : 'admission review refused: busy',
+      );
+      // The rest of the body is never read: answer, then close the connection.
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+      if (tooLarge) send(res, 413, { error: `an AdmissionReview is at most ${MAX_REVIEW_BYTES} bytes` });
+      else send(res, 503, { error: 'too many large reviews at once' });
+      return;
+    }
+    await answer(body.text, res, started, deps, facts, metrics, logger);
+  } finally {
+    buffered -= held.bytes;
   }
+}
+
+async function answer(
+  body: string,
+  res: ServerResponse,
+  started: number,
+  deps: AdmissionDeps,
+  facts: FactsCache,
+  metrics: WebhookMetrics,
+  logger: Logger,
+): Promise<void> {
   const answer = await answerReview(body, deps, facts);
   metrics.admission(answer.outcome, (performance.now() - started) / 1000);
   const fields = { outcome: answer.outcome, pod: answer.pod, reason: answer.reason, ms: Math.round(performance.now() - started) };
@@ -125,20 +153,27 @@ async function handle(
   send(res, answer.status, answer.body);
 }
 
-/** The body as text, or undefined once it passes MAX_REVIEW_BYTES (announced or sent): the rest is not read. */
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_REVIEW_BYTES) return Promise.resolve(undefined);
+/**
+ * The body as text; 'too-large' once it passes MAX_REVIEW_BYTES (announced or sent), 'busy' when all requests
+ * together would hold more than MAX_BUFFERED_BYTES. The rest is then not read. `held` counts what this request
+ * holds of the shared budget, for the caller to give back.
+ */
+function readBody(req: IncomingMessage, held: { bytes: number }): Promise<{ readonly text: string } | { readonly refused: 'too-large' | 'busy' }> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REVIEW_BYTES) return Promise.resolve({ refused: 'too-large' });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let size = 0;
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_REVIEW_BYTES) return void chunks.push(chunk);
+      const refusal = held.bytes + chunk.length > MAX_REVIEW_BYTES ? 'too-large' : buffered + chunk.length > MAX_BUFFERED_BYTES ? 'busy' : undefined;
+      if (refusal === undefined) {
+        held.bytes += chunk.length;
+        buffered += chunk.length;
+        return void chunks.push(chunk);
+      }
       req.off('data', onData).pause();
-      resolve(undefined);
+      resolve({ refused: refusal });
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () => resolve({ text: Buffer.concat(chunks).toString('utf8') }));
     req.once('error', reject);
   });
 }

@@ -47,6 +47,29 @@ describe('webhook.hcl', () => {
     );
   });
 
+  it('reads the same settings from JSON (what the Helm chart renders), with the same located errors', async () => {
+    const json = JSON.stringify(
+      {
+        log_level: 'debug',
+        webhook: {
+          address: '0.0.0.0:8443',
+          tls_cert_file: '/tls/tls.crt',
+          tls_key_file: '/tls/tls.key',
+          image: 'r/s:1',
+          resources: { max_memory: '1Gi' },
+          kubernetes_auth: { audience: 'openbao' },
+        },
+      },
+      null,
+      2,
+    );
+    const config = await parseWebhookConfig(json, '/w/webhook.json');
+    expect(config).toMatchObject({ logLevel: 'debug', image: 'r/s:1', tokenAudience: 'openbao', resources: { max: { memory: '1Gi' } } });
+    await expect(parseWebhookConfig(json.replace('"0.0.0.0:8443"', '"8443"'), '/w/webhook.json')).rejects.toThrow(
+      /^\/w\/webhook\.json:4:16: webhook\.address: expected host:port/,
+    );
+  });
+
   it('refuses serving its own namespace', async () => {
     const text = minimal.replace('}\n', '  namespace = "ops"\n  namespaces = ["a", "ops"]\n}\n');
     await expect(parseWebhookConfig(text, '/w/webhook.hcl')).rejects.toThrow(/webhook\.namespaces: "ops" is the webhook's own namespace/);
