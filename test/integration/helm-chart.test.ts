@@ -697,7 +697,10 @@ describe("the chart's webhook config, Secret and RBAC, run by the built CLI", ()
 
     const container = findManifest<Deployment>(manifests, 'Deployment').spec?.template.spec?.containers[0];
     const args = (container?.args ?? []).map((arg) => (arg === '/etc/secrets-sidecar-webhook/webhook.json' ? join(dir, 'webhook.json') : arg));
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // The container's environment, as the Deployment sets it (NODE_OPTIONS among it).
+    const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value ?? '']));
+    expect(env['NODE_OPTIONS']).toBe('--max-semi-space-size=2');
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
