@@ -48,6 +48,7 @@ function apiPath(manifest: Manifest, withName = true): string {
     PodDisruptionBudget: 'poddisruptionbudgets',
     ClusterRole: 'clusterroles',
     ClusterRoleBinding: 'clusterrolebindings',
+    RoleBinding: 'rolebindings',
     MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
   };
   const resource = plural[manifest.kind];
@@ -506,8 +507,9 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
       antiAffinity: 'hard',
       replicaCount: 3,
       injection: { imagePullPolicy: 'Always', resources: { cpuLimit: '500m' } },
-      webhook: { namespaces: ['team-a'], objectSelector: { matchExpressions: [{ key: 'secrets-sidecar.io/skip', operator: 'DoesNotExist' }] } },
+      webhook: { namespaces: ['full-team'], objectSelector: { matchExpressions: [{ key: 'secrets-sidecar.io/skip', operator: 'DoesNotExist' }] } },
     };
+    await kube.createNamespace('full-team');
     const manifests = await renderChart(values, { namespace });
     for (const manifest of manifests) await serverSideApply(manifest);
     const pod = podFromTemplate(findManifest<Deployment>(manifests, 'Deployment'), 'from-template');
@@ -516,7 +518,7 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     const stored = await getObject<Pod>(`/api/v1/namespaces/${namespace}/pods/from-template`);
     expect(stored.spec).toMatchObject({ serviceAccountName: 'injector', priorityClassName: 'webhook-critical', imagePullSecrets: values.imagePullSecrets });
     expect(stored.spec?.tolerations).toContainEqual(values.tolerations[0]);
-    expect(await webhookConfig(manifests)).toMatchObject({ imagePullPolicy: 'Always', namespaces: ['team-a'], resources: { limits: { cpu: '500m' } } });
+    expect(await webhookConfig(manifests)).toMatchObject({ imagePullPolicy: 'Always', namespaces: ['full-team'], resources: { limits: { cpu: '500m' } } });
   });
 
   it('with cert-manager: the other objects pass strict server-side apply and a pod from the template passes PodSecurity; the cert-manager kinds are unknown here (checked statically above)', async () => {
@@ -565,7 +567,7 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     expect(await createPod(restrictedPod(apps, 'annotated', inject))).toMatchObject({ status: 201 });
   });
 
-  it("the webhook's service account may get ConfigMaps and list pods, and nothing else", async () => {
+  it("the webhook's service account may get ConfigMaps (only in the served namespaces, when listed) and list pods, and nothing else", async () => {
     const namespace = 'rbac-system';
     await kube.createNamespace(namespace, RESTRICTED);
     await kube.createNamespace('team-a');
@@ -581,6 +583,20 @@ describe('the rendered chart against a real API server (PodSecurity restricted)'
     expect(await status('GET', `/api/v1/namespaces/${namespace}/secrets/${FULLNAME}-tls`)).toBe(403);
     expect(await status('DELETE', '/api/v1/namespaces/team-a/configmaps/app-config')).toBe(403);
     expect(await status('POST', '/api/v1/namespaces/team-a/pods', restrictedPod('team-a', 'p'))).toBe(403);
+
+    // Serving listed namespaces only, it may read ConfigMaps there only (a RoleBinding in each).
+    const narrow = 'rbac-narrow';
+    await kube.createNamespace(narrow, RESTRICTED);
+    await kube.createNamespace('team-b');
+    await kube.apiOk('POST', '/api/v1/namespaces/team-b/configmaps', { metadata: { name: 'app-config' }, data: { 'sidecar.hcl': '' } });
+    const served = await renderChart({ webhook: { namespaces: ['team-a'] } }, { namespace: narrow });
+    expect(served.filter((m) => m.kind === 'RoleBinding').map((m) => m.metadata.namespace)).toEqual(['team-a']);
+    for (const manifest of served.filter((m) => m.kind !== 'MutatingWebhookConfiguration')) await serverSideApply(manifest);
+    const narrowToken = await kube.serviceAccountToken(narrow, findManifest(served, 'ServiceAccount').metadata.name);
+    const narrowStatus = async (path: string) => (await kube.api('GET', path, undefined, { token: narrowToken })).status;
+    expect(await narrowStatus('/api/v1/namespaces/team-a/configmaps/app-config')).toBe(200);
+    expect(await narrowStatus('/api/v1/namespaces/team-b/configmaps/app-config')).toBe(403);
+    expect(await narrowStatus('/api/v1/pods')).toBe(200);
   });
 
   it('helm install, then helm upgrade, keeps the CA and serving certificate (lookup), so the caBundle stays valid', async () => {
