@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:https';
 import { readBounded } from '../bounded-read.js';
 import { SidecarError } from '../errors.js';
+import { setSafeTimeout } from '../timer.js';
 import type { KubernetesAccess } from './webhook-config.js';
 
 /*
@@ -65,7 +66,9 @@ export async function createKubeClient(access: KubernetesAccess, env: Readonly<R
             res.on('error', (error) => fail(error.message, error));
           },
         );
-        req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        // A deadline on the whole call, not on idleness: a server trickling bytes must not hold an admission.
+        const deadline = setSafeTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        req.on('close', () => deadline.clear());
         req.on('error', (error) => fail(error.message, error));
         req.end();
       });

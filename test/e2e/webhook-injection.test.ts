@@ -567,6 +567,11 @@ describe('the injecting webhook, through a real API server', () => {
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)['response']).toMatchObject({ allowed: false });
     }
+    // A container nested 200,000 levels deep: an answer (refused or failed), never a crash.
+    const deep = appPod('deep', inject());
+    const nested = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const deepReview = review(deep).replace('"image":"example/app:1"', `"image":"example/app:1","x":${nested}`);
+    expect([200, 400, 500]).toContain((await post(deepReview)).status);
     expect((await webhookCall(port, ca, 'GET', '/healthz')).status).toBe(200);
   });
 
