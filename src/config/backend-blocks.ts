@@ -64,7 +64,10 @@ export function completeBackends(
   return Object.freeze(
     backends.map((config) => {
       const provider: AnyProvider | undefined = PROVIDERS.find((p) => p.type === config.type);
-      const located = { ...facts, invalid: (at: readonly (string | number)[], message: string) => invalid(['backend', config.type, config.name, ...at], message) };
+      const located = {
+        ...facts,
+        invalid: (at: readonly (string | number)[], message: string) => invalid(['backend', config.type, config.name, ...at], message),
+      };
       return (provider?.complete?.(config, located) ?? config) as BackendConfig;
     }),
   );

@@ -286,10 +286,15 @@ export class TokenManager {
       if (read.exposed) {
         await this.deps.revokeSelf(read.exposed.token).then(
           () => logger.warn('revoked the cached Vault token others could have read'),
-          (error: unknown) => logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the exposed cached Vault token'),
+          (error: unknown) =>
+            logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the exposed cached Vault token'),
         );
       }
-      return drop(read.refused.code, read.exposed ? 'the cache file could be read by others: the token was revoked' : 'the cache file was refused', read.exposed?.accessor);
+      return drop(
+        read.refused.code,
+        read.exposed ? 'the cache file could be read by others: the token was revoked' : 'the cache file was refused',
+        read.exposed?.accessor,
+      );
     }
     const cached = read.entry;
     if (!cached) return undefined;
@@ -309,7 +314,10 @@ export class TokenManager {
     if (!noTtl && leftMs <= (this.deps.refreshPolicy?.marginMs ?? 0))
       return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token has less than rotation_margin left', cached.accessor);
     writeAudit(logger, { event: 'auth.adopt', backend, path, outcome: 'ok', durationMs: now() - started });
-    logger.info({ ttlSeconds: noTtl ? 0 : Math.round(leftMs / 1000), renewable: answer.renewable ?? cached.renewable }, 'adopted the Vault token an earlier run left');
+    logger.info(
+      { ttlSeconds: noTtl ? 0 : Math.round(leftMs / 1000), renewable: answer.renewable ?? cached.renewable },
+      'adopted the Vault token an earlier run left',
+    );
     this.#accessor = answer.accessor ?? cached.accessor;
     this.#replaceToken(cached.token);
     this.#schedule({ lease_duration: noTtl ? 0 : Math.floor(leftMs / 1000), renewable: answer.renewable ?? cached.renewable }, now());
@@ -323,7 +331,12 @@ export class TokenManager {
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
     this.deps.handover
       .save({ token, accessor: this.#accessor, expiresAt: ttlMs > 0 ? at + ttlMs : undefined, renewable: answer.renewable ?? false })
-      .catch((error: unknown) => this.deps.logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) }, 'cannot cache the Vault token; the next run logs in anew'));
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) },
+          'cannot cache the Vault token; the next run logs in anew',
+        ),
+      );
   }
 
   async #logIn(): Promise<string> {

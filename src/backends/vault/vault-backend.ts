@@ -283,9 +283,14 @@ export class VaultBackend implements SecretBackend {
       accessor: this.#tokens.accessor,
       data: secret.value.reveal() as Record<string, unknown>,
     };
-    await this.#cache.putLease(path, entry).catch((error: unknown) =>
-      this.logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) }, 'cannot cache the lease; the next run fetches new credentials'),
-    );
+    await this.#cache
+      .putLease(path, entry)
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) },
+          'cannot cache the lease; the next run fetches new credentials',
+        ),
+      );
   }
 
   /**
@@ -311,7 +316,8 @@ export class VaultBackend implements SecretBackend {
     }
     const cached = read.entry;
     if (!cached) return undefined;
-    if (this.#tokens.wasDropped(cached.accessor)) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token that issued it was not adopted, and the lease ends with it');
+    if (this.#tokens.wasDropped(cached.accessor))
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token that issued it was not adopted, and the lease ends with it');
     if (cached.expiresAt <= started) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has expired');
     let found: { ttl?: number; renewable?: boolean; issue_time?: string };
     try {
@@ -335,7 +341,14 @@ export class VaultBackend implements SecretBackend {
     }
     if (ttlMs <= this.refreshPolicy.marginMs) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has less than rotation_margin left');
     if (cached.accessor === this.#tokens.accessor) this.#leaseIssuers.set(path, this.#tokens.generation);
-    writeAudit(this.logger, { event: 'secret.adopt', backend: this.name, path: shown.split('?')[0] ?? shown, outcome: 'ok', durationMs: now - started, expiresAt: now + ttlMs });
+    writeAudit(this.logger, {
+      event: 'secret.adopt',
+      backend: this.name,
+      path: shown.split('?')[0] ?? shown,
+      outcome: 'ok',
+      durationMs: now - started,
+      expiresAt: now + ttlMs,
+    });
     this.logger.info({ path: shown, ttlSeconds: found.ttl }, 'adopted the lease an earlier run left');
     const issuedAt = Date.parse(found.issue_time ?? '');
     return {
@@ -451,7 +464,9 @@ export class VaultBackend implements SecretBackend {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
       await this.#cache
         .putIssuance(path, entry)
-        .catch((error: unknown) => this.logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) }, 'cannot cache the issuance; a restart will issue anew'));
+        .catch((error: unknown) =>
+          this.logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) }, 'cannot cache the issuance; a restart will issue anew'),
+        );
     }
     return secret;
   }
@@ -468,7 +483,14 @@ export class VaultBackend implements SecretBackend {
     }
     const cached = read.entry;
     if (!cached) return undefined;
-    writeAudit(this.logger, { event: 'secret.adopt', backend: this.name, path: shown.split('?')[0] ?? shown, outcome: 'ok', durationMs: Date.now() - started, expiresAt: cached.expiresAt });
+    writeAudit(this.logger, {
+      event: 'secret.adopt',
+      backend: this.name,
+      path: shown.split('?')[0] ?? shown,
+      outcome: 'ok',
+      durationMs: Date.now() - started,
+      expiresAt: cached.expiresAt,
+    });
     this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
     return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
   }

@@ -1,0 +1,277 @@
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { removeDir } from '../support/dirs.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openbao.js';
+import { startPostgres, type Postgres } from '../support/postgres.js';
+import { mountDatabaseEngine } from '../support/database-engine.js';
+import { makeProject, type Project } from '../support/project.js';
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+const { Client } = createRequire(import.meta.url)('pg') as { Client: new (options: object) => PgClient };
+
+let bao: OpenBao;
+let pg: Postgres;
+let project: Project | undefined;
+let daemon: Daemon | undefined;
+let login: { roleId: string; secretId: string };
+
+beforeAll(async () => {
+  [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
+  // Long enough for a test's restarts; short enough that a run renews the lease it adopted (at two thirds).
+  await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '9s', maxTtl: '10m' } });
+  await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
+  await bao.api('POST', 'pki/root/generate/internal', { common_name: 'handover test root', ttl: '87600h' });
+  await bao.api('POST', 'pki/roles/web', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '72h' });
+  await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
+  // What the templates read, and revoking leases at exit; looking up and renewing its token and leases is the
+  // default policy's (sys/leases/lookup and sys/leases/renew): the handover needs nothing more.
+  await bao.api('PUT', 'sys/policies/acl/handover', {
+    policy: ['database/creds/app', 'pki/issue/web', 'sys/internal/ui/mounts/*', 'sys/leases/revoke']
+      .map((p) => `path "${p}" {\n  capabilities = ["read", "update"]\n}\n`)
+      .join(''),
+  });
+  login = await appRoleCredentials(bao, 'sidecar', { token_policies: ['handover'], token_ttl: '1h', token_max_ttl: '2h' });
+});
+afterAll(async () => {
+  await bao?.stop();
+  pg?.stop();
+});
+afterEach(async () => {
+  await daemon?.stop();
+  await bao.api('PUT', 'sys/leases/revoke-prefix/database/creds/app');
+  await removeDir(project?.root);
+  daemon = project = undefined;
+});
+
+const CERT = 'main:pki/issue/web\\" common_name=\\"app.internal\\" ttl=\\"1h';
+
+/** An AppRole sidecar with a database credential and a certificate; `cache` is the cache_dir line, if any. */
+async function handoverProject(cache: string, extra = ''): Promise<Project> {
+  const p = await makeProject({
+    config: `
+backend "vault" "main" {
+  address = "${bao.address}"
+  ${cache}
+  ${extra}
+  auth "approle" {
+    role_id        = "${login.roleId}"
+    secret_id_file = "@ROOT@/secret_id"
+  }
+}
+template {
+  contents    = "{{#with (secret \\"main:database/creds/app\\")}}{{username}}\\n{{password}}\\n{{/with}}"
+  destination = "@OUT@/db.txt"
+}
+template {
+  contents    = "{{#with (secret \\"${CERT}\\")}}{{certificate}}\\n{{private_key}}\\n{{/with}}"
+  destination = "@OUT@/tls.pem"
+}
+`,
+  });
+  await writeFile(join(p.root, 'secret_id'), login.secretId);
+  return p;
+}
+
+const issued = async (since: number) => {
+  const requests = (await bao.auditedRequests()).slice(since);
+  return {
+    logins: requests.filter((r) => r.path === 'auth/approle/login').length,
+    credentials: requests.filter((r) => r.path === 'database/creds/app').length,
+    certificates: requests.filter((r) => r.path === 'pki/issue/web').length,
+  };
+};
+const creds = (p: Project) => {
+  const [user = '', password = ''] = readFileSync(join(p.out, 'db.txt'), 'utf8').split('\n');
+  return { user, password };
+};
+const serial = (p: Project) => new X509Certificate(readFileSync(join(p.out, 'tls.pem'))).serialNumber;
+const audit =
+  (event: string, outcome = 'ok') =>
+  (r: LogRecord) =>
+    (r['audit'] as { event?: string } | undefined)?.event === event && (r['audit'] as { outcome: string }).outcome === outcome;
+
+async function connects(user: string, password: string): Promise<boolean> {
+  const client = new Client({ host: '127.0.0.1', port: pg.port, user, password, database: 'postgres', connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The app: logs in with what the file holds now, again and again, until stopped; counts what failed. */
+function appLogins(p: Project): { stop: () => Promise<{ ok: number; failed: number }> } {
+  let running = true;
+  const tally = { ok: 0, failed: 0 };
+  const loop = (async () => {
+    // Bounded: a test lasts well under this many logins.
+    for (let i = 0; running && i < 10_000; i++) {
+      const { user, password } = (() => {
+        try {
+          return creds(p);
+        } catch {
+          return { user: '', password: '' };
+        }
+      })();
+      if (await connects(user, password)) tally.ok++;
+      else tally.failed++;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return tally;
+    },
+  };
+}
+
+const started = (d: Daemon) => d.waitFor((r) => r.msg === 'all templates rendered');
+
+describe('once hands its token, leases and certificates to run, and run to itself across kill -9', () => {
+  it('once, run and three kill -9 restarts issue 1 login, 1 database credential and 1 certificate; the app logs in throughout', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"', 'revoke_leases_on_exit = true\n  rotation_margin = "2s"');
+    const before = (await bao.auditedRequests()).length;
+    const once = await runCli(['once', '-c', project.config]);
+    expect(once.code, once.stderr).toBe(0);
+    const first = { creds: creds(project), serial: serial(project), tls: readFileSync(join(project.out, 'tls.pem'), 'utf8') };
+    expect(await connects(first.creds.user, first.creds.password)).toBe(true);
+    const cacheDir = join(project.root, 'cache');
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(cacheDir).map((n) => statSync(join(cacheDir, n)).mode & 0o777)).toEqual([0o600, 0o600, 0o600]);
+
+    const app = appLogins(project);
+    const runs: Daemon[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        daemon = new Daemon(['-c', project.config]);
+        runs.push(daemon);
+        await started(daemon);
+        expect(daemon.count(audit('auth.adopt')), daemon.stderr).toBe(1);
+        expect(daemon.count(audit('secret.adopt'))).toBe(2);
+        // Nothing changed: nothing written, so nothing to tell the app.
+        expect(daemon.count((r) => r.msg === 'rendered' && r['outcome'] === 'written')).toBe(0);
+        expect(creds(project)).toEqual(first.creds);
+        if (i === 1) await daemon.waitFor(audit('secret.renew'));
+        if (i < 3) {
+          daemon.child.kill('SIGKILL');
+          expect((await daemon.exited).signal).toBe('SIGKILL');
+        }
+      }
+    } finally {
+      await app.stop();
+    }
+    const logins = await app.stop();
+    expect(logins.failed).toBe(0);
+    expect(logins.ok).toBeGreaterThan(0);
+    expect(serial(project)).toBe(first.serial);
+    expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 1 });
+
+    // The final exit revokes the lease it adopted (revoke_leases_on_exit), and the database user with it.
+    expect((await daemon?.stop())?.code).toBe(0);
+    expect(daemon?.count(audit('secret.revoke')), daemon?.stderr.slice(-4000)).toBe(1);
+    expect(await connects(first.creds.user, first.creds.password)).toBe(false);
+    expect(readdirSync(cacheDir).some((n) => n.startsWith('lease-'))).toBe(false);
+    const key = first.tls.split('\n').find((line) => line.length > 40 && !line.startsWith('-----')) ?? 'no key line';
+    for (const d of runs) expectNoSecrets(d.stderr, [first.creds.password, login.secretId, key]);
+    expectNoSecrets(once.stderr, [first.creds.password, login.secretId, key]);
+  });
+
+  it('a cached token revoked meanwhile leads to one new login and new credentials, with the audit record saying why', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"');
+    const once = await runCli(['once', '-c', project.config]);
+    expect(once.code, once.stderr).toBe(0);
+    const first = creds(project);
+    const tokenFile = readdirSync(join(project.root, 'cache')).find((n) => n.startsWith('token-')) ?? '';
+    const { token } = JSON.parse(readFileSync(join(project.root, 'cache', tokenFile), 'utf8')) as { token: string };
+    await bao.api('POST', 'auth/token/revoke', { token });
+    const before = (await bao.auditedRequests()).length;
+
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const dropped = daemon.records.find(audit('auth.adopt', 'error'))?.['audit'] as { reason: string; errorCode: string };
+    expect(dropped).toMatchObject({ errorCode: 'SIDECAR_ERR_BACKEND_DENIED', reason: 'the token was revoked or has expired' });
+    expect(daemon.records.find(audit('secret.adopt', 'error'))?.['audit']).toMatchObject({ path: 'database/creds/app' });
+    expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 0 });
+    const second = creds(project);
+    expect(second.user).not.toBe(first.user);
+    expect(await connects(second.user, second.password)).toBe(true);
+    expectNoSecrets(daemon.stderr, [first.password, second.password, token, login.secretId]);
+  });
+
+  it('a cache file changed by hand, or a token file made world-readable, is refused with a coded error and fetched anew', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"');
+    expect((await runCli(['once', '-c', project.config])).code).toBe(0);
+    const first = creds(project);
+    const cacheDir = join(project.root, 'cache');
+    const named = (prefix: string) => join(cacheDir, readdirSync(cacheDir).find((n) => n.startsWith(prefix)) ?? '');
+    const { token } = JSON.parse(readFileSync(named('token-'), 'utf8')) as { token: string };
+    writeFileSync(named('lease-'), readFileSync(named('lease-'), 'utf8').replace('"leaseId"', '"lease"'));
+    chmodSync(named('token-'), 0o644);
+    const before = (await bao.auditedRequests()).length;
+
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const refused = daemon.records.filter((r) => (r['error'] as { code?: string } | undefined)?.code === 'SIDECAR_ERR_CACHE_REFUSED');
+    expect(refused.map((r) => r.msg).sort()).toEqual(['the cached Vault token is refused', 'the cached lease is refused; fetching new credentials']);
+    // The token others could read is revoked before the new login: Vault no longer knows it.
+    expect(daemon.count((r) => r.msg === 'revoked the cached Vault token others could have read')).toBe(1);
+    await expect(bao.api('GET', 'auth/token/lookup-self', undefined, token)).rejects.toThrow(/403/);
+    expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 0 });
+    const second = creds(project);
+    expect(second.user).not.toBe(first.user);
+    expect(await connects(second.user, second.password)).toBe(true);
+    expect(statSync(named('token-')).mode & 0o777).toBe(0o600);
+    expectNoSecrets(daemon.stderr, [first.password, second.password, token, login.secretId]);
+  });
+});
+
+describe('certificates are reused across restarts without cache_dir', () => {
+  it('a restart reuses the certificate (same serial) from the private certificates-only cache beside the outputs', async () => {
+    project = await handoverProject('');
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const first = serial(project);
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    expect(serial(project)).toBe(first);
+    expect(daemon.count((r) => r.msg === 'reusing a cached issuance that is still good')).toBe(1);
+    // Certificates only: no token, no lease; a new login and credentials, as before.
+    expect(await issued(before)).toEqual({ logins: 2, credentials: 2, certificates: 1 });
+    const cacheDir = join(project.out, '.secrets-sidecar-certificates');
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(cacheDir).every((n) => !n.startsWith('token-') && !n.startsWith('lease-'))).toBe(true);
+  });
+});
+
+describe('a cache_dir the application could see', () => {
+  it('inside, or equal to, a destination directory is a config error (exit 2), for once, run and validate', async () => {
+    for (const dir of ['@OUT@/.cache', '@OUT@']) {
+      project = await handoverProject(`cache_dir = "${dir}"`);
+      for (const command of ['once', 'validate', 'run']) {
+        const result = await runCli([command, '-c', project.config]);
+        expect(result.code, result.stderr).toBe(2);
+        expect(result.stderr).toContain('SIDECAR_ERR_CONFIG_INVALID');
+        expect(result.stderr).toContain("a template's destination directory");
+      }
+      await removeDir(project.root);
+    }
+  });
+});
