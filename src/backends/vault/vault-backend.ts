@@ -322,7 +322,7 @@ export class VaultBackend implements SecretBackend {
     let found: { ttl?: number; renewable?: boolean; issue_time?: string };
     try {
       const response = await this.#request('PUT', 'sys/leases/lookup', 'sys/leases/lookup', { lease_id: cached.leaseId }, signal);
-      found = (response.data ?? {}) as typeof found;
+      found = (response.data ?? {});
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       // Vault cannot say now: ask again at the next try rather than issue beside a lease that may live.
