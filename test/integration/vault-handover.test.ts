@@ -3,7 +3,7 @@ import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Daemon, runCli, type LogRecord } from '../support/cli.js';
 import { removeDir } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -28,7 +28,7 @@ let login: { roleId: string; secretId: string };
 beforeAll(async () => {
   [bao, pg] = await Promise.all([startOpenBao(), startPostgres()]);
   // Long enough for a test's restarts; short enough that a run renews the lease it adopted (at two thirds).
-  await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '9s', maxTtl: '10m' } });
+  await mountDatabaseEngine(bao, pg, { app: { defaultTtl: '9s', maxTtl: '10m' }, brief: { defaultTtl: '2s', maxTtl: '2s' } });
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
   await bao.api('POST', 'pki/root/generate/internal', { common_name: 'handover test root', ttl: '87600h' });
   await bao.api('POST', 'pki/roles/web', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '72h' });
@@ -36,7 +36,7 @@ beforeAll(async () => {
   // What the templates read, and revoking leases at exit; looking up and renewing its token and leases is the
   // default policy's (sys/leases/lookup and sys/leases/renew): the handover needs nothing more.
   await bao.api('PUT', 'sys/policies/acl/handover', {
-    policy: ['database/creds/app', 'pki/issue/web', 'sys/internal/ui/mounts/*', 'sys/leases/revoke']
+    policy: ['database/creds/app', 'database/creds/brief', 'pki/issue/web', 'sys/internal/ui/mounts/*', 'sys/leases/revoke']
       .map((p) => `path "${p}" {\n  capabilities = ["read", "update"]\n}\n`)
       .join(''),
   });
@@ -237,6 +237,55 @@ describe('once hands its token, leases and certificates to run, and run to itsel
     expect(await connects(second.user, second.password)).toBe(true);
     expect(statSync(named('token-')).mode & 0o777).toBe(0o600);
     expectNoSecrets(daemon.stderr, [first.password, second.password, token, login.secretId]);
+  });
+});
+
+describe('what cannot be adopted is fetched anew, and the audit record says why', () => {
+  it('a lease that expired between once and run', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"\n  rotation_margin = "500ms"');
+    await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace('database/creds/app', 'database/creds/brief'));
+    expect((await runCli(['once', '-c', project.config])).code).toBe(0);
+    const first = creds(project);
+    // The 2 s lease ends (and Vault drops its user) before run starts.
+    await vi.waitFor(async () => expect(await connects(first.user, first.password)).toBe(false), { timeout: 10_000, interval: 250 });
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const dropped = daemon.records.find(audit('secret.adopt', 'error'))?.['audit'] as { reason: string; path: string };
+    expect(dropped.path).toBe('database/creds/brief');
+    expect(['the lease has expired', 'Vault does not know the lease (revoked, or expired)']).toContain(dropped.reason);
+    expect(daemon.count(audit('auth.adopt'))).toBe(1);
+    expect(creds(project).user).not.toBe(first.user);
+    expectNoSecrets(daemon.stderr, [first.password, login.secretId]);
+  });
+
+  it('a token with less than the rotation margin left: a new login, and new credentials for the leases it issued', async () => {
+    const short = await appRoleCredentials(bao, 'short', { token_policies: ['handover'], token_ttl: '4s', token_max_ttl: '4s' });
+    project = await handoverProject('cache_dir = "@ROOT@/cache"\n  rotation_margin = "3s"');
+    await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace(login.roleId, short.roleId));
+    await writeFile(join(project.root, 'secret_id'), short.secretId);
+    const once = await runCli(['once', '-c', project.config]);
+    expect(once.code, once.stderr).toBe(0);
+    const first = creds(project);
+    const tokenFile = readdirSync(join(project.root, 'cache')).find((n) => n.startsWith('token-')) ?? '';
+    const { token } = JSON.parse(readFileSync(join(project.root, 'cache', tokenFile), 'utf8')) as { token: string };
+    // Until the token (not renewable past its 4 s) has less than the 3 s margin left, as Vault counts it.
+    const ttl = async () => ((await bao.api('POST', 'auth/token/lookup', { token }))?.['data'] as { ttl: number }).ttl;
+    await vi.waitFor(async () => expect(await ttl()).toBeLessThan(3), { timeout: 5000, interval: 100 });
+    const before = (await bao.auditedRequests()).length;
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    expect(daemon.records.find(audit('auth.adopt', 'error'))?.['audit']).toMatchObject({ reason: 'the token has less than rotation_margin left' });
+    expect(daemon.records.find(audit('secret.adopt', 'error'))?.['audit']).toMatchObject({
+      path: 'database/creds/app',
+      reason: 'the token that issued it was not adopted, and the lease ends with it',
+    });
+    const requests = (await bao.auditedRequests()).slice(before);
+    expect(requests.filter((r) => r.path === 'sys/leases/lookup')).toHaveLength(0);
+    expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 0 });
+    const second = creds(project);
+    expect(second.user).not.toBe(first.user);
+    expect(await connects(second.user, second.password)).toBe(true);
+    expectNoSecrets(daemon.stderr, [first.password, second.password, short.secretId, token]);
   });
 });
 

@@ -325,11 +325,11 @@ export class TokenManager {
   }
 
   /** Hands the token to the next run (cache_dir); a failure costs the next run a login, nothing more. */
-  #save(answer: VaultAuthAnswer, at: number): void {
+  async #save(answer: VaultAuthAnswer, at: number): Promise<void> {
     const token = this.#token;
     if (!this.deps.handover || token === undefined) return;
     const ttlMs = (answer.lease_duration ?? 0) * 1000;
-    this.deps.handover
+    await this.deps.handover
       .save({ token, accessor: this.#accessor, expiresAt: ttlMs > 0 ? at + ttlMs : undefined, renewable: answer.renewable ?? false })
       .catch((error: unknown) =>
         this.deps.logger.warn(
@@ -354,7 +354,8 @@ export class TokenManager {
       this.#accessor = answer.accessor;
       this.#replaceToken(answer.client_token);
       this.#schedule(answer, now());
-      this.#save(answer, now());
+      // Written before the token is used: a `once` that ends right after must have handed it over.
+      await this.#save(answer, now());
       return answer.client_token;
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
@@ -453,7 +454,7 @@ export class TokenManager {
       // enough that the leases this token issued (which end with it) can be replaced before it goes.
       const ttlMs = (answer?.lease_duration ?? 0) * 1000;
       this.#schedule(answer ?? {}, now(), ttlMs < previousTtlMs);
-      if (this.auth.method !== 'token') this.#save(answer ?? {}, now());
+      if (this.auth.method !== 'token') await this.#save(answer ?? {}, now());
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'auth.renew', backend, path: 'auth/token/renew-self', outcome: 'error', durationMs: now() - started, errorCode: coded.code });
