@@ -70,6 +70,8 @@ export interface BackendDependencies {
   readonly adopt?: boolean | undefined;
   /** The implicit, certificates-only cache of a backend without cache_dir: a private directory beside the outputs. */
   readonly certificateCacheDir?: string | undefined;
+  /** false: keep nothing between runs and read nothing kept (`once --dry-run` writes nothing). Default true. */
+  readonly keep?: boolean | undefined;
 }
 
 /** Where a provider command writes and what it may read; the CLI passes its own. */

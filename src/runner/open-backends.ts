@@ -33,13 +33,17 @@ export function backendDependencies(
   };
 }
 
-/** The backends of a `once` run: no background work (token renewal), nothing kept alive. */
+/**
+ * The backends of a `once` run: no background work (token renewal), nothing kept alive. `keep` false (--dry-run,
+ * which writes nothing): no cache is read or written either.
+ */
 export async function openBackends(
   config: ResolvedConfig,
   logger: Logger,
   env: Readonly<Record<string, string | undefined>>,
+  keep = true,
 ): Promise<Map<string, SecretBackend>> {
-  const deps = backendDependencies(config, logger, env, false, true);
+  const deps = { ...backendDependencies(config, logger, env, false, true), keep };
   const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, deps)] as const));
   return new Map(entries);
 }

@@ -310,6 +310,15 @@ describe('certificates are reused across restarts without cache_dir', () => {
   });
 });
 
+describe('once --dry-run', () => {
+  it('reads and writes no cache: no token, lease or certificate is kept', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"');
+    const result = await runCli(['once', '--dry-run', '-c', project.config]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(project.root).sort()).toEqual(['secret_id', 'sidecar.hcl']);
+  });
+});
+
 describe('a cache_dir the application could see', () => {
   it('inside, or equal to, a destination directory is a config error (exit 2), for once, run and validate', async () => {
     for (const dir of ['@OUT@/.cache', '@OUT@']) {

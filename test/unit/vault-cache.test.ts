@@ -13,6 +13,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
+const MAIN = { backend: 'main', auth: '{"method":"approle","roleId":"r1"}' };
 const POLICY = { fraction: 2 / 3, jitter: 0.1, marginMs: 0 };
 const ENTRY = { issuedAt: 1_000_000, expiresAt: 1_000_000 + 90_000, data: { certificate: 'C', private_key: 'K' } };
 const TOKEN = { token: 's.cached-token', accessor: 'acc', expiresAt: 2_000_000, renewable: true };
@@ -23,7 +24,7 @@ async function filled(): Promise<{ cache: VaultCache; dir: string; file: (prefix
   const root = await makeTmpfsDir();
   dir = root;
   const cacheDir = join(root, 'cache');
-  const cache = new VaultCache(cacheDir, 'main', writeFileAtomically, true);
+  const cache = new VaultCache(cacheDir, MAIN, writeFileAtomically, true);
   await cache.putToken(TOKEN);
   await cache.putLease('database/creds/app', LEASE);
   await cache.putIssuance('pki/issue/web?common_name=a', ENTRY);
@@ -34,21 +35,31 @@ async function filled(): Promise<{ cache: VaultCache; dir: string; file: (prefix
 describe('vault cache', () => {
   it('gives back an issuance until two thirds of its validity, keyed by backend and request', async () => {
     dir = await makeTmpfsDir();
-    const cache = new VaultCache(dir, 'main', writeFileAtomically, true);
+    const cache = new VaultCache(dir, MAIN, writeFileAtomically, true);
     await cache.putIssuance('pki/issue/web?common_name=a', ENTRY);
     expect((await cache.issuance('pki/issue/web?common_name=a', ENTRY.issuedAt + 59_999, POLICY)).entry).toEqual(ENTRY);
     expect((await cache.issuance('pki/issue/web?common_name=a', ENTRY.issuedAt + 60_000, POLICY)).entry).toBeUndefined();
     expect((await cache.issuance('pki/issue/web?common_name=b', ENTRY.issuedAt, POLICY)).entry).toBeUndefined();
-    expect((await new VaultCache(dir, 'other', writeFileAtomically, true).issuance('pki/issue/web?common_name=a', ENTRY.issuedAt, POLICY)).entry).toBeUndefined();
+    expect(
+      (
+        await new VaultCache(dir, { backend: 'other', auth: MAIN.auth }, writeFileAtomically, true).issuance(
+          'pki/issue/web?common_name=a',
+          ENTRY.issuedAt,
+          POLICY,
+        )
+      ).entry,
+    ).toBeUndefined();
   });
 
   it('keeps token and leases in 0600 files of a 0700 directory, and never in the certificates-only cache', async () => {
     const { cache, dir: cacheDir } = await filled();
     expect((await cache.token()).entry).toEqual(TOKEN);
     expect((await cache.lease('database/creds/app')).entry).toEqual(LEASE);
+    // Another role's run does not adopt this token.
+    expect((await new VaultCache(cacheDir, { ...MAIN, auth: '{"method":"approle","roleId":"r2"}' }, writeFileAtomically, true).token()).entry).toBeUndefined();
     expect(execFileSync('stat', ['-c', '%a', cacheDir], { encoding: 'utf8' }).trim()).toBe('700');
     for (const name of readdirSync(cacheDir)) expect(execFileSync('stat', ['-c', '%a', join(cacheDir, name)], { encoding: 'utf8' }).trim()).toBe('600');
-    const certificatesOnly = new VaultCache(join(cacheDir, '..', 'certs'), 'main', writeFileAtomically, false);
+    const certificatesOnly = new VaultCache(join(cacheDir, '..', 'certs'), MAIN, writeFileAtomically, false);
     await certificatesOnly.putToken(TOKEN);
     await certificatesOnly.putLease('database/creds/app', LEASE);
     expect((await certificatesOnly.token()).entry).toBeUndefined();
@@ -99,14 +110,14 @@ describe('vault cache', () => {
     const { cache, dir: cacheDir } = await filled();
     const stale = join(cacheDir, '.token-abc.json.sidecar-tmp-0123456789ab');
     writeFileSync(stale, 'half a tok', { mode: 0o600 });
-    await new VaultCache(cacheDir, 'main', writeFileAtomically, true).token();
+    await new VaultCache(cacheDir, MAIN, writeFileAtomically, true).token();
     expect(readdirSync(cacheDir)).not.toContain('.token-abc.json.sidecar-tmp-0123456789ab');
     expect((await cache.token()).entry).toEqual(TOKEN);
   });
 
   it('refuses a directory that is not on tmpfs: nothing is written there', async () => {
     dir = await makeDiskDir();
-    const cache = new VaultCache(dir, 'main', writeFileAtomically, true);
+    const cache = new VaultCache(dir, MAIN, writeFileAtomically, true);
     await expect(cache.putIssuance('pki/issue/web', ENTRY)).rejects.toMatchObject({ code: 'SIDECAR_ERR_CACHE_REFUSED' });
     chmodSync(dir, 0o700);
     await expect(cache.putToken(TOKEN)).rejects.toMatchObject({ code: 'SIDECAR_ERR_CACHE_REFUSED' });

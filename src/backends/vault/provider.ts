@@ -202,6 +202,7 @@ export const vaultProvider = defineProvider({
     return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live, deps.writeFile, {
       adopt: deps.adopt ?? false,
       certificateCacheDir: deps.certificateCacheDir,
+      keep: deps.keep ?? true,
     });
   },
   bundleExternal: ['node-vault'],

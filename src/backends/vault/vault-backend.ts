@@ -130,7 +130,11 @@ export class VaultBackend implements SecretBackend {
     retry: RetryPolicy,
     live: boolean,
     writeFile: AtomicFileWriter,
-    keep: { readonly adopt: boolean; readonly certificateCacheDir: string | undefined } = { adopt: false, certificateCacheDir: undefined },
+    keep: { readonly adopt: boolean; readonly certificateCacheDir: string | undefined; readonly keep: boolean } = {
+      adopt: false,
+      certificateCacheDir: undefined,
+      keep: true,
+    },
   ) {
     this.name = config.name;
     this.refreshPolicy = Object.freeze({
@@ -152,8 +156,10 @@ export class VaultBackend implements SecretBackend {
       tls: vaultTls(config, env),
     });
     this.#adopt = keep.adopt;
-    const cacheDir = config.cacheDir ?? keep.certificateCacheDir;
-    this.#cache = cacheDir === undefined ? undefined : new VaultCache(cacheDir, config.name, writeFile, config.cacheDir !== undefined);
+    const cacheDir = keep.keep ? (config.cacheDir ?? keep.certificateCacheDir) : undefined;
+    // The token is kept per auth settings: a run configured with another role does not adopt this one's token.
+    const cacheKey = { backend: config.name, auth: JSON.stringify(config.auth) };
+    this.#cache = cacheDir === undefined ? undefined : new VaultCache(cacheDir, cacheKey, writeFile, config.cacheDir !== undefined);
     const cache = this.#cache;
     this.#tokens = new TokenManager(config.auth, {
       post: (path, body, token) => this.#post(path, body, token),
@@ -322,7 +328,7 @@ export class VaultBackend implements SecretBackend {
     let found: { ttl?: number; renewable?: boolean; issue_time?: string };
     try {
       const response = await this.#request('PUT', 'sys/leases/lookup', 'sys/leases/lookup', { lease_id: cached.leaseId }, signal);
-      found = (response.data ?? {});
+      found = response.data ?? {};
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       // Vault cannot say now: ask again at the next try rather than issue beside a lease that may live.

@@ -48,7 +48,8 @@ export class VaultCache {
 
   constructor(
     readonly directory: string,
-    private readonly backend: string,
+    /** Files are named by hashes of the backend's name (and its auth settings, for the token). */
+    private readonly key: { readonly backend: string; readonly auth: string },
     private readonly writeFile: AtomicFileWriter,
     /** false: the implicit certificates-only cache, which never holds a token or a lease. */
     readonly credentials: boolean,
@@ -80,15 +81,15 @@ export class VaultCache {
   }
 
   async token(): Promise<CacheRead<CachedToken>> {
-    return this.credentials ? this.#read(this.#name('token-', ''), tokenSchema) : {};
+    return this.credentials ? this.#read(this.#name('token-', this.key.auth), tokenSchema) : {};
   }
 
   async putToken(entry: CachedToken): Promise<void> {
-    if (this.credentials) await this.#write(this.#name('token-', ''), entry);
+    if (this.credentials) await this.#write(this.#name('token-', this.key.auth), entry);
   }
 
   async dropToken(): Promise<void> {
-    await removePrivateFile(this.directory, this.#name('token-', ''));
+    await removePrivateFile(this.directory, this.#name('token-', this.key.auth));
   }
 
   async #read<T>(name: string, schema: z.ZodType<T>): Promise<CacheRead<T>> {
@@ -126,6 +127,6 @@ export class VaultCache {
   }
 
   #name(kind: string, key: string): string {
-    return `${kind}${createHash('sha256').update(`${this.backend}\n${key}`).digest('hex')}.json`;
+    return `${kind}${createHash('sha256').update(`${this.key.backend}\n${key}`).digest('hex')}.json`;
   }
 }
