@@ -312,7 +312,7 @@ export class VaultBackend implements SecretBackend {
     const started = Date.now();
     const read = await cache.lease(path);
     const drop = async (errorCode: string, reason: string) => {
-      this.#adoptionAudit(shown, started, errorCode, reason);
+      this.#adoptionAudit(shown, started, { errorCode, reason });
       await cache.dropLease(path);
       return undefined;
     };
@@ -347,14 +347,7 @@ export class VaultBackend implements SecretBackend {
     }
     if (ttlMs <= this.refreshPolicy.marginMs) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has less than rotation_margin left');
     if (cached.accessor === this.#tokens.accessor) this.#leaseIssuers.set(path, this.#tokens.generation);
-    writeAudit(this.logger, {
-      event: 'secret.adopt',
-      backend: this.name,
-      path: shown.split('?')[0] ?? shown,
-      outcome: 'ok',
-      durationMs: now - started,
-      expiresAt: now + ttlMs,
-    });
+    this.#adoptionAudit(shown, started, { expiresAt: now + ttlMs });
     this.logger.info({ path: shown, ttlSeconds: found.ttl }, 'adopted the lease an earlier run left');
     const issuedAt = Date.parse(found.issue_time ?? '');
     return {
@@ -370,16 +363,16 @@ export class VaultBackend implements SecretBackend {
     };
   }
 
-  /** Something an earlier run left was not taken over: the audit record says why; it is fetched anew. */
-  #adoptionAudit(shown: string, started: number, errorCode: string, reason: string): void {
+  /** What became of something an earlier run left: taken over, or not (the reason says why; it is fetched anew). */
+  #adoptionAudit(shown: string, started: number, result: { readonly errorCode: string; readonly reason: string } | { readonly expiresAt: number }): void {
+    const outcome = 'errorCode' in result ? 'error' : 'ok';
     writeAudit(this.logger, {
       event: 'secret.adopt',
       backend: this.name,
       path: shown.split('?')[0] ?? shown,
-      outcome: 'error',
+      outcome,
       durationMs: Date.now() - started,
-      errorCode,
-      reason,
+      ...result,
     });
   }
 
@@ -484,19 +477,12 @@ export class VaultBackend implements SecretBackend {
     const read = await this.#cache.issuance(path, started, this.refreshPolicy);
     if (read.refused) {
       this.logger.warn({ path: shown, error: errorFields(read.refused) }, 'the cached issuance is refused; issuing anew');
-      this.#adoptionAudit(shown, started, read.refused.code, 'the cache file was refused');
+      this.#adoptionAudit(shown, started, { errorCode: read.refused.code, reason: 'the cache file was refused' });
       return undefined;
     }
     const cached = read.entry;
     if (!cached) return undefined;
-    writeAudit(this.logger, {
-      event: 'secret.adopt',
-      backend: this.name,
-      path: shown.split('?')[0] ?? shown,
-      outcome: 'ok',
-      durationMs: Date.now() - started,
-      expiresAt: cached.expiresAt,
-    });
+    this.#adoptionAudit(shown, started, { expiresAt: cached.expiresAt });
     this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
     return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
   }
