@@ -187,8 +187,10 @@ describe('once hands its token, leases and certificates to run, and run to itsel
     expect(await connects(first.creds.user, first.creds.password)).toBe(false);
     expect(readdirSync(cacheDir).some((n) => n.startsWith('lease-'))).toBe(false);
     const key = first.tls.split('\n').find((line) => line.length > 40 && !line.startsWith('-----')) ?? 'no key line';
-    for (const d of runs) expectNoSecrets(d.stderr, [first.creds.password, login.secretId, key]);
-    expectNoSecrets(once.stderr, [first.creds.password, login.secretId, key]);
+    const tokenFile = readdirSync(cacheDir).find((n) => n.startsWith('token-')) ?? '';
+    const { token } = JSON.parse(readFileSync(join(cacheDir, tokenFile), 'utf8')) as { token: string };
+    for (const d of runs) expectNoSecrets(d.stderr, [first.creds.password, login.secretId, key, token]);
+    expectNoSecrets(once.stderr, [first.creds.password, login.secretId, key, token]);
   });
 
   it('a cached token revoked meanwhile leads to one new login and new credentials, with the audit record saying why', async () => {
