@@ -96,8 +96,6 @@ export class TokenManager {
   #accessor: string | undefined;
   /** Whether the token an earlier run left has been looked at (once per process). */
   #adoptionTried = false;
-  /** Accessors of cached tokens that were not adopted: leases they issued end with them. */
-  readonly #dropped = new Set<string>();
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -133,11 +131,6 @@ export class TokenManager {
   /** The accessor of the login token in use (undefined for token auth): what a cached lease records. */
   get accessor(): string | undefined {
     return this.auth.method === 'token' ? undefined : this.#accessor;
-  }
-
-  /** A cached token with this accessor was dropped (revoked, expired, exposed): its leases end with it. */
-  wasDropped(accessor: string | undefined): boolean {
-    return accessor !== undefined && this.#dropped.has(accessor);
   }
 
   /**
@@ -273,10 +266,9 @@ export class TokenManager {
     const { logger, backend, now = Date.now } = this.deps;
     const started = now();
     const path = 'auth/token/lookup-self';
-    const drop = async (errorCode: string, reason: string, accessor: string | undefined) => {
+    const drop = async (errorCode: string, reason: string) => {
       writeAudit(logger, { event: 'auth.adopt', backend, path, outcome: 'error', durationMs: now() - started, errorCode, reason });
       logger.warn({ errorCode, reason }, 'not adopting the cached Vault token; logging in anew');
-      if (accessor !== undefined) this.#dropped.add(accessor);
       await handover.drop();
       return undefined;
     };
@@ -290,11 +282,7 @@ export class TokenManager {
             logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the exposed cached Vault token'),
         );
       }
-      return drop(
-        read.refused.code,
-        read.exposed ? 'the cache file could be read by others: the token was revoked' : 'the cache file was refused',
-        read.exposed?.accessor,
-      );
+      return drop(read.refused.code, read.exposed ? 'the cache file could be read by others: the token was revoked' : 'the cache file was refused');
     }
     const cached = read.entry;
     if (!cached) return undefined;
@@ -303,7 +291,7 @@ export class TokenManager {
       answer = await this.deps.lookupSelf(cached.token);
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
-      if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED') return drop(coded.code, 'the token was revoked or has expired', cached.accessor);
+      if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED') return drop(coded.code, 'the token was revoked or has expired');
       // Vault cannot say now: look again at the next try rather than log in beside a token that may live.
       this.#adoptionTried = false;
       throw coded;
@@ -312,7 +300,7 @@ export class TokenManager {
     const leftMs = answer.ttl !== undefined ? answer.ttl * 1000 : cached.expiresAt === undefined ? 0 : cached.expiresAt - now();
     const noTtl = answer.ttl === 0 || (answer.ttl === undefined && cached.expiresAt === undefined);
     if (!noTtl && leftMs <= (this.deps.refreshPolicy?.marginMs ?? 0))
-      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token has less than rotation_margin left', cached.accessor);
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token has less than rotation_margin left');
     writeAudit(logger, { event: 'auth.adopt', backend, path, outcome: 'ok', durationMs: now() - started });
     logger.info(
       { ttlSeconds: noTtl ? 0 : Math.round(leftMs / 1000), renewable: answer.renewable ?? cached.renewable },

@@ -322,7 +322,15 @@ export class VaultBackend implements SecretBackend {
     }
     const cached = read.entry;
     if (!cached) return undefined;
-    if (this.#tokens.wasDropped(cached.accessor))
+    // The token first (adopted, or a new login): a lease issued by another token ends with that one, unseen.
+    try {
+      await untilAborted(this.#tokens.token(), signal);
+    } catch (error) {
+      // No token yet (Vault unreachable, a login retried): adopt at the next try rather than issue beside the lease.
+      this.#adoptionTried.delete(path);
+      throw error;
+    }
+    if (cached.accessor !== this.#tokens.accessor)
       return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token that issued it was not adopted, and the lease ends with it');
     if (cached.expiresAt <= started) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has expired');
     let found: { ttl?: number; renewable?: boolean; issue_time?: string };
@@ -336,7 +344,12 @@ export class VaultBackend implements SecretBackend {
         this.#adoptionTried.delete(path);
         throw coded;
       }
-      return drop(coded.code, 'Vault does not know the lease (revoked, or expired)');
+      return drop(
+        coded.code,
+        coded.code === 'SIDECAR_ERR_BACKEND_DENIED'
+          ? 'the token may not look leases up (update on sys/leases/lookup)'
+          : 'Vault does not know the lease (revoked, or expired)',
+      );
     }
     const now = Date.now();
     const ttlMs = (found.ttl ?? 0) * 1000;
@@ -346,7 +359,7 @@ export class VaultBackend implements SecretBackend {
       this.#replaced(path, cached.leaseId);
     }
     if (ttlMs <= this.refreshPolicy.marginMs) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has less than rotation_margin left');
-    if (cached.accessor === this.#tokens.accessor) this.#leaseIssuers.set(path, this.#tokens.generation);
+    this.#leaseIssuers.set(path, this.#tokens.generation);
     this.#adoptionAudit(shown, started, { expiresAt: now + ttlMs });
     this.logger.info({ path: shown, ttlSeconds: found.ttl }, 'adopted the lease an earlier run left');
     const issuedAt = Date.parse(found.issue_time ?? '');
