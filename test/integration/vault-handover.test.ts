@@ -242,6 +242,25 @@ describe('once hands its token, leases and certificates to run, and run to itsel
   });
 });
 
+describe('token auth', () => {
+  it('hands over the leases and the certificate, and never writes the token, which is the operator’s', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"\n  rotation_margin = "2s"');
+    await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace(/auth "approle" \{[^}]*\}/, ''));
+    const before = (await bao.auditedRequests()).length;
+    const env = { VAULT_TOKEN: bao.rootToken };
+    expect((await runCli(['once', '-c', project.config], { env })).code).toBe(0);
+    const first = creds(project);
+    daemon = new Daemon(['-c', project.config], { env });
+    await started(daemon);
+    expect(daemon.count(audit('secret.adopt'))).toBe(2);
+    expect(creds(project)).toEqual(first);
+    expect(await issued(before)).toEqual({ logins: 0, credentials: 1, certificates: 1 });
+    expect(readdirSync(join(project.root, 'cache')).some((n) => n.startsWith('token-'))).toBe(false);
+    expect(readFileSync(join(project.root, 'cache', readdirSync(join(project.root, 'cache'))[0] ?? ''), 'utf8')).not.toContain(bao.rootToken);
+    expectNoSecrets(daemon.stderr, [first.password, bao.rootToken]);
+  });
+});
+
 describe('what cannot be adopted is fetched anew, and the audit record says why', () => {
   it('a lease that expired between once and run', async () => {
     project = await handoverProject('cache_dir = "@ROOT@/cache"\n  rotation_margin = "500ms"');

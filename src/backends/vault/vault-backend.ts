@@ -358,7 +358,9 @@ export class VaultBackend implements SecretBackend {
       this.#leases.set(cached.leaseId, now + ttlMs);
       this.#replaced(path, cached.leaseId);
     }
-    if (ttlMs <= this.refreshPolicy.marginMs) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has less than rotation_margin left');
+    // A renewable lease is renewed soon after (at half what is left at the latest); one that cannot be is replaced.
+    if (ttlMs <= 0 || (!found.renewable && ttlMs <= this.refreshPolicy.marginMs))
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease cannot be renewed and has less than rotation_margin left');
     this.#leaseIssuers.set(path, this.#tokens.generation);
     this.#adoptionAudit(shown, started, { expiresAt: now + ttlMs });
     this.logger.info({ path: shown, ttlSeconds: found.ttl }, 'adopted the lease an earlier run left');
