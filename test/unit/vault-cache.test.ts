@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,5 +122,17 @@ describe('vault cache', () => {
     chmodSync(dir, 0o700);
     await expect(cache.putToken(TOKEN)).rejects.toMatchObject({ code: 'SIDECAR_ERR_CACHE_REFUSED' });
     expect(readdirSync(dir)).toEqual([]);
+    // A token some other writer left there was on disk: refused, and handed back to be revoked.
+    const onTmpfs = await makeTmpfsDir();
+    try {
+      await new VaultCache(onTmpfs, MAIN, writeFileAtomically, true).putToken(TOKEN);
+      const [name = ''] = readdirSync(onTmpfs);
+      writeFileSync(join(dir, name), readFileSync(join(onTmpfs, name)), { mode: 0o600 });
+    } finally {
+      await removeDir(onTmpfs);
+    }
+    const read = await cache.token();
+    expect(read.refused?.message).toContain('not on tmpfs');
+    expect(read.exposed).toEqual(TOKEN);
   });
 });
