@@ -356,6 +356,7 @@ export class VaultBackend implements SecretBackend {
     if (ttlMs > 0) {
       // Alive: ours to renew, to revoke at exit (revoke_leases_on_exit) or once a replacement is in place.
       this.#leases.set(cached.leaseId, now + ttlMs);
+      this.#labelLease(cached.leaseId, shown);
       this.#replaced(path, cached.leaseId);
     }
     // A renewable lease is renewed soon after (at half what is left at the latest); one that cannot be is replaced.
@@ -376,6 +377,11 @@ export class VaultBackend implements SecretBackend {
         issuedAt: Number.isFinite(issuedAt) ? issuedAt : cached.issuedAt,
       },
     };
+  }
+
+  /** The lease id holds the path as fetched; a path computed from a secret is audited by its label instead. */
+  #labelLease(leaseId: string, shown: string): void {
+    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
   }
 
   /** What became of something an earlier run left: taken over, or not (the reason says why; it is fetched anew). */
@@ -519,8 +525,7 @@ export class VaultBackend implements SecretBackend {
     }
     const issuedAt = Date.now();
     this.#leases.set(leaseId, issuedAt + response.lease_duration * 1000);
-    // The lease id holds the path as fetched; a path computed from a secret is audited by its label instead.
-    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
+    this.#labelLease(leaseId, shown);
     if (!response.renewable) this.#checkMaxTtl(shown.split('?')[0] ?? shown, response.lease_duration * 1000);
     return {
       value: new Sealed(data),
