@@ -35,25 +35,34 @@ describe.each([
   });
 });
 
-describe('the Kubernetes example', () => {
-  it('has an in-memory cache volume for cache_dir in the init and sidecar containers, and not in the app', () => {
-    const documents = parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/kubernetes/secrets-sidecar.yaml'), 'utf8')).map(
-      (d) => d.toJS() as Record<string, unknown>,
-    );
+describe.each([
+  { file: 'secrets-sidecar.yaml', sidecars: ['secrets-sidecar'] },
+  { file: 'classic-sidecar.yaml', sidecars: ['secrets-init', 'secrets-sidecar'] },
+])('the Kubernetes example $file', ({ file, sidecars }) => {
+  it('mounts an in-memory volume holding cache_dir into the sidecar containers, and not into the app', async () => {
     interface Container {
       name: string;
-      volumeMounts?: { name: string }[];
+      volumeMounts?: { name: string; mountPath: string }[];
     }
-    const pod = (documents.find((d) => d['kind'] === 'Deployment') as { spec: { template: { spec: Record<string, unknown> } } }).spec.template.spec as {
+    const read = (name: string) =>
+      parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/kubernetes', name), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+    const deployment = read(file).find((d) => d['kind'] === 'Deployment') as { spec: { template: { spec: unknown } } };
+    const pod = deployment.spec.template.spec as {
       initContainers: Container[];
       containers: Container[];
       volumes: { name: string; emptyDir?: { medium?: string } }[];
     };
-    expect(pod.volumes.find((v) => v.name === 'sidecar-cache')?.emptyDir?.medium).toBe('Memory');
-    const mounts = (c: Container | undefined) => (c?.volumeMounts ?? []).map((m) => m.name);
-    expect(mounts(pod.initContainers[0])).toContain('sidecar-cache');
-    expect(mounts(pod.containers.find((c) => c.name === 'secrets-sidecar'))).toContain('sidecar-cache');
-    for (const c of pod.containers.filter((c) => c.name !== 'secrets-sidecar')) expect(mounts(c)).not.toContain('sidecar-cache');
+    // Both Deployments use the ConfigMap of secrets-sidecar.yaml.
+    const configMap = read('secrets-sidecar.yaml').find((d) => d['kind'] === 'ConfigMap') as { data: Record<string, string> };
+    const config = await parseConfig(configMap.data['sidecar.hcl'] ?? '', '/etc/secrets-sidecar/sidecar.hcl');
+    const cacheDir = config.backends.flatMap((b) => (b.type === 'vault' && b.cacheDir !== undefined ? [b.cacheDir] : []))[0] ?? '';
+    const all = [...pod.initContainers, ...pod.containers];
+    const holding = (c: Container | undefined) => (c?.volumeMounts ?? []).find((m) => under(cacheDir, m.mountPath))?.name;
+    const volume = holding(all.find((c) => c.name === 'secrets-sidecar'));
+    expect(volume).toBeDefined();
+    expect(pod.volumes.find((v) => v.name === volume)?.emptyDir?.medium).toBe('Memory');
+    for (const c of all) expect(holding(c), c.name).toBe(sidecars.includes(c.name) ? volume : undefined);
+    for (const c of all.filter((c) => !sidecars.includes(c.name))) expect((c.volumeMounts ?? []).map((m) => m.name)).not.toContain(volume);
   });
 });
 
