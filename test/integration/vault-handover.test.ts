@@ -242,6 +242,24 @@ describe('once hands its token, leases and certificates to run, and run to itsel
   });
 });
 
+describe('a SIGHUP reload', () => {
+  it('adopts nothing and issues nothing for a backend it keeps', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"\n  rotation_margin = "2s"');
+    expect((await runCli(['once', '-c', project.config])).code).toBe(0);
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const before = (await bao.auditedRequests()).length;
+    const mark = daemon.mark;
+    await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace('{{password}}\\n', '{{password}}\\n# reloaded\\n'));
+    daemon.signal('SIGHUP');
+    await daemon.waitFor((r) => r.msg === 'configuration reloaded', mark);
+    await daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', mark);
+    expect(readFileSync(join(project.out, 'db.txt'), 'utf8')).toContain('# reloaded');
+    expect(daemon.count((r) => audit('secret.adopt')(r) || audit('auth.adopt')(r), mark)).toBe(0);
+    expect(await issued(before)).toEqual({ logins: 0, credentials: 0, certificates: 0 });
+  });
+});
+
 describe('token auth', () => {
   it('hands over the leases and the certificate, and never writes the token, which is the operator’s', async () => {
     // The default margin (10 s) is longer than the 9 s lease: renewable, it is adopted and renewed all the same.
