@@ -73,6 +73,12 @@ export const ERROR_CODES = {
     retryable: false,
     summary: "TLS failed on a certificate: the backend's cannot be verified (unknown CA, wrong host name, expired), or it refused ours.",
   },
+  SIDECAR_ERR_CACHE_REFUSED: {
+    category: 'backend',
+    retryable: false,
+    summary:
+      "A file in a backend's cache (or the cache directory) is not a private regular file of the sidecar's user on tmpfs, or does not parse: it is ignored, and what it held is fetched anew.",
+  },
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: {
     category: 'output',
     retryable: false,

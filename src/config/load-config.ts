@@ -176,7 +176,11 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     credentialEnv,
     retry,
     wait,
-    backends: completeBackends(backends, { appSwitchAllowanceMs: appSwitchAllowance(wait, templates, notify) }),
+    backends: completeBackends(
+      backends,
+      { appSwitchAllowanceMs: appSwitchAllowance(wait, templates, notify), destinationDirectories: [...new Set(templates.map((t) => dirname(t.destination)))] },
+      invalid,
+    ),
     notify: Object.freeze(notify),
     exec,
     envTemplates: Object.freeze(envTemplates),
