@@ -106,6 +106,16 @@ export const ERROR_CODES = {
     summary: 'A notify hook failed: an HTTP status other than 2xx, or a command that exited non-zero.',
   },
   SIDECAR_ERR_RELOAD_TIMEOUT: { category: 'reload', retryable: true, summary: 'A notify hook did not finish within its timeout (a command is killed).' },
+  SIDECAR_ERR_WEBHOOK_TLS: {
+    category: 'config',
+    retryable: false,
+    summary: "The webhook's certificate or key file cannot be read or does not make a usable pair (at start; later, the last good pair is kept).",
+  },
+  SIDECAR_ERR_WEBHOOK_KUBE: {
+    category: 'backend',
+    retryable: true,
+    summary: 'The webhook cannot read from the Kubernetes API server (a ConfigMap, the pods it scans at start): unreachable, too slow, or refused.',
+  },
   SIDECAR_ERR_TIMEOUT: { category: 'timeout', retryable: false, summary: '`once` did not finish within --timeout.' },
   SIDECAR_ERR_INTERNAL: { category: 'internal', retryable: false, summary: 'A bug: an unexpected error inside secrets-sidecar.' },
 } as const satisfies Record<string, CodeSpec>;
