@@ -4,7 +4,7 @@
  */
 
 /** What kind of failure an error is; each category has its own process exit code (see cli/exit-codes.ts). */
-export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'reload' | 'internal';
+export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'reload' | 'convert' | 'internal';
 
 interface CodeSpec {
   readonly category: ErrorCategory;
@@ -115,6 +115,11 @@ export const ERROR_CODES = {
     category: 'backend',
     retryable: true,
     summary: 'The webhook cannot read from the Kubernetes API server (a ConfigMap, the pods it scans at start): unreachable, too slow, or refused.',
+  },
+  SIDECAR_ERR_CONVERT_INCOMPLETE: {
+    category: 'convert',
+    retryable: false,
+    summary: '`convert` could not translate everything: the report lists each construct with its file, line and what to do instead.',
   },
   SIDECAR_ERR_TIMEOUT: { category: 'timeout', retryable: false, summary: '`once` did not finish within --timeout.' },
   SIDECAR_ERR_INTERNAL: { category: 'internal', retryable: false, summary: 'A bug: an unexpected error inside secrets-sidecar.' },

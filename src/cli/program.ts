@@ -17,6 +17,7 @@ import { EXIT_CODES } from './exit-codes.js';
 import { writeFileAtomically } from '../output/write-file.js';
 import { providerCommands, providerSummary } from '../backends/provider-commands.js';
 import { packageVersion } from './version.js';
+import { addConvertCommand } from './convert-command.js';
 
 export interface CliIo {
   readonly stdout: Writable;
@@ -24,6 +25,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where `run` listens for SIGHUP/SIGTERM/SIGINT; the process, outside tests. */
   readonly signals: NodeJS.EventEmitter;
+  /** Where `convert` resolves a peer config's relative paths, as the peer would; the process's, by default. */
+  readonly cwd?: string;
 }
 
 interface GlobalOptions {
@@ -178,6 +181,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const { runWebhookCommand } = await import('./webhook-command.js');
       exitCode = await runWebhookCommand(opts.config, program.opts<GlobalOptions>(), io);
     });
+  addConvertCommand(program, { stdout: io.stdout, cwd: io.cwd ?? process.cwd() }, (error) => fail(error, undefined));
 
   // Commands the providers add.
   for (const group of providerCommands()) {
