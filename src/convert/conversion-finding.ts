@@ -12,3 +12,8 @@ export interface ConversionFinding {
   /** What to do instead, for the report. */
   readonly advice: string;
 }
+
+/** The finding as one report line: `file:line:col: construct: advice`. */
+export function formatFinding(finding: ConversionFinding): string {
+  return `${finding.file}:${finding.line}:${finding.column}: ${finding.construct}: ${finding.advice}`;
+}
