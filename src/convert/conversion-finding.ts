@@ -7,7 +7,7 @@ export interface ConversionFinding {
   readonly file: string;
   readonly line: number;
   readonly column: number;
-  /** The construct as written, short: `key "service/x"`, `plugin`, `syntax error`. */
+  /** The construct, short: `key`, `plugin`, `.LeaseID of a secret`, `printf verb %05d`, `syntax error`. */
   readonly construct: string;
   /** What to do instead, for the report. */
   readonly advice: string;

@@ -44,6 +44,11 @@ export const HELPER_SHAPES: Readonly<Record<string, HelperShape>> = {
   not: { args: 1, hash: [], block: false, usage: '{{#if (not a)}}…{{/if}}' },
   and: { args: 1, maxArgs: Infinity, hash: [], block: false, usage: '{{#if (and a b)}}…{{/if}}' },
   or: { args: 1, maxArgs: Infinity, hash: [], block: false, usage: '{{#if (or a b)}}…{{/if}}' },
+  len: { args: 1, hash: [], block: false, usage: '{{len value}}' },
+  lt: { args: 2, hash: [], block: false, usage: '{{#if (lt a b)}}…{{/if}}' },
+  le: { args: 2, hash: [], block: false, usage: '{{#if (le a b)}}…{{/if}}' },
+  gt: { args: 2, hash: [], block: false, usage: '{{#if (gt a b)}}…{{/if}}' },
+  ge: { args: 2, hash: [], block: false, usage: '{{#if (ge a b)}}…{{/if}}' },
 };
 
 /** Why a call does not fit its helper's shape, or undefined when it does. */

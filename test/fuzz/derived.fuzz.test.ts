@@ -84,6 +84,7 @@ const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
     tie('e').map((x) => `(toYAML ${x})`),
     tie('e').map((x) => `(list ${x})`),
     tie('e').map((x) => `(and ${x} ${x})`),
+    tie('e').map((x) => `(printf "%d" (len ${x}))`),
     tie('e').map((x) => `(or (not ${x}) ${x})`),
   ),
 })).e;

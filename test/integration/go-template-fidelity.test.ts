@@ -169,6 +169,7 @@ end
 {{ index $app.Data.data "html<&>" }} {{ "a\\nb" | indent 4 }}
 {{- /* a comment */ -}}
 {{ $n := 0 }}{{ range $i, $x := split "," "a,b,c" }}{{ $n = $i }}{{ end }} last={{ $n }}
+{{ if gt (len $app.Data.data) 3 }}many{{ end }} {{ len "héllo" }} {{ if lt "a" "b" }}lt{{ end }}
 {{ end }}`,
 };
 

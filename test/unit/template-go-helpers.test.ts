@@ -143,6 +143,17 @@ describe('string helpers', () => {
   });
 });
 
+describe('len, lt, le, gt, ge', () => {
+  it('count and order as Go does, refusing to compare a number with a text', () => {
+    expect(render('{{len (secret "v:app")}} {{len (secret "v:app#list")}} {{len "é"}} {{#if (gt (len (secret "v:app#list")) 1)}}many{{/if}}')).toBe(
+      '8 2 2 many',
+    );
+    expect(render('{{#if (lt "a" "b")}}1{{/if}}{{#if (le 2 2)}}2{{/if}}{{#if (ge 1 2)}}x{{/if}}{{#if (gt "b" "a")}}3{{/if}}')).toBe('123');
+    expect(failure('{{#if (lt 1 "2")}}x{{/if}}').message).toContain('lt compares two numbers or two texts');
+    expect(failure('{{len 3}}').message).toContain('len takes a text, a list or a map');
+  });
+});
+
 describe('eq, ne, not, and, or', () => {
   it("compare and combine with Go's notion of empty", () => {
     expect(

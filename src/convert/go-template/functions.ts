@@ -199,6 +199,11 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   not: simple('not', same, 1),
   and: simple('and', same, 1, Infinity),
   or: simple('or', same, 1, Infinity),
+  len: simple('len', same, 1),
+  lt: simple('lt', same, 2),
+  le: simple('le', same, 2),
+  gt: simple('gt', same, 2),
+  ge: simple('ge', same, 2),
   index(args, ctx) {
     if (args.exprs.length === 0) fail(ctx, 'index', 'takes a map or list');
     let code = (args.exprs[0] as Expr).code;

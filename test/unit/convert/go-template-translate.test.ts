@@ -98,6 +98,7 @@ describe('translating control flow, variables and functions', () => {
     const { template } = translate(source);
     expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (not ""))}}a{{else}}e{{/if}}');
     expect(render(template)).toBe('a');
+    expect(converted('{{ with secret "kv1/app" }}{{ if gt (len .Data) 1 }}{{ len .Data }}{{ end }}{{ if lt 1 2 }}<{{ end }}{{ end }}')).toBe('2<');
   });
 
   it('scopes $x := to the rest of its block and updates $x = across loop iterations, as Go does', () => {
