@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { SidecarError } from '../errors.js';
 import type { ResolvedConfig } from './types.js';
 
@@ -8,7 +9,11 @@ import type { ResolvedConfig } from './types.js';
 export interface CommandLineOverrides {
   /** host:port; the host may be a bare IPv6 address (the port is always last), as $(POD_IP):9102 expands. */
   readonly listen?: string | undefined;
-  /** An absolute directory: the cache of every backend that keeps one. */
+  /**
+   * An absolute directory (an injected in-memory volume) under which every backend that keeps a cache gets its own
+   * subdirectory, `backend-<name>`: the sidecar creates it 0700 as the cache needs, where the volume's root is
+   * 0777, and two backends never share cache files.
+   */
   readonly cacheDir?: string | undefined;
 }
 
@@ -25,7 +30,8 @@ export function applyOverrides(config: ResolvedConfig, overrides: CommandLineOve
     const cacheDir = overrides.cacheDir;
     if (!cacheDir.startsWith('/')) throw new SidecarError('SIDECAR_ERR_USAGE', `--cache-dir must be an absolute path`);
     // Providers are not named here: a backend that keeps a cache has a cacheDir.
-    next = { ...next, backends: Object.freeze(next.backends.map((b) => ('cacheDir' in b ? Object.freeze({ ...b, cacheDir }) : b))) };
+    const backends = next.backends.map((b) => ('cacheDir' in b ? Object.freeze({ ...b, cacheDir: join(cacheDir, `backend-${b.name}`) }) : b));
+    next = { ...next, backends: Object.freeze(backends) };
   }
   return next === config ? config : Object.freeze(next);
 }

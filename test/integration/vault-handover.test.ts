@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -239,6 +239,25 @@ describe('once hands its token, leases and certificates to run, and run to itsel
     expect(await connects(second.user, second.password)).toBe(true);
     expect(statSync(named('token-')).mode & 0o777).toBe(0o600);
     expectNoSecrets(daemon.stderr, [first.password, second.password, token, login.secretId]);
+  });
+});
+
+describe("the injected shape: --cache-dir names an in-memory volume whose root is 0777, as an emptyDir's is", () => {
+  it('once then run hand over through a private subdirectory per backend: 1 login, 1 credential, 1 certificate', async () => {
+    project = await handoverProject('');
+    const volume = join(project.root, 'cache-volume');
+    mkdirSync(volume);
+    chmodSync(volume, 0o777);
+    const before = (await bao.auditedRequests()).length;
+    const once = await runCli(['once', '-c', project.config, '--cache-dir', volume]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(statSync(join(volume, 'backend-main')).mode & 0o777).toBe(0o700);
+    daemon = new Daemon(['-c', project.config, '--cache-dir', volume]);
+    await started(daemon);
+    expect(daemon.count(audit('auth.adopt')), daemon.stderr).toBe(1);
+    expect(daemon.count(audit('secret.adopt'))).toBe(2);
+    expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 1 });
+    expectNoSecrets(daemon.stderr + once.stderr, [creds(project).password, login.secretId]);
   });
 });
 

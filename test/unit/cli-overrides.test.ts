@@ -23,10 +23,10 @@ describe('command-line overrides (what an injecting webhook controls)', () => {
     expect(config.listener).toEqual({ host: 'fd00::12', port: 9102, readinessGraceMs: 5000, refreshTokenFile: '/etc/s/token', refreshTokenEnv: undefined });
   });
 
-  it('--cache-dir replaces the cache directory of every backend that keeps one, and touches no other', async () => {
+  it('--cache-dir gives every backend that keeps a cache its own directory under it, and touches no other', async () => {
     const config = applyOverrides(await parseConfig(VAULT, '/etc/s/sidecar.hcl'), { cacheDir: '/var/cache/secrets-sidecar' });
     expect(Object.fromEntries(config.backends.map((b) => [b.name, (b as { cacheDir?: string }).cacheDir]))).toEqual({
-      main: '/var/cache/secrets-sidecar',
+      main: '/var/cache/secrets-sidecar/backend-main',
       local: undefined,
     });
     expect(() => applyOverrides(config, { cacheDir: 'relative' })).toThrow(/--cache-dir must be an absolute path/);
