@@ -14,6 +14,7 @@ import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
 import type { Observability } from '../observe/observability.js';
+import type { VersionMap } from '../reload/rollout-annotation.js';
 import { openObservability } from '../observe/open-observability.js';
 
 interface Built {
@@ -55,6 +56,7 @@ export class Daemon {
   #backends = new Map<string, { config: string; backend: SecretBackend }>();
   #execSettings: string | undefined;
   #observability: Observability | undefined;
+  readonly #rolloutMemory = new Map<string, VersionMap>();
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
 
@@ -255,6 +257,7 @@ export class Daemon {
       env: this.options.env,
       child: this.#child,
       onFatal: (error) => this.#reportFatal(error),
+      rolloutMemory: this.#rolloutMemory,
       onFirstRender: () => {
         logger.info({ templates: config.templates.length }, 'all templates rendered');
         this.#observability?.markRendered();
