@@ -105,7 +105,8 @@ export async function kubeconfigConnection(path: string): Promise<KubeConnection
     cert: await material(user['client-certificate-data'], user['client-certificate'], 'client-certificate'),
     key: await material(user['client-key-data'], user['client-key'], 'client-key'),
     token: token !== undefined ? () => Promise.resolve(token) : tokenFile !== undefined ? () => readToken(tokenFile, "the kubeconfig's tokenFile") : undefined,
-    namespace: typeof context['namespace'] === 'string' && context['namespace'] !== '' ? context['namespace'] : undefined,
+    // As kubectl: a context without a namespace means "default".
+    namespace: typeof context['namespace'] === 'string' && context['namespace'] !== '' ? context['namespace'] : 'default',
     source: `kubeconfig ${path}`,
   };
 }

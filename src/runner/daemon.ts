@@ -59,11 +59,21 @@ export class Daemon {
   readonly #rolloutMemory = new Map<string, VersionMap>();
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
+  readonly #shutdownRequested: Promise<void>;
+  #requestShutdown!: () => void;
 
   constructor(private readonly options: DaemonOptions) {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve;
     });
+    this.#shutdownRequested = new Promise((resolve) => {
+      this.#requestShutdown = resolve;
+    });
+  }
+
+  /** Resolves when POST /v1/shutdown asks the sidecar to stop (the CLI then stops it as on SIGTERM). */
+  get shutdownRequested(): Promise<void> {
+    return this.#shutdownRequested;
   }
 
   /** Resolves with an error the daemon cannot recover from; the CLI exits with its code. */
@@ -88,6 +98,7 @@ export class Daemon {
       this.options.env,
       (ref) => this.refresh(ref),
       () => this.#watcher?.labels() ?? new Set<string>(),
+      () => this.#requestShutdown(),
     );
     const built = await this.#build(config);
     if (this.#stopping) {
