@@ -55,7 +55,9 @@ const httpHookSchema = z.strictObject({
 });
 
 /** Kubernetes object names: a namespace is a DNS label, a workload's name a DNS subdomain (no paths, no templates). */
-const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)');
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)');
 const dnsSubdomain = z
   .string()
   .max(253, 'a Kubernetes name is at most 253 characters')

@@ -110,7 +110,9 @@ function authorised(req: IncomingMessage, res: ServerResponse, options: Listener
     return false;
   }
   if (options.refreshToken === undefined) {
-    send(res, 403, { error: `${what === 'refresh' ? 'forced refresh' : 'shutdown'} over HTTP is off: set refresh_token_file or refresh_token_env in the listener block` });
+    send(res, 403, {
+      error: `${what === 'refresh' ? 'forced refresh' : 'shutdown'} over HTTP is off: set refresh_token_file or refresh_token_env in the listener block`,
+    });
     return false;
   }
   if (!tokenMatches(req.headers.authorization, options.refreshToken)) {

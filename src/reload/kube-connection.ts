@@ -46,7 +46,10 @@ export async function inClusterConnection(env: Readonly<Record<string, string | 
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'] || '443';
   if (!host)
-    throw connectionError('a rollout target without kubeconfig runs in-cluster, and KUBERNETES_SERVICE_HOST is not set', 'set kubeconfig in the rollout block when not in a pod');
+    throw connectionError(
+      'a rollout target without kubeconfig runs in-cluster, and KUBERNETES_SERVICE_HOST is not set',
+      'set kubeconfig in the rollout block when not in a pod',
+    );
   if (!/^\d{1,5}$/.test(port)) throw connectionError(`KUBERNETES_SERVICE_PORT is not a port number`);
   const tokenFile = join(dir, 'token');
   await readToken(tokenFile, 'the service-account token');
@@ -78,7 +81,8 @@ export async function kubeconfigConnection(path: string): Promise<KubeConnection
   const pick = (list: unknown, name: unknown, what: string): Record<string, unknown> => {
     const found = (Array.isArray(list) ? (list as Record<string, unknown>[]) : []).find((entry) => entry?.name === name);
     const inner = found?.[what];
-    if (inner === null || typeof inner !== 'object') throw connectionError(`the kubeconfig ${path} has no ${what} named ${JSON.stringify(String(name)).slice(0, 80)}`);
+    if (inner === null || typeof inner !== 'object')
+      throw connectionError(`the kubeconfig ${path} has no ${what} named ${JSON.stringify(String(name)).slice(0, 80)}`);
     return inner as Record<string, unknown>;
   };
   const context = pick(doc['contexts'], doc['current-context'], 'context');
@@ -92,7 +96,8 @@ export async function kubeconfigConnection(path: string): Promise<KubeConnection
     return at === undefined ? undefined : readSmall(at, `the kubeconfig's ${what}`);
   };
   for (const unsupported of ['exec', 'auth-provider', 'username', 'password']) {
-    if (user[unsupported] !== undefined) throw connectionError(`the kubeconfig ${path}: "${unsupported}" credentials are not supported`, 'use a token, a token file or a client certificate');
+    if (user[unsupported] !== undefined)
+      throw connectionError(`the kubeconfig ${path}: "${unsupported}" credentials are not supported`, 'use a token, a token file or a client certificate');
   }
   if (cluster['insecure-skip-tls-verify'] === true) throw connectionError(`the kubeconfig ${path}: insecure-skip-tls-verify is refused`, 'give the cluster CA');
   const server = typeof cluster['server'] === 'string' ? cluster['server'].replace(/\/+$/, '') : '';
@@ -115,4 +120,3 @@ export async function kubeconfigConnection(path: string): Promise<KubeConnection
 export function openConnection(kubeconfig: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<KubeConnection> {
   return kubeconfig === undefined ? inClusterConnection(env) : kubeconfigConnection(kubeconfig);
 }
-

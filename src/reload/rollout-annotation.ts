@@ -53,10 +53,12 @@ export function parseAnnotation(text: string | undefined): Map<string, SourceVer
 
 /** The references whose version in `now` is newer than in `before` (a reference new to `before` is not a change). */
 export function newerVersions(now: VersionMap, before: VersionMap): string[] {
-  return [...now].filter(([label, version]) => {
-    const old = before.get(label);
-    return old !== undefined && compareSourceVersions(version, old) > 0;
-  }).map(([label]) => label);
+  return [...now]
+    .filter(([label, version]) => {
+      const old = before.get(label);
+      return old !== undefined && compareSourceVersions(version, old) > 0;
+    })
+    .map(([label]) => label);
 }
 
 /**

@@ -132,11 +132,17 @@ export class RolloutTarget {
         timeoutMs: action.timeoutMs,
         what: `${this.#what}: PATCH ${workload}`,
       });
-      if (written.status === 409) continue;
+      if (written.status === 409) {
+        this.options.logger.debug({ notify: this.name, workload, attempt }, 'the workload changed between read and patch (409): reading it again');
+        continue;
+      }
       this.#check(written, `PATCH ${workload}`);
       return `rollout restart of ${workload}`;
     }
-    throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${this.#what}: ${workload} kept changing between read and patch (409 Conflict ${CONFLICT_ATTEMPTS} times)`);
+    throw new SidecarError(
+      'SIDECAR_ERR_RELOAD_FAILED',
+      `${this.#what}: ${workload} kept changing between read and patch (409 Conflict ${CONFLICT_ATTEMPTS} times)`,
+    );
   }
 
   #check(answer: KubeAnswer, what: string): void {

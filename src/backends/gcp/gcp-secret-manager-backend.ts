@@ -132,7 +132,12 @@ export class GcpSecretManagerBackend implements SecretBackend {
   }
 
   #result(read: { versionName: string; value: unknown }): FetchedSecret {
-    return { value: new Sealed(read.value), version: `gcp:${read.versionName}`, lifetime: { kind: 'poll', intervalMs: this.config.refreshIntervalMs }, source: gcpSource(read.versionName) };
+    return {
+      value: new Sealed(read.value),
+      version: `gcp:${read.versionName}`,
+      lifetime: { kind: 'poll', intervalMs: this.config.refreshIntervalMs },
+      source: gcpSource(read.versionName),
+    };
   }
 }
 
