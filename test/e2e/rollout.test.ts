@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canary } from '../support/canary.js';
+import { Daemon, runCli, type LogRecord } from '../support/cli.js';
+import { removeDir } from '../support/dirs.js';
+import { httpCall } from '../support/http.js';
+import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
+import { makeProject, type Project } from '../support/project.js';
+import { parsePrometheus, sample } from '../support/prometheus.js';
+
+// Issue 15, scope 3: the rollout notify target, driven by real `run` processes of the built CLI, a real OpenBao
+// (KV v2) and a real API server with RBAC.
+
+const NS = 'shop';
+let kube: KubeControlPlane;
+let bao: OpenBao;
+let sidecarToken: string;
+const projects: Project[] = [];
+const daemons: Daemon[] = [];
+
+beforeAll(async () => {
+  [kube, bao] = await Promise.all([startKubeControlPlane(), startOpenBao()]);
+  await kube.createNamespace(NS);
+  await kube.createServiceAccount(NS, 'sidecar');
+  // The Role the README shows: get and patch on the one workload, nothing else.
+  await kube.apiOk('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, {
+    metadata: { name: 'secrets-sidecar-rollout' },
+    rules: [{ apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'], verbs: ['get', 'patch'] }],
+  });
+  await kube.apiOk('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+    metadata: { name: 'secrets-sidecar-rollout' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secrets-sidecar-rollout' },
+    subjects: [{ kind: 'ServiceAccount', name: 'sidecar', namespace: NS }],
+  });
+  sidecarToken = await kube.serviceAccountToken(NS, 'sidecar');
+  for (const name of ['web', 'locked']) await createDeployment(name);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([kube?.stop(), bao?.stop()]);
+});
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.stop()));
+  await Promise.all(projects.splice(0).map((p) => removeDir(p.root)));
+});
+
+async function createDeployment(name: string): Promise<void> {
+  await kube.apiOk('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
+    },
+  });
+}
+
+async function deployment(name: string): Promise<{ generation: number; json: string }> {
+  const body = await kube.apiOk('GET', `/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
+  return { generation: (body['metadata'] as { generation: number }).generation, json: JSON.stringify(body) };
+}
+
+async function rotate(path: string, value: string): Promise<void> {
+  await bao.api('POST', `secret/data/${path}`, { data: { password: value } });
+}
+
+/** One pod's sidecar: its own output directory and kubeconfig (its service account's token), the same config text. */
+async function sidecar(
+  secretPath: string,
+  workload: string,
+  extra: { rollout?: string; top?: string; prepare?: (root: string) => Promise<Record<string, string>> } = {},
+) {
+  const project = await makeProject({
+    config: `
+${extra.top ?? ''}
+backend "vault" "main" {
+  address                 = "${bao.address}"
+  static_refresh_interval = "200ms"
+}
+template {
+  contents    = "PASSWORD={{secret \\"main:secret/${secretPath}#password\\"}}"
+  destination = "@OUT@/app.env"
+  notify      = ["web"]
+}
+notify "web" {
+  rollout {
+    kind = "Deployment"
+    name = "${workload}"
+${extra.rollout ?? `    namespace  = "${NS}"\n    kubeconfig = "@ROOT@/kubeconfig"`}
+  }
+}
+`,
+  });
+  projects.push(project);
+  await kube.writeKubeconfig(join(project.root, 'kubeconfig'), sidecarToken);
+  const env = (await extra.prepare?.(project.root)) ?? {};
+  const daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken, ...env } });
+  daemons.push(daemon);
+  return { project, daemon, file: () => readFileSync(join(project.out, 'app.env'), 'utf8') };
+}
+
+const notified = (r: LogRecord) => (r.msg === 'notified' || r.msg === 'notify failed') && r['notify'] === 'web';
+
+/** Every encoding of a value a careless implementation might put in an annotation. */
+function derivedForms(value: string): string[] {
+  const forms = [value, Buffer.from(value).toString('base64'), JSON.stringify({ password: value })];
+  for (const text of [value, JSON.stringify({ password: value }), `PASSWORD=${value}`])
+    for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512']) {
+      const digest = createHash(algorithm).update(text).digest();
+      forms.push(digest.toString('hex'), digest.toString('hex').slice(0, 16), digest.toString('base64'));
+    }
+  return forms;
+}
+
+describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
+  it('three sidecars seeing one rotation bump the Deployment generation by exactly one; the first render patches nothing', async () => {
+    const [first, second] = [canary('rollout-v1'), canary('rollout-v2')];
+    await rotate('web', first);
+    const before = await deployment('web');
+    const replicas = [await sidecar('web', 'web'), await sidecar('web', 'web'), await sidecar('web', 'web')];
+    // Each first render fires the target, which only records the versions.
+    for (const r of replicas) expect((await r.daemon.waitFor(notified))['detail']).toBe('no versioned secret changed: no rollout');
+    expect((await deployment('web')).generation).toBe(before.generation);
+
+    const marks = replicas.map((r) => r.daemon.mark);
+    await rotate('web', second);
+    const outcomes = await Promise.all(replicas.map((r, i) => r.daemon.waitFor(notified, marks[i])));
+    for (const r of replicas) expect(r.file()).toBe(`PASSWORD=${second}`);
+    expect(outcomes.map((o) => o.msg)).toEqual(['notified', 'notified', 'notified']);
+    const after = await deployment('web');
+    expect(after.generation).toBe(before.generation + 1);
+    // The patch names versions only: no value, and no hash of one, anywhere in the Deployment.
+    expect(after.json).toContain('secrets-sidecar/secret-versions');
+    for (const form of [...derivedForms(first), ...derivedForms(second)]) expect(after.json).not.toContain(form);
+    for (const r of replicas) expectNoSecrets(r.daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
+  });
+
+  it('a refused patch (RBAC) is a coded error in the log, the audit record and the metrics; files are still written and the sidecar runs on', async () => {
+    const [first, second, third] = [canary('denied-v1'), canary('denied-v2'), canary('denied-v3')];
+    await rotate('locked', first);
+    const port = await freePort();
+    const { daemon, file, project } = await sidecar('locked', 'locked', {
+      top: `listener {\n  address = "127.0.0.1:${port}"\n}\naudit {\n  path = "@ROOT@/audit.jsonl"\n}`,
+    });
+    await daemon.waitFor(notified);
+    const before = await deployment('locked');
+    let mark = daemon.mark;
+    await rotate('locked', second);
+    const failed = await daemon.waitFor(notified, mark);
+    expect(failed.msg).toBe('notify failed');
+    expect((failed['error'] as { code: string }).code).toBe('SIDECAR_ERR_ROLLOUT_DENIED');
+    expect(file()).toBe(`PASSWORD=${second}`);
+    const audit = (await readFile(join(project.root, 'audit.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.filter((r) => r['event'] === 'reload.notify' && r['outcome'] === 'error').map((r) => r['errorCode'])).toEqual(['SIDECAR_ERR_ROLLOUT_DENIED']);
+    const metrics = parsePrometheus((await httpCall(port, 'GET', '/metrics')).body);
+    expect(sample(metrics, 'secrets_sidecar_reload_errors_total', { target: 'web', code: 'SIDECAR_ERR_ROLLOUT_DENIED' })).toBe(1);
+    expect((await deployment('locked')).generation).toBe(before.generation);
+
+    // Still running: the next rotation is rendered too.
+    mark = daemon.mark;
+    await rotate('locked', third);
+    await daemon.waitFor(notified, mark);
+    expect(file()).toBe(`PASSWORD=${third}`);
+    expect(daemon.child.exitCode).toBeNull();
+    expectNoSecrets(daemon.stderr, [first, second, third, bao.rootToken, sidecarToken]);
+  });
+
+  it('runs in-cluster by default: the service-account directory as the kubelet lays it out, KUBERNETES_SERVICE_HOST and _PORT, the pod namespace', async () => {
+    const [first, second] = [canary('incluster-v1'), canary('incluster-v2')];
+    await rotate('incluster', first);
+    const { daemon } = await sidecar('incluster', 'web', {
+      // No kubeconfig, no namespace: the pod's own.
+      rollout: '',
+      prepare: async (root) => {
+        const dir = join(root, 'serviceaccount');
+        await mkdir(dir);
+        await writeFile(join(dir, 'token'), sidecarToken);
+        await writeFile(join(dir, 'ca.crt'), kube.caCert);
+        await writeFile(join(dir, 'namespace'), NS);
+        return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.server).port, SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: dir };
+      },
+    });
+    await daemon.waitFor(notified);
+    const before = await deployment('web');
+    const mark = daemon.mark;
+    await rotate('incluster', second);
+    const done = await daemon.waitFor(notified, mark);
+    expect(done['detail']).toBe(`rollout restart of deployment ${NS}/web`);
+    expect((await deployment('web')).generation).toBe(before.generation + 1);
+    expectNoSecrets(daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
+  });
+
+  it('refuses to start when a template that notifies a rollout reads a secret without a version, naming the reference', async () => {
+    const project = await makeProject({
+      config: `
+backend "file" "local" {
+  path = "@ROOT@/secrets.json"
+}
+template {
+  contents    = "{{secret \\"local:db#password\\"}}"
+  destination = "@OUT@/pw"
+}
+notify "web" {
+  rollout {
+    kind       = "Deployment"
+    name       = "web"
+    kubeconfig = "@ROOT@/kubeconfig"
+  }
+}
+`,
+      secrets: { db: { password: canary('unversioned') } },
+    });
+    projects.push(project);
+    await kube.writeKubeconfig(join(project.root, 'kubeconfig'), sidecarToken);
+    const daemon = new Daemon(['-c', project.config]);
+    daemons.push(daemon);
+    const exit = await daemon.exited;
+    expect(exit.code).toBe(2);
+    const error = daemon.records.find((r) => (r['error'] as { code?: string } | undefined)?.code === 'SIDECAR_ERR_ROLLOUT_UNVERSIONED');
+    expect(error?.msg).toContain('local:db');
+  });
+
+  it('validates the block: a kind it cannot restart, a name or namespace that is a path or a template', async () => {
+    for (const [field, text] of [
+      ['kind', 'kind = "Pod"\n    name = "web"'],
+      ['name', 'kind = "Deployment"\n    name = "../../api/v1/secrets"'],
+      ['namespace', 'kind = "Deployment"\n    name = "web"\n    namespace = "{{ env \\"NS\\" }}"'],
+    ]) {
+      const project = await makeProject({ config: `notify "web" {\n  rollout {\n    ${text}\n  }\n}\n` });
+      projects.push(project);
+      const result = await runCli(['validate', '-c', project.config]);
+      expect(result.code, field).toBe(2);
+      expect(result.stderr, field).toContain(`notify.web.rollout.${field}`);
+    }
+  });
+});
