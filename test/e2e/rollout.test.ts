@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { canary } from '../support/canary.js';
 import { Daemon, runCli, type LogRecord } from '../support/cli.js';
-import { removeDir } from '../support/dirs.js';
+import { REPO_ROOT, removeDir } from '../support/dirs.js';
 import { httpCall } from '../support/http.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { expectNoSecrets } from '../support/leaks.js';
@@ -26,19 +27,16 @@ const daemons: Daemon[] = [];
 beforeAll(async () => {
   [kube, bao] = await Promise.all([startKubeControlPlane(), startOpenBao()]);
   await kube.createNamespace(NS);
-  await kube.createServiceAccount(NS, 'sidecar');
-  // The Role the README shows: get and patch on the one workload, nothing else.
-  await kube.apiOk('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, {
-    metadata: { name: 'secrets-sidecar-rollout' },
-    rules: [{ apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'], verbs: ['get', 'patch'] }],
-  });
-  await kube.apiOk('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-    metadata: { name: 'secrets-sidecar-rollout' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secrets-sidecar-rollout' },
-    subjects: [{ kind: 'ServiceAccount', name: 'sidecar', namespace: NS }],
-  });
-  sidecarToken = await kube.serviceAccountToken(NS, 'sidecar');
-  for (const name of ['web', 'locked']) await createDeployment(name);
+  // The example's service account, Role and RoleBinding, as a user applies them: get and patch on "app" only.
+  for (const doc of parseAllDocuments(await readFile(join(REPO_ROOT, 'examples/kubernetes/rollout-rbac.yaml'), 'utf8'))) {
+    const object = doc.toJS() as { apiVersion: string; kind: string; subjects?: { namespace?: string }[] };
+    // A RoleBinding's ServiceAccount subject names its namespace (kubectl apply -n fills it in the same way).
+    for (const subject of object.subjects ?? []) subject.namespace = NS;
+    const group = object.apiVersion === 'v1' ? '/api/v1' : `/apis/${object.apiVersion}`;
+    await kube.apiOk('POST', `${group}/namespaces/${NS}/${object.kind.toLowerCase()}s`, object);
+  }
+  sidecarToken = await kube.serviceAccountToken(NS, 'app-secrets-sidecar');
+  for (const name of ['app', 'locked']) await createDeployment(name);
 }, 120_000);
 afterAll(async () => {
   await Promise.all([kube?.stop(), bao?.stop()]);
@@ -122,18 +120,18 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
   it('three sidecars seeing one rotation bump the Deployment generation by exactly one; the first render patches nothing', async () => {
     const [first, second] = [canary('rollout-v1'), canary('rollout-v2')];
     await rotate('web', first);
-    const before = await deployment('web');
-    const replicas = [await sidecar('web', 'web'), await sidecar('web', 'web'), await sidecar('web', 'web')];
+    const before = await deployment('app');
+    const replicas = [await sidecar('web', 'app'), await sidecar('web', 'app'), await sidecar('web', 'app')];
     // Each first render fires the target, which only records the versions.
     for (const r of replicas) expect((await r.daemon.waitFor(notified))['detail']).toBe('no versioned secret changed: no rollout');
-    expect((await deployment('web')).generation).toBe(before.generation);
+    expect((await deployment('app')).generation).toBe(before.generation);
 
     const marks = replicas.map((r) => r.daemon.mark);
     await rotate('web', second);
     const outcomes = await Promise.all(replicas.map((r, i) => r.daemon.waitFor(notified, marks[i])));
     for (const r of replicas) expect(r.file()).toBe(`PASSWORD=${second}`);
     expect(outcomes.map((o) => o.msg)).toEqual(['notified', 'notified', 'notified']);
-    const after = await deployment('web');
+    const after = await deployment('app');
     expect(after.generation).toBe(before.generation + 1);
     // The patch names versions only: no value, and no hash of one, anywhere in the Deployment.
     expect(after.json).toContain('secrets-sidecar/secret-versions');
@@ -177,7 +175,7 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
   it('runs in-cluster by default: the service-account directory as the kubelet lays it out, KUBERNETES_SERVICE_HOST and _PORT, the pod namespace', async () => {
     const [first, second] = [canary('incluster-v1'), canary('incluster-v2')];
     await rotate('incluster', first);
-    const { daemon } = await sidecar('incluster', 'web', {
+    const { daemon } = await sidecar('incluster', 'app', {
       // No kubeconfig, no namespace: the pod's own.
       rollout: '',
       prepare: async (root) => {
@@ -190,12 +188,12 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
       },
     });
     await daemon.waitFor(notified);
-    const before = await deployment('web');
+    const before = await deployment('app');
     const mark = daemon.mark;
     await rotate('incluster', second);
     const done = await daemon.waitFor(notified, mark);
-    expect(done['detail']).toBe(`rollout restart of deployment ${NS}/web`);
-    expect((await deployment('web')).generation).toBe(before.generation + 1);
+    expect(done['detail']).toBe(`rollout restart of deployment ${NS}/app`);
+    expect((await deployment('app')).generation).toBe(before.generation + 1);
     expectNoSecrets(daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
   });
 
