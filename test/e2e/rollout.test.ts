@@ -9,6 +9,7 @@ import { Daemon, runCli, type LogRecord } from '../support/cli.js';
 import { REPO_ROOT, removeDir } from '../support/dirs.js';
 import { httpCall } from '../support/http.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { createDeployment as createWorkload, readDeployment } from '../support/kube-workload.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
@@ -46,23 +47,8 @@ afterEach(async () => {
   await Promise.all(projects.splice(0).map((p) => removeDir(p.root)));
 });
 
-async function createDeployment(name: string): Promise<void> {
-  await kube.apiOk('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
-    },
-  });
-}
-
-async function deployment(name: string): Promise<{ generation: number; json: string }> {
-  const body = await kube.apiOk('GET', `/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
-  return { generation: (body['metadata'] as { generation: number }).generation, json: JSON.stringify(body) };
-}
+const createDeployment = (name: string) => createWorkload(kube, NS, name);
+const deployment = (name: string) => readDeployment(kube, NS, name);
 
 async function rotate(path: string, value: string): Promise<void> {
   await bao.api('POST', `secret/data/${path}`, { data: { password: value } });

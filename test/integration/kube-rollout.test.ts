@@ -12,6 +12,7 @@ import { ROLLOUT_ANNOTATION, type VersionMap } from '../../src/reload/rollout-an
 import { RolloutTarget, type RolloutRef } from '../../src/reload/rollout-target.js';
 import type { SourceVersion } from '../../src/source-version.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { createDeployment as createWorkload, readDeployment } from '../support/kube-workload.js';
 import { LogCapture } from '../support/leaks.js';
 import { freePort } from '../support/openbao.js';
 import { makeCertificates } from '../support/test-certs.js';
@@ -38,24 +39,13 @@ afterAll(async () => {
 
 let workloads = 0;
 async function createDeployment(name = `web-${++workloads}`): Promise<string> {
-  await kube.apiOk('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
-    },
-  });
+  await createWorkload(kube, NS, name);
   return name;
 }
 
 async function deployment(name: string): Promise<{ generation: number; annotation: string | undefined; json: string }> {
-  const body = await kube.apiOk('GET', `/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
-  const metadata = body['metadata'] as { generation: number };
-  const template = (body['spec'] as { template: { metadata: { annotations?: Record<string, string> } } }).template;
-  return { generation: metadata.generation, annotation: template.metadata.annotations?.[ROLLOUT_ANNOTATION], json: JSON.stringify(body) };
+  const { generation, annotations, json } = await readDeployment(kube, NS, name);
+  return { generation, annotation: annotations[ROLLOUT_ANNOTATION], json };
 }
 
 const kv = (version: number): SourceVersion => ({ id: String(version), order: [1_700_000_000_000 + version * 1000, version] });
