@@ -13,6 +13,8 @@ import { createDeployment as createWorkload, readDeployment } from '../support/k
 import { expectNoSecrets } from '../support/leaks.js';
 import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
+import { mountDatabaseEngine } from '../support/database-engine.js';
+import { startPostgres, type Postgres } from '../support/postgres.js';
 import { parsePrometheus, sample } from '../support/prometheus.js';
 
 // Issue 15, scope 3: the rollout notify target, driven by real `run` processes of the built CLI, a real OpenBao
@@ -21,12 +23,14 @@ import { parsePrometheus, sample } from '../support/prometheus.js';
 const NS = 'shop';
 let kube: KubeControlPlane;
 let bao: OpenBao;
+let pg: Postgres;
 let sidecarToken: string;
 const projects: Project[] = [];
 const daemons: Daemon[] = [];
 
 beforeAll(async () => {
-  [kube, bao] = await Promise.all([startKubeControlPlane(), startOpenBao()]);
+  [kube, bao, pg] = await Promise.all([startKubeControlPlane(), startOpenBao(), startPostgres()]);
+  await mountDatabaseEngine(bao, pg, { web: { defaultTtl: '1h', maxTtl: '1h' } });
   await kube.createNamespace(NS);
   // The example's service account, Role and RoleBinding, as a user applies them: get and patch on "app" only.
   for (const doc of parseAllDocuments(await readFile(join(REPO_ROOT, 'examples/kubernetes/rollout-rbac.yaml'), 'utf8'))) {
@@ -41,6 +45,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await Promise.all([kube?.stop(), bao?.stop()]);
+  pg?.stop();
 });
 afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.stop()));
@@ -58,7 +63,7 @@ async function rotate(path: string, value: string): Promise<void> {
 async function sidecar(
   secretPath: string,
   workload: string,
-  extra: { rollout?: string; top?: string; prepare?: (root: string) => Promise<Record<string, string>> } = {},
+  extra: { rollout?: string; top?: string; contents?: string; prepare?: (root: string) => Promise<Record<string, string>> } = {},
 ) {
   const project = await makeProject({
     config: `
@@ -68,7 +73,7 @@ backend "vault" "main" {
   static_refresh_interval = "200ms"
 }
 template {
-  contents    = "PASSWORD={{secret \\"main:secret/${secretPath}#password\\"}}"
+  contents    = "PASSWORD={{secret \\"main:secret/${secretPath}#password\\"}}${extra.contents ?? ''}"
   destination = "@OUT@/app.env"
   notify      = ["web"]
 }
@@ -179,6 +184,33 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
     await rotate('incluster', second);
     const done = await daemon.waitFor(notified, mark);
     expect(done['detail']).toBe(`rollout restart of deployment ${NS}/app`);
+    expect((await deployment('app')).generation).toBe(before.generation + 1);
+    expectNoSecrets(daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
+  });
+
+  it('a per-pod dynamic secret never triggers a rollout: warned about at start, re-issued without a patch', async () => {
+    const [first, second] = [canary('dynamic-v1'), canary('dynamic-v2')];
+    await rotate('mixed', first);
+    const { daemon, file } = await sidecar('mixed', 'app', {
+      contents: '\\nDB_USER={{#with (secret \\"main:database/creds/web\\")}}{{username}}{{/with}}',
+    });
+    const warning = await daemon.waitFor((r) => r.level === 'warn' && r.msg.includes('mixes per-pod dynamic secrets'));
+    expect(warning['dynamic']).toEqual(['main:database/creds/web']);
+    await daemon.waitFor(notified);
+    const before = await deployment('app');
+    const user = file().split('\n')[1];
+
+    // A forced refresh issues a new database credential: new bytes, the target fires, nothing is patched.
+    let mark = daemon.mark;
+    daemon.signal('SIGUSR1');
+    expect((await daemon.waitFor(notified, mark))['detail']).toBe('no versioned secret changed: no rollout');
+    expect(file().split('\n')[1]).not.toBe(user);
+    expect((await deployment('app')).generation).toBe(before.generation);
+
+    // The versioned secret in the same template still does.
+    mark = daemon.mark;
+    await rotate('mixed', second);
+    expect((await daemon.waitFor(notified, mark))['detail']).toBe(`rollout restart of deployment ${NS}/app`);
     expect((await deployment('app')).generation).toBe(before.generation + 1);
     expectNoSecrets(daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
   });
