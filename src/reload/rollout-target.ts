@@ -114,6 +114,10 @@ export class RolloutTarget {
       const read = await callKube(connection, { method: 'GET', path, timeoutMs: action.timeoutMs, what: `${this.#what}: GET ${workload}` });
       this.#check(read, `GET ${workload}`);
       const metadata = (read.body?.['metadata'] ?? {}) as { resourceVersion?: unknown };
+      // Without it the patch would be unconditional, and could move the annotation back: an answer that is not a
+      // workload (a proxy's page) is a failure, not something to patch against.
+      if (typeof metadata.resourceVersion !== 'string' || metadata.resourceVersion === '')
+        throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${this.#what}: GET ${workload}: the answer is not a workload (no resourceVersion)`);
       const template = ((read.body?.['spec'] as { template?: { metadata?: { annotations?: Record<string, unknown> } } } | undefined)?.template ?? {}).metadata;
       const current = template?.annotations?.[ROLLOUT_ANNOTATION];
       const next = planAnnotation(typeof current === 'string' ? current : undefined, ours);

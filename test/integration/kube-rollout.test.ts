@@ -269,14 +269,18 @@ describe('the rollout target against a real API server', () => {
     expect(await codeOf(hostile.target.fire())).toBe('SIDECAR_ERR_ROLLOUT_CONNECTION');
   });
 
-  it('bounds every request: an API server that accepts and never answers, or trickles, fails with SIDECAR_ERR_RELOAD_TIMEOUT', async () => {
+  it('bounds every request and trusts no answer: a server that never answers or trickles, lies or floods', async () => {
     const certs = await makeCertificates(dir, [['apiserver', 'subjectAltName=IP:127.0.0.1']]);
     const sockets = new Set<Duplex>();
-    let trickle = false;
+    let mode: 'silent' | 'trickle' | 'not-a-workload' | 'flood' = 'silent';
+    let patches = 0;
     const pem = (path: string) => readFile(path, 'utf8');
-    const server: Server = createServer({ cert: await pem(certs.cert('apiserver').cert), key: await pem(certs.cert('apiserver').key) }, (_req, res) => {
-      if (!trickle) return; // never answers
+    const server: Server = createServer({ cert: await pem(certs.cert('apiserver').cert), key: await pem(certs.cert('apiserver').key) }, (req, res) => {
+      if (req.method === 'PATCH') patches++;
+      if (mode === 'silent') return;
       res.writeHead(200, { 'content-type': 'application/json' });
+      if (mode === 'not-a-workload') return void res.end('{"kind":"Status","metadata":{}}');
+      if (mode === 'flood') return void res.end(`{"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`);
       const timer = setInterval(() => res.write(' '), 100);
       res.on('close', () => clearInterval(timer));
     });
@@ -301,13 +305,21 @@ describe('the rollout target against a real API server', () => {
           'current-context': 'x',
         }),
       );
-      for (const mode of [false, true]) {
-        trickle = mode;
-        const r = replica('web', { kubeconfig: config, action: { timeoutMs: 300 } });
+      const expected = {
+        silent: 'SIDECAR_ERR_RELOAD_TIMEOUT',
+        trickle: 'SIDECAR_ERR_RELOAD_TIMEOUT',
+        'not-a-workload': 'SIDECAR_ERR_RELOAD_FAILED',
+        flood: 'SIDECAR_ERR_RELOAD_FAILED',
+      };
+      for (const next of ['silent', 'trickle', 'not-a-workload', 'flood'] as const) {
+        mode = next;
+        const r = replica('web', { kubeconfig: config, action: { timeoutMs: 1_000 } });
         await r.target.onFirstRender();
         r.state.versions['vault:secret/app'] = kv(2);
-        expect(await codeOf(r.target.fire())).toBe('SIDECAR_ERR_RELOAD_TIMEOUT');
+        expect(await codeOf(r.target.fire()), next).toBe(expected[next]);
       }
+      // An answer without a resourceVersion is never patched against: the patch would be unconditional.
+      expect(patches).toBe(0);
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
