@@ -215,6 +215,42 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
     expectNoSecrets(daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
   });
 
+  it('loads the Kubernetes client only when a rollout target is configured', async () => {
+    await rotate('lazy', canary('lazy'));
+    const traced = async (root: string) => {
+      // A module hook that records every module the sidecar resolves whose name says Kubernetes.
+      const trace = join(root, 'resolved.txt');
+      const hook = join(root, 'hook.mjs');
+      const resolveHook = `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) {\n  if (/kube/.test(s)) appendFileSync(${JSON.stringify(trace)}, s + '\\n');\n  return next(s, c);\n}\n`;
+      await writeFile(
+        hook,
+        `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolveHook)}));\n`,
+      );
+      await writeFile(trace, '');
+      return { trace, env: { NODE_OPTIONS: `--import=${hook}` } };
+    };
+    let trace = '';
+    const plain = await makeProject({
+      config: `backend "vault" "main" {\n  address = "${bao.address}"\n}\ntemplate {\n  contents    = "{{secret \\"main:secret/lazy#password\\"}}"\n  destination = "@OUT@/pw"\n}\n`,
+    });
+    projects.push(plain);
+    const without = await traced(plain.root);
+    const daemon = new Daemon(['-c', plain.config], { env: { VAULT_TOKEN: bao.rootToken, ...without.env } });
+    daemons.push(daemon);
+    await daemon.waitFor((r) => r.msg === 'all templates rendered');
+    expect(await readFile(without.trace, 'utf8')).toBe('');
+
+    const withRollout = await sidecar('lazy', 'app', {
+      prepare: async (root) => {
+        const hooked = await traced(root);
+        trace = hooked.trace;
+        return hooked.env;
+      },
+    });
+    await withRollout.daemon.waitFor(notified);
+    expect(await readFile(trace, 'utf8')).toMatch(/kube-connection-\w+\.js/);
+  });
+
   it('refuses to start when a template that notifies a rollout reads a secret without a version, naming the reference', async () => {
     const project = await makeProject({
       config: `
