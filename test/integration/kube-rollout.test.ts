@@ -326,6 +326,30 @@ describe('the rollout target against a real API server', () => {
     }
   });
 
+  it('restarts a StatefulSet and a DaemonSet the same way', async () => {
+    const template = { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'registry.example/db:1' }] } };
+    await kube.apiOk('POST', `/apis/apps/v1/namespaces/${NS}/statefulsets`, {
+      metadata: { name: 'db' },
+      spec: { serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template },
+    });
+    await kube.apiOk('POST', `/apis/apps/v1/namespaces/${NS}/daemonsets`, {
+      metadata: { name: 'agent' },
+      spec: { selector: { matchLabels: { app: 'db' } }, template },
+    });
+    for (const [workload, name, plural] of [
+      ['StatefulSet', 'db', 'statefulsets'],
+      ['DaemonSet', 'agent', 'daemonsets'],
+    ] as const) {
+      const r = replica(name, { action: { workload } });
+      await r.target.onFirstRender();
+      r.state.versions['vault:secret/app'] = kv(2);
+      expect(await r.target.fire()).toBe(`rollout restart of ${workload.toLowerCase()} ${NS}/${name}`);
+      const stored = await kube.apiOk('GET', `/apis/apps/v1/namespaces/${NS}/${plural}/${name}`);
+      expect((stored['metadata'] as { generation: number }).generation).toBe(2);
+      expect(JSON.stringify(stored)).toContain(ROLLOUT_ANNOTATION);
+    }
+  });
+
   it('keeps version ids that look like paths or templates out of the annotation as text', async () => {
     const name = await createDeployment();
     const r = replica(name);
