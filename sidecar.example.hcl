@@ -120,7 +120,9 @@ backend "vault" "main" {
   #   mount    = "jwt"
   # }
   # auth "kubernetes" {
-  #   role     = "sidecar"                          # jwt_file defaults to the pod's service-account token
+  #   role     = "sidecar"
+  #   jwt_file = "/var/run/secrets/vault/token"     # a projected token with Vault's audience; default: the pod's
+  #                                                 # service-account token. Read again at each login.
   #   mount    = "kubernetes"
   # }
   # Connections kept open to the server at most. Default 10.

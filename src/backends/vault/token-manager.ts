@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readTextBounded } from '../../bounded-read.js';
 import type { RetryPolicy } from '../../config/types.js';
 import type { VaultAuthConfig } from './provider.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
@@ -11,6 +12,8 @@ import { setSafeTimeout, type SafeTimer } from '../../timer.js';
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
+/** A login credential larger than this is refused unread: a service-account JWT is about 1 KiB. */
+const MAX_CREDENTIAL_BYTES = 64 * 1024;
 /** How long the answer to "is this refused token still alive?" serves a burst of refusals. */
 const ALIVE_CHECK_MS = 1_000;
 
@@ -216,15 +219,17 @@ export class TokenManager {
       const info = await stat(file);
       const current = this.#token;
       if (current !== undefined && info.mtimeMs === this.#fileMtime) return current;
-      const token = (await readFile(file, 'utf8')).trim();
-      if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `Vault token file ${file} is empty`);
+      const token = await readCredential(file, 'Vault token');
       this.#fileMtime = info.mtimeMs;
       if (token !== this.#token) this.#replaceToken(token);
       return token;
     } catch (error) {
       if (error instanceof SidecarError) throw error;
       // Not there yet (an agent will write it): retryable, like an unreachable server.
-      throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new SidecarError(
+        'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+        `cannot read the Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
 
@@ -232,11 +237,10 @@ export class TokenManager {
     const auth = this.auth;
     if (auth.method === 'token') throw new Error('token auth does not log in');
     const path = `auth/${auth.mount}/login`;
-    const body = await this.#loginBody();
     const { logger, backend, now = Date.now } = this.deps;
     const started = now();
     try {
-      const answer = await this.deps.post(path, body);
+      const answer = await this.deps.post(path, await this.#loginBody());
       if (!answer?.client_token) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${path} answered without a token`);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'ok', durationMs: now() - started });
       logger.info({ method: auth.method, ttlSeconds: answer.lease_duration, renewable: answer.renewable }, 'vault login');
@@ -244,7 +248,7 @@ export class TokenManager {
       this.#schedule(answer, now());
       return answer.client_token;
     } catch (error) {
-      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      const coded = loginError(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'), auth);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       throw coded;
     }
@@ -289,19 +293,12 @@ export class TokenManager {
   /** The credentials are read at each login: an orchestrator may deliver a new secret_id or JWT meanwhile. */
   async #loginBody(): Promise<object> {
     const auth = this.auth;
-    const read = async (file: string, what: string) => {
-      try {
-        return (await readFile(file, 'utf8')).trim();
-      } catch (error) {
-        throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    };
     if (auth.method === 'approle') {
-      const roleId = auth.roleId ?? (await read(auth.roleIdFile ?? '', 'AppRole role_id'));
-      const secretId = auth.secretIdFile === undefined ? undefined : await read(auth.secretIdFile, 'AppRole secret_id');
+      const roleId = auth.roleId ?? (await readCredential(auth.roleIdFile ?? '', 'AppRole role_id'));
+      const secretId = auth.secretIdFile === undefined ? undefined : await readCredential(auth.secretIdFile, 'AppRole secret_id');
       return secretId === undefined ? { role_id: roleId } : { role_id: roleId, secret_id: secretId };
     }
-    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await read(auth.jwtFile, `${auth.method} token`) };
+    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await readCredential(auth.jwtFile, `${auth.method} token`) };
     throw new Error('token auth does not log in');
   }
 
@@ -365,15 +362,61 @@ export class TokenManager {
     this.#previous = this.#token;
     this.#token = undefined;
     try {
-      await retryWithBackoff(() => this.token(), {
-        policy: retry,
-        attempts: 0,
-        signal: this.#abort.signal,
-        onRetry: (error, attempt, delayMs) =>
-          logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
-      });
+      // A refusal here is retried too: the credentials worked a moment ago, and Vault says "permission denied"
+      // alike when it cannot reach what vouches for them (Kubernetes auth with the API server down, a JWKS
+      // endpoint) and when a rotated credential is not in place yet. The files rendered stay as they are.
+      await retryWithBackoff(
+        () =>
+          this.token().catch((error: unknown) => {
+            throw retryableRefusal(error);
+          }),
+        {
+          policy: retry,
+          attempts: 0,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt, delayMs) =>
+            logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
+        },
+      );
     } catch (error) {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');
     }
   }
+}
+
+/** A refused login names the role it asked for: the one thing the operator must compare with Vault's binding. */
+function loginError(error: SidecarError, auth: VaultAuthConfig): SidecarError {
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || !('role' in auth)) return error;
+  const hint =
+    auth.method === 'kubernetes'
+      ? `role "${auth.role}" must be bound to this pod's service account and namespace (bound_service_account_names, bound_service_account_namespaces), and its audience must be the token's`
+      : (error.hint ?? 'check the role and the JWT');
+  return new SidecarError(error.code, `${error.message}, logging in as role "${auth.role}"`, { hint, cause: error, retryable: error.retryable });
+}
+
+function retryableRefusal(error: unknown): SidecarError {
+  if (!(error instanceof SidecarError)) return toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || error.retryable) return error;
+  return new SidecarError(error.code, error.message, { hint: error.hint ?? 'check the login credentials', cause: error.cause, retryable: true });
+}
+
+/** A credential file's text, trimmed; read at each use, since whoever writes it may rotate it at any time. */
+async function readCredential(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    // Bounded: a credential is a few KiB (a service-account JWT about 1), never worth holding a huge file.
+    text = (await readTextBounded(file, { maxBytes: MAX_CREDENTIAL_BYTES })).trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'EFBIG') {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
+        hint: 'point the option at the credential itself, not at a bundle or a log',
+        retryable: false,
+      });
+    }
+    throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
+  }
+  // Not sent: Vault would only answer with a vaguer refusal. Retryable: whoever writes the file may not be done.
+  if (!text) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `the ${what} file ${file} is empty`);
+  return text;
 }
