@@ -163,9 +163,14 @@ export class RolloutTarget {
   }
 
   #connect(): Promise<KubeConnection> {
-    this.#connection ??= import('./kube-connection.js').then(({ openConnection }) => openConnection(this.options.action.kubeconfig, this.options.env));
-    // A failed read of the settings is tried again at the next firing (a token not mounted yet).
-    this.#connection.catch(() => (this.#connection = undefined));
+    if (this.#connection === undefined) {
+      const opening = import('./kube-connection.js').then(({ openConnection }) => openConnection(this.options.action.kubeconfig, this.options.env));
+      // A failed read of the settings is tried again at the next firing (a token not mounted yet).
+      opening.catch(() => {
+        if (this.#connection === opening) this.#connection = undefined;
+      });
+      this.#connection = opening;
+    }
     return this.#connection;
   }
 
