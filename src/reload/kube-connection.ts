@@ -50,7 +50,9 @@ export async function inClusterConnection(env: Readonly<Record<string, string | 
       'a rollout target without kubeconfig runs in-cluster, and KUBERNETES_SERVICE_HOST is not set',
       'set kubeconfig in the rollout block when not in a pod',
     );
-  if (!/^\d{1,5}$/.test(port)) throw connectionError(`KUBERNETES_SERVICE_PORT is not a port number`);
+  if (!/^\d{1,5}$/.test(port)) throw connectionError('KUBERNETES_SERVICE_PORT is not a port number');
+  // An address, not a URL: anything else (a path, a user@) would send the token elsewhere.
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw connectionError('KUBERNETES_SERVICE_HOST is not a host name or IP address');
   const tokenFile = join(dir, 'token');
   await readToken(tokenFile, 'the service-account token');
   const namespace = (await readSmall(join(dir, 'namespace'), 'the service-account namespace').catch(() => undefined))?.toString('utf8').trim();

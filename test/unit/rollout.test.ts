@@ -156,6 +156,10 @@ describe('connection settings', () => {
     await writeFile(join(sa, 'token'), 'tok');
     await writeFile(join(sa, 'ca.crt'), 'ca');
     expect(await code(inClusterConnection({ SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: sa }))).toBe('SIDECAR_ERR_ROLLOUT_CONNECTION');
+    for (const host of ['evil.example/steal?', 'user@10.0.0.1', '10.0.0.1#x'])
+      expect(await code(inClusterConnection({ SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: sa, KUBERNETES_SERVICE_HOST: host })), host).toBe(
+        'SIDECAR_ERR_ROLLOUT_CONNECTION',
+      );
     const connection = await inClusterConnection({
       SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: sa,
       KUBERNETES_SERVICE_HOST: 'fd00::1',
