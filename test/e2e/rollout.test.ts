@@ -15,6 +15,8 @@ import { freePort, startOpenBao, type OpenBao } from '../support/openbao.js';
 import { makeProject, type Project } from '../support/project.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
+import { AWS_TEST_ENV, motoClientConfig, startMoto, type Moto } from '../support/moto.js';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parsePrometheus, sample } from '../support/prometheus.js';
 
 // Issue 15, scope 3: the rollout notify target, driven by real `run` processes of the built CLI, a real OpenBao
@@ -24,12 +26,13 @@ const NS = 'shop';
 let kube: KubeControlPlane;
 let bao: OpenBao;
 let pg: Postgres;
+let moto: Moto;
 let sidecarToken: string;
 const projects: Project[] = [];
 const daemons: Daemon[] = [];
 
 beforeAll(async () => {
-  [kube, bao, pg] = await Promise.all([startKubeControlPlane(), startOpenBao(), startPostgres()]);
+  [kube, bao, pg, moto] = await Promise.all([startKubeControlPlane(), startOpenBao(), startPostgres(), startMoto()]);
   await mountDatabaseEngine(bao, pg, { web: { defaultTtl: '1h', maxTtl: '1h' } });
   await kube.createNamespace(NS);
   // The example's service account, Role and RoleBinding, as a user applies them: get and patch on "app" only.
@@ -42,7 +45,7 @@ beforeAll(async () => {
   for (const name of ['app', 'locked']) await createDeployment(name);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all([kube?.stop(), bao?.stop()]);
+  await Promise.all([kube?.stop(), bao?.stop(), moto?.stop()]);
   pg?.stop();
 });
 afterEach(async () => {
@@ -126,6 +129,54 @@ describe('notify rollout (built CLI, real API server, real OpenBao)', () => {
     expect(after.json).toContain('secrets-sidecar/secret-versions');
     for (const form of [...derivedForms(first), ...derivedForms(second)]) expect(after.json).not.toContain(form);
     for (const r of replicas) expectNoSecrets(r.daemon.stderr, [first, second, bao.rootToken, sidecarToken]);
+  });
+
+  it('rolls out for an AWS Secrets Manager rotation (moto), by its version id', async () => {
+    const [first, second] = [canary('aws-v1'), canary('aws-v2')];
+    const sm = new SecretsManagerClient(motoClientConfig(moto));
+    try {
+      await sm.send(new CreateSecretCommand({ Name: 'shop/web', SecretString: first }));
+      const project = await makeProject({
+        config: `
+backend "aws_secrets_manager" "aws" {
+  endpoint         = "${moto.endpoint}"
+  refresh_interval = "200ms"
+}
+template {
+  contents    = "{{secret \\"aws:shop/web\\"}}"
+  destination = "@OUT@/pw"
+}
+notify "web" {
+  rollout {
+    kind       = "Deployment"
+    name       = "app"
+    namespace  = "${NS}"
+    kubeconfig = "@ROOT@/kubeconfig"
+  }
+}
+`,
+      });
+      projects.push(project);
+      await kube.writeKubeconfig(join(project.root, 'kubeconfig'), sidecarToken);
+      const daemon = new Daemon(['-c', project.config], { env: { ...AWS_TEST_ENV } });
+      daemons.push(daemon);
+      await daemon.waitFor(notified);
+      const before = await deployment('app');
+      const mark = daemon.mark;
+      const put = await sm.send(new PutSecretValueCommand({ SecretId: 'shop/web', SecretString: second }));
+      expect((await daemon.waitFor(notified, mark))['detail']).toBe(`rollout restart of deployment ${NS}/app`);
+      expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe(second);
+      const after = await deployment('app');
+      expect(after.generation).toBe(before.generation + 1);
+      // The entry is the version's creation time and AWS's own version id.
+      expect(Object.values(JSON.parse(after.annotations['secrets-sidecar/secret-versions'] ?? '{}') as Record<string, string>)).toContainEqual(
+        expect.stringMatching(new RegExp(`^[1-9]\\d{12}:${put.VersionId ?? 'none'}$`)),
+      );
+      for (const form of [...derivedForms(first), ...derivedForms(second)]) expect(after.json).not.toContain(form);
+      expectNoSecrets(daemon.stderr, [first, second, sidecarToken]);
+    } finally {
+      sm.destroy();
+    }
   });
 
   it('a refused patch (RBAC) is a coded error in the log, the audit record and the metrics; files are still written and the sidecar runs on', async () => {
