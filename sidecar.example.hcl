@@ -150,10 +150,14 @@ backend "vault" "main" {
   # How long those revocations may take, all together; leases not revoked by then are logged by lease id.
   # Default "10s" (Kubernetes kills a pod 30 s after SIGTERM); 100ms to 10m.
   revoke_timeout = "10s"
-  # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
-  # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
-  # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.
-  cache_dir = "/run/app-secrets/.issuance-cache"
+  # Where `once` leaves its login token, its leases and its certificates for the `run` sidecar, and `run` for
+  # itself after a restart: they are adopted (checked with Vault first) instead of issued again. Give it a tmpfs
+  # volume of its own, mounted into the init and sidecar containers only: it holds a token, so it may not be a
+  # template's destination directory or sit under one. 0700 directory, 0600 files, the sidecar user's own (a
+  # subdirectory, which the sidecar creates 0700: a Kubernetes emptyDir itself is 0777).
+  # Default: none (tokens and leases are not handed over; certificates are still reused, from a private
+  # .secrets-sidecar-certificates directory beside the first template's destination).
+  cache_dir = "/run/secrets-sidecar-cache/vault"
 }
 
 # The aws_secrets_manager backend reads AWS Secrets Manager: "prod:app/db#password" (a key of a JSON secret),

@@ -9,6 +9,8 @@ const OPERATIONS: Readonly<Record<string, string>> = {
   'auth.login': 'login',
   'auth.renew': 'token_renew',
   'auth.lookup': 'token_lookup',
+  'secret.adopt': 'adopt',
+  'auth.adopt': 'token_adopt',
 };
 
 /**

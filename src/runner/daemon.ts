@@ -6,10 +6,9 @@ import { childEnvironment } from '../reload/child-env.js';
 import { ChildSupervisor, type ChildExit } from '../reload/child-supervisor.js';
 import { loadEnvTemplates, loadTemplates } from './load-templates.js';
 import { createBackend } from '../backends/create-backend.js';
-import { writeFileAtomically } from '../output/write-file.js';
 import type { SecretBackend } from '../backends/types.js';
 import { Watcher } from '../watch/watcher.js';
-import { closeBackends } from './open-backends.js';
+import { backendDependencies, closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
@@ -100,7 +99,7 @@ export class Daemon {
       () => this.#watcher?.labels() ?? new Set<string>(),
       () => this.#requestShutdown(),
     );
-    const built = await this.#build(config);
+    const built = await this.#build(config, true);
     if (this.#stopping) {
       // SIGTERM came while templates were still being read: leave without starting anything.
       await closeBackends(built.created, logger);
@@ -193,7 +192,8 @@ export class Daemon {
       if (JSON.stringify(config.exec) !== this.#execSettings) {
         logger.warn('the exec block changed; the running child keeps its settings until the sidecar restarts');
       }
-      built = await this.#build(config);
+      // A reload takes over nothing an earlier run left, and issues nothing for a backend it keeps.
+      built = await this.#build(config, false);
       logger.level = config.logLevel;
     } catch (error) {
       logger.error({ error: errorFields(toSidecarError(error)) }, 'reload failed; keeping the running configuration');
@@ -228,7 +228,7 @@ export class Daemon {
   }
 
   /** Everything a session needs except the watcher; nothing is swapped in until it all succeeded. */
-  async #build(config: ResolvedConfig): Promise<Built> {
+  async #build(config: ResolvedConfig, adopt: boolean): Promise<Built> {
     const { logger } = this.options;
     const [templates, envTemplates] = await Promise.all([loadTemplates(config), loadEnvTemplates(config)]);
     const destinations = await preflight(config.templates, logger, config.strict);
@@ -242,13 +242,7 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, {
-          logger,
-          env: this.options.env,
-          retry: config.retry,
-          live: true,
-          writeFile: writeFileAtomically,
-        });
+        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, backendDependencies(config, logger, this.options.env, true, adopt));
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }
