@@ -10,12 +10,19 @@ export interface SourceVersion {
   readonly order: readonly number[];
 }
 
-/** Negative when `a` is older than `b`, 0 when they are the same version; ties on `order` fall back to the id, so every replica decides alike. */
-export function compareSourceVersions(a: SourceVersion, b: SourceVersion): number {
+/** Compares the `order` alone: 0 for two versions made at the same instant (AWS dates can tie) as for one version. */
+export function compareOrder(a: SourceVersion, b: SourceVersion): number {
   for (let i = 0; i < Math.max(a.order.length, b.order.length); i++) {
     const difference = (a.order[i] ?? 0) - (b.order[i] ?? 0);
     if (difference !== 0) return Math.sign(difference);
   }
+  return 0;
+}
+
+/** Negative when `a` is older than `b`, 0 when they are the same version; ties on `order` fall back to the id, so every replica decides alike. */
+export function compareSourceVersions(a: SourceVersion, b: SourceVersion): number {
+  const byOrder = compareOrder(a, b);
+  if (byOrder !== 0) return byOrder;
   return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { compareSourceVersions, type SourceVersion } from '../source-version.js';
+import { compareOrder, compareSourceVersions, type SourceVersion } from '../source-version.js';
 
 /**
  * The pod-template annotation a rollout target sets. Its value is a JSON object: for each secret reference (keyed
@@ -51,12 +51,18 @@ export function parseAnnotation(text: string | undefined): Map<string, SourceVer
   return entries;
 }
 
-/** The references whose version in `now` is newer than in `before` (a reference new to `before` is not a change). */
+/**
+ * The references whose version in `now` is newer than in `before` (a reference new to `before` is not a change).
+ * A different version made at the same instant (AWS dates tie within their precision) counts as newer: this
+ * replica saw it replace the other.
+ */
 export function newerVersions(now: VersionMap, before: VersionMap): string[] {
   return [...now]
     .filter(([label, version]) => {
       const old = before.get(label);
-      return old !== undefined && compareSourceVersions(version, old) > 0;
+      if (old === undefined) return false;
+      const byOrder = compareOrder(version, old);
+      return byOrder > 0 || (byOrder === 0 && version.id !== old.id);
     })
     .map(([label]) => label);
 }
@@ -64,9 +70,10 @@ export function newerVersions(now: VersionMap, before: VersionMap): string[] {
 /**
  * The annotation to write so that it holds `ours`, or undefined when it already holds these versions or newer
  * ones. Entry by entry the newer version wins, so a replica that is behind never moves it back, and entries of
- * references this replica does not know (another rollout target's) are kept.
+ * references this replica does not know (another rollout target's) are kept. `seenChanging`: the references this
+ * replica saw change, which win a tie of creation times.
  */
-export function planAnnotation(current: string | undefined, ours: VersionMap): string | undefined {
+export function planAnnotation(current: string | undefined, ours: VersionMap, seenChanging: ReadonlySet<string> = new Set()): string | undefined {
   const entries = parseAnnotation(current);
   let changed = false;
   for (const [label, version] of ours) {
@@ -74,7 +81,10 @@ export function planAnnotation(current: string | undefined, ours: VersionMap): s
     const held = entries.get(key);
     // Compared as written: an id kept by its digest compares as that digest on every replica.
     const mine = decodeVersion(encodeVersion(version)) ?? version;
-    if (held !== undefined && compareSourceVersions(mine, held) <= 0) continue;
+    // Two versions made at the same instant have no order but the one this replica saw them come in: a version it
+    // saw replace the one it had wins the tie, rather than a rotation being lost to how its id is spelt.
+    const tieWon = held !== undefined && seenChanging.has(label) && compareOrder(mine, held) === 0 && mine.id !== held.id;
+    if (held !== undefined && !tieWon && compareSourceVersions(mine, held) <= 0) continue;
     entries.set(key, mine);
     changed = true;
   }

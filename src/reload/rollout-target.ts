@@ -93,13 +93,13 @@ export class RolloutTarget {
       this.options.memory.set(this.#memoryKey, new Map([...ours, ...seen]));
       return 'no versioned secret changed: no rollout';
     }
-    const outcome = await this.#rollOut(ours);
+    const outcome = await this.#rollOut(ours, new Set(changed));
     this.options.memory.set(this.#memoryKey, ours);
     this.options.logger.info({ notify: this.name, changed, workload: this.#workload() }, outcome);
     return outcome;
   }
 
-  async #rollOut(ours: VersionMap): Promise<string> {
+  async #rollOut(ours: VersionMap, changed: ReadonlySet<string>): Promise<string> {
     const { action } = this.options;
     const connection = await this.#connect();
     const namespace = action.namespace ?? connection.namespace;
@@ -120,7 +120,7 @@ export class RolloutTarget {
         throw new SidecarError('SIDECAR_ERR_RELOAD_FAILED', `${this.#what}: GET ${workload}: the answer is not a workload (no resourceVersion)`);
       const template = ((read.body?.['spec'] as { template?: { metadata?: { annotations?: Record<string, unknown> } } } | undefined)?.template ?? {}).metadata;
       const current = template?.annotations?.[ROLLOUT_ANNOTATION];
-      const next = planAnnotation(typeof current === 'string' ? current : undefined, ours);
+      const next = planAnnotation(typeof current === 'string' ? current : undefined, ours, changed);
       if (next === undefined) return `${workload} is already rolled out for these versions (another replica patched it)`;
       // The resourceVersion makes the patch conditional: a replica that patched in between makes this one read again,
       // so the annotation is never moved back to versions older than what it holds.

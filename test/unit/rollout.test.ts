@@ -54,6 +54,18 @@ describe('source versions and the rollout annotation', () => {
     expect(planAnnotation('{{ garbage }}', new Map([['vault:a', v('1', 1, 1)]]))).toMatch(/^\{"[0-9a-f]{16}":"1\.1:1"\}$/);
   });
 
+  it('lets a version this replica saw replace another win a tie of creation times (AWS dates made in one second)', () => {
+    const before = new Map([['aws:app', v('b-old', 1000)]]);
+    const now = new Map([['aws:app', v('a-new', 1000)]]);
+    expect(newerVersions(now, before)).toEqual(['aws:app']);
+    const held = planAnnotation(undefined, before);
+    // Decided by the id alone, "a-new" would lose to "b-old" and the rotation would never be rolled out.
+    expect(planAnnotation(held, now)).toBeUndefined();
+    expect([...parseAnnotation(planAnnotation(held, now, new Set(['aws:app']))).values()].map((x) => x.id)).toEqual(['a-new']);
+    // A strictly older version still never wins, seen changing or not.
+    expect(planAnnotation(held, new Map([['aws:app', v('c', 999)]]), new Set(['aws:app']))).toBeUndefined();
+  });
+
   it('finds the references that moved forward, not the ones that are new or went back', () => {
     const before = new Map([
       ['a', v('1', 1)],
