@@ -262,6 +262,7 @@ export class Daemon {
       env: this.options.env,
       child: this.#child,
       onFatal: (error) => this.#reportFatal(error),
+      afterReload: this.#session !== undefined,
       rolloutMemory: this.#rolloutMemory,
       onFirstRender: () => {
         logger.info({ templates: config.templates.length }, 'all templates rendered');

@@ -1,6 +1,7 @@
 import { EXEC_TARGET, type ResolvedConfig } from '../config/types.js';
 import { toSidecarError, type SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { errorFields } from '../log/error-fields.js';
 import { createReloadTarget, type ReloadTarget } from '../reload/reload-target.js';
 import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
 import type { VersionMap } from '../reload/rollout-annotation.js';
@@ -44,6 +45,12 @@ export interface SessionOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly child: SessionChild | undefined;
   readonly onFatal: (error: SidecarError) => void;
+  /**
+   * A session built by a SIGHUP reload: what its rollout targets refuse at first render (an unversioned secret,
+   * unreadable connection settings) is logged, and the sidecar keeps running, writing files, as for any broken
+   * reload; only at start is it a config error that stops it.
+   */
+  readonly afterReload: boolean;
   /** Once every template (and env_template) has rendered completely for the first time. */
   readonly onFirstRender: () => void;
   /** The versions each rollout target last acted on; the daemon's, so that a SIGHUP reload does not forget them. */
@@ -146,7 +153,12 @@ export class Session {
     // Before the first burst fires: a rollout target takes the versions of the first render as its starting point.
     if (!this.#targetsStarted && this.#runners.every((r) => r.rendered)) {
       this.#targetsStarted = true;
-      for (const target of this.#targets.values()) target.onFirstRender?.().catch((error: unknown) => this.options.onFatal(toSidecarError(error)));
+      for (const target of this.#targets.values())
+        target.onFirstRender?.().catch((error: unknown) => {
+          const coded = toSidecarError(error);
+          if (!this.options.afterReload) return this.options.onFatal(coded);
+          this.options.logger.error({ notify: target.name, error: errorFields(coded) }, 'notify target refused after the reload; files are still written');
+        });
     }
     // Only new bytes reload anything; the targets fire once every template of the burst is written.
     if (outcome === 'written') {

@@ -330,6 +330,34 @@ notify "web" {
     expect(error?.msg).toContain('local:db');
   });
 
+  it('after a SIGHUP reload, an unversioned secret is logged and the sidecar keeps running and writing (exit 2 only at start)', async () => {
+    const password = canary('reload-unversioned');
+    await rotate('reload', canary('reload-v1'));
+    const replica = await sidecar('reload', 'app');
+    await replica.daemon.waitFor(notified);
+    await writeFile(join(replica.project.root, 'secrets.json'), JSON.stringify({ db: { password } }));
+    const config = await readFile(replica.project.config, 'utf8');
+    await writeFile(
+      replica.project.config,
+      config
+        .replace(/PASSWORD=\{\{secret [^}]*\}\}/, 'PASSWORD={{secret \\"local:db#password\\"}}')
+        .replace('backend "vault"', `backend "file" "local" {\n  path = "${join(replica.project.root, 'secrets.json')}"\n}\nbackend "vault"`),
+    );
+    const mark = replica.daemon.mark;
+    replica.daemon.child.kill('SIGHUP');
+    const refused = await replica.daemon.waitFor((r) => (r['error'] as { code?: string } | undefined)?.code === 'SIDECAR_ERR_ROLLOUT_UNVERSIONED', mark);
+    expect(refused.msg).toContain('after the reload');
+    expect(replica.file()).toBe(`PASSWORD=${password}`);
+    // Still running on the new config: a change of the file secret is written (and its rollout refused again).
+    const next = canary('reload-unversioned-2');
+    const again = replica.daemon.mark;
+    await writeFile(join(replica.project.root, 'secrets.json'), JSON.stringify({ db: { password: next } }));
+    await replica.daemon.waitFor((r) => r.msg === 'rendered' && r['outcome'] === 'written', again);
+    expect(replica.file()).toBe(`PASSWORD=${next}`);
+    expect(replica.daemon.child.exitCode).toBeNull();
+    expectNoSecrets(replica.daemon.stderr, [password, next, bao.rootToken, sidecarToken]);
+  });
+
   it('validates the block: a kind it cannot restart, a name or namespace that is a path or a template', async () => {
     for (const [field, text] of [
       ['kind', 'kind = "Pod"\n    name = "web"'],
