@@ -11,6 +11,7 @@ import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openb
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
 import { makeProject, type Project } from '../support/project.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -345,6 +346,33 @@ describe('what cannot be adopted is fetched anew, and the audit record says why'
     expect(second.user).not.toBe(first.user);
     expect(await connects(second.user, second.password)).toBe(true);
     expectNoSecrets(daemon.stderr, [first.password, second.password, short.secretId, token]);
+  });
+});
+
+describe('a config pointed at another server', () => {
+  it('adopts nothing the old one issued: its token is never sent to the new address, its certificate never reused', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"');
+    expect((await runCli(['once', '-c', project.config])).code).toBe(0);
+    const first = { creds: creds(project), serial: serial(project) };
+    const tokenFile = readdirSync(join(project.root, 'cache')).find((n) => n.startsWith('token-')) ?? '';
+    const { token } = JSON.parse(readFileSync(join(project.root, 'cache', tokenFile), 'utf8')) as { token: string };
+    // Another address (the same OpenBao behind it, so that what it is sent can be seen and counted).
+    const other = await startFaultProxy(bao.address);
+    try {
+      await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace(bao.address, other.address));
+      const before = (await bao.auditedRequests()).length;
+      daemon = new Daemon(['-c', project.config]);
+      await started(daemon);
+      expect(daemon.count(audit('auth.adopt')) + daemon.count(audit('secret.adopt'))).toBe(0);
+      expect(other.count('/v1/auth/token/lookup-self')).toBe(0);
+      expect(other.count('/v1/sys/leases/lookup')).toBe(0);
+      expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 1 });
+      expect(serial(project)).not.toBe(first.serial);
+      expectNoSecrets(daemon.stderr, [first.creds.password, creds(project).password, token, login.secretId]);
+    } finally {
+      await daemon?.stop();
+      await other.stop();
+    }
   });
 });
 
