@@ -397,6 +397,28 @@ describe('certificates are reused across restarts without cache_dir', () => {
   });
 });
 
+describe('the implicit certificates-only cache holds whole issuances, keys too', () => {
+  it('is not kept beside a certificate whose key goes to another directory, which the app may not see', async () => {
+    project = await handoverProject('');
+    const out = project.out;
+    const config = readFileSync(project.config, 'utf8')
+      .replace(`"${out}/db.txt"`, `"${out}/public/db.txt"`)
+      .replace('{{private_key}}\\n{{/with}}', '{{/with}}')
+      .replace(`"${out}/tls.pem"`, `"${out}/public/cert.pem"`)
+      .concat(`template {\n  contents = "{{#with (secret \\"${CERT}\\")}}{{private_key}}\\n{{/with}}"\n  destination = "${out}/private/key.pem"\n}\n`);
+    await project.write('sidecar.hcl', config);
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const key = readFileSync(join(project.out, 'private', 'key.pem'), 'utf8').split('\n').find((line) => line.length > 40) ?? 'no key line';
+    const shown = (dir: string): string =>
+      readdirSync(dir, { withFileTypes: true })
+        .map((e) => (e.isDirectory() ? shown(join(dir, e.name)) : readFileSync(join(dir, e.name), 'utf8')))
+        .join('\n');
+    expect(shown(join(project.out, 'public'))).toContain('BEGIN CERTIFICATE');
+    expectNoSecrets(shown(join(project.out, 'public')), [key]);
+  });
+});
+
 describe('once --dry-run', () => {
   it('reads and writes no cache: no token, lease or certificate is kept', async () => {
     project = await handoverProject('cache_dir = "@ROOT@/cache"');
