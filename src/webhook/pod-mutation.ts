@@ -57,6 +57,7 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   const volumes = objects(spec['volumes']);
 
   checkDestinations(facts, request);
+  checkReaders(pod, request, facts);
   const tokenMounts = tokenVolumes(facts, request, config);
   const ours = [VOLUME.secrets, VOLUME.config, VOLUME.cache, ...tokenMounts.map((t) => t.volume.name)];
   const clash = volumes.find((v) => ours.includes(v['name'] as string));
@@ -154,6 +155,29 @@ function checkDestinations(facts: SidecarFacts, request: InjectionRequest): void
     );
 }
 
+/**
+ * The sidecar runs as the first served container's user: another served container that runs as another user
+ * (not root) could not read files only their owner may read, and would fail on them long after admission.
+ */
+function checkReaders(pod: Json, request: InjectionRequest, facts: SidecarFacts): void {
+  if (facts.ownerOnlyPerms === undefined) return;
+  const served = objects((pod['spec'] as Json)['containers']).filter((c) => request.containers.includes(c['name'] as string));
+  const [first, ...others] = served;
+  if (first === undefined) return;
+  const owner = runAs(pod, first)['runAsUser'];
+  if (owner === undefined) return;
+  const other = others.find((c) => {
+    const user = runAs(pod, c)['runAsUser'];
+    return user !== undefined && user !== owner;
+  });
+  if (other === undefined) return;
+  throw new AdmissionRefusal(
+    `${ANNOTATION.containers}: containers ${quote(first['name'])} (runAsUser ${owner}) and ${quote(other['name'])} (runAsUser ${runAs(pod, other)['runAsUser']}) run as different users, and sidecar.hcl writes files only their owner can read (perms ${ownerOnly(facts.ownerOnlyPerms)}); the sidecar runs as the first: list only containers of one user, or give the templates perms their group can read`,
+  );
+}
+
+const ownerOnly = (perms: number) => `0${perms.toString(8).padStart(3, '0')}`;
+
 /** What the injected containers share: image, resources, restricted security context, mounts. */
 function sidecarBase(pod: Json, request: InjectionRequest, config: WebhookConfig, tokens: readonly TokenMount[]): Json {
   const resources: Json = {};
@@ -177,17 +201,8 @@ function sidecarBase(pod: Json, request: InjectionRequest, config: WebhookConfig
 
 /** PodSecurity restricted, as the app's user and group when the pod or the first served container sets them. */
 function securityContext(pod: Json, request: InjectionRequest): Json {
-  const spec = pod['spec'] as Json;
-  const podContext = isObject(spec['securityContext']) ? spec['securityContext'] : {};
-  const served = objects(spec['containers']).find((c) => request.containers.includes(c['name'] as string));
-  const own = served && isObject(served['securityContext']) ? served['securityContext'] : {};
-  const id = (key: string): number | undefined => {
-    const value = own[key] ?? podContext[key];
-    // Root is not carried over: the sidecar stays non-root, and a root app reads its files anyway.
-    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-  };
-  const user = id('runAsUser');
-  const group = id('runAsGroup');
+  const served = objects((pod['spec'] as Json)['containers']).find((c) => request.containers.includes(c['name'] as string));
+  const { runAsUser: user, runAsGroup: group } = served ? runAs(pod, served) : {};
   return {
     runAsNonRoot: true,
     ...(user !== undefined ? { runAsUser: user } : {}),
@@ -197,4 +212,16 @@ function securityContext(pod: Json, request: InjectionRequest): Json {
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };
+}
+
+/** A container's user and group: its own over the pod's; root is not carried over (a root app reads anyway). */
+function runAs(pod: Json, container: Json): { runAsUser?: number | undefined; runAsGroup?: number | undefined } {
+  const spec = pod['spec'] as Json;
+  const podContext = isObject(spec['securityContext']) ? spec['securityContext'] : {};
+  const own = isObject(container['securityContext']) ? container['securityContext'] : {};
+  const id = (key: string): number | undefined => {
+    const value = own[key] ?? podContext[key];
+    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  };
+  return { runAsUser: id('runAsUser'), runAsGroup: id('runAsGroup') };
 }

@@ -16,6 +16,8 @@ export interface SidecarFacts {
   readonly kubernetesTokenFiles: readonly string[];
   /** Every template's destination, absolute. */
   readonly destinations: readonly string[];
+  /** The least open mode a template writes (0600 by default): only its owner may read such a file. */
+  readonly ownerOnlyPerms: number | undefined;
 }
 
 /** Parses sidecar.hcl as the injected sidecar will; throws its coded, located config error. */
@@ -34,5 +36,6 @@ export function factsOf(config: ResolvedConfig): SidecarFacts {
     signalsProcess: config.notify.some((n) => n.action.kind === 'pid-file' || n.action.kind === 'process'),
     kubernetesTokenFiles: Object.freeze([...tokenFiles]),
     destinations: Object.freeze(config.templates.map((t) => t.destination)),
+    ownerOnlyPerms: config.templates.find((t) => (t.perms & 0o044) === 0)?.perms,
   });
 }

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionRefusal, quote, readInjectionRequest, wantsInjection } from '../../src/webhook/annotations.js';
 import { isInjected, mutatePod, type JsonPatchOperation } from '../../src/webhook/pod-mutation.js';
-import { factsOf, readSidecarFacts } from '../../src/webhook/sidecar-facts.js';
+import { factsOf, readSidecarFacts, type SidecarFacts } from '../../src/webhook/sidecar-facts.js';
 import { parseWebhookConfig, type WebhookConfig } from '../../src/webhook/webhook-config.js';
 
 const config: Promise<WebhookConfig> = parseWebhookConfig(
   'webhook {\n  address = "0.0.0.0:8443"\n  tls_cert_file = "/t/c"\n  tls_key_file = "/t/k"\n  image = "r/s:1"\n}\n',
   '/w/webhook.hcl',
 );
-const NO_FACTS = { signalsProcess: false, kubernetesTokenFiles: [], destinations: ['/run/secrets-sidecar/a'] };
+const NO_FACTS: SidecarFacts = { signalsProcess: false, kubernetesTokenFiles: [], destinations: ['/run/secrets-sidecar/a'], ownerOnlyPerms: 0o600 };
 
 type Pod = Record<string, unknown> & { spec: Record<string, unknown> };
 function pod(spec: Record<string, unknown> = {}): Pod {
@@ -105,7 +105,35 @@ describe('the mutation', () => {
       signalsProcess: true,
       kubernetesTokenFiles: ['/var/run/secrets/kubernetes.io/serviceaccount/token'],
       destinations: ['/run/secrets-sidecar/x'],
+      ownerOnlyPerms: 0o600,
     });
+  });
+
+  it('refuses served containers of different users when a file only its owner can read would reach them', async () => {
+    const cfg = await config;
+    const two = (a: number | undefined, b: number | undefined, podUser?: number) =>
+      pod({
+        ...(podUser === undefined ? {} : { securityContext: { runAsUser: podUser } }),
+        containers: [
+          { name: 'app', ...(a === undefined ? {} : { securityContext: { runAsUser: a } }) },
+          { name: 'logger', ...(b === undefined ? {} : { securityContext: { runAsUser: b } }) },
+        ],
+      });
+    const mutate = (p: Pod, facts = NO_FACTS, containers?: string) => {
+      const annotations = { 'secrets-sidecar.io/config': 'cm', ...(containers ? { 'secrets-sidecar.io/containers': containers } : {}) };
+      return mutatePod(p, readInjectionRequest(annotations, ['app', 'logger'], cfg.resources), facts, cfg);
+    };
+    expect(() => mutate(two(1000, 2000))).toThrow(
+      /^secrets-sidecar\.io\/containers: containers "app" \(runAsUser 1000\) and "logger" \(runAsUser 2000\) run as different users, .*perms 0600/,
+    );
+    expect(() => mutate(two(undefined, 2000, 1000))).toThrow(/runAsUser 1000\) and "logger" \(runAsUser 2000\)/);
+    // Served alone, of one user, as root, or with files their group can read: admitted.
+    expect(() => mutate(two(1000, 2000), NO_FACTS, 'app')).not.toThrow();
+    expect(() => mutate(two(undefined, 1000, 1000))).not.toThrow();
+    expect(() => mutate(two(1000, 0))).not.toThrow();
+    expect(() => mutate(two(1000, 2000), { ...NO_FACTS, ownerOnlyPerms: undefined })).not.toThrow();
+    const groupReadable = await readSidecarFacts('template {\n  contents = "x"\n  destination = "/run/secrets-sidecar/x"\n  perms = "0640"\n}\n');
+    expect(groupReadable.ownerOnlyPerms).toBeUndefined();
   });
 
   it('knows an injected pod by its status annotation or its containers', () => {
