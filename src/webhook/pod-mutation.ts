@@ -41,6 +41,14 @@ export function appContainerNames(pod: Json): string[] {
   });
 }
 
+/** The pod's own init containers that have a name (the API server refuses the pod otherwise). */
+export function initContainerNames(pod: Json): string[] {
+  const spec = isObject(pod['spec']) ? pod['spec'] : {};
+  return objects(spec['initContainers'])
+    .map((c) => c['name'])
+    .filter((name): name is string => typeof name === 'string' && name !== '');
+}
+
 /** Whether the webhook (or a hand-written manifest) already put the sidecar there: such a pod is left as it is. */
 export function isInjected(pod: Json): boolean {
   const annotations = isObject(pod['metadata']) ? pod['metadata']['annotations'] : undefined;
@@ -63,13 +71,16 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   const clash = volumes.find((v) => ours.includes(v['name'] as string));
   if (clash) throw new AdmissionRefusal(`${ANNOTATION.inject}: the pod already has a volume named ${quote(clash['name'])}, which the sidecar needs`);
 
-  const appContainers = containers.map((container) => {
+  const withSecrets = (container: Json): Json => {
     if (!request.containers.includes(container['name'] as string)) return container;
     const mounts = objects(container['volumeMounts']);
     if (mounts.some((m) => m['mountPath'] === request.secretsPath))
       throw new AdmissionRefusal(`${ANNOTATION.secretsPath}: container ${quote(container['name'])} already mounts something at ${request.secretsPath}`);
     return { ...container, volumeMounts: [...mounts, { name: VOLUME.secrets, mountPath: request.secretsPath, readOnly: true }] };
-  });
+  };
+  const appContainers = containers.map(withSecrets);
+  // The pod's own init containers run after ours: after `once`, or once the native sidecar's first render is done.
+  const ownInit = initContainers.map(withSecrets);
 
   const base = sidecarBase(pod, request, config, tokenMounts);
   const listen = ['--listen', `$(${POD_IP_ENV}):${config.probePort}`];
@@ -83,17 +94,17 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   };
   const run = { ...base, name: SIDECAR_NAME, args: ['run', '-c', SIDECAR_CONFIG_FILE, ...listen, ...cache], ...probes };
 
-  let newInit = initContainers;
+  let newInit = ownInit;
   let newContainers = appContainers;
   if (request.mode === 'native') {
     // Started before the app and kept up; the app starts once the first render made /readyz answer 200.
     const native = { ...run, restartPolicy: 'Always', startupProbe: httpProbe('/readyz', config, { periodSeconds: 1, failureThreshold: 300 }) };
-    newInit = [native, ...initContainers];
+    newInit = [native, ...ownInit];
   } else if (request.mode === 'sidecar') {
-    newInit = [once, ...initContainers];
+    newInit = [once, ...ownInit];
     newContainers = [run, ...appContainers];
   } else {
-    newInit = [once, ...initContainers];
+    newInit = [once, ...ownInit];
   }
 
   const newVolumes = [
@@ -161,8 +172,7 @@ function checkDestinations(facts: SidecarFacts, request: InjectionRequest): void
  */
 function checkReaders(pod: Json, request: InjectionRequest, facts: SidecarFacts): void {
   if (facts.ownerOnlyPerms === undefined) return;
-  const served = objects((pod['spec'] as Json)['containers']).filter((c) => request.containers.includes(c['name'] as string));
-  const [first, ...others] = served;
+  const [first, ...others] = served(pod, request);
   if (first === undefined) return;
   const owner = runAs(pod, first)['runAsUser'];
   if (owner === undefined) return;
@@ -201,8 +211,8 @@ function sidecarBase(pod: Json, request: InjectionRequest, config: WebhookConfig
 
 /** PodSecurity restricted, as the app's user and group when the pod or the first served container sets them. */
 function securityContext(pod: Json, request: InjectionRequest): Json {
-  const served = objects((pod['spec'] as Json)['containers']).find((c) => request.containers.includes(c['name'] as string));
-  const { runAsUser: user, runAsGroup: group } = served ? runAs(pod, served) : {};
+  const [first] = served(pod, request);
+  const { runAsUser: user, runAsGroup: group } = first ? runAs(pod, first) : {};
   return {
     runAsNonRoot: true,
     ...(user !== undefined ? { runAsUser: user } : {}),
@@ -212,6 +222,12 @@ function securityContext(pod: Json, request: InjectionRequest): Json {
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };
+}
+
+/** The containers that get the secrets: app containers first, then the pod's own init containers. */
+function served(pod: Json, request: InjectionRequest): Json[] {
+  const spec = pod['spec'] as Json;
+  return [...objects(spec['containers']), ...objects(spec['initContainers'])].filter((c) => request.containers.includes(c['name'] as string));
 }
 
 /** A container's user and group: its own over the pod's; root is not carried over (a root app reads anyway). */

@@ -136,6 +136,29 @@ describe('the mutation', () => {
     expect(groupReadable.ownerOnlyPerms).toBeUndefined();
   });
 
+  it("mounts the secrets into the pod's own init containers when named, after ours in every mode", async () => {
+    const cfg = await config;
+    const p = pod({ initContainers: [{ name: 'migrate', volumeMounts: [{ name: 'x', mountPath: '/x' }] }, { name: 'other' }] });
+    const secrets = { name: 'secrets-sidecar-secrets', mountPath: '/run/secrets-sidecar', readOnly: true };
+    for (const mode of ['native', 'sidecar', 'init-only']) {
+      const annotations = { 'secrets-sidecar.io/config': 'cm', 'secrets-sidecar.io/mode': mode, 'secrets-sidecar.io/containers': 'app,migrate' };
+      const request = readInjectionRequest(annotations, ['app'], cfg.resources, ['migrate', 'other']);
+      const init = valueAt(mutatePod(p, request, NO_FACTS, cfg), '/spec/initContainers');
+      expect(init.map((c) => c['name']).slice(1)).toEqual(['migrate', 'other']);
+      expect(init[1]!['volumeMounts']).toEqual([{ name: 'x', mountPath: '/x' }, secrets]);
+      expect(init[2]!['volumeMounts']).toBeUndefined();
+    }
+    // Unnamed, they get nothing (the default is every app container), and an unknown name is still refused.
+    const plain = valueAt(
+      mutatePod(p, readInjectionRequest({ 'secrets-sidecar.io/config': 'cm' }, ['app'], cfg.resources, ['migrate']), NO_FACTS, cfg),
+      '/spec/initContainers',
+    );
+    expect(plain[1]!['volumeMounts']).toEqual([{ name: 'x', mountPath: '/x' }]);
+    expect(() =>
+      readInjectionRequest({ 'secrets-sidecar.io/config': 'cm', 'secrets-sidecar.io/containers': 'nope' }, ['app'], cfg.resources, ['migrate']),
+    ).toThrow(/is not a container of this pod \(containers: "app", "migrate"\)/);
+  });
+
   it('knows an injected pod by its status annotation or its containers', () => {
     expect(isInjected({ metadata: { annotations: { 'secrets-sidecar.io/status': 'injected' } }, spec: {} })).toBe(true);
     expect(isInjected({ spec: { initContainers: [{ name: 'secrets-sidecar-init' }] } })).toBe(true);
