@@ -319,6 +319,20 @@ describe('the injecting webhook, through a real API server', () => {
     expect(ours(containers[2])).toEqual([]);
   });
 
+  it("the pod's own init container named in containers gets the secrets read-only, after the sidecar; containers of other users are refused", async () => {
+    const pod0 = appPod('own-init', inject('web-secrets', { 'secrets-sidecar.io/containers': 'app,migrate' }), {
+      initContainers: [{ name: 'migrate', image: 'example/migrate:1', securityContext: restricted }],
+    });
+    expect((await createPod(pod0)).status).toBe(201);
+    const init = (await getPod('own-init'))['spec']['initContainers'] as Json[];
+    expect(init.map((c) => c['name'])).toEqual(['secrets-sidecar', 'migrate']);
+    expect(ours(init[1])).toEqual([{ ...MOUNTS.secrets, readOnly: true }]);
+
+    const mixed = appPod('mixed-users', inject());
+    mixed['spec']['containers'][1]['securityContext'] = { ...restricted, runAsUser: 5000 };
+    expect(await refusal(mixed)).toMatch(/secrets-sidecar\.io\/containers: containers "app" \(runAsUser 2000\) and "metrics" \(runAsUser 5000\) run as different users/);
+  });
+
   it('init-only mode for a Job: its pod gets `once` in an init container and nothing that outlives the app', async () => {
     const job = {
       apiVersion: 'batch/v1',
