@@ -68,6 +68,12 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   checkReaders(pod, request, facts);
   const tokenMounts = tokenVolumes(facts, request, config);
   const ours = [VOLUME.secrets, VOLUME.config, VOLUME.cache, ...tokenMounts.map((t) => t.volume.name)];
+  // The pod shares one network namespace: an app already on the probe port would keep the sidecar from binding it.
+  const taken = [...containers, ...initContainers].find((c) => objects(c['ports']).some((p) => p['containerPort'] === config.probePort));
+  if (taken)
+    throw new AdmissionRefusal(
+      `${ANNOTATION.inject}: container ${quote(taken['name'])} declares port ${config.probePort}, which the sidecar listens on for its probes (the webhook's probe_port)`,
+    );
   const clash = volumes.find((v) => ours.includes(v['name'] as string));
   if (clash) throw new AdmissionRefusal(`${ANNOTATION.inject}: the pod already has a volume named ${quote(clash['name'])}, which the sidecar needs`);
 

@@ -83,6 +83,9 @@ describe('the mutation', () => {
     expect(() => mutatePod(pod({ volumes: [{ name: 'secrets-sidecar-cache' }] }), request, NO_FACTS, cfg)).toThrow(
       /^secrets-sidecar\.io\/inject: the pod already has a volume named "secrets-sidecar-cache"/,
     );
+    expect(() => mutatePod(pod({ containers: [{ name: 'app', ports: [{ containerPort: 9102 }] }] }), request, NO_FACTS, cfg)).toThrow(
+      /^secrets-sidecar\.io\/inject: container "app" declares port 9102, which the sidecar listens on/,
+    );
     const mounted = pod({ containers: [{ name: 'app', volumeMounts: [{ name: 'x', mountPath: '/run/secrets-sidecar' }] }] });
     expect(() => mutatePod(mounted, request, NO_FACTS, cfg)).toThrow(
       /^secrets-sidecar\.io\/secrets-path: container "app" already mounts something at \/run\/secrets-sidecar/,
