@@ -104,10 +104,7 @@ export function readInjectionRequest(
     const known = [...appContainers, ...initContainers];
     const unknown = names.find((name) => !known.includes(name));
     if (names.length === 0 || unknown !== undefined)
-      throw refuse(
-        ANNOTATION.containers,
-        `${quote(unknown ?? listed)} is not a container of this pod (containers: ${known.map((n) => quote(n)).join(', ')})`,
-      );
+      throw refuse(ANNOTATION.containers, `${quote(unknown ?? listed)} is not a container of this pod (containers: ${known.map((n) => quote(n)).join(', ')})`);
     containers = [...new Set(names)];
   }
 

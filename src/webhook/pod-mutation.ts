@@ -134,6 +134,16 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   return patch;
 }
 
+/**
+ * What the API server shows whoever creates the pod (kubectl prints it): a shared process namespace lets a
+ * container of the sidecar's user, which the app's are, read the sidecar's files through /proc, its cache too.
+ */
+export function injectionWarnings(facts: SidecarFacts): string[] {
+  return facts.signalsProcess && facts.cachesLoginToken
+    ? ['secrets-sidecar: shareProcessNamespace lets the app read the Vault token in /proc/<sidecar>/root; notify by http']
+    : [];
+}
+
 function httpProbe(path: string, config: WebhookConfig, timing: { periodSeconds: number; failureThreshold: number }) {
   return { httpGet: { path, port: config.probePort, scheme: 'HTTP' }, timeoutSeconds: 2, ...timing };
 }

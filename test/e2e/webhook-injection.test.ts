@@ -638,6 +638,10 @@ describe('the injecting webhook, through a real API server', () => {
       'add /metadata/annotations',
     ]);
     expect(patch[2]!['value']).toHaveLength(5000);
+    expect(response).not.toHaveProperty('warnings');
+    // A signalled process (a shared process namespace) beside a cached Vault login: the creator is warned.
+    const warned = JSON.parse((await post(review(appPod('warned', inject('kube-auth'))))).body)['response'] as Json;
+    expect(warned).toMatchObject({ allowed: true, warnings: [expect.stringMatching(/shareProcessNamespace lets the app read the Vault token/)] });
 
     const evil = appPod('evil', inject('web-secrets', { 'secrets-sidecar.io/containers': 'app\n{"allowed":true}\r\u0000' }));
     const refused = JSON.parse((await post(review(evil))).body)['response'] as Json;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionRefusal, quote, readInjectionRequest, wantsInjection } from '../../src/webhook/annotations.js';
-import { isInjected, mutatePod, type JsonPatchOperation } from '../../src/webhook/pod-mutation.js';
+import { injectionWarnings, isInjected, mutatePod, type JsonPatchOperation } from '../../src/webhook/pod-mutation.js';
 import { factsOf, readSidecarFacts, type SidecarFacts } from '../../src/webhook/sidecar-facts.js';
 import { parseWebhookConfig, type WebhookConfig } from '../../src/webhook/webhook-config.js';
 
@@ -13,6 +13,7 @@ const NO_FACTS: SidecarFacts = {
   kubernetesTokenFiles: [],
   rolloutInCluster: false,
   destinations: ['/run/secrets-sidecar/a'],
+  cachesLoginToken: false,
   ownerOnlyPerms: 0o600,
 };
 
@@ -115,8 +116,16 @@ describe('the mutation', () => {
       kubernetesTokenFiles: ['/var/run/secrets/kubernetes.io/serviceaccount/token'],
       rolloutInCluster: false,
       destinations: ['/run/secrets-sidecar/x'],
+      cachesLoginToken: true,
       ownerOnlyPerms: 0o600,
     });
+    // A shared process namespace would show the app the cached login token: whoever creates the pod is warned.
+    expect(injectionWarnings(facts)).toEqual([expect.stringMatching(/shareProcessNamespace lets the app read the Vault token/) as string]);
+    expect(injectionWarnings({ ...facts, signalsProcess: false })).toEqual([]);
+    const given = await readSidecarFacts(
+      'backend "vault" "v" {\n  auth "token" {\n    token_file = "/t"\n  }\n}\nnotify "app" {\n  pid_file = "/run/app/pid"\n}\n',
+    );
+    expect(given.cachesLoginToken).toBe(false);
   });
 
   it('refuses served containers of different users when a file only its owner can read would reach them', async () => {
