@@ -16,7 +16,7 @@ let parserPromise: Promise<Parser> | undefined;
 
 async function loadParser(): Promise<Parser> {
   // A config is parsed once per start or reload: V8's baseline WebAssembly compiler is fast enough for that,
-  // and skipping its optimizing tier saves about 20 MiB of peak memory (bench/once-vault.mjs).
+  // and skipping its optimizing tier saves about 20 MiB of peak memory (bench/bench.mjs).
   setFlagsFromString('--liftoff-only');
   await Parser.init();
   const require = createRequire(import.meta.url);
