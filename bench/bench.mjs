@@ -11,12 +11,12 @@
 // the requests target is for 300 s) · --settle N (RUN, default 15) · --only P1,P2,RUN,P3 · --smoke (one run of
 // everything, P3 for 5 s: what the test suite runs so that these scripts cannot rot; it checks no timings) ·
 // --write-readme (replaces the README's tables between the bench markers with this run's).
-// Secrets-sidecar is started as a user starts it: its bin (dist/cli/main.js, `npm run build` first), through
-// PATH's node, which is this node.
+// Secrets-sidecar is started as the image starts it: this node with the V8 flags of scripts/node-flags.json
+// and the start-up snapshot (`npm run build` makes both).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { measure, median } from './lib/measure.mjs';
@@ -48,10 +48,11 @@ for (const [name, value] of [
 for (const name of ONLY) if (!['P1', 'P2', 'RUN', 'P3'].includes(name)) throw new Error(`--only: unknown workload ${name}`);
 
 const repo = new URL('../', import.meta.url).pathname;
-const CLI = join(repo, 'dist/cli/main.js');
+const BLOB = join(repo, 'dist/snapshot/sidecar.blob');
+// As the image's ENTRYPOINT starts it (test/static checks that the two agree).
+const SIDECAR = [...JSON.parse(readFileSync(join(repo, 'scripts/node-flags.json'), 'utf8')), '--snapshot-blob', BLOB, '--'];
 const CONSUL_TEMPLATE = join(repo, '.cache/bin/consul-template');
 const BAO = join(repo, '.cache/bin/bao');
-process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH}`;
 
 function install(script) {
   const run = spawnSync('bash', [join(repo, 'test/infra', script)], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -60,20 +61,20 @@ function install(script) {
 if (!existsSync(BAO)) install('install-test-tools.sh');
 install('install-consul-template.sh');
 for (const [name, path] of [
-  ['secrets-sidecar (npm run build)', CLI],
+  ['secrets-sidecar (npm run build)', BLOB],
   ['consul-template', CONSUL_TEMPLATE],
   ['bao', BAO],
 ]) {
   if (!existsSync(path)) throw new Error(`${name} is missing at ${path}: no table without every peer`);
 }
 
-/** The three tools, in the order they run in each iteration; `args(root)` for `once`, `runArgs(root)` for `run`. */
+/** The three tools, in the order they run in each iteration: arguments for `once` and for `run`. */
 const TOOLS = [
   {
     key: 'sidecar',
-    command: CLI,
-    once: (root) => ['once', '-c', join(root, 'sidecar.hcl')],
-    run: (root) => ['run', '-c', join(root, 'sidecar.hcl')],
+    command: process.execPath,
+    once: (root) => [...SIDECAR, 'once', '-c', join(root, 'sidecar.hcl')],
+    run: (root) => [...SIDECAR, 'run', '-c', join(root, 'sidecar.hcl')],
     signal: 'SIGTERM',
   },
   // consul-template's kill_signal is SIGINT; it ignores SIGTERM by default.
@@ -205,10 +206,15 @@ async function leaseWorkload(bao) {
 const bao = await startOpenBao();
 const results = { runs: RUNS, p3Seconds: P3_SECONDS, settle: SETTLE, node: process.version };
 try {
-  if (ONLY.has('P1')) results.P1 = await onceWorkload(bao, 'P1');
-  if (ONLY.has('P2')) results.P2 = await onceWorkload(bao, 'P2');
-  if (ONLY.has('RUN')) results.RUN = await steadyWorkload(bao);
-  if (ONLY.has('P3')) results.P3 = await leaseWorkload(bao);
+  // Each workload's figures on stderr as soon as they are in, so a failure later does not lose them.
+  const record = (name, value) => {
+    results[name] = value;
+    process.stderr.write(`${name}: ${JSON.stringify(value)}\n`);
+  };
+  if (ONLY.has('P1')) record('P1', await onceWorkload(bao, 'P1'));
+  if (ONLY.has('P2')) record('P2', await onceWorkload(bao, 'P2'));
+  if (ONLY.has('RUN')) record('RUN', await steadyWorkload(bao));
+  if (ONLY.has('P3')) record('P3', await leaseWorkload(bao));
 } finally {
   bao.stop();
 }

@@ -38,23 +38,48 @@ async function providerExternals() {
     rmSync(outfile, { force: true });
   }
 }
-await build({
-  entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
-  outdir,
+const shared = {
   bundle: true,
-  splitting: true,
-  // Every file in one directory, so that paths relative to a module (../../package.json) hold in any chunk.
-  chunkNames: '[name]-[hash]',
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   // ESM builds first: jsonc-parser's UMD build requires its own files by relative path at run time.
   mainFields: ['module', 'main'],
   plugins: [zodEnglishOnly],
   alias: { 'source-map': new URL('./stubs/no-source-map.cjs', import.meta.url).pathname },
   external: ['pino-pretty', 'web-tree-sitter', '@tree-sitter-grammars/*', ...(await providerExternals())],
-  // Bundled CommonJS modules call require() for Node's built-ins; an ES module has none of its own.
-  banner: { js: "import { createRequire as __sidecarCreateRequire } from 'node:module';\nconst require = __sidecarCreateRequire(import.meta.url);" },
   sourcemap: false,
   logLevel: 'warning',
+};
+await build({
+  ...shared,
+  entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
+  outdir,
+  splitting: true,
+  // Every file in one directory, so that paths relative to a module (../../package.json) hold in any chunk.
+  chunkNames: '[name]-[hash]',
+  format: 'esm',
+  // Bundled CommonJS modules call require() for Node's built-ins; an ES module has none of its own.
+  banner: { js: "import { createRequire as __sidecarCreateRequire } from 'node:module';\nconst require = __sidecarCreateRequire(import.meta.url);" },
 });
+// The start-up snapshot's entry (src/cli/snapshot.ts; scripts/build-snapshot.mjs makes the blob): one CommonJS
+// script, as `node --build-snapshot` takes, with every chunk inside. The require() a snapshot entry gets knows
+// only Node's built-ins; packages left in node_modules are required at run time, next to dist/cli/main.js,
+// which is also what `import.meta.url` stands for.
+await build({
+  ...shared,
+  entryPoints: [new URL('../src/cli/snapshot.ts', import.meta.url).pathname],
+  outfile: new URL('../dist/snapshot/entry.cjs', import.meta.url).pathname,
+  format: 'cjs',
+  // A snapshot's script has no dynamic import(): packages left outside are loaded with require() (all have
+  // CommonJS builds), which the banner below points at node_modules.
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': 'globalThis.__sidecarModuleUrl' },
+  banner: {
+    js: [
+      "const __sidecarBuiltinRequire = require, __sidecarModule = require('node:module');",
+      'require = (id) => (__sidecarModule.isBuiltin(id) ? __sidecarBuiltinRequire(id) : __sidecarModule.createRequire(globalThis.__sidecarModuleUrl)(id));',
+    ].join('\n'),
+  },
+});
+// The blob itself, with this node; --no-snapshot leaves it to the Dockerfile's snapshot stage.
+if (!process.argv.includes('--no-snapshot')) await import('./build-snapshot.mjs');
