@@ -3,7 +3,7 @@
 // hundreds of files; one bundle cuts a `once` run from about 0.5 s to 0.15 s (bench/). Packages that are big
 // and optional (the AWS SDK, the pretty printer), that carry files they find by path (the HCL grammar's
 // WebAssembly), or that node-vault's CommonJS tree loads itself stay in node_modules and load on demand.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /** zod's `locales` namespace re-export, resolved to a stub that keeps English only. */
@@ -40,6 +40,8 @@ async function providerExternals() {
 }
 const shared = {
   bundle: true,
+  // src/cli/version.ts: the version without a file read at start.
+  define: { __SIDECAR_VERSION__: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },
   platform: 'node',
   target: 'node20',
   // ESM builds first: jsonc-parser's UMD build requires its own files by relative path at run time.
@@ -73,7 +75,7 @@ await build({
   // A snapshot's script has no dynamic import(): packages left outside are loaded with require() (all have
   // CommonJS builds), which the banner below points at node_modules.
   supported: { 'dynamic-import': false },
-  define: { 'import.meta.url': 'globalThis.__sidecarModuleUrl' },
+  define: { ...shared.define, 'import.meta.url': 'globalThis.__sidecarModuleUrl' },
   banner: {
     js: [
       "const __sidecarBuiltinRequire = require, __sidecarModule = require('node:module');",
