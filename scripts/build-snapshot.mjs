@@ -8,9 +8,11 @@ import { readFileSync, rmSync } from 'node:fs';
 
 /**
  * The V8 flags secrets-sidecar runs with from the snapshot (the Dockerfile's ENTRYPOINT, checked by test/static;
- * bench/): --max-semi-space-size=1, a young generation of 1 MiB semi-spaces instead of up to 16 MiB, since a
- * sidecar is mostly idle and keeps little (about 24 MiB less peak and steady RSS on 200 templates and 500
- * secrets, for more frequent but smaller scavenges).
+ * bench/), for a process that is mostly idle and keeps little:
+ * - --max-semi-space-size=1: a young generation of 1 MiB semi-spaces instead of up to 16 MiB (about 24 MiB less
+ *   peak and steady RSS on 200 templates and 500 secrets, for more frequent but smaller scavenges);
+ * - --v8-pool-size=1: one V8 worker thread instead of four, so fewer malloc arenas keep freed compiler and
+ *   marker memory after a burst of work.
  */
 export const NODE_FLAGS = JSON.parse(readFileSync(new URL('./node-flags.json', import.meta.url), 'utf8'));
 
