@@ -156,22 +156,26 @@ async function steadyWorkload(bao) {
 
 /** P3: each tool's `run` for P3_SECONDS on the same servers, one after the other, leases revoked in between. */
 async function leaseWorkload(bao) {
-  // The test suite's PostgreSQL starter, bundled for plain Node.
+  // The test suite's PostgreSQL starter and database engine set-up, bundled for plain Node.
   const support = mkdtempSync(join(tmpdir(), 'bench-support-'));
   const root = mkdtempSync('/dev/shm/sidecar-bench-run-');
   let pg;
   try {
     await build({
-      entryPoints: [join(repo, 'test/support/postgres.ts')],
+      stdin: {
+        contents: "export { startPostgres } from './postgres.ts';\nexport { mountDatabaseEngine } from './database-engine.ts';\n",
+        resolveDir: join(repo, 'test/support'),
+        loader: 'ts',
+      },
       bundle: true,
       platform: 'node',
       format: 'esm',
-      outfile: join(support, 'postgres.mjs'),
+      outfile: join(support, 'support.mjs'),
       logLevel: 'error',
     });
-    const { startPostgres } = await import(join(support, 'postgres.mjs'));
+    const { startPostgres, mountDatabaseEngine } = await import(join(support, 'support.mjs'));
     pg = await startPostgres();
-    await seedP3(bao, pg);
+    await seedP3(bao, pg, mountDatabaseEngine);
     writeP3Workload(root, bao);
     const result = {};
     for (const tool of TOOLS) {

@@ -66,26 +66,10 @@ export function writeKvWorkload(root, bao, { templates, refsPerTemplate, unique 
   peerConfigs(root, bao, ctTemplates, { once });
 }
 
-/** P3's database roles and KV secrets (once per server). */
-export async function seedP3(bao, pg) {
+/** P3's database roles (with the test suite's mountDatabaseEngine) and KV secrets (once per server). */
+export async function seedP3(bao, pg, mountDatabaseEngine) {
   const { templates, kvPerTemplate, ttl, maxTtl } = P3_SHAPE;
-  const roles = Array.from({ length: templates }, (_, i) => `app${i}`);
-  await bao.api('POST', 'sys/mounts/database', { type: 'database' });
-  await bao.api('POST', 'database/config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
-    username: 'postgres',
-    password: pg.superuserPassword,
-    allowed_roles: roles,
-  });
-  for (const role of roles) {
-    await bao.api('POST', `database/roles/${role}`, {
-      db_name: 'pg',
-      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-      default_ttl: ttl,
-      max_ttl: maxTtl,
-    });
-  }
+  await mountDatabaseEngine(bao, pg, Object.fromEntries(Array.from({ length: templates }, (_, i) => [`app${i}`, { defaultTtl: ttl, maxTtl }])));
   for (let i = 0; i < templates * kvPerTemplate; i++) await bao.api('POST', `secret/data/kv${i}`, { data: { value: `bench-kv-${i}` } });
 }
 

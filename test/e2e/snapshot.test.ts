@@ -1,30 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { removeDir, REPO_ROOT } from '../support/dirs.js';
 import { expectNoSecrets } from '../support/leaks.js';
 import { makeProject, type Project } from '../support/project.js';
-
-/** The image's way of starting: node, its V8 flags, the start-up snapshot, "--", then secrets-sidecar's arguments. */
-const FLAGS = JSON.parse(readFileSync(join(REPO_ROOT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
-const BLOB = join(REPO_ROOT, 'dist', 'snapshot', 'sidecar.blob');
-
-function fromSnapshot(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...FLAGS, '--snapshot-blob', BLOB, '--', ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const SECRET = 'snapshot-pw-5e0d';
 let project: Project | undefined;
@@ -33,10 +13,11 @@ afterEach(async () => {
   project = undefined;
 });
 
+// The image's way of starting: node, its V8 flags, the start-up snapshot, "--", then secrets-sidecar's arguments.
 describe('start-up snapshot (dist/snapshot/sidecar.blob, as the image runs it)', () => {
   it("passes options after -- to secrets-sidecar, not to node: --version is the package's", async () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-    const result = await fromSnapshot(['--version']);
+    const result = await runCli(['--version'], { snapshot: true });
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(pkg.version);
   });
@@ -49,7 +30,7 @@ describe('start-up snapshot (dist/snapshot/sidecar.blob, as the image runs it)',
     });
     const versions: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const result = await fromSnapshot(['once', '-c', project.config, '--log-level', 'info']);
+      const result = await runCli(['once', '-c', project.config, '--log-level', 'info'], { snapshot: true });
       expect(result.code, result.stderr).toBe(0);
       expect(readFileSync(join(project.out, 'a.env'), 'utf8')).toBe(`PW=${SECRET}\n`);
       const audit = result.stderr
