@@ -8,11 +8,14 @@ import tseslint from 'typescript-eslint';
  * Folders are src/'s top-level folders; `root` is src/*.ts (errors, retry, sealed, timer, …) and src/log/.
  * Only cli imports runner, nothing imports cli. test/static/layering.test.ts lints wrong imports against this.
  */
-const ALL = ['cli', 'runner', 'template', 'watch', 'lease', 'backends', 'output', 'reload', 'config', 'observe', 'log'];
-const above = (...folders) => ['cli', 'runner', ...folders];
+const ALL = ['cli', 'runner', 'convert', 'template', 'watch', 'lease', 'backends', 'output', 'reload', 'config', 'observe', 'log', 'webhook'];
+const above = (...folders) => ['cli', 'runner', 'convert', 'webhook', ...folders];
 export const LAYERS = {
   cli: { forbid: [] },
-  runner: { forbid: ['cli'] },
+  runner: { forbid: ['cli', 'convert', 'webhook'] },
+  // `secrets-sidecar convert`: reads peer configs with the config parser, translates templates for the template
+  // language; it renders, fetches and writes nothing of the sidecar's own.
+  convert: { forbid: ['cli', 'runner', 'webhook', 'backends', 'watch', 'lease', 'output', 'reload', 'observe'] },
   template: { forbid: above('backends', 'output', 'reload', 'watch', 'observe'), noDisk: true },
   watch: { forbid: above('template', 'output', 'reload', 'observe'), noDisk: true },
   lease: { forbid: ALL.filter((f) => !['lease', 'config', 'log'].includes(f)) },
@@ -24,6 +27,9 @@ export const LAYERS = {
   // Backends by name: the shared interface (backends/types.js) is fine, a provider's folder is not.
   observe: { forbid: above('template'), noProviders: true },
   log: { forbid: ALL.filter((f) => f !== 'log') },
+  // The admission webhook: a command of its own beside runner. It reads sidecar.hcl through config (the provider
+  // registry included) and knows nothing of the sidecar's runtime.
+  webhook: { forbid: ['cli', 'runner', 'template', 'watch', 'lease', 'output', 'reload', 'observe'], allowBackends: ['registry.js', 'provider.js'] },
 };
 
 const SRC = path.join(import.meta.dirname, 'src');

@@ -120,7 +120,9 @@ backend "vault" "main" {
   #   mount    = "jwt"
   # }
   # auth "kubernetes" {
-  #   role     = "sidecar"                          # jwt_file defaults to the pod's service-account token
+  #   role     = "sidecar"
+  #   jwt_file = "/var/run/secrets/vault/token"     # a projected token with Vault's audience; default: the pod's
+  #                                                 # service-account token. Read again at each login.
   #   mount    = "kubernetes"
   # }
   # Connections kept open to the server at most. Default 10.
@@ -148,10 +150,14 @@ backend "vault" "main" {
   # How long those revocations may take, all together; leases not revoked by then are logged by lease id.
   # Default "10s" (Kubernetes kills a pod 30 s after SIGTERM); 100ms to 10m.
   revoke_timeout = "10s"
-  # Keep what writes return (PKI certificates and their keys) here, so a restart, or the `run` sidecar after a
-  # `once` init container sharing the directory, reuses a certificate short of two thirds of its validity instead
-  # of issuing a new one. Must be on tmpfs (it holds private keys); files are 0600. Default: no cache.
-  cache_dir = "/run/app-secrets/.issuance-cache"
+  # Where `once` leaves its login token, its leases and its certificates for the `run` sidecar, and `run` for
+  # itself after a restart: they are adopted (checked with Vault first) instead of issued again. Give it a tmpfs
+  # volume of its own, mounted into the init and sidecar containers only: it holds a token, so it may not be a
+  # template's destination directory or sit under one. 0700 directory, 0600 files, the sidecar user's own (a
+  # subdirectory, which the sidecar creates 0700: a Kubernetes emptyDir itself is 0777).
+  # Default: none (tokens and leases are not handed over; certificates are still reused, from a private
+  # .secrets-sidecar-certificates directory beside the first template's destination).
+  cache_dir = "/run/secrets-sidecar-cache/vault"
 }
 
 # The aws_secrets_manager backend reads AWS Secrets Manager: "prod:app/db#password" (a key of a JSON secret),
@@ -274,7 +280,8 @@ wait {
   max = "10s"
 }
 
-# A notify block is a reload target: `notify "<name>"`, with exactly one of pid_file, process, http or command.
+# A notify block is a reload target: `notify "<name>"`, with exactly one of pid_file, process, http, rollout or
+# command.
 # In `run` mode, templates that write new bytes during a burst fire each of their targets once, after all of
 # their files are written. Failures are logged and retried with backoff; they never stop the sidecar.
 notify "app" {
@@ -308,6 +315,30 @@ notify "hook" {
   # Past this, the command's process group gets SIGTERM, then SIGKILL 2s later. Default "30s"; 10ms to 1h.
   timeout = "30s"
 }
+
+# Restart a Kubernetes workload's pods when a versioned secret changes, as `kubectl rollout restart` does, for apps
+# that read secrets only at start. The pod-template annotation secrets-sidecar/secret-versions is set from the
+# secrets' versions (KV v2, AWS, Azure, GCP, SSM), never from values, so every replica's sidecar writes the same
+# text and N replicas cause one rollout. The first render after a start never patches; a patch never moves the
+# annotation back to older versions; dynamic secrets (database leases, certificates) never trigger it; a template
+# that reads a file, ejson or KV v1 secret is refused (SIDECAR_ERR_ROLLOUT_UNVERSIONED). Needs a Role with get and
+# patch on that one workload (README, "Telling the application"). Commented out: it needs a cluster.
+# notify "web" {
+#   rollout {
+#     # Required: Deployment, StatefulSet or DaemonSet.
+#     kind = "Deployment"
+#     # Required: the workload's name.
+#     name = "web"
+#     # Default: the pod's own namespace (the service account's namespace file), or the kubeconfig context's.
+#     namespace = "default"
+#     # Default: in-cluster (the service-account token and CA under /var/run/secrets/kubernetes.io/serviceaccount,
+#     # KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT). A kubeconfig's current context may use a token, a
+#     # tokenFile or a client certificate; exec plugins and insecure-skip-tls-verify are refused.
+#     kubeconfig = "/etc/secrets-sidecar/kubeconfig"
+#     # The bound of each request to the API server. Default "5s"; 10ms to 5m.
+#     timeout = "5s"
+#   }
+# }
 
 # The supervised child: the application runs under the sidecar (like consul-template's exec mode). It starts once
 # every template and env_template has rendered, is reloaded or restarted when they change, receives the signals

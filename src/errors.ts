@@ -4,7 +4,7 @@
  */
 
 /** What kind of failure an error is; each category has its own process exit code (see cli/exit-codes.ts). */
-export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'reload' | 'internal';
+export type ErrorCategory = 'usage' | 'config' | 'template' | 'backend' | 'render' | 'output' | 'timeout' | 'reload' | 'convert' | 'internal';
 
 interface CodeSpec {
   readonly category: ErrorCategory;
@@ -73,6 +73,12 @@ export const ERROR_CODES = {
     retryable: false,
     summary: "TLS failed on a certificate: the backend's cannot be verified (unknown CA, wrong host name, expired), or it refused ours.",
   },
+  SIDECAR_ERR_CACHE_REFUSED: {
+    category: 'backend',
+    retryable: false,
+    summary:
+      "A file in a backend's cache (or the cache directory) is not a private regular file of the sidecar's user on tmpfs, or does not parse: it is ignored, and what it held is fetched anew.",
+  },
   SIDECAR_ERR_OUTPUT_NOT_TMPFS: {
     category: 'output',
     retryable: false,
@@ -106,6 +112,43 @@ export const ERROR_CODES = {
     summary: 'A notify hook failed: an HTTP status other than 2xx, or a command that exited non-zero.',
   },
   SIDECAR_ERR_RELOAD_TIMEOUT: { category: 'reload', retryable: true, summary: 'A notify hook did not finish within its timeout (a command is killed).' },
+  SIDECAR_ERR_ROLLOUT_UNVERSIONED: {
+    category: 'config',
+    retryable: false,
+    summary:
+      'A template that notifies a rollout target reads a secret whose source has no version (a file, ejson, KV v1): a rollout every replica agrees on cannot be derived from it.',
+  },
+  SIDECAR_ERR_ROLLOUT_CONNECTION: {
+    category: 'config',
+    retryable: false,
+    summary:
+      'A rollout target cannot tell how to reach the Kubernetes API: the kubeconfig is unreadable or uses what is not supported (exec plugins), or the in-cluster service account and KUBERNETES_SERVICE_HOST are missing.',
+  },
+  SIDECAR_ERR_ROLLOUT_DENIED: {
+    category: 'reload',
+    retryable: false,
+    summary: 'The Kubernetes API refused the rollout patch: 401 (credentials rejected) or 403 (RBAC: no get or patch on that workload).',
+  },
+  SIDECAR_ERR_ROLLOUT_NOT_FOUND: {
+    category: 'reload',
+    retryable: true,
+    summary: "The rollout target's workload (or its namespace) does not exist: not created yet, or deleted.",
+  },
+  SIDECAR_ERR_WEBHOOK_TLS: {
+    category: 'config',
+    retryable: false,
+    summary: "The webhook's certificate or key file cannot be read or does not make a usable pair (at start; later, the last good pair is kept).",
+  },
+  SIDECAR_ERR_WEBHOOK_KUBE: {
+    category: 'backend',
+    retryable: true,
+    summary: 'The webhook cannot read from the Kubernetes API server (a ConfigMap, the pods it scans at start): unreachable, too slow, or refused.',
+  },
+  SIDECAR_ERR_CONVERT_INCOMPLETE: {
+    category: 'convert',
+    retryable: false,
+    summary: '`convert` could not translate everything: the report lists each construct with its file, line and what to do instead.',
+  },
   SIDECAR_ERR_TIMEOUT: { category: 'timeout', retryable: false, summary: '`once` did not finish within --timeout.' },
   SIDECAR_ERR_INTERNAL: { category: 'internal', retryable: false, summary: 'A bug: an unexpected error inside secrets-sidecar.' },
 } as const satisfies Record<string, CodeSpec>;

@@ -7,8 +7,10 @@ backend "vault" "vault" {
     role_id_file   = "/etc/secrets-sidecar/role_id"
     secret_id_file = "/run/secrets/secret_id"
   }
-  # A certificate still valid at a restart is reused from here instead of issuing a new one (tmpfs only).
-  cache_dir = "/run/nginx-tls/.issuance-cache"
+  # The login token and the certificate `once` hands to `run`, and `run` to itself after a restart: no second
+  # login, no second certificate. A volume of its own (tmpfs, 0700), mounted into the sidecar containers only:
+  # nginx must not see the token. Never under a destination directory (that is a config error).
+  cache_dir = "/run/secrets-sidecar-cache"
   # nginx reloads in well under a second; 30 s covers the wait below and a busy machine.
   rotation_margin = "30s"
 }

@@ -11,6 +11,9 @@ backend "vault" "vault" {
   rotation_margin = "15s"
   # Give replaced credentials back once the app has switched, rather than when they run out.
   revoke_replaced_leases = true
+  # The login token and the database lease `once` hands to `run`, and `run` to itself after a restart: one
+  # database user per pod, not one per start. Its own tmpfs volume, mounted into the sidecar containers only.
+  cache_dir = "/run/secrets-sidecar-cache"
 }
 
 # Renew and render as soon as a change arrives: the app needs no batching.

@@ -31,6 +31,10 @@ export interface ResolveContext {
 export interface ConfigFacts {
   /** How long the app may take to switch to a new secret: the longest quiescence wait plus notify timeout. */
   readonly appSwitchAllowanceMs: number;
+  /** The directories templates write to (absolute): what the application's container sees. */
+  readonly destinationDirectories: readonly string[];
+  /** A config error located at an option of the block being completed. */
+  readonly invalid: (at: readonly (string | number)[], message: string) => SidecarError;
 }
 
 /**
@@ -57,8 +61,17 @@ export interface BackendDependencies {
   readonly retry: RetryPolicy;
   /** `run` (true): keep tokens and leases alive. `once` (false): fetch and be done, no background work. */
   readonly live: boolean;
-  /** For what a backend keeps on disk between runs (Vault's issuance cache). */
+  /** For what a backend keeps on disk between runs (Vault's cache). */
   readonly writeFile: AtomicFileWriter;
+  /**
+   * Whether to take over what an earlier run left in the backend's cache (a token, leases, certificates): at start
+   * of `once` and `run`, not when a SIGHUP reload rebuilds a backend.
+   */
+  readonly adopt?: boolean | undefined;
+  /** The implicit, certificates-only cache of a backend without cache_dir: a private directory beside the outputs. */
+  readonly certificateCacheDir?: string | undefined;
+  /** false: keep nothing between runs and read nothing kept (`once --dry-run` writes nothing). Default true. */
+  readonly keep?: boolean | undefined;
 }
 
 /** Where a provider command writes and what it may read; the CLI passes its own. */

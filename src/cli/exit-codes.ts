@@ -12,4 +12,5 @@ export const EXIT_CODES: Readonly<Record<'success' | ErrorCategory, number>> = O
   output: 5,
   timeout: 6,
   reload: 7,
+  convert: 8,
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { constants as osConstants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config/load-config.js';
+import { applyOverrides, type CommandLineOverrides } from '../config/overrides.js';
 import { DURATION_BOUNDS, parseBoundedDuration } from '../config/duration.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { SidecarError, toSidecarError } from '../errors.js';
@@ -16,6 +17,7 @@ import { EXIT_CODES } from './exit-codes.js';
 import { writeFileAtomically } from '../output/write-file.js';
 import { providerCommands, providerSummary } from '../backends/provider-commands.js';
 import { packageVersion } from './version.js';
+import { addConvertCommand } from './convert-command.js';
 
 /*
  * What loads when (start-up is most of a `once` run): modules imported statically from here are in the image's
@@ -31,6 +33,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where `run` listens for SIGHUP/SIGTERM/SIGINT; the process, outside tests. */
   readonly signals: NodeJS.EventEmitter;
+  /** Where `convert` resolves a peer config's relative paths, as the peer would; the process's, by default. */
+  readonly cwd?: string;
 }
 
 interface GlobalOptions {
@@ -74,13 +78,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
-  const setUp = async (configPath: string) => {
+  const setUp = async (configPath: string, overrides: CommandLineOverrides = {}) => {
     const globals = program.opts<GlobalOptions>();
     // Until the config is read, log with the CLI's settings (or defaults), so config errors are logged too.
     let logger = createLogger({ level: globals.logLevel ?? 'info', format: globals.logFormat ?? 'json' });
-    const config = await loadConfig(configPath).catch((error: unknown) => {
-      throw Object.assign(toSidecarError(error), { logger });
-    });
+    const config = await loadConfig(configPath)
+      .then((loaded) => applyOverrides(loaded, overrides))
+      .catch((error: unknown) => {
+        throw Object.assign(toSidecarError(error), { logger });
+      });
     logger = createLogger({ level: globals.logLevel ?? config.logLevel, format: globals.logFormat ?? config.logFormat });
     return { config, logger, globals };
   };
@@ -99,13 +105,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--dry-run', 'print each rendered template to stdout instead of writing it; secret values are masked', false)
     .option('--show-secrets', 'with --dry-run: print real secret values', false)
     .option('--timeout <duration>', 'give up after this long', durationArg, durationArg(DEFAULT_TIMEOUT))
-    .action(async (opts: { config: string; dryRun: boolean; showSecrets: boolean; timeout: number }) => {
+    .option('--cache-dir <dir>', "the issuance cache directory of every backend that keeps one (overrides the config's cache_dir)")
+    .action(async (opts: { config: string; dryRun: boolean; showSecrets: boolean; timeout: number; cacheDir?: string }) => {
       if (opts.showSecrets && !opts.dryRun) throw new SidecarError('SIDECAR_ERR_USAGE', '--show-secrets only applies with --dry-run');
       let logger: Logger | undefined;
       const startedAt = Date.now();
       const work = async () => {
         // --timeout bounds the whole run, the config read included.
-        const setup = await withinTimeout(setUp(opts.config), opts.timeout);
+        const setup = await withinTimeout(setUp(opts.config, { cacheDir: opts.cacheDir }), opts.timeout);
         logger = setup.logger;
         // The audit file records a one-shot run's accesses too.
         const observability = await openObservability(setup.config, logger, false);
@@ -144,12 +151,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('run')
     .description('render every template, then re-render when a secret changes, until SIGTERM or SIGINT (SIGHUP reloads)')
     .requiredOption('-c, --config <file>', 'config file (.hcl, or .json)')
-    .action(async (opts: { config: string }) => {
+    .option('--listen <host:port>', "serve the listener here (overrides the config's listener address; adds one if it has none)")
+    .option('--cache-dir <dir>', "the issuance cache directory of every backend that keeps one (overrides the config's cache_dir)")
+    .action(async (opts: { config: string; listen?: string; cacheDir?: string }) => {
       let logger: Logger | undefined;
       try {
-        const setup = await setUp(opts.config);
+        const overrides = { listen: opts.listen, cacheDir: opts.cacheDir };
+        const setup = await setUp(opts.config, overrides);
         logger = setup.logger;
-        exitCode = await runDaemon(setup.config, setup.logger, setup.globals, opts.config, io);
+        exitCode = await runDaemon(setup.config, setup.logger, setup.globals, opts.config, io, overrides);
       } catch (error) {
         fail(error, logger);
       }
@@ -170,6 +180,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         fail(error, logger);
       }
     });
+
+  program
+    .command('webhook')
+    .description('serve the mutating admission webhook that injects the sidecar into annotated pods (see "Injecting into pods")')
+    .requiredOption('-c, --config <file>', 'webhook config file (webhook.hcl, or .json)')
+    .action(async (opts: { config: string }) => {
+      const { runWebhookCommand } = await import('./webhook-command.js');
+      exitCode = await runWebhookCommand(opts.config, program.opts<GlobalOptions>(), io);
+    });
+  addConvertCommand(program, { stdout: io.stdout, cwd: io.cwd ?? process.cwd() }, (error) => fail(error, undefined));
 
   // Commands the providers add.
   for (const group of providerCommands()) {
@@ -207,17 +227,28 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   return exitCode;
 }
 
-async function runDaemon(config: ResolvedConfig, logger: Logger, globals: GlobalOptions, configPath: string, io: CliIo): Promise<number> {
+async function runDaemon(
+  config: ResolvedConfig,
+  logger: Logger,
+  globals: GlobalOptions,
+  configPath: string,
+  io: CliIo,
+  overrides: CommandLineOverrides,
+): Promise<number> {
   const daemon = new Daemon({
     logger,
     env: io.env,
     reloadConfig: async () => {
-      const next = await loadConfig(configPath);
+      const next = applyOverrides(await loadConfig(configPath), overrides);
       return globals.logLevel ? { ...next, logLevel: globals.logLevel } : next;
     },
   });
+  let stopRequested = false;
   const stopped = new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
+      // SIGTERM and POST /v1/shutdown may both come: one stop.
+      if (stopRequested) return;
+      stopRequested = true;
       logger.info({ signal }, 'shutting down');
       daemon.stop().then(
         () => resolve(EXIT_CODES.success),
@@ -229,6 +260,7 @@ async function runDaemon(config: ResolvedConfig, logger: Logger, globals: Global
     };
     io.signals.once('SIGTERM', () => shutdown('SIGTERM'));
     io.signals.once('SIGINT', () => shutdown('SIGINT'));
+    void daemon.shutdownRequested.then(() => shutdown('POST /v1/shutdown'));
   });
   const onHup = () => void daemon.reload();
   io.signals.on('SIGHUP', onHup);

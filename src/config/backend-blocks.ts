@@ -56,11 +56,19 @@ function checkUniqueNames(
 }
 
 /** Applies the providers' hooks that need the whole config (defaults derived from waits and notify timeouts). */
-export function completeBackends(backends: readonly BackendConfig[], facts: ConfigFacts): readonly BackendConfig[] {
+export function completeBackends(
+  backends: readonly BackendConfig[],
+  facts: Omit<ConfigFacts, 'invalid'>,
+  invalid: (path: PathSegment[], message: string) => SidecarError,
+): readonly BackendConfig[] {
   return Object.freeze(
     backends.map((config) => {
       const provider: AnyProvider | undefined = PROVIDERS.find((p) => p.type === config.type);
-      return (provider?.complete?.(config, facts) ?? config) as BackendConfig;
+      const located = {
+        ...facts,
+        invalid: (at: readonly (string | number)[], message: string) => invalid(['backend', config.type, config.name, ...at], message),
+      };
+      return (provider?.complete?.(config, located) ?? config) as BackendConfig;
     }),
   );
 }

@@ -34,6 +34,12 @@ export const DEFAULT_KILL_TIMEOUT_MS = 10_000;
 
 /** Reads, parses, validates and resolves a config file. Every error names file:line:col and the option's path. */
 export async function loadConfig(path: string): Promise<ResolvedConfig> {
+  const { text, file } = await readConfigText(path);
+  return parseConfig(text, file);
+}
+
+/** A config file's text and absolute path, bounded and decoded (invalid UTF-8 refused at its position). */
+export async function readConfigText(path: string): Promise<{ readonly text: string; readonly file: string }> {
   const file = resolve(path);
   let source: Buffer;
   try {
@@ -42,25 +48,35 @@ export async function loadConfig(path: string): Promise<ResolvedConfig> {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read config ${file}: ${reason}`, { cause });
   }
-  return parseConfig(decodeConfig(source, file), file);
+  return { text: decodeConfig(source, file), file };
 }
 
 /** Like loadConfig, for text already in memory; `file` decides the format (.json is JSON, anything else HCL). */
 export async function parseConfig(source: string, file: string): Promise<ResolvedConfig> {
-  const text = checkConfigSource(source, file);
-  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
-  checkValueCharacters(tree, file);
+  const tree = await parseConfigTree(source, file);
   const parsed = configSchema.safeParse(toPlain(tree));
   if (!parsed.success) throw schemaError(parsed.error.issues, tree, file);
   return resolveConfig(parsed.data, file, tree);
 }
 
-function schemaError(issues: readonly core.$ZodIssue[], tree: LocatedNode, file: string): SidecarError {
+/** Config text (HCL, or JSON when `file` ends in .json) as a located tree, size and characters checked: for other config files too. */
+export async function parseConfigTree(source: string, file: string): Promise<LocatedNode> {
+  const text = checkConfigSource(source, file);
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
+  checkValueCharacters(tree, file);
+  return tree;
+}
+
+/** Zod's issues as one coded error, each line located at file:line:col. */
+export function schemaError(
+  issues: readonly core.$ZodIssue[],
+  tree: LocatedNode,
+  file: string,
+  hint = 'sidecar.example.hcl in the project documents every option',
+): SidecarError {
   const lines = issues.slice(0, 10).map((issue) => describeIssue(issue, tree, file));
   const more = issues.length > 10 ? `\n(and ${issues.length - 10} more)` : '';
-  return new SidecarError('SIDECAR_ERR_CONFIG_INVALID', lines.join('\n') + more, {
-    hint: 'sidecar.example.hcl in the project documents every option',
-  });
+  return new SidecarError('SIDECAR_ERR_CONFIG_INVALID', lines.join('\n') + more, { hint });
 }
 
 function describeIssue(issue: core.$ZodIssue, tree: LocatedNode, file: string): string {
@@ -160,7 +176,11 @@ function resolveConfig(raw: RawConfig, file: string, tree: LocatedNode): Resolve
     credentialEnv,
     retry,
     wait,
-    backends: completeBackends(backends, { appSwitchAllowanceMs: appSwitchAllowance(wait, templates, notify) }),
+    backends: completeBackends(
+      backends,
+      { appSwitchAllowanceMs: appSwitchAllowance(wait, templates, notify), destinationDirectories: [...new Set(templates.map((t) => dirname(t.destination)))] },
+      invalid,
+    ),
     notify: Object.freeze(notify),
     exec,
     envTemplates: Object.freeze(envTemplates),
@@ -210,9 +230,11 @@ function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig
 }
 
 function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: string, key?: string) => SidecarError): NotifyAction {
-  const kinds = (['pid_file', 'process', 'http', 'command'] as const).filter((k) => block[k] !== undefined);
+  const kinds = (['pid_file', 'process', 'http', 'rollout', 'command'] as const).filter((k) => block[k] !== undefined);
   if (kinds.length !== 1)
-    throw invalid(`a notify block needs exactly one of "pid_file", "process", "http" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`);
+    throw invalid(
+      `a notify block needs exactly one of "pid_file", "process", "http", "rollout" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`,
+    );
   const signal = block.signal ?? DEFAULT_NOTIFY_SIGNAL;
   const signalled = block.pid_file !== undefined || block.process !== undefined;
   if (!signalled && block.signal !== undefined) throw invalid('"signal" applies only with "pid_file" or "process"', 'signal');
@@ -225,6 +247,18 @@ function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: 
       throw invalid(`"process" is not a valid regular expression: ${(error as Error).message}`, 'process');
     }
     return { kind: 'process', pattern: block.process, signal };
+  }
+  if (block.rollout !== undefined) {
+    if (block.timeout !== undefined) throw invalid('put "timeout" inside the rollout block', 'timeout');
+    const { kind, name, namespace, kubeconfig, timeout } = block.rollout;
+    return {
+      kind: 'rollout',
+      workload: kind,
+      name,
+      namespace,
+      kubeconfig: kubeconfig === undefined ? undefined : resolve(base, kubeconfig),
+      timeoutMs: timeout ?? DEFAULT_HTTP_TIMEOUT_MS,
+    };
   }
   if (block.http !== undefined) {
     if (block.timeout !== undefined) throw invalid('put "timeout" inside the http block', 'timeout');

@@ -44,6 +44,8 @@ export function locate(root: LocatedNode, path: readonly PathSegment[], key?: st
     if (!next) return node.pos;
     node = next.node;
   }
+  // A once-only block that HCL parsed as a one-item list: its keys are in the item.
+  if (key !== undefined && node.kind === 'array' && node.items.length === 1) node = node.items[0]!;
   if (key !== undefined && node.kind === 'object') return node.entries.get(key)?.keyPos ?? node.pos;
   return node.pos;
 }

@@ -5,7 +5,7 @@ export type AuditOutcome = 'ok' | 'error';
 
 /** One audit record per secret access: who asked which backend for what, and how it went. Never the value. */
 export interface SecretAuditRecord {
-  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke' | 'auth.login' | 'auth.renew' | 'auth.lookup';
+  readonly event: 'secret.fetch' | 'secret.renew' | 'secret.revoke' | 'secret.adopt' | 'auth.login' | 'auth.renew' | 'auth.lookup' | 'auth.adopt';
   readonly backend: string;
   readonly path: string;
   readonly outcome: AuditOutcome;
@@ -16,6 +16,8 @@ export interface SecretAuditRecord {
   readonly expiresAt?: number | undefined;
   /** A lease that could not be revoked, so that an operator can revoke it by hand. */
   readonly leaseId?: string | undefined;
+  /** Why what an earlier run left was not adopted (and is fetched anew). */
+  readonly reason?: string | undefined;
 }
 
 /** A template rendered to its destination: written (new bytes) or unchanged (the write was skipped). */

@@ -6,14 +6,14 @@ import { childEnvironment } from '../reload/child-env.js';
 import { ChildSupervisor, type ChildExit } from '../reload/child-supervisor.js';
 import { loadEnvTemplates, loadTemplates } from './load-templates.js';
 import { createBackend } from '../backends/create-backend.js';
-import { writeFileAtomically } from '../output/write-file.js';
 import type { SecretBackend } from '../backends/types.js';
 import { Watcher } from '../watch/watcher.js';
-import { closeBackends } from './open-backends.js';
+import { backendDependencies, closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
 import type { Observability } from '../observe/observability.js';
+import type { VersionMap } from '../reload/rollout-annotation.js';
 import { openObservability } from '../observe/open-observability.js';
 
 interface Built {
@@ -55,13 +55,24 @@ export class Daemon {
   #backends = new Map<string, { config: string; backend: SecretBackend }>();
   #execSettings: string | undefined;
   #observability: Observability | undefined;
+  readonly #rolloutMemory = new Map<string, VersionMap>();
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
+  readonly #shutdownRequested: Promise<void>;
+  #requestShutdown!: () => void;
 
   constructor(private readonly options: DaemonOptions) {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve;
     });
+    this.#shutdownRequested = new Promise((resolve) => {
+      this.#requestShutdown = resolve;
+    });
+  }
+
+  /** Resolves when POST /v1/shutdown asks the sidecar to stop (the CLI then stops it as on SIGTERM). */
+  get shutdownRequested(): Promise<void> {
+    return this.#shutdownRequested;
   }
 
   /** Resolves with an error the daemon cannot recover from; the CLI exits with its code. */
@@ -86,8 +97,9 @@ export class Daemon {
       this.options.env,
       (ref) => this.refresh(ref),
       () => this.#watcher?.labels() ?? new Set<string>(),
+      () => this.#requestShutdown(),
     );
-    const built = await this.#build(config);
+    const built = await this.#build(config, true);
     if (this.#stopping) {
       // SIGTERM came while templates were still being read: leave without starting anything.
       await closeBackends(built.created, logger);
@@ -180,7 +192,8 @@ export class Daemon {
       if (JSON.stringify(config.exec) !== this.#execSettings) {
         logger.warn('the exec block changed; the running child keeps its settings until the sidecar restarts');
       }
-      built = await this.#build(config);
+      // A reload takes over nothing an earlier run left, and issues nothing for a backend it keeps.
+      built = await this.#build(config, false);
       logger.level = config.logLevel;
     } catch (error) {
       logger.error({ error: errorFields(toSidecarError(error)) }, 'reload failed; keeping the running configuration');
@@ -215,7 +228,7 @@ export class Daemon {
   }
 
   /** Everything a session needs except the watcher; nothing is swapped in until it all succeeded. */
-  async #build(config: ResolvedConfig): Promise<Built> {
+  async #build(config: ResolvedConfig, adopt: boolean): Promise<Built> {
     const { logger } = this.options;
     const [templates, envTemplates] = await Promise.all([loadTemplates(config), loadEnvTemplates(config)]);
     const destinations = await preflight(config.templates, logger, config.strict);
@@ -229,13 +242,7 @@ export class Daemon {
           pool.set(backendConfig.name, existing);
           continue;
         }
-        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, {
-          logger,
-          env: this.options.env,
-          retry: config.retry,
-          live: true,
-          writeFile: writeFileAtomically,
-        });
+        const backend = await (this.options.openBackend ?? createBackend)(backendConfig, backendDependencies(config, logger, this.options.env, true, adopt));
         created.set(backendConfig.name, backend);
         pool.set(backendConfig.name, { config: key, backend });
       }
@@ -255,6 +262,8 @@ export class Daemon {
       env: this.options.env,
       child: this.#child,
       onFatal: (error) => this.#reportFatal(error),
+      afterReload: this.#session !== undefined,
+      rolloutMemory: this.#rolloutMemory,
       onFirstRender: () => {
         logger.info({ templates: config.templates.length }, 'all templates rendered');
         this.#observability?.markRendered();

@@ -50,7 +50,7 @@ export async function runOnce(config: ResolvedConfig, options: OnceOptions): Pro
     const templates = await loadTemplates(config);
     const destinations = options.dryRun ? undefined : await preflight(config.templates, logger, config.strict);
     if (timedOut) return;
-    backends = await openBackends(config, logger, options.env);
+    backends = await openBackends(config, logger, options.env, !options.dryRun);
     if (timedOut) return closeBackends(backends, logger);
     watcher = new Watcher({ backends, logger, retry: config.retry, live: false });
     await renderAndWrite(config, options, templates, watcher, destinations);

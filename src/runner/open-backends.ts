@@ -1,20 +1,50 @@
+import { dirname, join } from 'node:path';
 import { createBackend } from '../backends/create-backend.js';
+import type { BackendDependencies } from '../backends/provider.js';
 import { writeFileAtomically } from '../output/write-file.js';
 import type { CloseOptions, SecretBackend } from '../backends/types.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 
-/** The backends of a `once` run: no background work (token renewal), nothing kept alive. */
+/** The name of the implicit certificates-only cache, beside the first template's destination. */
+export const CERTIFICATE_CACHE_NAME = '.secrets-sidecar-certificates';
+
+/**
+ * What every backend of a config is given. `adopt`: take over what an earlier run left in a cache (at start of
+ * `once` and `run`; a SIGHUP reload takes over nothing).
+ */
+export function backendDependencies(
+  config: ResolvedConfig,
+  logger: Logger,
+  env: Readonly<Record<string, string | undefined>>,
+  live: boolean,
+  adopt: boolean,
+): BackendDependencies {
+  const first = config.templates[0];
+  return {
+    logger,
+    env,
+    retry: config.retry,
+    live,
+    writeFile: writeFileAtomically,
+    adopt,
+    // It may sit beside the outputs: it holds nothing (certificates and their keys) they do not show already.
+    certificateCacheDir: first === undefined ? undefined : join(dirname(first.destination), CERTIFICATE_CACHE_NAME),
+  };
+}
+
+/**
+ * The backends of a `once` run: no background work (token renewal), nothing kept alive. `keep` false (--dry-run,
+ * which writes nothing): no cache is read or written either.
+ */
 export async function openBackends(
   config: ResolvedConfig,
   logger: Logger,
   env: Readonly<Record<string, string | undefined>>,
+  keep = true,
 ): Promise<Map<string, SecretBackend>> {
-  const entries = await Promise.all(
-    config.backends.map(
-      async (b) => [b.name, await createBackend(b, { logger, env, retry: config.retry, live: false, writeFile: writeFileAtomically })] as const,
-    ),
-  );
+  const deps = { ...backendDependencies(config, logger, env, false, true), keep };
+  const entries = await Promise.all(config.backends.map(async (b) => [b.name, await createBackend(b, deps)] as const));
   return new Map(entries);
 }
 

@@ -2,8 +2,9 @@ import Handlebars from 'handlebars';
 import { DEFAULT_MAX_RENDER_BYTES } from '../config/types.js';
 import { SidecarError } from '../errors.js';
 import { shapeMismatch } from './helper-arity.js';
+import { blockCost } from './helper-kit.js';
 import { HELPERS, helperError } from './helpers.js';
-import { currentState, type RenderState } from './render-state.js';
+import { currentState } from './render-state.js';
 import { isPending, originOf, taintValue } from './taint.js';
 
 type TemplateSpec = Parameters<typeof Handlebars.template>[0];
@@ -79,8 +80,6 @@ class TaintingCompiler extends compilers.JavaScriptCompiler {
 // Child programs (block bodies) are compiled by `compiler`: the same class.
 (TaintingCompiler.prototype as unknown as { compiler: unknown }).compiler = TaintingCompiler;
 
-type Loc = { start?: { line?: number; column?: number }; end?: { line?: number; column?: number } };
-
 /**
  * The block built-ins, counted and guarded: every run of a block costs one unit of work plus one per 32
  * characters of its source (what one iteration can do is bounded by how much template it runs), `each` counts
@@ -96,7 +95,7 @@ for (const name of ['each', 'if', 'unless', 'with'] as const) {
     if (mismatch !== undefined) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', mismatch);
     state.charge(1);
     if (isPending(state, all[0])) return '';
-    const cost = 1 + Math.floor(blockLength(state, (options as { loc?: Loc }).loc) / 32);
+    const cost = blockCost(state, options);
     const wrap = (fn: Handlebars.TemplateDelegate | undefined) =>
       fn &&
       Object.assign((item: unknown, frame?: Handlebars.RuntimeOptions) => {
@@ -118,13 +117,6 @@ handlebars.registerHelper('lookup', function (this: unknown, ...all: unknown[]) 
   const result = (builtinLookup as (...args: unknown[]) => unknown).apply(this, all);
   return typeof all[0] === 'string' || typeof all[0] === 'number' ? derivedPart(all[0], result) : result;
 });
-
-/** Characters of template source a block spans, from Handlebars' location (lines and columns). */
-function blockLength(state: RenderState, loc: Loc | undefined): number {
-  const starts = state.lineStarts;
-  const at = (p: { line?: number; column?: number } | undefined) => (starts[(p?.line ?? 1) - 1] ?? 0) + (p?.column ?? 0);
-  return Math.max(0, at(loc?.end) - at(loc?.start));
-}
 
 const KNOWN_HELPERS: Record<string, boolean> = { log: false, ...Object.fromEntries(Object.keys(HELPERS).map((n) => [n, true])) };
 
@@ -209,7 +201,7 @@ function lineStartsOf(source: string): number[] {
   return starts;
 }
 
-/** Walks the Handlebars AST for `secret` calls whose argument is a string literal. */
+/** Walks the Handlebars AST for `secret` and `list` calls whose argument is a string literal. */
 function collectLiteralRefs(ast: unknown): LiteralRef[] {
   const refs: LiteralRef[] = [];
   const visit = (node: unknown): void => {
@@ -217,7 +209,7 @@ function collectLiteralRefs(ast: unknown): LiteralRef[] {
     if (node === null || typeof node !== 'object') return;
     const n = node as AstNode;
     const first = n.params?.[0];
-    if (n.path?.original === 'secret' && first?.type === 'StringLiteral' && typeof first.value === 'string') {
+    if ((n.path?.original === 'secret' || n.path?.original === 'list') && first?.type === 'StringLiteral' && typeof first.value === 'string') {
       refs.push({ text: first.value, line: n.loc?.start?.line ?? 0 });
     }
     for (const [key, value] of Object.entries(n)) if (key !== 'loc' && typeof value === 'object') visit(value);

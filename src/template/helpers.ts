@@ -1,11 +1,17 @@
 import type { HelperOptions } from 'handlebars';
 import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
-import { SidecarError, type ErrorCode } from '../errors.js';
+import { SidecarError } from '../errors.js';
 import { secretLeaves } from '../sealed.js';
-import { shapeMismatch } from './helper-arity.js';
-import { renderTooLarge, currentState, type RenderState, type SecretLookup } from './render-state.js';
+import { BLOCK_HELPERS } from './block-helpers.js';
+import { GO_FORMAT_HELPERS } from './go-helpers.js';
+import { define, helperError, lineOf, passMask, reserve, textOf } from './helper-kit.js';
+import type { RenderState, SecretLookup } from './render-state.js';
+import { LOGIC_HELPERS } from './logic-helpers.js';
 import { parseSecretRef, secretKey, selectKey, type SecretRef } from './secret-ref.js';
-import { derivedLabel, isPending, originOf, shown, taintValue } from './taint.js';
+import { derivedLabel, originOf, shown, taintValue } from './taint.js';
+import { TEXT_HELPERS } from './text-helpers.js';
+
+export { helperError, lineOf } from './helper-kit.js';
 
 /*
  * The helpers a template may call. None of them can read a file or run a command: the only data a template
@@ -13,42 +19,6 @@ import { derivedLabel, isPending, originOf, shown, taintValue } from './taint.js
  * against the render's work budget, checked against its helper's shape, passes "not fetched yet" through, and
  * marks its result as derived from whatever secret its inputs came from.
  */
-
-export function lineOf(options: HelperOptions): number | undefined {
-  return (options as HelperOptions & { loc?: { start?: { line?: number } } }).loc?.start?.line;
-}
-
-export function helperError(options: HelperOptions, code: ErrorCode, message: string): SidecarError {
-  const line = lineOf(options);
-  return new SidecarError(code, line === undefined ? message : `line ${line}: ${message}`);
-}
-
-type Body = (state: RenderState, args: unknown[], options: HelperOptions) => unknown;
-
-/** `propagate`: the result is tainted by its inputs (false where the body taints it itself). */
-function define(name: string, body: Body, propagate = true): (...all: unknown[]) => unknown {
-  return function (this: unknown, ...all: unknown[]): unknown {
-    const options = all.pop() as HelperOptions;
-    const state = currentState();
-    state.charge(1);
-    const hash = options.hash as Record<string, unknown>;
-    const mismatch = shapeMismatch(name, all.length, Object.keys(hash), typeof options.fn === 'function');
-    if (mismatch !== undefined) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', mismatch);
-    const inputs = [...all, ...Object.values(hash)];
-    // A value not fetched yet makes every result computed from it not known yet either.
-    if (isPending(state, inputs)) return state.pending;
-    const result = body(state, all, options);
-    if (propagate) {
-      const origin = originOf(state, inputs);
-      if (origin !== undefined) {
-        taintValue(state, result, origin);
-        // A text computed from a secret is scrubbed from messages like the secret itself.
-        if (typeof result === 'string' && result.length >= 4) state.leaves.add(result);
-      }
-    }
-    return result;
-  };
-}
 
 /**
  * Objects print as JSON rather than "[object Object]", so `{{secret "x"}}` on a structured secret is useful.
@@ -171,25 +141,6 @@ function secret(state: RenderState, args: unknown[], options: HelperOptions): un
   return result;
 }
 
-/** Text a helper may work on; binary bytes and objects are refused with a coded error. */
-function textOf(state: RenderState, value: unknown, what: string, options: HelperOptions): string {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value !== 'string') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `${what} expects text, got ${value === null ? 'null' : typeof value}`);
-  if (value.includes(state.binaryMark)) throw helperError(options, 'SIDECAR_ERR_RENDER_BINARY', `${what} was given binary bytes, which are not text`);
-  return value;
-}
-
-/** Stops a helper before it builds a result larger than the whole render may be. */
-function reserve(state: RenderState, size: number): void {
-  if (size > state.maxBytes) throw renderTooLarge(state.name, state.maxBytes);
-  state.charge(Math.floor(size / 1024));
-}
-
-/** Transforming a placeholder would hide which reference it stands for; pass it through instead. */
-function passMask(state: RenderState, value: unknown): value is string {
-  return typeof value === 'string' && state.masks.has(value);
-}
-
 function json(state: RenderState, [value]: unknown[], options: HelperOptions): string {
   const raw = (options.hash as Record<string, unknown>)['indent'];
   const indent = typeof raw === 'number' ? Math.max(0, Math.min(10, Math.floor(raw))) : 0;
@@ -291,8 +242,25 @@ function env(state: RenderState, [name]: unknown[], options: HelperOptions): unk
   return placeholder;
 }
 
+/**
+ * The keys under a path (Vault/OpenBao LIST, KV v1 and v2), sorted: a reference ending in "/" is a listing, and
+ * the backend answers it with the list of names.
+ */
+function list(state: RenderState, [written]: unknown[], options: HelperOptions): unknown {
+  const real = unmasked(state, written);
+  if (typeof real !== 'string' || real.includes('#'))
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'list takes one reference to a path, like {{list "name:secret/app/"}}');
+  if (real.endsWith('/')) return secret(state, [written], options);
+  const listing = `${real}/`;
+  // The listing's reference is derived from whatever the written one was.
+  const origin = originOf(state, written);
+  if (origin !== undefined) taintValue(state, listing, origin);
+  return secret(state, [listing], options);
+}
+
 export const HELPERS = {
   secret: define('secret', secret, false),
+  list: define('list', list, false),
   json: define('json', json),
   base64Encode: define('base64Encode', base64Encode),
   base64Decode: define('base64Decode', base64Decode),
@@ -300,4 +268,8 @@ export const HELPERS = {
   trim: define('trim', trim),
   indent: define('indent', indent),
   env: define('env', env, false),
+  ...TEXT_HELPERS,
+  ...GO_FORMAT_HELPERS,
+  ...LOGIC_HELPERS,
+  ...BLOCK_HELPERS,
 } as const;

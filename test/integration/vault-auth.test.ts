@@ -19,18 +19,16 @@ beforeAll(async () => {
   await bao.api('PUT', 'sys/policies/acl/read-app', { policy: 'path "secret/data/auth/*" {\n  capabilities = ["read"]\n}\n' });
   await bao.api('POST', 'secret/data/auth/db', { data: { password: 'bao-auth-pw-1f1f' } });
   await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
-  // Kubernetes login is the same {role, jwt} POST as JWT login: bao's jwt method mounted at "kubernetes" stands in.
-  for (const mount of ['jwt', 'kubernetes']) {
-    await bao.api('POST', `sys/auth/${mount}`, { type: 'jwt' });
-    await bao.api('POST', `auth/${mount}/config`, { jwt_validation_pubkeys: [keys.publicKey.export({ type: 'spki', format: 'pem' })] });
-    await bao.api('POST', `auth/${mount}/role/sidecar`, {
-      role_type: 'jwt',
-      bound_audiences: ['secrets-sidecar'],
-      user_claim: 'sub',
-      token_policies: ['read-app'],
-      token_ttl: '1h',
-    });
-  }
+  // Kubernetes login meets a real API server in vault-kubernetes-auth.test.ts.
+  await bao.api('POST', 'sys/auth/jwt', { type: 'jwt' });
+  await bao.api('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [keys.publicKey.export({ type: 'spki', format: 'pem' })] });
+  await bao.api('POST', 'auth/jwt/role/sidecar', {
+    role_type: 'jwt',
+    bound_audiences: ['secrets-sidecar'],
+    user_claim: 'sub',
+    token_policies: ['read-app'],
+    token_ttl: '1h',
+  });
 });
 afterAll(async () => {
   await bao.stop();
@@ -95,24 +93,20 @@ describe('vault auth against a real OpenBao', () => {
     expectNoSecrets(result.stderr, ['bao-auth-pw-1f1f', secretId]);
   });
 
-  it('logs in with a JWT, and with a Kubernetes service-account token', async () => {
-    for (const method of ['jwt', 'kubernetes']) {
-      const jwt = signJwt({
-        sub: 'system:serviceaccount:app:sidecar',
-        aud: 'secrets-sidecar',
-        iat: Math.floor(Date.now() / 1000),
-        exp: Math.floor(Date.now() / 1000) + 600,
-      });
-      project = await projectWith(`auth "${method}" {\n    role     = "sidecar"\n    jwt_file = "@ROOT@/token.jwt"\n  }`);
-      await writeFile(join(project.root, 'token.jwt'), jwt);
-      const result = await runCli(['once', '-c', project.config]);
-      expect(result.code, result.stderr).toBe(0);
-      expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-auth-pw-1f1f');
-      expect(result.stderr).toContain(`"path":"auth/${method}/login","outcome":"ok"`);
-      expectNoSecrets(result.stderr, ['bao-auth-pw-1f1f', jwt]);
-      await removeDir(project.root);
-    }
-    project = undefined;
+  it('logs in with a JWT', async () => {
+    const jwt = signJwt({
+      sub: 'system:serviceaccount:app:sidecar',
+      aud: 'secrets-sidecar',
+      iat: Math.floor(Date.now() / 1000),
+      exp: Math.floor(Date.now() / 1000) + 600,
+    });
+    project = await projectWith('auth "jwt" {\n    role     = "sidecar"\n    jwt_file = "@ROOT@/token.jwt"\n  }');
+    await writeFile(join(project.root, 'token.jwt'), jwt);
+    const result = await runCli(['once', '-c', project.config]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(join(project.out, 'pw'), 'utf8')).toBe('bao-auth-pw-1f1f');
+    expect(result.stderr).toContain('"path":"auth/jwt/login","outcome":"ok"');
+    expectNoSecrets(result.stderr, ['bao-auth-pw-1f1f', jwt]);
   });
 
   it('renews its token before the TTL runs out, and logs in again ahead of the max TTL', async () => {

@@ -89,6 +89,7 @@ describe('examples/nginx-tls: nginx serves HTTPS through certificate rotations w
       ['http://openbao:8200', bao.address],
       ['/etc/secrets-sidecar/role_id', join(dir, 'role_id')],
       ['/run/secrets/secret_id', join(dir, 'secret_id')],
+      ['/run/secrets-sidecar-cache', join(dir, 'sidecar-cache')],
       ['/run/nginx-tls', run],
       ['ttl=\\"24h\\"', 'ttl=\\"4s\\"'],
       ['rotation_margin = "30s"', 'rotation_margin = "2s"'],

@@ -55,6 +55,7 @@ describe('examples/postgres-dynamic: an app on dynamic PostgreSQL credentials ne
       ['http://openbao:8200', bao.address],
       ['/etc/secrets-sidecar/role_id', join(dir, 'role_id')],
       ['/run/secrets/secret_id', join(dir, 'secret_id')],
+      ['/run/secrets-sidecar-cache', join(dir, 'sidecar-cache')],
       ['/run/app-secrets', secrets],
       ['rotation_margin = "15s"', 'rotation_margin = "1500ms"'],
     ]);

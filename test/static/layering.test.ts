@@ -70,6 +70,20 @@ describe('the layering lint rule', () => {
     ]);
   });
 
+  it('keeps the webhook beside runner: it reads config, the rest of the project knows nothing of it', async () => {
+    expect(
+      await layeringErrors('src/webhook/pod-mutation.ts', "import { parseConfig } from '../config/load-config.js';\nexport const p = parseConfig;\n"),
+    ).toEqual([]);
+    expect(await layeringErrors('src/webhook/pod-mutation.ts', "import { Daemon } from '../runner/daemon.js';\nexport const d = Daemon;\n")).toHaveLength(1);
+    expect(
+      await layeringErrors('src/webhook/pod-mutation.ts', "import { vaultProvider } from '../backends/vault/provider.js';\nexport const v = vaultProvider;\n"),
+    ).toHaveLength(1);
+    expect(
+      await layeringErrors('src/runner/once.ts', "import { loadWebhookConfig } from '../webhook/webhook-config.js';\nexport const l = loadWebhookConfig;\n"),
+    ).toHaveLength(1);
+    expect(await layeringErrors('src/config/schema.ts', "export { parseQuantity } from '../webhook/quantity.js';\n")).toHaveLength(1);
+  });
+
   it('leaves imports inside a folder, of the shared root modules and of packages alone', async () => {
     const code =
       "import { SidecarError } from '../../errors.js';\nimport { parse } from './ejson-document.js';\nimport { z } from 'zod';\nexport const x = [SidecarError, parse, z];\n";

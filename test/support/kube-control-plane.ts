@@ -49,9 +49,23 @@ export interface KubeControlPlane {
   createServiceAccount(namespace: string, name: string): Promise<void>;
   /** A signed service-account token from TokenRequest, as the kubelet projects it into a pod. */
   serviceAccountToken(namespace: string, name: string, spec?: TokenRequestSpec): Promise<string>;
+  /**
+   * What TokenReview says of `token` for `audiences` (default: the API server's own). The API server caches a
+   * successful review for 10 s, so a token invalidated after a review may still pass for that long: poll.
+   */
+  reviewToken(token: string, audiences?: readonly string[]): Promise<TokenReviewStatus>;
+  /** Resolves once TokenReview refuses `token` (polls through the 10 s cache); rejects after `timeoutMs`. */
+  waitUntilTokenRefused(token: string, audiences?: readonly string[], timeoutMs?: number): Promise<void>;
   /** Writes a kubeconfig for this server with `token` (default the admin's) to `path`. */
   writeKubeconfig(path: string, token?: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface TokenReviewStatus {
+  readonly authenticated?: boolean;
+  readonly user?: { readonly username?: string; readonly groups?: readonly string[] };
+  readonly audiences?: readonly string[];
+  readonly error?: string;
 }
 
 export interface TokenRequestSpec {
@@ -106,6 +120,9 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
       '--authorization-mode=RBAC',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--enable-admission-plugins=PodSecurity',
+      // As on a real cluster: privileged pods are possible, and PodSecurity decides per namespace. Without it the
+      // API server refuses them itself, and a PodSecurity test would prove nothing.
+      '--allow-privileged=true',
       '--v=0',
     ]);
     children.push(apiserver.child);
@@ -124,6 +141,15 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
     };
     const createServiceAccount = async (namespace: string, name: string) => {
       await apiOk('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+    };
+
+    const reviewToken = async (token: string, audiences?: readonly string[]): Promise<TokenReviewStatus> => {
+      const answer = await apiOk('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, ...(audiences ? { audiences } : {}) },
+      });
+      return answer['status'] ?? {};
     };
 
     return {
@@ -146,6 +172,13 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
           spec: { audiences: spec.audiences ?? [ISSUER], expirationSeconds: spec.expirationSeconds ?? 3600, boundObjectRef: spec.boundObjectRef },
         });
         return (answer['status'] as { token: string }).token;
+      },
+      reviewToken,
+      waitUntilTokenRefused: async (token, audiences, timeoutMs = 30_000) => {
+        for (const deadline = Date.now() + timeoutMs; (await reviewToken(token, audiences)).authenticated === true;) {
+          if (Date.now() > deadline) throw new Error(`TokenReview still accepts the token after ${timeoutMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
       },
       writeKubeconfig: async (path, token = adminToken) => {
         await writeFile(path, kubeconfig(server, caCert, token), { mode: 0o600 });

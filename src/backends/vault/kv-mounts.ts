@@ -62,3 +62,10 @@ export function kvReadPath(mount: MountInfo, path: string): { apiPath: string; q
   const rest = bare.slice(mount.path.length);
   return { apiPath: rest.startsWith('data/') ? bare : `${mount.path}data/${rest}`, query };
 }
+
+/** A listing's API path: KV v2 lists under `<mount>/metadata/<rest>`; everything else lists the path itself. */
+export function kvListPath(mount: MountInfo, path: string): string {
+  if (mount.type !== 'kv' || mount.version !== '2') return path;
+  const rest = path.slice(mount.path.length);
+  return rest.startsWith('metadata/') || rest === 'metadata' ? path : `${mount.path}metadata/${rest}`;
+}

@@ -9,7 +9,8 @@ import {
   refreshInterval,
   requestTimeout,
 } from '../../config/schema-fragments.js';
-import { defineProvider, type ResolveContext } from '../provider.js';
+import { isAbsolute, relative } from 'node:path';
+import { defineProvider, type ConfigFacts, type ResolveContext } from '../provider.js';
 
 export interface VaultBackendConfig {
   readonly type: 'vault';
@@ -35,7 +36,10 @@ export interface VaultBackendConfig {
   readonly revokeLeasesOnExit: boolean;
   /** The most time revocations at exit may take, all leases together (the shutdown's own budget may end it sooner). */
   readonly revokeTimeoutMs: number;
-  /** Where issuances (PKI certificates and keys) are kept so a restart can reuse them; tmpfs only. */
+  /**
+   * Where the login token, leases and issuances are kept for the `run` sidecar after a `once` init container and
+   * for a restart to adopt; tmpfs only, never under a template's destination directory.
+   */
   readonly cacheDir: string | undefined;
   /** The fraction of a lease, token or certificate lifetime after which it is renewed or replaced. */
   readonly leaseRenewalThreshold: number;
@@ -134,6 +138,23 @@ function resolveAuth(raw: z.output<typeof authSchema> | undefined, { path, inval
   return Object.freeze({ method: 'token', token: token?.token, tokenFile: path(token?.token_file) });
 }
 
+/**
+ * cache_dir holds a login token, which can read more than the rendered files: the application's container must
+ * not see it, so it may not be a destination directory or sit under one (compared as resolved paths).
+ */
+function checkCacheDir(cacheDir: string | undefined, facts: ConfigFacts): void {
+  if (cacheDir === undefined) return;
+  const inside = facts.destinationDirectories.find((dir) => {
+    const path = relative(dir, cacheDir);
+    return path === '' || (!path.startsWith('..') && !isAbsolute(path));
+  });
+  if (inside !== undefined)
+    throw facts.invalid(
+      ['cache_dir'],
+      `cache_dir ${cacheDir} is inside ${inside}, a template's destination directory: the application would see the Vault token it holds; give it a volume of its own, mounted into the sidecar containers only`,
+    );
+}
+
 /** `backend "vault" "name" {}`: Vault or OpenBao. */
 export const vaultProvider = defineProvider({
   type: 'vault',
@@ -171,11 +192,18 @@ export const vaultProvider = defineProvider({
       revokeReplacedLeases: block.revoke_replaced_leases ?? true,
     });
   },
-  // The rotation margin defaults to the time the app may need to switch to a new secret.
-  complete: (config, facts) => (config.rotationMarginMs < 0 ? Object.freeze({ ...config, rotationMarginMs: facts.appSwitchAllowanceMs }) : config),
+  complete(config, facts) {
+    checkCacheDir(config.cacheDir, facts);
+    // The rotation margin defaults to the time the app may need to switch to a new secret.
+    return config.rotationMarginMs < 0 ? Object.freeze({ ...config, rotationMarginMs: facts.appSwitchAllowanceMs }) : config;
+  },
   async open(config, deps) {
     const { VaultBackend } = await import('./vault-backend.js');
-    return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live, deps.writeFile);
+    return new VaultBackend(config, deps.env, deps.logger.child({ backend: config.name }), deps.retry, deps.live, deps.writeFile, {
+      adopt: deps.adopt ?? false,
+      certificateCacheDir: deps.certificateCacheDir,
+      keep: deps.keep ?? true,
+    });
   },
   bundleExternal: ['node-vault'],
 });

@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readTextBounded } from '../../bounded-read.js';
 import type { RetryPolicy } from '../../config/types.js';
 import type { VaultAuthConfig } from './provider.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
@@ -8,15 +9,19 @@ import { errorFields } from '../../log/error-fields.js';
 import type { Logger } from '../../log/logger.js';
 import { planRefresh, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 import { setSafeTimeout, type SafeTimer } from '../../timer.js';
+import type { CacheRead, CachedToken } from './vault-cache.js';
 
 /** How often a token file is checked for a new token (another agent may rewrite it at any time). */
 const TOKEN_FILE_CHECK_MS = 1_000;
+/** A login credential larger than this is refused unread: a service-account JWT is about 1 KiB. */
+const MAX_CREDENTIAL_BYTES = 64 * 1024;
 /** How long the answer to "is this refused token still alive?" serves a burst of refusals. */
 const ALIVE_CHECK_MS = 1_000;
 
 /** The `auth` part of a login or renew-self answer. */
 export interface VaultAuthAnswer {
   readonly client_token?: string;
+  readonly accessor?: string;
   readonly lease_duration?: number;
   readonly renewable?: boolean;
 }
@@ -29,7 +34,7 @@ export interface TokenManagerDependencies {
    * undefined when Vault knows the token but its policies do not let it look itself up. Rejects when the token
    * is not valid (a DENIED error) or the server cannot answer.
    */
-  readonly lookupSelf: (token: string) => Promise<{ ttl: number | undefined; renewable: boolean | undefined }>;
+  readonly lookupSelf: (token: string) => Promise<{ ttl: number | undefined; renewable: boolean | undefined; accessor?: string | undefined }>;
   /** POST auth/token/revoke-self with the given token. */
   readonly revokeSelf: (token: string) => Promise<void>;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -50,6 +55,15 @@ export interface TokenManagerDependencies {
   readonly onTokenEnding?: (generation: number, reason: string) => void;
   /** Whether leases issued under token `generation` are still held (they die when it is revoked). */
   readonly holdsLeases?: (generation: number) => boolean;
+  /** cache_dir: a login token handed from `once` to `run` and across restarts. None: every process logs in. */
+  readonly handover?: TokenHandover | undefined;
+}
+
+/** Where a login token is kept between runs (the backend's cache). */
+export interface TokenHandover {
+  read(): Promise<CacheRead<CachedToken>>;
+  save(entry: CachedToken): Promise<void>;
+  drop(): Promise<void>;
 }
 
 /**
@@ -81,6 +95,10 @@ export class TokenManager {
   #previous: string | undefined;
   /** Revocations of replaced tokens, waiting for the margin in which their leases are replaced. */
   readonly #revocations = new Set<SafeTimer>();
+  /** The accessor of the login token in use: leases record which token issued them. */
+  #accessor: string | undefined;
+  /** Whether the token an earlier run left has been looked at (once per process). */
+  #adoptionTried = false;
 
   constructor(
     private readonly auth: VaultAuthConfig,
@@ -102,7 +120,7 @@ export class TokenManager {
       return token;
     }
     if (this.#token !== undefined) return this.#token;
-    this.#login ??= this.#logIn().finally(() => {
+    this.#login ??= this.#adoptOrLogIn().finally(() => {
       this.#login = undefined;
     });
     return this.#login;
@@ -111,6 +129,11 @@ export class TokenManager {
   /** The token in use now; a lease records it to know whether it dies with a token. */
   get generation(): number {
     return this.#generation;
+  }
+
+  /** The accessor of the login token in use (undefined for token auth): what a cached lease records. */
+  get accessor(): string | undefined {
+    return this.auth.method === 'token' ? undefined : this.#accessor;
   }
 
   /**
@@ -216,35 +239,118 @@ export class TokenManager {
       const info = await stat(file);
       const current = this.#token;
       if (current !== undefined && info.mtimeMs === this.#fileMtime) return current;
-      const token = (await readFile(file, 'utf8')).trim();
-      if (!token) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `Vault token file ${file} is empty`);
+      const token = await readCredential(file, 'Vault token');
       this.#fileMtime = info.mtimeMs;
       if (token !== this.#token) this.#replaceToken(token);
       return token;
     } catch (error) {
       if (error instanceof SidecarError) throw error;
       // Not there yet (an agent will write it): retryable, like an unreachable server.
-      throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new SidecarError(
+        'SIDECAR_ERR_BACKEND_UNAVAILABLE',
+        `cannot read the Vault token file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
+  }
+
+  async #adoptOrLogIn(): Promise<string> {
+    if (this.deps.handover && !this.#adoptionTried) {
+      this.#adoptionTried = true;
+      const adopted = await this.#adopt(this.deps.handover);
+      if (adopted !== undefined) return adopted;
+    }
+    return this.#logIn();
+  }
+
+  /**
+   * The token an earlier run (`once`, or this sidecar before a restart) left, if Vault says it is alive with more
+   * than the margin left. Anything else is dropped with an audit record saying why, and a token others could have
+   * read is revoked first: it may have been copied.
+   */
+  async #adopt(handover: TokenHandover): Promise<string | undefined> {
+    const { logger, backend, now = Date.now } = this.deps;
+    const started = now();
+    const path = 'auth/token/lookup-self';
+    const drop = async (errorCode: string, reason: string) => {
+      writeAudit(logger, { event: 'auth.adopt', backend, path, outcome: 'error', durationMs: now() - started, errorCode, reason });
+      logger.warn({ errorCode, reason }, 'not adopting the cached Vault token; logging in anew');
+      await handover.drop();
+      return undefined;
+    };
+    const read = await handover.read();
+    if (read.refused) {
+      logger.warn({ error: errorFields(read.refused) }, 'the cached Vault token is refused');
+      if (read.exposed) {
+        await this.deps.revokeSelf(read.exposed.token).then(
+          () => logger.warn('revoked the cached Vault token others could have read'),
+          (error: unknown) =>
+            logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE')) }, 'could not revoke the exposed cached Vault token'),
+        );
+      }
+      return drop(read.refused.code, read.exposed ? 'the cache file could be read by others: the token was revoked' : 'the cache file was refused');
+    }
+    const cached = read.entry;
+    if (!cached) return undefined;
+    let answer: Awaited<ReturnType<TokenManagerDependencies['lookupSelf']>>;
+    try {
+      answer = await this.deps.lookupSelf(cached.token);
+    } catch (error) {
+      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      if (coded.code === 'SIDECAR_ERR_BACKEND_DENIED') return drop(coded.code, 'the token was revoked or has expired');
+      // Vault cannot say now: look again at the next try rather than log in beside a token that may live.
+      this.#adoptionTried = false;
+      throw coded;
+    }
+    // A token that may not look itself up is alive; what is left of it is what the cache says.
+    const leftMs = answer.ttl !== undefined ? answer.ttl * 1000 : cached.expiresAt === undefined ? 0 : cached.expiresAt - now();
+    const noTtl = answer.ttl === 0 || (answer.ttl === undefined && cached.expiresAt === undefined);
+    if (!noTtl && leftMs <= (this.deps.refreshPolicy?.marginMs ?? 0))
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token has less than rotation_margin left');
+    writeAudit(logger, { event: 'auth.adopt', backend, path, outcome: 'ok', durationMs: now() - started });
+    logger.info(
+      { ttlSeconds: noTtl ? 0 : Math.round(leftMs / 1000), renewable: answer.renewable ?? cached.renewable },
+      'adopted the Vault token an earlier run left',
+    );
+    this.#accessor = answer.accessor ?? cached.accessor;
+    this.#replaceToken(cached.token);
+    this.#schedule({ lease_duration: noTtl ? 0 : Math.floor(leftMs / 1000), renewable: answer.renewable ?? cached.renewable }, now());
+    return cached.token;
+  }
+
+  /** Hands the token to the next run (cache_dir); a failure costs the next run a login, nothing more. */
+  async #save(answer: VaultAuthAnswer, at: number): Promise<void> {
+    const token = this.#token;
+    if (!this.deps.handover || token === undefined) return;
+    const ttlMs = (answer.lease_duration ?? 0) * 1000;
+    await this.deps.handover
+      .save({ token, accessor: this.#accessor, expiresAt: ttlMs > 0 ? at + ttlMs : undefined, renewable: answer.renewable ?? false })
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) },
+          'cannot cache the Vault token; the next run logs in anew',
+        ),
+      );
   }
 
   async #logIn(): Promise<string> {
     const auth = this.auth;
     if (auth.method === 'token') throw new Error('token auth does not log in');
     const path = `auth/${auth.mount}/login`;
-    const body = await this.#loginBody();
     const { logger, backend, now = Date.now } = this.deps;
     const started = now();
     try {
-      const answer = await this.deps.post(path, body);
+      const answer = await this.deps.post(path, await this.#loginBody());
       if (!answer?.client_token) throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `${path} answered without a token`);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'ok', durationMs: now() - started });
       logger.info({ method: auth.method, ttlSeconds: answer.lease_duration, renewable: answer.renewable }, 'vault login');
+      this.#accessor = answer.accessor;
       this.#replaceToken(answer.client_token);
       this.#schedule(answer, now());
+      // Written before the token is used: a `once` that ends right after must have handed it over.
+      await this.#save(answer, now());
       return answer.client_token;
     } catch (error) {
-      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      const coded = loginError(toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE'), auth);
       writeAudit(logger, { event: 'auth.login', backend, path, outcome: 'error', durationMs: now() - started, errorCode: coded.code });
       throw coded;
     }
@@ -289,19 +395,12 @@ export class TokenManager {
   /** The credentials are read at each login: an orchestrator may deliver a new secret_id or JWT meanwhile. */
   async #loginBody(): Promise<object> {
     const auth = this.auth;
-    const read = async (file: string, what: string) => {
-      try {
-        return (await readFile(file, 'utf8')).trim();
-      } catch (error) {
-        throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    };
     if (auth.method === 'approle') {
-      const roleId = auth.roleId ?? (await read(auth.roleIdFile ?? '', 'AppRole role_id'));
-      const secretId = auth.secretIdFile === undefined ? undefined : await read(auth.secretIdFile, 'AppRole secret_id');
+      const roleId = auth.roleId ?? (await readCredential(auth.roleIdFile ?? '', 'AppRole role_id'));
+      const secretId = auth.secretIdFile === undefined ? undefined : await readCredential(auth.secretIdFile, 'AppRole secret_id');
       return secretId === undefined ? { role_id: roleId } : { role_id: roleId, secret_id: secretId };
     }
-    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await read(auth.jwtFile, `${auth.method} token`) };
+    if (auth.method === 'jwt' || auth.method === 'kubernetes') return { role: auth.role, jwt: await readCredential(auth.jwtFile, `${auth.method} token`) };
     throw new Error('token auth does not log in');
   }
 
@@ -340,6 +439,7 @@ export class TokenManager {
       // enough that the leases this token issued (which end with it) can be replaced before it goes.
       const ttlMs = (answer?.lease_duration ?? 0) * 1000;
       this.#schedule(answer ?? {}, now(), ttlMs < previousTtlMs);
+      if (this.auth.method !== 'token') await this.#save(answer ?? {}, now());
     } catch (error) {
       const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
       writeAudit(logger, { event: 'auth.renew', backend, path: 'auth/token/renew-self', outcome: 'error', durationMs: now() - started, errorCode: coded.code });
@@ -365,15 +465,61 @@ export class TokenManager {
     this.#previous = this.#token;
     this.#token = undefined;
     try {
-      await retryWithBackoff(() => this.token(), {
-        policy: retry,
-        attempts: 0,
-        signal: this.#abort.signal,
-        onRetry: (error, attempt, delayMs) =>
-          logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
-      });
+      // A refusal here is retried too: the credentials worked a moment ago, and Vault says "permission denied"
+      // alike when it cannot reach what vouches for them (Kubernetes auth with the API server down, a JWKS
+      // endpoint) and when a rotated credential is not in place yet. The files rendered stay as they are.
+      await retryWithBackoff(
+        () =>
+          this.token().catch((error: unknown) => {
+            throw retryableRefusal(error);
+          }),
+        {
+          policy: retry,
+          attempts: 0,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt, delayMs) =>
+            logger.warn({ attempt, retryInMs: delayMs, error: errorFields(error) }, 'vault login failed, retrying with backoff'),
+        },
+      );
     } catch (error) {
       if (!this.#closed) logger.error({ error: errorFields(error) }, 'vault login failed');
     }
   }
+}
+
+/** A refused login names the role it asked for: the one thing the operator must compare with Vault's binding. */
+function loginError(error: SidecarError, auth: VaultAuthConfig): SidecarError {
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || !('role' in auth)) return error;
+  const hint =
+    auth.method === 'kubernetes'
+      ? `role "${auth.role}" must be bound to this pod's service account and namespace (bound_service_account_names, bound_service_account_namespaces), and its audience must be the token's`
+      : (error.hint ?? 'check the role and the JWT');
+  return new SidecarError(error.code, `${error.message}, logging in as role "${auth.role}"`, { hint, cause: error, retryable: error.retryable });
+}
+
+function retryableRefusal(error: unknown): SidecarError {
+  if (!(error instanceof SidecarError)) return toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+  if (error.code !== 'SIDECAR_ERR_BACKEND_DENIED' || error.retryable) return error;
+  return new SidecarError(error.code, error.message, { hint: error.hint ?? 'check the login credentials', cause: error.cause, retryable: true });
+}
+
+/** A credential file's text, trimmed; read at each use, since whoever writes it may rotate it at any time. */
+async function readCredential(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    // Bounded: a credential is a few KiB (a service-account JWT about 1), never worth holding a huge file.
+    text = (await readTextBounded(file, { maxBytes: MAX_CREDENTIAL_BYTES })).trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'EFBIG') {
+      throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `the ${what} file ${file} is larger than ${MAX_CREDENTIAL_BYTES / 1024} KiB`, {
+        hint: 'point the option at the credential itself, not at a bundle or a log',
+        retryable: false,
+      });
+    }
+    throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `cannot read the ${what} file ${file} (${code})`);
+  }
+  // Not sent: Vault would only answer with a vaguer refusal. Retryable: whoever writes the file may not be done.
+  if (!text) throw new SidecarError('SIDECAR_ERR_BACKEND_UNAVAILABLE', `the ${what} file ${file} is empty`);
+  return text;
 }

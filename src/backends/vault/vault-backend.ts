@@ -4,16 +4,17 @@ import type { RetryPolicy } from '../../config/types.js';
 import type { AtomicFileWriter } from '../provider.js';
 import type { VaultBackendConfig } from './provider.js';
 import { formatDuration } from '../../config/duration.js';
-import { SidecarError } from '../../errors.js';
+import { SidecarError, toSidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
+import { timeOrder } from '../../source-version.js';
 import { fingerprint } from '../fingerprint.js';
 import type { CloseOptions, FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { writeAudit } from '../../log/audit.js';
 import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../../lease/refresh-schedule.js';
 import { errorFields } from '../../log/error-fields.js';
-import { IssuanceCache } from './issuance-cache.js';
-import { MountCache, kvReadPath, type MountInfo } from './kv-mounts.js';
+import { VaultCache } from './vault-cache.js';
+import { MountCache, kvListPath, kvReadPath, type MountInfo } from './kv-mounts.js';
 import { TokenManager, type VaultAuthAnswer } from './token-manager.js';
 import { vaultError } from './vault-errors.js';
 import { boundedCall, VaultHttp, VaultHttpError, type VaultHttpOptions, type VaultResponse } from './vault-http.js';
@@ -111,7 +112,12 @@ export class VaultBackend implements SecretBackend {
   /** Which token generation issued the lease each path holds now: a lease ends with its token. */
   readonly #leaseIssuers = new Map<string, number>();
   readonly #listeners = new Map<string, Set<() => void>>();
-  readonly #issuances: IssuanceCache | undefined;
+  /** cache_dir (token, leases, issuances), or the implicit certificates-only cache; none without either. */
+  readonly #cache: VaultCache | undefined;
+  /** Take over what an earlier run left (not when a reload rebuilt this backend). */
+  readonly #adopt: boolean;
+  /** Paths whose cached lease or issuance has been looked at: only a process's first fetch of a path adopts. */
+  readonly #adoptionTried = new Set<string>();
   /** When each cached mount was looked up: a failure under a mount cached before the fetch began looks it up again. */
   readonly #lookedUpAt = new WeakMap<MountInfo, number>();
   /** Aborted by close(): logins, lookups and renewals of the token still under way end with it. */
@@ -125,6 +131,11 @@ export class VaultBackend implements SecretBackend {
     retry: RetryPolicy,
     live: boolean,
     writeFile: AtomicFileWriter,
+    keep: { readonly adopt: boolean; readonly certificateCacheDir: string | undefined; readonly keep: boolean } = {
+      adopt: false,
+      certificateCacheDir: undefined,
+      keep: true,
+    },
   ) {
     this.name = config.name;
     this.refreshPolicy = Object.freeze({
@@ -145,13 +156,19 @@ export class VaultBackend implements SecretBackend {
       timeoutMs: config.requestTimeoutMs,
       tls: vaultTls(config, env),
     });
+    this.#adopt = keep.adopt;
+    const cacheDir = keep.keep ? (config.cacheDir ?? keep.certificateCacheDir) : undefined;
+    // The token is kept per auth settings: a run configured with another role does not adopt this one's token.
+    const cacheKey = { backend: config.name, auth: JSON.stringify(config.auth) };
+    this.#cache = cacheDir === undefined ? undefined : new VaultCache(cacheDir, cacheKey, writeFile, config.cacheDir !== undefined);
+    const cache = this.#cache;
     this.#tokens = new TokenManager(config.auth, {
       post: (path, body, token) => this.#post(path, body, token),
       lookupSelf: async (token) => {
         try {
           const response = await this.#http.request('GET', 'auth/token/lookup-self', token, undefined, { signal: this.#closing.signal });
-          const data = (response.data ?? {}) as { ttl?: number; renewable?: boolean };
-          return { ttl: data.ttl ?? 0, renewable: data.renewable ?? false };
+          const data = (response.data ?? {}) as { ttl?: number; renewable?: boolean; accessor?: string };
+          return { ttl: data.ttl ?? 0, renewable: data.renewable ?? false, accessor: data.accessor || undefined };
         } catch (error) {
           // A token Vault knows but may not look itself up (no default policy) is alive; one it does not know is not.
           if (error instanceof VaultHttpError && error.status === 403 && error.policyRefusal) return { ttl: undefined, renewable: undefined };
@@ -169,9 +186,16 @@ export class VaultBackend implements SecretBackend {
       keepAlive: live,
       onTokenEnding: (generation, reason) => this.#refetchLeasesOf(generation, reason),
       holdsLeases: (generation) => [...this.#leaseIssuers.values()].includes(generation),
+      handover:
+        cache?.credentials && config.auth.method !== 'token'
+          ? {
+              read: () => (this.#adopt ? cache.token() : Promise.resolve({})),
+              save: (entry) => cache.putToken(entry),
+              drop: () => cache.dropToken(),
+            }
+          : undefined,
     });
     this.#mounts = new MountCache((path, derived) => this.#lookupMount(path, derived));
-    this.#issuances = config.cacheDir === undefined ? undefined : new IssuanceCache(config.cacheDir, config.name, writeFile);
   }
 
   async fetch(path: string, context: FetchContext): Promise<FetchedSecret> {
@@ -201,14 +225,18 @@ export class VaultBackend implements SecretBackend {
 
   async #fetchUnder(mount: MountInfo, path: string, signal: AbortSignal, shown: string): Promise<FetchedSecret> {
     const [bare = path, args] = path.split('?', 2);
+    if (bare.endsWith('/') && !args) return this.#list(mount, bare, signal, shown);
     if (mount.type !== 'kv') {
       // Arguments make it a write that returns a secret (pki/issue/<role> with common_name, ttl, …).
       if (args) return this.#write(bare, args, path, shown, signal);
+      const adopted = await this.#adoptLease(path, shown, signal);
+      if (adopted) return adopted;
       const generation = this.#tokens.generation;
       const secret = this.#dynamic(await this.#request('GET', bare, shown, undefined, signal), shown);
       if (secret.lifetime.kind === 'lease') {
         this.#leaseIssuers.set(path, generation);
         this.#replaced(path, secret.lifetime.leaseId);
+        await this.#keepLease(path, secret, secret.lifetime.issuedAt ?? Date.now());
       }
       return secret;
     }
@@ -236,10 +264,139 @@ export class VaultBackend implements SecretBackend {
     const maxExpiresAt = truncated ? Math.min(endsAt, lifetime.maxExpiresAt ?? Infinity) : lifetime.maxExpiresAt;
     if (truncated && lifetime.issuedAt !== undefined)
       this.#checkMaxTtl(this.#leaseLabels.get(lifetime.leaseId) ?? lifetime.leaseId.split('/').slice(0, -1).join('/'), endsAt - lifetime.issuedAt);
-    return {
+    const renewed: FetchedSecret = {
       ...secret,
       lifetime: { kind: 'lease', leaseId: lifetime.leaseId, ttlMs, renewable: response.renewable ?? false, maxExpiresAt, issuedAt: lifetime.issuedAt },
     };
+    const path = this.#pathOfLease(lifetime.leaseId);
+    if (path !== undefined) await this.#keepLease(path, renewed, sent);
+    return renewed;
+  }
+
+  /** The path that holds `leaseId` now, if any. */
+  #pathOfLease(leaseId: string): string | undefined {
+    for (const [path, id] of this.#leaseOf) if (id === leaseId) return path;
+    return undefined;
+  }
+
+  /** Hands a lease to the next run (cache_dir); a failure costs the next run a new credential, nothing more. */
+  async #keepLease(path: string, secret: FetchedSecret, since: number): Promise<void> {
+    const lifetime = secret.lifetime;
+    if (!this.#cache?.credentials || lifetime.kind !== 'lease') return;
+    const entry = {
+      leaseId: lifetime.leaseId,
+      issuedAt: lifetime.issuedAt ?? since,
+      expiresAt: since + lifetime.ttlMs,
+      renewable: lifetime.renewable,
+      accessor: this.#tokens.accessor,
+      data: secret.value.reveal() as Record<string, unknown>,
+    };
+    await this.#cache
+      .putLease(path, entry)
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) },
+          'cannot cache the lease; the next run fetches new credentials',
+        ),
+      );
+  }
+
+  /**
+   * The lease an earlier run left for `path`, if Vault still knows it (sys/leases/lookup) with more than the
+   * margin left: the same credentials, renewed on their schedule, nothing rendered anew. Anything else is dropped
+   * with an audit record saying why, and fetched anew; a lease still alive is then revoked once its replacement
+   * is in the app's hands (revoke_replaced_leases), as any replaced lease.
+   */
+  async #adoptLease(path: string, shown: string, signal: AbortSignal): Promise<FetchedSecret | undefined> {
+    const cache = this.#cache;
+    if (!cache?.credentials || !this.#adopt || this.#adoptionTried.has(path)) return undefined;
+    this.#adoptionTried.add(path);
+    const started = Date.now();
+    const read = await cache.lease(path);
+    const drop = async (errorCode: string, reason: string) => {
+      this.#adoptionAudit(shown, started, { errorCode, reason });
+      await cache.dropLease(path);
+      return undefined;
+    };
+    if (read.refused) {
+      this.logger.warn({ path: shown, error: errorFields(read.refused) }, 'the cached lease is refused; fetching new credentials');
+      return drop(read.refused.code, 'the cache file was refused');
+    }
+    const cached = read.entry;
+    if (!cached) return undefined;
+    // The token first (adopted, or a new login): a lease issued by another token ends with that one, unseen.
+    try {
+      await untilAborted(this.#tokens.token(), signal);
+    } catch (error) {
+      // No token yet (Vault unreachable, a login retried): adopt at the next try rather than issue beside the lease.
+      this.#adoptionTried.delete(path);
+      throw error;
+    }
+    if (cached.accessor !== this.#tokens.accessor)
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the token that issued it was not adopted, and the lease ends with it');
+    if (cached.expiresAt <= started) return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease has expired');
+    let found: { ttl?: number; renewable?: boolean; issue_time?: string };
+    try {
+      const response = await this.#request('PUT', 'sys/leases/lookup', 'sys/leases/lookup', { lease_id: cached.leaseId }, signal);
+      found = response.data ?? {};
+    } catch (error) {
+      const coded = toSidecarError(error, 'SIDECAR_ERR_BACKEND_UNAVAILABLE');
+      // Vault cannot say now: ask again at the next try rather than issue beside a lease that may live.
+      if (coded.retryable) {
+        this.#adoptionTried.delete(path);
+        throw coded;
+      }
+      return drop(
+        coded.code,
+        coded.code === 'SIDECAR_ERR_BACKEND_DENIED'
+          ? 'the token may not look leases up (update on sys/leases/lookup)'
+          : 'Vault does not know the lease (revoked, or expired)',
+      );
+    }
+    const now = Date.now();
+    const ttlMs = (found.ttl ?? 0) * 1000;
+    if (ttlMs > 0) {
+      // Alive: ours to renew, to revoke at exit (revoke_leases_on_exit) or once a replacement is in place.
+      this.#leases.set(cached.leaseId, now + ttlMs);
+      this.#labelLease(cached.leaseId, shown);
+      this.#replaced(path, cached.leaseId);
+    }
+    // A renewable lease is renewed soon after (at half what is left at the latest); one that cannot be is replaced.
+    if (ttlMs <= 0 || (!found.renewable && ttlMs <= this.refreshPolicy.marginMs))
+      return drop('SIDECAR_ERR_BACKEND_INACTIVE', 'the lease cannot be renewed and has less than rotation_margin left');
+    this.#leaseIssuers.set(path, this.#tokens.generation);
+    this.#adoptionAudit(shown, started, { expiresAt: now + ttlMs });
+    this.logger.info({ path: shown, ttlSeconds: found.ttl }, 'adopted the lease an earlier run left');
+    const issuedAt = Date.parse(found.issue_time ?? '');
+    return {
+      value: new Sealed(cached.data),
+      version: fingerprint(cached.leaseId),
+      lifetime: {
+        kind: 'lease',
+        leaseId: cached.leaseId,
+        ttlMs,
+        renewable: found.renewable ?? false,
+        issuedAt: Number.isFinite(issuedAt) ? issuedAt : cached.issuedAt,
+      },
+    };
+  }
+
+  /** The lease id holds the path as fetched; a path computed from a secret is audited by its label instead. */
+  #labelLease(leaseId: string, shown: string): void {
+    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
+  }
+
+  /** What became of something an earlier run left: taken over, or not (the reason says why; it is fetched anew). */
+  #adoptionAudit(shown: string, started: number, result: { readonly errorCode: string; readonly reason: string } | { readonly expiresAt: number }): void {
+    const outcome = 'errorCode' in result ? 'error' : 'ok';
+    writeAudit(this.logger, {
+      event: 'secret.adopt',
+      backend: this.name,
+      path: shown.split('?')[0] ?? shown,
+      outcome,
+      durationMs: Date.now() - started,
+      ...result,
+    });
   }
 
   /**
@@ -317,21 +474,40 @@ export class VaultBackend implements SecretBackend {
     this.#http.close();
   }
 
-  /** A write that returns a secret, reused from the cache while it is short of two thirds of its validity. */
+  /**
+   * A write that returns a secret. At a process's first fetch of it, an issuance an earlier run left is reused
+   * while it is short of two thirds of its validity; later fetches are replacements, and issue.
+   */
   async #write(apiPath: string, args: string, path: string, shown: string, signal: AbortSignal): Promise<FetchedSecret> {
-    const cached = await this.#issuances?.get(path, Date.now(), this.refreshPolicy);
-    if (cached) {
-      this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
-      return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
-    }
+    const reused = await this.#adoptIssuance(path, shown);
+    if (reused) return reused;
     const secret = this.#dynamic(await this.#request('POST', apiPath, shown, Object.fromEntries(new URLSearchParams(args)), signal), shown);
-    if (this.#issuances && secret.lifetime.kind === 'expiry') {
+    if (this.#cache && secret.lifetime.kind === 'expiry') {
       const entry = { issuedAt: Date.now(), expiresAt: secret.lifetime.expiresAt, data: secret.value.reveal() as Record<string, unknown> };
-      await this.#issuances
-        .put(path, entry)
-        .catch((error: unknown) => this.logger.warn({ error: errorFields(error) }, 'cannot cache the issuance; a restart will issue anew'));
+      await this.#cache
+        .putIssuance(path, entry)
+        .catch((error: unknown) =>
+          this.logger.warn({ error: errorFields(toSidecarError(error, 'SIDECAR_ERR_OUTPUT_WRITE')) }, 'cannot cache the issuance; a restart will issue anew'),
+        );
     }
     return secret;
+  }
+
+  async #adoptIssuance(path: string, shown: string): Promise<FetchedSecret | undefined> {
+    if (!this.#cache || !this.#adopt || this.#adoptionTried.has(path)) return undefined;
+    this.#adoptionTried.add(path);
+    const started = Date.now();
+    const read = await this.#cache.issuance(path, started, this.refreshPolicy);
+    if (read.refused) {
+      this.logger.warn({ path: shown, error: errorFields(read.refused) }, 'the cached issuance is refused; issuing anew');
+      this.#adoptionAudit(shown, started, { errorCode: read.refused.code, reason: 'the cache file was refused' });
+      return undefined;
+    }
+    const cached = read.entry;
+    if (!cached) return undefined;
+    this.#adoptionAudit(shown, started, { expiresAt: cached.expiresAt });
+    this.logger.info({ path: shown, expiresAt: new Date(cached.expiresAt).toISOString() }, 'reusing a cached issuance that is still good');
+    return { value: new Sealed(cached.data), version: fingerprint(JSON.stringify(cached.data)), lifetime: { kind: 'expiry', expiresAt: cached.expiresAt } };
   }
 
   /**
@@ -351,8 +527,7 @@ export class VaultBackend implements SecretBackend {
     }
     const issuedAt = Date.now();
     this.#leases.set(leaseId, issuedAt + response.lease_duration * 1000);
-    // The lease id holds the path as fetched; a path computed from a secret is audited by its label instead.
-    if (shown.includes('[derived from ')) this.#leaseLabels.set(leaseId, shown.split('?')[0] ?? shown);
+    this.#labelLease(leaseId, shown);
     if (!response.renewable) this.#checkMaxTtl(shown.split('?')[0] ?? shown, response.lease_duration * 1000);
     return {
       value: new Sealed(data),
@@ -406,6 +581,9 @@ export class VaultBackend implements SecretBackend {
       const token = await untilAborted(this.#tokens.token(), signal);
       await this.#http.request('PUT', 'sys/leases/revoke', token, { lease_id: leaseId }, { signal, agent });
       writeAudit(this.logger, { event: 'secret.revoke', backend: this.name, path, outcome: 'ok', durationMs: Date.now() - started });
+      // Revoked: nothing for a next run to adopt.
+      const held = this.#pathOfLease(leaseId);
+      if (held !== undefined) await this.#cache?.dropLease(held);
       return true;
     } catch (error) {
       const coded = vaultError(error, `backend "${this.name}": revoke`);
@@ -433,6 +611,24 @@ export class VaultBackend implements SecretBackend {
     return label === undefined ? leaseId : `${label}/${leaseId.split('/').pop() ?? ''}`;
   }
 
+  /**
+   * A path ending in "/" is a listing (LIST, as `?list=true`): the names under it, sorted; a path with nothing
+   * under it answers 404, which is an empty list, as consul-template's `secrets` has it.
+   */
+  async #list(mount: MountInfo, path: string, signal: AbortSignal, shown: string): Promise<FetchedSecret> {
+    let keys: string[] = [];
+    try {
+      const response = await this.#request('GET', `${kvListPath(mount, path)}?list=true`, shown, undefined, signal);
+      const listed = (response.data as { keys?: unknown } | undefined)?.keys ?? [];
+      if (!Array.isArray(listed) || listed.some((k) => typeof k !== 'string'))
+        throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": the listing of ${shown} is not a list of names`);
+      keys = (listed as string[]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    } catch (error) {
+      if ((error as SidecarError).code !== 'SIDECAR_ERR_BACKEND_NOT_FOUND') throw error;
+    }
+    return { value: new Sealed(keys), version: fingerprint(JSON.stringify(keys)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+  }
+
   #kv1(response: VaultResponse): FetchedSecret {
     const data = response.data ?? {};
     return { value: new Sealed(data), version: fingerprint(JSON.stringify(data)), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
@@ -453,7 +649,8 @@ export class VaultBackend implements SecretBackend {
     // A version number comes back after `kv metadata delete` and a new put: its creation time and the data tell
     // versions apart, so a reused number (or a forced refresh) never keeps a stale value.
     const identity = `v${body.metadata?.version ?? 0}\n${body.metadata?.created_time ?? ''}\n${JSON.stringify(body.data)}`;
-    return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+    const source = { id: String(body.metadata?.version ?? 0), order: [timeOrder(body.metadata?.created_time), body.metadata?.version ?? 0] };
+    return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs }, source };
   }
 
   async #lookupMount(path: string, derived: boolean): Promise<MountInfo> {
