@@ -31,7 +31,10 @@ export function applyOverrides(config: ResolvedConfig, overrides: CommandLineOve
     const cacheDir = overrides.cacheDir;
     if (!cacheDir.startsWith('/')) throw new SidecarError('SIDECAR_ERR_USAGE', `--cache-dir must be an absolute path`);
     // The same rule as cache_dir: the application, which sees the destinations, must not see the token.
-    const inside = directoryHolding(next.templates.map((t) => dirname(t.destination)), cacheDir);
+    const inside = directoryHolding(
+      next.templates.map((t) => dirname(t.destination)),
+      cacheDir,
+    );
     if (inside !== undefined)
       throw new SidecarError(
         'SIDECAR_ERR_USAGE',

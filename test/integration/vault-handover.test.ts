@@ -409,7 +409,10 @@ describe('the implicit certificates-only cache holds whole issuances, keys too',
     await project.write('sidecar.hcl', config);
     daemon = new Daemon(['-c', project.config]);
     await started(daemon);
-    const key = readFileSync(join(project.out, 'private', 'key.pem'), 'utf8').split('\n').find((line) => line.length > 40) ?? 'no key line';
+    const key =
+      readFileSync(join(project.out, 'private', 'key.pem'), 'utf8')
+        .split('\n')
+        .find((line) => line.length > 40) ?? 'no key line';
     const shown = (dir: string): string =>
       readdirSync(dir, { withFileTypes: true })
         .map((e) => (e.isDirectory() ? shown(join(dir, e.name)) : readFileSync(join(dir, e.name), 'utf8')))

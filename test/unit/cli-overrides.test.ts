@@ -39,7 +39,9 @@ describe('command-line overrides (what an injecting webhook controls)', () => {
         expect.objectContaining({ code: 'SIDECAR_ERR_USAGE', message: expect.stringContaining("a template's destination directory") as string }) as Error,
       );
     }
-    expect(applyOverrides(config, { cacheDir: '/run/app/out-cache' }).backends.find((b) => b.name === 'main')).toMatchObject({ cacheDir: '/run/app/out-cache/backend-main' });
+    expect(applyOverrides(config, { cacheDir: '/run/app/out-cache' }).backends.find((b) => b.name === 'main')).toMatchObject({
+      cacheDir: '/run/app/out-cache/backend-main',
+    });
   });
 
   it('refuses a --listen that is not host:port, as a usage error', () => {
