@@ -233,7 +233,25 @@ class Translator {
   #call(name: string, args: CallArgs, pos: Position): Expr {
     const translate = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
     if (!translate) this.#refuse(pos, name, unsupportedAdvice(name));
+    if (name === 'index') args = this.#indexStruct(args, pos);
+    // consul-template passes its secret struct (RequestID, LeaseID, Data: {data, metadata}); ours hands out the
+    // data itself, so `secret "p" | toJSON` or `len .Data` (KV v2) would compute on something else.
+    for (const expr of args.exprs)
+      if (!isPlain(expr.kind))
+        this.#refuse(pos, `${name} of a whole secret`, 'pass it the data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2), or a field of it');
     return translate(args, { vaultBackend: this.options.vaultBackend, pos });
+  }
+
+  /** `index .Data "data" "key"` walks consul-template's secret struct like the fields `.Data.data.key` do. */
+  #indexStruct(args: CallArgs, pos: Position): CallArgs {
+    let [base, ...keys] = args.exprs;
+    let nodes = args.nodes.slice(1);
+    while (base !== undefined && !isPlain(base.kind) && nodes[0]?.kind === 'string') {
+      base = this.#field(base, nodes[0].value, pos);
+      keys = keys.slice(1);
+      nodes = nodes.slice(1);
+    }
+    return base === undefined ? args : { exprs: [base, ...keys], nodes: [args.nodes[0], ...nodes] };
   }
 
   #operand(arg: Arg, scope: Scope): Expr {

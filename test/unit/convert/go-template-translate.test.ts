@@ -236,6 +236,20 @@ describe('what cannot be translated', () => {
   });
 });
 
+describe("consul-template's secret struct passed to functions", () => {
+  it('refuses a whole secret, a KV v2 .Data or a pkiCert as a function argument instead of computing on the data', () => {
+    const source =
+      '{{ secret "secret/data/app" | toJSON }}{{ with secret "secret/data/app" }}{{ .Data | toJSON }}{{ len .Data }}{{ end }}' +
+      '{{ with pkiCert "pki/issue/web" "common_name=a.example.com" }}{{ toJSON . }}{{ end }}';
+    expect(translate(source).findings.map((f) => f.construct)).toEqual(['toJSON of a whole secret', 'toJSON of a whole secret', 'len of a whole secret', 'toJSON of a whole secret']);
+  });
+
+  it('walks the struct with index as with fields: index .Data "data" "user" on KV v2', () => {
+    expect(converted('{{ with secret "secret/data/app" }}{{ index .Data "data" "user" }}|{{ index . "Data" "data" "tls.crt" }}{{ end }}')).toBe('app|CRT');
+    expect(converted('{{ with secret "kv1/app" }}{{ index .Data "b-2" }}{{ end }}')).toBe('two');
+  });
+});
+
 describe('hostile input', () => {
   it('refuses nesting deeper than any real template, with a finding instead of a stack overflow', () => {
     const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
