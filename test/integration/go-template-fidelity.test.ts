@@ -171,6 +171,9 @@ end
 {{ $n := 0 }}{{ range $i, $x := split "," "a,b,c" }}{{ $n = $i }}{{ end }} last={{ $n }}
 {{ if gt (len $app.Data.data) 3 }}many{{ end }} {{ len "héllo" }} {{ if lt "a" "b" }}lt{{ end }}
 {{ end }}`,
+  'unicode-case-and-quote': `{{ "Straße ΑΣ İ ǅ" | toUpper }} {{ "Straße ΑΣ İ ǅ" | toLower }}
+{{ printf "%q" "a\\u0001é\\u00a0\\u007f\\u0007\\u000b😀\\U0010ffff" }}
+`,
 };
 
 /** Issued certificates and keys differ between two issuances: PEM bodies are compared by their framing only. */
