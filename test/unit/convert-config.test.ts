@@ -393,6 +393,14 @@ describe('convert: hostile and broken input', () => {
     expect(big.message).toMatch(/larger than 1 MiB/);
   });
 
+  it('bounds what all the sources of one config total: many blocks naming one large file are refused before translating', async () => {
+    const blocks = Array.from({ length: 20 }, (_, i) => `template {\n  source = "big.tpl"\n  destination = "out-${i}"\n}\n`).join('');
+    const error = await failure('consul-template', blocks, { 'big.tpl': 'x'.repeat(1000 * 1000) });
+    expect(error.code).toBe('SIDECAR_ERR_TEMPLATE_READ');
+    expect(error.message).toMatch(/peer\.hcl:66:3: .*would total more than 16 MiB/);
+    expect(await readdir(join(dir as string, 'converted')).catch(() => 'none')).toBe('none');
+  });
+
   it('writes only inside --out, and keeps destinations exactly, whatever they and the source names look like', async () => {
     const sourceName = '{{ .Data }}\n${HOME}%{x}"\\.tpl';
     const destination = '../../../etc/${HOME}/%{x}/"q"\\b\n';
