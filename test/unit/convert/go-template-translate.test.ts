@@ -251,9 +251,13 @@ describe("consul-template's secret struct passed to functions", () => {
 });
 
 describe('hostile input', () => {
-  it('refuses nesting deeper than any real template, with a finding instead of a stack overflow', () => {
+  it('refuses nesting (and else-if chains) deeper than any real template, with a finding instead of a stack overflow', () => {
     const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
     expect(deep.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('nested deeper than 200') as unknown }]);
+    const chain = translate(`{{ if eq 1 2 }}${Array.from({ length: 5000 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
+    expect(chain.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('deeper than 200, more than the converter takes') as unknown }]);
+    const longest = translate(`{{ if eq 1 2 }}${Array.from({ length: 150 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
+    expect(render(longest.template)).toBe('1');
     const parens = translate(`{{ ${'('.repeat(5000)}1${')'.repeat(5000)} }}`);
     expect(parens.findings[0]?.advice).toContain('nested deeper than 200');
   });
