@@ -171,6 +171,8 @@ end
 {{ $n := 0 }}{{ range $i, $x := split "," "a,b,c" }}{{ $n = $i }}{{ end }} last={{ $n }}
 {{ if gt (len $app.Data.data) 3 }}many{{ end }} {{ len "héllo" }} {{ if lt "a" "b" }}lt{{ end }}
 {{ end }}`,
+  'path-with-fragment': `{{ with secret "kv1/app#zeta" }}{{ .Data.alpha }}{{ end }}
+`,
   'unicode-case-and-quote': `{{ "Straße ΑΣ İ ǅ" | toUpper }} {{ "Straße ΑΣ İ ǅ" | toLower }}
 {{ printf "%q" "a\\u0001é\\u00a0\\u007f\\u0007\\u000b😀\\U0010ffff" }}
 `,

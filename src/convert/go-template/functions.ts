@@ -78,8 +78,9 @@ function arity(name: string, args: CallArgs, ctx: CallContext, min: number, max 
 function reference(args: CallArgs, ctx: CallContext): { code: string; path: string | undefined } {
   const backend = ctx.vaultBackend;
   const written = literal(args, 0);
+  // consul-template parses the path as a URL: what follows a "#" is a fragment it drops; ours would read a key.
   if (written !== undefined) {
-    const path = written.trim().replace(/^\/+|\/+$/g, '');
+    const path = written.replace(/#.*$/s, '').trim().replace(/^\/+|\/+$/g, '');
     return { code: quoted(`${backend}:${path}`, ctx), path };
   }
   const first = args.exprs[0] as Expr;
@@ -88,6 +89,8 @@ function reference(args: CallArgs, ctx: CallContext): { code: string; path: stri
   if (node?.kind === 'pipeline' && node.pipe.cmds.length === 1) {
     const [fn, format] = node.pipe.cmds[0]?.args ?? [];
     if (fn?.kind === 'identifier' && fn.name === 'printf' && format?.kind === 'string' && first.code.startsWith('(printf ')) {
+      if (format.value.includes('#'))
+        fail(ctx, 'a path with "#"', 'consul-template drops what follows "#" in a path (a URL fragment); write the path without it');
       const rest = first.code.slice('(printf '.length + quoted(format.value, ctx).length);
       return { code: `(printf ${quoted(`${backend}:${format.value.replace(/^\/+/, '')}`, ctx)}${rest}`, path: format.value };
     }

@@ -250,6 +250,14 @@ describe("consul-template's secret struct passed to functions", () => {
   });
 });
 
+describe('paths that look like references', () => {
+  it('drops what follows "#" in a literal path, as consul-template does (a URL fragment), instead of reading a key', () => {
+    // consul-template v0.42.1 reads kv1/app for "kv1/app#n".
+    expect(converted('{{ with secret "kv1/app#b-2" }}{{ .Data.api_key }}{{ end }}')).toBe('key-1');
+    expect(translate('{{ with secret (printf "kv1/%s#x" "app") }}{{ .Data.api_key }}{{ end }}').findings.map((f) => f.construct)).toEqual(['a path with "#"']);
+  });
+});
+
 describe('hostile input', () => {
   it('refuses nesting (and else-if chains) deeper than any real template, with a finding instead of a stack overflow', () => {
     const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
