@@ -79,7 +79,9 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
 
   files.set(CONFIG_FILE, { text: config, mode: peer.mode });
   files.set(REPORT_FILE, { text: report, mode: peer.mode });
-  await mkdir(join(options.outDir, 'templates'), { recursive: true, mode: 0o755 });
+  await mkdir(join(options.outDir, 'templates'), { recursive: true, mode: 0o755 }).catch((cause: unknown) => {
+    throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot create --out ${options.outDir}: ${(cause as Error).message}`, { cause });
+  });
   for (const [name, { text, mode }] of files) {
     // "wx": never through a link or over a file someone put there meanwhile.
     await writeFile(join(options.outDir, name), text, { flag: 'wx', mode: mode & 0o644 }).catch((cause: unknown) => {

@@ -401,6 +401,21 @@ describe('convert: hostile and broken input', () => {
     expect(await readdir(join(dir as string, 'converted')).catch(() => 'none')).toBe('none');
   });
 
+  it('gives a coded error for an --out it cannot create (a dangling link, a file on the way)', async () => {
+    dir = await makeTmpfsDir('convert-unit-');
+    await writeFile(join(dir, 'peer.hcl'), 'template {\n  contents = "x"\n  destination = "out"\n}\n');
+    await writeFile(join(dir, 'file'), 'x');
+    await symlink(join(dir, 'nowhere', 'deeper'), join(dir, 'dangling'));
+    for (const outDir of [join(dir, 'dangling'), join(dir, 'file', 'sub')]) {
+      const error = await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir, check: false, cwd: dir, translate: translateGoTemplate }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SidecarError);
+      expect((error as SidecarError).code).toBe('SIDECAR_ERR_OUTPUT_WRITE');
+    }
+  });
+
   it('writes only inside --out, and keeps destinations exactly, whatever they and the source names look like', async () => {
     const sourceName = '{{ .Data }}\n${HOME}%{x}"\\.tpl';
     const destination = '../../../etc/${HOME}/%{x}/"q"\\b\n';
