@@ -80,6 +80,10 @@ beforeAll(async () => {
       K: 'upper',
       _u: 'under',
       '9': 'nine',
+      emoji: 'a😀b',
+      nel: 'a\u0085b',
+      bom: '\ufeffx é',
+      merge: '<<',
     },
   });
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
