@@ -6,7 +6,7 @@ import { BLOCK_HELPERS } from './block-helpers.js';
 import { GO_FORMAT_HELPERS } from './go-helpers.js';
 import { define, helperError, lineOf, passMask, reserve, textOf } from './helper-kit.js';
 import type { RenderState, SecretLookup } from './render-state.js';
-import { LOGIC_HELPERS } from './logic-helpers.js';
+import { Deferred, LOGIC_HELPERS } from './logic-helpers.js';
 import { parseSecretRef, secretKey, selectKey, type SecretRef } from './secret-ref.js';
 import { derivedLabel, originOf, shown, taintValue } from './taint.js';
 import { TEXT_HELPERS } from './text-helpers.js';
@@ -258,6 +258,25 @@ function list(state: RenderState, [written]: unknown[], options: HelperOptions):
   return secret(state, [listing], options);
 }
 
+/** Failures that stop the whole render whatever `and`/`or` would have evaluated: they are never deferred. */
+const NEVER_DEFERRED = new Set(['SIDECAR_ERR_RENDER_BUDGET', 'SIDECAR_ERR_RENDER_TOO_LARGE', 'SIDECAR_ERR_RENDER_BINARY']);
+
+/** `(deferred "len" x)`: calls the helper, keeping a failure for `and`/`or` to throw if they reach it (see Deferred). */
+function deferred(_state: RenderState, [name, ...args]: unknown[], options: HelperOptions): unknown {
+  if (typeof name !== 'string' || name === 'deferred' || !Object.hasOwn(HELPERS, name))
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'deferred takes the name of a helper and its arguments');
+  // A failed argument fails the call made with it; and/or decide for themselves which arguments they reach.
+  const failed = name === 'and' || name === 'or' ? undefined : args.find((a) => a instanceof Deferred);
+  if (failed !== undefined) return failed;
+  const helper = (HELPERS as Record<string, (...all: unknown[]) => unknown>)[name] as (...all: unknown[]) => unknown;
+  try {
+    return helper(...args, { ...options, hash: {} });
+  } catch (error) {
+    if (error instanceof SidecarError && !NEVER_DEFERRED.has(error.code)) return new Deferred(error);
+    throw error;
+  }
+}
+
 export const HELPERS = {
   secret: define('secret', secret, false),
   list: define('list', list, false),
@@ -272,4 +291,5 @@ export const HELPERS = {
   ...GO_FORMAT_HELPERS,
   ...LOGIC_HELPERS,
   ...BLOCK_HELPERS,
+  deferred: define('deferred', deferred, false),
 } as const;

@@ -35,6 +35,35 @@ function len(_state: RenderState, [value]: unknown[], options: HelperOptions): n
   throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'len takes a text, a list or a map');
 }
 
+/**
+ * The failure of a call Go would not have made: `and`/`or` evaluate their arguments lazily in Go
+ * (`and .x (gt (len .x) 0)` never calls len on a missing .x), Handlebars evaluates them all first. The converter
+ * writes such arguments through `deferred`, which keeps a failure here; `and`/`or` throw it only if they reach it.
+ */
+export class Deferred {
+  readonly #error: Error;
+  constructor(error: Error) {
+    this.#error = error;
+  }
+  get error(): Error {
+    return this.#error;
+  }
+  toString(): string {
+    throw this.#error;
+  }
+}
+
+/** Go's and/or: the first argument that decides (empty for and, non-empty for or), else the last. */
+function decide(wanted: boolean): (state: RenderState, args: unknown[]) => unknown {
+  return (_state, args) => {
+    for (const value of args) {
+      if (value instanceof Deferred) throw value.error;
+      if (goTruth(value) === wanted) return value;
+    }
+    return args[args.length - 1];
+  };
+}
+
 export const LOGIC_HELPERS = {
   len: define('len', len),
   lt: define('lt', order('lt')),
@@ -44,6 +73,6 @@ export const LOGIC_HELPERS = {
   eq: define('eq', (_state, [first, ...others]) => others.some((other) => other === first)),
   ne: define('ne', (_state, [a, b]) => a !== b),
   not: define('not', (_state, [value]) => !goTruth(value)),
-  and: define('and', (_state, args) => args.find((v) => !goTruth(v)) ?? args[args.length - 1], false),
-  or: define('or', (_state, args) => args.find((v) => goTruth(v)) ?? args[args.length - 1], false),
+  and: define('and', decide(false), false),
+  or: define('or', decide(true), false),
 } as const;

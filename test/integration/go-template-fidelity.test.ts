@@ -177,6 +177,9 @@ end
 {{ end }}`,
   'path-with-fragment': `{{ with secret "kv1/app#zeta" }}{{ .Data.alpha }}{{ end }}
 `,
+  'and-or-short-circuit': `{{ with secret "kv1/app" }}{{ if and .Data.missing (gt (len .Data.missing) 0) }}yes{{ else }}no{{ end }}
+{{ if or (not .Data.missing) (len .Data.missing) }}yes{{ end }} {{ or .Data.missing "fallback" }} {{ and .Data.zeta (printf "%s!" .Data.zeta) }}
+{{ end }}`,
   'unicode-case-and-quote': `{{ "Straße ΑΣ İ ǅ" | toUpper }} {{ "Straße ΑΣ İ ǅ" | toLower }}
 {{ printf "%q" "a\\u0001é\\u00a0\\u007f\\u0007\\u000b😀\\U0010ffff" }}
 `,

@@ -142,6 +142,43 @@ const same = (e: readonly Expr[]) => e;
 /** Go's helpers take the piped value last; ours take it first. */
 const lastFirst = (e: readonly Expr[]) => [e[e.length - 1] as Expr, ...e.slice(0, -1)];
 
+/**
+ * Go's and/or evaluate an argument only when the ones before it did not decide (`and .x (gt (len .x) 0)`); ours
+ * receive them evaluated. A written argument after the first has its calls made through `deferred`, whose failure
+ * and/or throw only if they reach it. (A piped value is evaluated first in Go too.)
+ */
+function lazy(ours: 'and' | 'or'): Translation {
+  return (args, ctx) => {
+    arity(ours, args, ctx, 1, Infinity);
+    const codes = args.exprs.map((e, i) => (i > 0 && args.nodes[i] !== undefined ? deferCalls(e.code) : e.code));
+    return { code: call(ours, ...codes), kind: VALUE };
+  };
+}
+
+/** `(gt (len x) 0)` → `(deferred "gt" (deferred "len" x) 0)`; string literals and `[…]` segments are left as they are. */
+export function deferCalls(code: string): string {
+  let out = '';
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i] as string;
+    if (c === '"' || c === "'" || c === '[') {
+      const close = c === '[' ? ']' : c;
+      let j = i + 1;
+      while (j < code.length && code[j] !== close) j += code[j] === '\\' && code[j + 1] === close ? 2 : 1;
+      out += code.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    const name = c === '(' ? /^\(([A-Za-z_][A-Za-z0-9_]*)(?=[\s)])/.exec(code.slice(i, i + 64))?.[1] : undefined;
+    if (name !== undefined && name !== 'lookup' && name !== 'deferred') {
+      out += `(deferred "${name}"`;
+      i += name.length;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 /** printf: only %s, %d, %v, %q, %t and %% (with no flags or width) convert. */
 function printf(args: CallArgs, ctx: CallContext): Expr {
   if (args.exprs.length === 0) fail(ctx, 'printf', 'takes a format');
@@ -200,8 +237,8 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   eq: simple('eq', same, 2, Infinity),
   ne: simple('ne', same, 2),
   not: simple('not', same, 1),
-  and: simple('and', same, 1, Infinity),
-  or: simple('or', same, 1, Infinity),
+  and: lazy('and'),
+  or: lazy('or'),
   len: simple('len', same, 1),
   lt: simple('lt', same, 2),
   le: simple('le', same, 2),

@@ -96,7 +96,7 @@ describe('translating control flow, variables and functions', () => {
     const source =
       '{{ with secret "secret/data/app" }}{{ if eq .Data.data.user "root" }}r{{ else if and (ne .Data.data.user "x") (not "") }}a{{ else }}e{{ end }}{{ end }}';
     const { template } = translate(source);
-    expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (not ""))}}a{{else}}e{{/if}}');
+    expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (deferred "not" ""))}}a{{else}}e{{/if}}');
     expect(render(template)).toBe('a');
     expect(converted('{{ with secret "kv1/app" }}{{ if gt (len .Data) 1 }}{{ len .Data }}{{ end }}{{ if lt 1 2 }}<{{ end }}{{ end }}')).toBe('2<');
   });
@@ -247,6 +247,22 @@ describe("consul-template's secret struct passed to functions", () => {
   it('walks the struct with index as with fields: index .Data "data" "user" on KV v2', () => {
     expect(converted('{{ with secret "secret/data/app" }}{{ index .Data "data" "user" }}|{{ index . "Data" "data" "tls.crt" }}{{ end }}')).toBe('app|CRT');
     expect(converted('{{ with secret "kv1/app" }}{{ index .Data "b-2" }}{{ end }}')).toBe('two');
+  });
+});
+
+describe('and/or evaluate lazily, as in Go', () => {
+  it('does not make a call an earlier argument of and/or made unnecessary', () => {
+    const body = (cond: string) => converted(`{{ with secret "kv1/app" }}{{ if ${cond} }}yes{{ else }}no{{ end }}{{ end }}`);
+    expect(body('and .Data.missing (gt (len .Data.missing) 0)')).toBe('no');
+    expect(body('or (not .Data.missing) (len .Data.missing)')).toBe('yes');
+    expect(body('and .Data.api_key (and .Data.missing (len .Data.missing))')).toBe('no');
+    expect(body('and true (eq "(len x)" "(len x)") (eq (index .Data "b-2") "two")')).toBe('yes');
+  });
+
+  it('still fails where Go fails: a failing argument that and/or reach', () => {
+    const { template, findings } = translate('{{ with secret "kv1/app" }}{{ if and .Data.api_key (gt (len .Data.missing) 0) }}yes{{ end }}{{ end }}');
+    expect(findings).toEqual([]);
+    expect(() => render(template)).toThrow(/len takes a text, a list or a map/);
   });
 });
 
