@@ -270,7 +270,7 @@ function deferred(_state: RenderState, [name, ...args]: unknown[], options: Help
   if (failed !== undefined) return failed;
   const helper = (HELPERS as Record<string, (...all: unknown[]) => unknown>)[name] as (...all: unknown[]) => unknown;
   try {
-    return helper(...args, { ...options, hash: {} });
+    return helper(...args, options);
   } catch (error) {
     if (error instanceof SidecarError && !NEVER_DEFERRED.has(error.code)) return new Deferred(error);
     throw error;

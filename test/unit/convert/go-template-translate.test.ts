@@ -257,6 +257,7 @@ describe('and/or evaluate lazily, as in Go', () => {
     expect(body('or (not .Data.missing) (len .Data.missing)')).toBe('yes');
     expect(body('and .Data.api_key (and .Data.missing (len .Data.missing))')).toBe('no');
     expect(body('and true (eq "(len x)" "(len x)") (eq (index .Data "b-2") "two")')).toBe('yes');
+    expect(body('and true (secret "pki/issue/web" "common_name=a.example.com" "ttl=1h").Data.certificate')).toBe('yes');
   });
 
   it('still fails where Go fails: a failing argument that and/or reach', () => {
