@@ -260,6 +260,12 @@ describe('and/or evaluate lazily, as in Go', () => {
     expect(body('and true (secret "pki/issue/web" "common_name=a.example.com" "ttl=1h").Data.certificate')).toBe('yes');
   });
 
+  it('keeps a reference inside and/or among those checked when the template loads', () => {
+    const { template } = translate('{{ if and true (secret "kv1/app").Data.api_key }}y{{ end }}');
+    expect(template).toContain('(deferred "secret" "vault:kv1/app#api_key")');
+    expect(compileTemplate('app.hbs', template, false).literalRefs.map((r) => r.text)).toEqual(['vault:kv1/app#api_key']);
+  });
+
   it('still fails where Go fails: a failing argument that and/or reach', () => {
     const { template, findings } = translate('{{ with secret "kv1/app" }}{{ if and .Data.api_key (gt (len .Data.missing) 0) }}yes{{ end }}{{ end }}');
     expect(findings).toEqual([]);
