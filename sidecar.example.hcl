@@ -280,7 +280,8 @@ wait {
   max = "10s"
 }
 
-# A notify block is a reload target: `notify "<name>"`, with exactly one of pid_file, process, http or command.
+# A notify block is a reload target: `notify "<name>"`, with exactly one of pid_file, process, http, rollout or
+# command.
 # In `run` mode, templates that write new bytes during a burst fire each of their targets once, after all of
 # their files are written. Failures are logged and retried with backoff; they never stop the sidecar.
 notify "app" {
@@ -314,6 +315,30 @@ notify "hook" {
   # Past this, the command's process group gets SIGTERM, then SIGKILL 2s later. Default "30s"; 10ms to 1h.
   timeout = "30s"
 }
+
+# Restart a Kubernetes workload's pods when a versioned secret changes, as `kubectl rollout restart` does, for apps
+# that read secrets only at start. The pod-template annotation secrets-sidecar/secret-versions is set from the
+# secrets' versions (KV v2, AWS, Azure, GCP, SSM), never from values, so every replica's sidecar writes the same
+# text and N replicas cause one rollout. The first render after a start never patches; a patch never moves the
+# annotation back to older versions; dynamic secrets (database leases, certificates) never trigger it; a template
+# that reads a file, ejson or KV v1 secret is refused (SIDECAR_ERR_ROLLOUT_UNVERSIONED). Needs a Role with get and
+# patch on that one workload (README, "Telling the application"). Commented out: it needs a cluster.
+# notify "web" {
+#   rollout {
+#     # Required: Deployment, StatefulSet or DaemonSet.
+#     kind = "Deployment"
+#     # Required: the workload's name.
+#     name = "web"
+#     # Default: the pod's own namespace (the service account's namespace file), or the kubeconfig context's.
+#     namespace = "default"
+#     # Default: in-cluster (the service-account token and CA under /var/run/secrets/kubernetes.io/serviceaccount,
+#     # KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT). A kubeconfig's current context may use a token, a
+#     # tokenFile or a client certificate; exec plugins and insecure-skip-tls-verify are refused.
+#     kubeconfig = "/etc/secrets-sidecar/kubeconfig"
+#     # The bound of each request to the API server. Default "5s"; 10ms to 5m.
+#     timeout = "5s"
+#   }
+# }
 
 # The supervised child: the application runs under the sidecar (like consul-template's exec mode). It starts once
 # every template and env_template has rendered, is reloaded or restarted when they change, receives the signals

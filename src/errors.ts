@@ -112,6 +112,28 @@ export const ERROR_CODES = {
     summary: 'A notify hook failed: an HTTP status other than 2xx, or a command that exited non-zero.',
   },
   SIDECAR_ERR_RELOAD_TIMEOUT: { category: 'reload', retryable: true, summary: 'A notify hook did not finish within its timeout (a command is killed).' },
+  SIDECAR_ERR_ROLLOUT_UNVERSIONED: {
+    category: 'config',
+    retryable: false,
+    summary:
+      'A template that notifies a rollout target reads a secret whose source has no version (a file, ejson, KV v1): a rollout every replica agrees on cannot be derived from it.',
+  },
+  SIDECAR_ERR_ROLLOUT_CONNECTION: {
+    category: 'config',
+    retryable: false,
+    summary:
+      'A rollout target cannot tell how to reach the Kubernetes API: the kubeconfig is unreadable or uses what is not supported (exec plugins), or the in-cluster service account and KUBERNETES_SERVICE_HOST are missing.',
+  },
+  SIDECAR_ERR_ROLLOUT_DENIED: {
+    category: 'reload',
+    retryable: false,
+    summary: 'The Kubernetes API refused the rollout patch: 401 (credentials rejected) or 403 (RBAC: no get or patch on that workload).',
+  },
+  SIDECAR_ERR_ROLLOUT_NOT_FOUND: {
+    category: 'reload',
+    retryable: true,
+    summary: "The rollout target's workload (or its namespace) does not exist: not created yet, or deleted.",
+  },
   SIDECAR_ERR_WEBHOOK_TLS: {
     category: 'config',
     retryable: false,

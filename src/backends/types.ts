@@ -1,6 +1,7 @@
 import type { RefreshPolicy } from '../lease/refresh-schedule.js';
 import type { Lifetime } from '../lease/lifetime.js';
 import type { Sealed } from '../sealed.js';
+import type { SourceVersion } from '../source-version.js';
 
 /** Lifetimes are lease math's input, so the lease folder owns the type; backends produce them. */
 export type { Lifetime } from '../lease/lifetime.js';
@@ -10,6 +11,8 @@ export interface FetchedSecret {
   /** Opaque and safe to log: it changes when the value changes, and reveals nothing of it. */
   readonly version: string;
   readonly lifetime: Lifetime;
+  /** The version as the source names it, where it has one (KV v2, AWS, Azure, GCP, SSM): what a rollout restart is derived from. */
+  readonly source?: SourceVersion | undefined;
 }
 
 export interface FetchContext {

@@ -235,8 +235,12 @@ async function runDaemon(
       return globals.logLevel ? { ...next, logLevel: globals.logLevel } : next;
     },
   });
+  let stopRequested = false;
   const stopped = new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
+      // SIGTERM and POST /v1/shutdown may both come: one stop.
+      if (stopRequested) return;
+      stopRequested = true;
       logger.info({ signal }, 'shutting down');
       daemon.stop().then(
         () => resolve(EXIT_CODES.success),
@@ -248,6 +252,7 @@ async function runDaemon(
     };
     io.signals.once('SIGTERM', () => shutdown('SIGTERM'));
     io.signals.once('SIGINT', () => shutdown('SIGINT'));
+    void daemon.shutdownRequested.then(() => shutdown('POST /v1/shutdown'));
   });
   const onHup = () => void daemon.reload();
   io.signals.on('SIGHUP', onHup);

@@ -230,9 +230,11 @@ function resolveExec(raw: RawExec, credentialEnv: readonly string[]): ExecConfig
 }
 
 function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: string, key?: string) => SidecarError): NotifyAction {
-  const kinds = (['pid_file', 'process', 'http', 'command'] as const).filter((k) => block[k] !== undefined);
+  const kinds = (['pid_file', 'process', 'http', 'rollout', 'command'] as const).filter((k) => block[k] !== undefined);
   if (kinds.length !== 1)
-    throw invalid(`a notify block needs exactly one of "pid_file", "process", "http" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`);
+    throw invalid(
+      `a notify block needs exactly one of "pid_file", "process", "http", "rollout" or "command"${kinds.length ? ` (found ${kinds.join(', ')})` : ''}`,
+    );
   const signal = block.signal ?? DEFAULT_NOTIFY_SIGNAL;
   const signalled = block.pid_file !== undefined || block.process !== undefined;
   if (!signalled && block.signal !== undefined) throw invalid('"signal" applies only with "pid_file" or "process"', 'signal');
@@ -245,6 +247,18 @@ function resolveNotifyAction(block: RawNotify, base: string, invalid: (message: 
       throw invalid(`"process" is not a valid regular expression: ${(error as Error).message}`, 'process');
     }
     return { kind: 'process', pattern: block.process, signal };
+  }
+  if (block.rollout !== undefined) {
+    if (block.timeout !== undefined) throw invalid('put "timeout" inside the rollout block', 'timeout');
+    const { kind, name, namespace, kubeconfig, timeout } = block.rollout;
+    return {
+      kind: 'rollout',
+      workload: kind,
+      name,
+      namespace,
+      kubeconfig: kubeconfig === undefined ? undefined : resolve(base, kubeconfig),
+      timeoutMs: timeout ?? DEFAULT_HTTP_TIMEOUT_MS,
+    };
   }
   if (block.http !== undefined) {
     if (block.timeout !== undefined) throw invalid('put "timeout" inside the http block', 'timeout');

@@ -54,12 +54,30 @@ const httpHookSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
 });
 
-/** One way to tell an application that its files changed; exactly one of the four kinds per block. */
+/** Kubernetes object names: a namespace is a DNS label, a workload's name a DNS subdomain (no paths, no templates). */
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)');
+const dnsSubdomain = z
+  .string()
+  .max(253, 'a Kubernetes name is at most 253 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'expected a Kubernetes object name (lower-case letters, digits, "-" and ".")');
+
+const rolloutSchema = z.strictObject({
+  kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+  kubeconfig: z.string().min(1).optional(),
+  timeout: duration(DURATION_BOUNDS.httpTimeout).optional(),
+});
+
+/** One way to tell an application that its files changed; exactly one of the five kinds per block. */
 const notifySchema = z.strictObject({
   pid_file: z.string().min(1).optional(),
   process: z.string().min(1).optional(),
   signal: signalName.optional(),
   http: singleBlock(httpHookSchema, 'http').optional(),
+  rollout: singleBlock(rolloutSchema, 'rollout').optional(),
   command: z.array(z.string()).min(1).optional(),
   timeout: duration(DURATION_BOUNDS.commandTimeout).optional(),
 });

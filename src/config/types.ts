@@ -107,7 +107,21 @@ export type NotifyAction =
       readonly headers: Readonly<Record<string, string>>;
       readonly timeoutMs: number;
     }
-  | { readonly kind: 'command'; readonly command: readonly string[]; readonly timeoutMs: number };
+  | { readonly kind: 'command'; readonly command: readonly string[]; readonly timeoutMs: number }
+  | RolloutAction;
+
+/** A rollout restart of a workload, as `kubectl rollout restart` does it: a pod-template annotation patched. */
+export interface RolloutAction {
+  readonly kind: 'rollout';
+  readonly workload: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  readonly name: string;
+  /** undefined: the pod's own namespace (the service account's, or the kubeconfig context's). */
+  readonly namespace: string | undefined;
+  /** undefined: in-cluster (the service-account token and CA, KUBERNETES_SERVICE_HOST and _PORT). */
+  readonly kubeconfig: string | undefined;
+  /** The bound of each request to the API server. */
+  readonly timeoutMs: number;
+}
 
 export interface NotifyConfig {
   readonly name: string;

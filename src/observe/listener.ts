@@ -11,10 +11,12 @@ export interface ListenerOptions {
   readonly port: number;
   readonly metrics: SidecarMetrics;
   readonly readiness: Readiness;
-  /** The token POST /v1/refresh needs; undefined: forced refresh over HTTP is off (SIGUSR1 still works). */
+  /** The token POST /v1/refresh and POST /v1/shutdown need; undefined: both are off (SIGUSR1 and SIGTERM still work). */
   readonly refreshToken: string | undefined;
   /** Re-fetches one reference, or all; resolves with the references refreshed (none: unknown reference). */
   readonly refresh: (ref: string | undefined) => string[];
+  /** Asks the sidecar to stop as on SIGTERM (exit 0, leases revoked if configured). */
+  readonly shutdown: () => void;
   /** The references templates use now. */
   readonly inUse: () => ReadonlySet<string>;
   readonly logger: Logger;
@@ -27,8 +29,8 @@ export interface Listener {
 
 /**
  * The operator's endpoints: GET /healthz (the process answers), GET /readyz (every template rendered, nothing
- * failing past the grace), GET /metrics (Prometheus text) and POST /v1/refresh (forced refresh, behind a token,
- * refused through a proxy). Off unless a listener block asks for it; it should stay on loopback or a pod IP.
+ * failing past the grace), GET /metrics (Prometheus text), POST /v1/refresh (forced refresh) and POST /v1/shutdown
+ * (a graceful exit, for a Job's main container to end its sidecar), both behind a token and refused through a proxy. Off unless a listener block asks for it; it should stay on loopback or a pod IP.
  */
 export async function startListener(options: ListenerOptions): Promise<Listener> {
   const server: Server = createServer((req, res) => {
@@ -78,16 +80,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
     res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text);
     return;
   }
+  if (route === 'POST /v1/shutdown') {
+    if (!authorised(req, res, options, 'shutdown')) return;
+    options.logger.info('shutdown requested over HTTP');
+    // Stopping closes the listener: the answer is out before it does.
+    res.on('finish', () => options.shutdown());
+    return send(res, 202, { status: 'shutting down' });
+  }
   if (route === 'POST /v1/refresh') {
-    req.resume();
-    // The endpoint is for the pod's own operators; a request relayed by a proxy is not one of theirs.
-    if (req.headers['x-forwarded-for'] !== undefined) return send(res, 403, { error: 'refresh is not accepted through a proxy (X-Forwarded-For)' });
-    if (options.refreshToken === undefined)
-      return send(res, 403, { error: 'forced refresh over HTTP is off: set refresh_token_file or refresh_token_env in the listener block' });
-    if (!tokenMatches(req.headers.authorization, options.refreshToken)) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return send(res, 401, { error: 'a valid token is required: Authorization: Bearer <token>' });
-    }
+    if (!authorised(req, res, options, 'refresh')) return;
     const ref = url.searchParams.get('ref') ?? undefined;
     // `ref` is matched against the labels the sidecar shows (never the real text); what a caller sent that
     // matches none is neither logged nor echoed: it could be a guess at a value.
@@ -98,6 +99,28 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
     return send(res, 202, { refreshed });
   }
   return send(res, 404, { error: `no route ${route}` });
+}
+
+/** The refresh token's check, shared by the endpoints that act: answers and returns false when the request may not. */
+function authorised(req: IncomingMessage, res: ServerResponse, options: ListenerOptions, what: 'refresh' | 'shutdown'): boolean {
+  req.resume();
+  // The endpoints are for the pod's own containers and operators; a request relayed by a proxy is not one of theirs.
+  if (req.headers['x-forwarded-for'] !== undefined) {
+    send(res, 403, { error: `${what} is not accepted through a proxy (X-Forwarded-For)` });
+    return false;
+  }
+  if (options.refreshToken === undefined) {
+    send(res, 403, {
+      error: `${what === 'refresh' ? 'forced refresh' : 'shutdown'} over HTTP is off: set refresh_token_file or refresh_token_env in the listener block`,
+    });
+    return false;
+  }
+  if (!tokenMatches(req.headers.authorization, options.refreshToken)) {
+    res.setHeader('WWW-Authenticate', 'Bearer');
+    send(res, 401, { error: 'a valid token is required: Authorization: Bearer <token>' });
+    return false;
+  }
+  return true;
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {

@@ -26,6 +26,7 @@ export class SidecarMetrics {
   readonly #duration: Histogram;
   readonly #renders: Counter;
   readonly #reloads: Counter;
+  readonly #reloadErrors: Counter;
   readonly #ready: Gauge;
 
   constructor(private readonly now: () => number = Date.now) {
@@ -53,6 +54,12 @@ export class SidecarMetrics {
       name: 'secrets_sidecar_reloads_total',
       help: 'Notifications of reload targets, by outcome.',
       labelNames: ['target', 'outcome'],
+      registers,
+    });
+    this.#reloadErrors = new Counter({
+      name: 'secrets_sidecar_reload_errors_total',
+      help: 'Failed notifications of reload targets, by error code (SIDECAR_ERR_ROLLOUT_DENIED: the API server refused a rollout patch).',
+      labelNames: ['target', 'code'],
       registers,
     });
     this.#ready = new Gauge({
@@ -101,6 +108,7 @@ export class SidecarMetrics {
       this.#renders.inc({ template: record.template, result: record.outcome === 'ok' ? (record.result ?? 'written') : 'error' });
     } else if (record.event === 'reload.notify') {
       this.#reloads.inc({ target: record.target, outcome: record.outcome });
+      if (record.outcome === 'error') this.#reloadErrors.inc({ target: record.target, code: record.errorCode ?? 'SIDECAR_ERR_INTERNAL' });
     } else {
       const operation = OPERATIONS[record.event] ?? record.event;
       this.#requests.inc({ backend: record.backend, operation, outcome: record.outcome });

@@ -51,6 +51,7 @@ export class Observability {
     env: Readonly<Record<string, string | undefined>>,
     refresh: (ref: string | undefined) => string[],
     inUse: () => ReadonlySet<string>,
+    shutdown: () => void = () => undefined,
   ): Promise<void> {
     const listener = this.config.listener;
     if (!listener || !this.#metrics || !this.#readiness) return;
@@ -62,6 +63,7 @@ export class Observability {
       refreshToken: await refreshToken(listener.refreshTokenFile, listener.refreshTokenEnv, env),
       refresh,
       inUse,
+      shutdown,
       logger: this.logger,
     });
   }

@@ -4,15 +4,21 @@ import { callHttpHook } from './http-hook.js';
 import { redactUrl } from './redact-url.js';
 import { commandEnvironment, runCommandHook } from './command-hook.js';
 import { findProcesses, readPidFile, sendSignal } from './process-signal.js';
+import { RolloutTarget, type RolloutRef, type RolloutTargetOptions } from './rollout-target.js';
 
 /** Something to tell that files changed. `fire` rejects with a coded error; the dispatcher retries by its flag. */
 export interface ReloadTarget {
   readonly name: string;
   fire(): Promise<string>;
+  /** Every template rendered for the first time (a rollout target records versions then); rejects with a coded error the sidecar cannot run with. */
+  onFirstRender?(): Promise<void>;
 }
 
 export interface ReloadTargetDependencies {
+  /** The environment command hooks get: the sidecar's, without its credentials. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** What a rollout target needs besides its settings. */
+  readonly rollout?: Omit<RolloutTargetOptions, 'name' | 'action' | 'refs'> & { readonly refs: (target: string) => readonly RolloutRef[] };
 }
 
 /** Builds a reload target from a notify block. `fire` resolves with a short description of what it did. */
@@ -43,6 +49,11 @@ export function createReloadTarget(config: NotifyConfig, deps: ReloadTargetDepen
     }
     case 'http':
       return { name, fire: async () => `${action.method} ${redactUrl(action.url)}: ${await callHttpHook(action, what)}` };
+    case 'rollout': {
+      const rollout = deps.rollout;
+      if (!rollout) throw new SidecarError('SIDECAR_ERR_INTERNAL', `${what}: a rollout target needs the session's secret versions`);
+      return new RolloutTarget({ ...rollout, name, action, refs: () => rollout.refs(name) });
+    }
     case 'command': {
       const env = commandEnvironment(deps.env);
       return {

@@ -13,6 +13,7 @@ import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
 import { Session, type SessionChild } from './session.js';
 import type { Observability } from '../observe/observability.js';
+import type { VersionMap } from '../reload/rollout-annotation.js';
 import { openObservability } from '../observe/open-observability.js';
 
 interface Built {
@@ -54,13 +55,24 @@ export class Daemon {
   #backends = new Map<string, { config: string; backend: SecretBackend }>();
   #execSettings: string | undefined;
   #observability: Observability | undefined;
+  readonly #rolloutMemory = new Map<string, VersionMap>();
   readonly #fatal: Promise<SidecarError>;
   #reportFatal!: (error: SidecarError) => void;
+  readonly #shutdownRequested: Promise<void>;
+  #requestShutdown!: () => void;
 
   constructor(private readonly options: DaemonOptions) {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve;
     });
+    this.#shutdownRequested = new Promise((resolve) => {
+      this.#requestShutdown = resolve;
+    });
+  }
+
+  /** Resolves when POST /v1/shutdown asks the sidecar to stop (the CLI then stops it as on SIGTERM). */
+  get shutdownRequested(): Promise<void> {
+    return this.#shutdownRequested;
   }
 
   /** Resolves with an error the daemon cannot recover from; the CLI exits with its code. */
@@ -85,6 +97,7 @@ export class Daemon {
       this.options.env,
       (ref) => this.refresh(ref),
       () => this.#watcher?.labels() ?? new Set<string>(),
+      () => this.#requestShutdown(),
     );
     const built = await this.#build(config, true);
     if (this.#stopping) {
@@ -249,6 +262,8 @@ export class Daemon {
       env: this.options.env,
       child: this.#child,
       onFatal: (error) => this.#reportFatal(error),
+      afterReload: this.#session !== undefined,
+      rolloutMemory: this.#rolloutMemory,
       onFirstRender: () => {
         logger.info({ templates: config.templates.length }, 'all templates rendered');
         this.#observability?.markRendered();

@@ -1,4 +1,4 @@
-import { isDeniedEnv, matchesEnvPattern } from '../config/env-pattern.js';
+import { isDeniedEnvEntry, matchesEnvPattern, pointsAtServiceAccount } from '../config/env-pattern.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -7,10 +7,14 @@ type Environment = Readonly<Record<string, string | undefined>>;
  * (`deny`) unless env_allow names that exact variable.
  */
 export function allowedEnvironment(env: Environment, allow: readonly string[], deny: readonly string[]): Environment {
-  return Object.freeze(Object.fromEntries(Object.entries(env).filter(([name]) => matchesEnvPattern(name, allow) && !isDeniedEnv(name, allow, deny))));
+  return Object.freeze(
+    Object.fromEntries(Object.entries(env).filter(([name, value]) => matchesEnvPattern(name, allow) && !isDeniedEnvEntry(name, value ?? '', allow, deny))),
+  );
 }
 
 /** The environment handed to anything the sidecar runs besides the supervised child (command hooks). */
 export function withoutCredentials(env: Environment, deny: readonly string[]): Environment {
-  return Object.freeze(Object.fromEntries(Object.entries(env).filter(([name]) => !matchesEnvPattern(name, deny))));
+  return Object.freeze(
+    Object.fromEntries(Object.entries(env).filter(([name, value]) => !matchesEnvPattern(name, deny) && !pointsAtServiceAccount(value ?? ''))),
+  );
 }

@@ -1,8 +1,11 @@
 import { EXEC_TARGET, type ResolvedConfig } from '../config/types.js';
-import type { SidecarError } from '../errors.js';
+import { toSidecarError, type SidecarError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { errorFields } from '../log/error-fields.js';
 import { createReloadTarget, type ReloadTarget } from '../reload/reload-target.js';
 import { ReloadDispatcher } from '../reload/reload-dispatcher.js';
+import type { VersionMap } from '../reload/rollout-annotation.js';
+import type { RolloutRef } from '../reload/rollout-target.js';
 import type { Watcher } from '../watch/watcher.js';
 import { allowedEnvironment, withoutCredentials } from './environment.js';
 import type { LoadedEnvTemplate, LoadedTemplate } from './load-templates.js';
@@ -42,8 +45,16 @@ export interface SessionOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly child: SessionChild | undefined;
   readonly onFatal: (error: SidecarError) => void;
+  /**
+   * A session built by a SIGHUP reload: what its rollout targets refuse at first render (an unversioned secret,
+   * unreadable connection settings) is logged, and the sidecar keeps running, writing files, as for any broken
+   * reload; only at start is it a config error that stops it.
+   */
+  readonly afterReload: boolean;
   /** Once every template (and env_template) has rendered completely for the first time. */
   readonly onFirstRender: () => void;
+  /** The versions each rollout target last acted on; the daemon's, so that a SIGHUP reload does not forget them. */
+  readonly rolloutMemory: Map<string, VersionMap>;
 }
 
 /** One generation of `run`: the template runners and notify targets built from one config. SIGHUP swaps it. */
@@ -51,7 +62,9 @@ export class Session {
   readonly #watcher: Watcher;
   readonly #runners: TemplateRunner[];
   readonly #dispatcher: ReloadDispatcher;
+  readonly #targets: ReadonlyMap<string, ReloadTarget>;
   #firstRenderDone = false;
+  #targetsStarted = false;
 
   constructor(
     private readonly parts: SessionParts,
@@ -60,8 +73,10 @@ export class Session {
     const { config } = parts;
     const { logger, child } = options;
     this.#watcher = parts.watcher;
-    const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: withoutCredentials(options.env, config.credentialEnv) })]));
+    const rollout = { env: options.env, memory: options.rolloutMemory, logger, refs: (target: string) => this.#rolloutRefs(target) };
+    const targets = new Map(config.notify.map((n) => [n.name, createReloadTarget(n, { env: withoutCredentials(options.env, config.credentialEnv), rollout })]));
     if (child) targets.set(EXEC_TARGET, child.target);
+    this.#targets = targets;
     this.#dispatcher = new ReloadDispatcher({
       targets,
       logger,
@@ -135,6 +150,16 @@ export class Session {
       for (const r of this.#runners) for (const key of r.deps) inUse.add(key);
       void this.#watcher.retain(inUse);
     }
+    // Before the first burst fires: a rollout target takes the versions of the first render as its starting point.
+    if (!this.#targetsStarted && this.#runners.every((r) => r.rendered)) {
+      this.#targetsStarted = true;
+      for (const target of this.#targets.values())
+        target.onFirstRender?.().catch((error: unknown) => {
+          const coded = toSidecarError(error);
+          if (!this.options.afterReload) return this.options.onFatal(coded);
+          this.options.logger.error({ notify: target.name, error: errorFields(coded) }, 'notify target refused after the reload; files are still written');
+        });
+    }
     // Only new bytes reload anything; the targets fire once every template of the burst is written.
     if (outcome === 'written') {
       const childWaiting = this.options.child !== undefined && !this.options.child.isRunning();
@@ -142,6 +167,22 @@ export class Session {
     }
     if (this.#runners.every((r) => !r.busy)) this.#dispatcher.flush();
     this.#checkFirstRender();
+  }
+
+  /** What the templates that notify `target` read in their last render, with the versions the sources gave. */
+  #rolloutRefs(target: string): RolloutRef[] {
+    const refs: RolloutRef[] = [];
+    for (const runner of this.#runners) {
+      if (!runner.job.notify.includes(target)) continue;
+      for (const key of runner.deps) {
+        const view = this.#watcher.view(key);
+        const current = view?.current;
+        if (!view || !current) continue;
+        const dynamic = current.source === undefined && (current.lifetime.kind === 'lease' || current.lifetime.kind === 'expiry');
+        refs.push({ label: view.label, template: runner.job.name, source: current.source, dynamic });
+      }
+    }
+    return refs;
   }
 
   #checkFirstRender(): void {

@@ -15,7 +15,10 @@ export const VOLUME = Object.freeze({
   config: 'secrets-sidecar-config',
   cache: 'secrets-sidecar-cache',
   token: 'secrets-sidecar-token',
+  kubeApi: 'secrets-sidecar-kube-api',
 });
+/** Where the kubelet mounts a pod's service-account token, CA and namespace; an in-cluster client reads them there. */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The env variable the sidecar's --listen address takes the pod's IP from. */
 export const POD_IP_ENV = 'SECRETS_SIDECAR_POD_IP';
 
@@ -122,11 +125,20 @@ interface TokenMount {
   readonly mountPath: string;
 }
 
-/** One projected service-account token volume per directory the config reads a Kubernetes token from. */
+/**
+ * One projected service-account token volume per directory the config reads a Kubernetes token from, and, for a
+ * rollout target that works in-cluster, the service-account directory the kubelet would have mounted (token for
+ * the API server, its CA, the namespace): the API server's own service-account admission ran before this webhook,
+ * so an injected container gets none by itself.
+ */
 function tokenVolumes(facts: SidecarFacts, request: InjectionRequest, config: WebhookConfig): TokenMount[] {
   const byDir = new Map<string, string[]>();
   for (const file of facts.kubernetesTokenFiles) {
     const dir = posix.dirname(file);
+    if (facts.rolloutInCluster && dir === SERVICE_ACCOUNT_DIR)
+      throw new AdmissionRefusal(
+        `${ANNOTATION.config}: sidecar.hcl logs in to Vault with a token in ${SERVICE_ACCOUNT_DIR} and also restarts a workload in-cluster, which needs that directory's API-server token; give auth "kubernetes" a jwt_file elsewhere (such as /var/run/secrets/vault/token)`,
+      );
     const taken = [request.secretsPath, CONFIG_PATH, CACHE_PATH].find((p) => dir === p || dir.startsWith(`${p}/`) || p.startsWith(`${dir}/`));
     if (taken !== undefined || dir === '/')
       throw new AdmissionRefusal(
@@ -134,7 +146,7 @@ function tokenVolumes(facts: SidecarFacts, request: InjectionRequest, config: We
       );
     byDir.set(dir, [...(byDir.get(dir) ?? []), posix.basename(file)]);
   }
-  return [...byDir].map(([dir, names], i) => ({
+  const mounts: TokenMount[] = [...byDir].map(([dir, names], i) => ({
     mountPath: dir,
     volume: {
       name: `${VOLUME.token}${i === 0 ? '' : `-${i}`}`,
@@ -143,6 +155,22 @@ function tokenVolumes(facts: SidecarFacts, request: InjectionRequest, config: We
       },
     },
   }));
+  if (facts.rolloutInCluster)
+    mounts.push({
+      mountPath: SERVICE_ACCOUNT_DIR,
+      volume: {
+        name: VOLUME.kubeApi,
+        projected: {
+          sources: [
+            // No audience: the API server's own, as the kubelet's service-account volume has.
+            { serviceAccountToken: { expirationSeconds: config.tokenExpirationSeconds, path: 'token' } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+          ],
+        },
+      },
+    });
+  return mounts;
 }
 
 /** A template written outside the shared volume would land on the sidecar's read-only root: refuse it now. */

@@ -14,6 +14,8 @@ export interface SidecarFacts {
   readonly signalsProcess: boolean;
   /** Token files of backends that log in with Kubernetes auth: a projected token goes there. */
   readonly kubernetesTokenFiles: readonly string[];
+  /** A `rollout` notify target reaches the API server in-cluster: the sidecar needs the service-account directory. */
+  readonly rolloutInCluster: boolean;
   /** Every template's destination, absolute. */
   readonly destinations: readonly string[];
 }
@@ -33,6 +35,7 @@ export function factsOf(config: ResolvedConfig): SidecarFacts {
   return Object.freeze({
     signalsProcess: config.notify.some((n) => n.action.kind === 'pid-file' || n.action.kind === 'process'),
     kubernetesTokenFiles: Object.freeze([...tokenFiles]),
+    rolloutInCluster: config.notify.some((n) => n.action.kind === 'rollout' && n.action.kubeconfig === undefined),
     destinations: Object.freeze(config.templates.map((t) => t.destination)),
   });
 }

@@ -36,13 +36,14 @@ function sidecarCredentials(): Record<string, string> {
     EJSON_KEYDIR: canary('ejson-keydir'),
     GOOGLE_APPLICATION_CREDENTIALS: canary('google-credentials'),
     KUBECONFIG: canary('kubeconfig'),
+    SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: canary('service-account-dir'),
     APP_REFRESH_TOKEN: canary('refresh-token'),
   };
 }
 
 async function execProject(allow: readonly string[]): Promise<Project> {
   const port = await freePort();
-  const names = [...Object.keys(sidecarCredentials()), 'APP_MODE'];
+  const names = [...Object.keys(sidecarCredentials()), 'APP_MODE', 'APP_SA_TOKEN_PATH'];
   return makeProject({
     secrets: { tls: { cert: 'credential-env-cert-9f1e' } },
     config: `
@@ -71,9 +72,12 @@ describe("the sidecar's credentials and the supervised child", () => {
   it('keeps every credential variable, and the one refresh_token_env names, from the child even under a broad allow prefix', async () => {
     const credentials = sidecarCredentials();
     project = await execProject(['PATH', 'APP_*', 'VAULT_*', 'AWS_*', 'AZURE_*', 'IDENTITY_*', 'MSI_*', 'EJSON_*', 'GOOGLE_*', 'KUBE*']);
-    daemon = new Daemon(['-c', project.config], { env: { ...credentials, APP_MODE: 'prod' } });
+    // A pointer at the service-account token is held back whatever its name, "APP_*" allowed or not.
+    const pointer = { APP_SA_TOKEN_PATH: '/var/run/secrets/kubernetes.io/serviceaccount/token' };
+    daemon = new Daemon(['-c', project.config], { env: { ...credentials, ...pointer, APP_MODE: 'prod' } });
     const ready = (await daemon.waitForOutput((r) => r['ready'] !== undefined)) as Ready;
     expect(ready.env['APP_MODE']).toBe('prod');
+    expect(ready.env['APP_SA_TOKEN_PATH']).toBeNull();
     for (const name of Object.keys(credentials)) expect(ready.env[name], name).toBeNull();
     expect(ready.envNames.filter((name) => name in credentials)).toEqual([]);
     expect((await daemon.stop()).code).toBe(0);

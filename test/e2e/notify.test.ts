@@ -212,7 +212,7 @@ describe('notify', () => {
     const both = await runCli(['validate', '-c', project.config]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain(
-      'notify.app: a notify block needs exactly one of \\"pid_file\\", \\"process\\", \\"http\\" or \\"command\\" (found pid_file, command)',
+      'notify.app: a notify block needs exactly one of \\"pid_file\\", \\"process\\", \\"http\\", \\"rollout\\" or \\"command\\" (found pid_file, command)',
     );
   });
 });

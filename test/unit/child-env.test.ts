@@ -30,6 +30,26 @@ describe('child environment', () => {
     expect(childEnvironment(SIDECAR_ENV, policy({ deny: ['APP_*'] }), new Map())).toEqual({ PATH: '/usr/bin', HOME: '/home/app' });
   });
 
+  it('keeps KUBECONFIG and every pointer at the service-account token from the child, unless allow names it exactly', () => {
+    const env = {
+      PATH: '/usr/bin',
+      KUBECONFIG: '/etc/kube/config',
+      SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR: '/tmp/sa',
+      TOKEN_PATH: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      SA_DIR: '/run/secrets/kubernetes.io/serviceaccount',
+      JAVA_OPTS: '-Dtoken=/var/run/secrets/kubernetes.io/serviceaccount/token',
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      NOT_A_POINTER: '/var/run/secrets/kubernetes.io/serviceaccountant',
+    };
+    expect(childEnvironment(env, policy(), new Map())).toEqual({ PATH: '/usr/bin', KUBERNETES_SERVICE_HOST: '10.0.0.1', NOT_A_POINTER: env.NOT_A_POINTER });
+    expect(childEnvironment(env, policy({ allow: ['TOKEN_PATH', 'PATH', '*'] }), new Map())).toEqual({
+      PATH: '/usr/bin',
+      TOKEN_PATH: env.TOKEN_PATH,
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      NOT_A_POINTER: env.NOT_A_POINTER,
+    });
+  });
+
   it('starts empty when pristine, and rendered values always win', () => {
     const rendered = new Map([
       ['DB_PASSWORD', 'pw'],

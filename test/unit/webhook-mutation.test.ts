@@ -8,7 +8,7 @@ const config: Promise<WebhookConfig> = parseWebhookConfig(
   'webhook {\n  address = "0.0.0.0:8443"\n  tls_cert_file = "/t/c"\n  tls_key_file = "/t/k"\n  image = "r/s:1"\n}\n',
   '/w/webhook.hcl',
 );
-const NO_FACTS = { signalsProcess: false, kubernetesTokenFiles: [], destinations: ['/run/secrets-sidecar/a'] };
+const NO_FACTS = { signalsProcess: false, kubernetesTokenFiles: [], rolloutInCluster: false, destinations: ['/run/secrets-sidecar/a'] };
 
 type Pod = Record<string, unknown> & { spec: Record<string, unknown> };
 function pod(spec: Record<string, unknown> = {}): Pod {
@@ -104,8 +104,50 @@ describe('the mutation', () => {
     expect(facts).toEqual({
       signalsProcess: true,
       kubernetesTokenFiles: ['/var/run/secrets/kubernetes.io/serviceaccount/token'],
+      rolloutInCluster: false,
       destinations: ['/run/secrets-sidecar/x'],
     });
+  });
+
+  it('gives a sidecar whose rollout target works in-cluster the service-account directory, which admission gave it no copy of', async () => {
+    const cfg = await config;
+    const request = readInjectionRequest({ 'secrets-sidecar.io/config': 'cm' }, ['app'], cfg.resources);
+    const rollout = (extra: string, auth = '') =>
+      readSidecarFacts(
+        `backend "file" "f" {\n  path = "/etc/secrets-sidecar/s.json"\n}\n${auth}notify "web" {\n  rollout {\n    kind = "Deployment"\n    name = "web"\n${extra}  }\n}\ntemplate {\n  contents = "x"\n  destination = "/run/secrets-sidecar/x"\n}\n`,
+      );
+    const inCluster = await rollout('');
+    expect(inCluster.rolloutInCluster).toBe(true);
+    const patch = mutatePod(pod(), request, inCluster, cfg);
+    const volume = valueAt(patch, '/spec/volumes').find((v) => v['name'] === 'secrets-sidecar-kube-api');
+    expect(volume).toEqual({
+      name: 'secrets-sidecar-kube-api',
+      projected: {
+        sources: [
+          { serviceAccountToken: { expirationSeconds: cfg.tokenExpirationSeconds, path: 'token' } },
+          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        ],
+      },
+    });
+    const sidecar = valueAt(patch, '/spec/initContainers')[0]!;
+    expect(sidecar['volumeMounts']).toContainEqual({
+      name: 'secrets-sidecar-kube-api',
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+      readOnly: true,
+    });
+    // Only the sidecar: the app keeps what admission gave it.
+    const app = valueAt(patch, '/spec/containers').find((c) => c['name'] === 'app');
+    expect(JSON.stringify(app)).not.toContain('secrets-sidecar-kube-api');
+    // A kubeconfig names its own credentials: nothing is mounted.
+    const withKubeconfig = await rollout('    kubeconfig = "/etc/secrets-sidecar/kubeconfig"\n');
+    expect(withKubeconfig.rolloutInCluster).toBe(false);
+    expect(JSON.stringify(mutatePod(pod(), request, withKubeconfig, cfg))).not.toContain('secrets-sidecar-kube-api');
+    // Vault's Kubernetes login at the default token path would take the API server's token's place: refused.
+    const clash = await rollout('', 'backend "vault" "v" {\n  auth "kubernetes" {\n    role = "r"\n  }\n}\n');
+    expect(() => mutatePod(pod(), request, clash, cfg)).toThrow(
+      /^secrets-sidecar\.io\/config: sidecar\.hcl logs in to Vault with a token in \/var\/run\/secrets\/kubernetes\.io\/serviceaccount/,
+    );
   });
 
   it('knows an injected pod by its status annotation or its containers', () => {

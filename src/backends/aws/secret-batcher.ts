@@ -4,6 +4,8 @@ import { abortReason } from '../../timer.js';
 /** What one secret came back as in a batch. */
 export interface BatchedValue {
   readonly versionId: string;
+  /** When the version was made: what orders versions for a rollout restart. */
+  readonly createdDate?: Date | undefined;
   readonly secretString: string | undefined;
   readonly secretBinary: Uint8Array | undefined;
 }

@@ -8,6 +8,7 @@ import {
 import type { AwsSecretsManagerBackendConfig } from './provider.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
+import { timeOrder } from '../../source-version.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { errorFields } from '../../log/error-fields.js';
 import { SidecarError } from '../../errors.js';
@@ -47,7 +48,7 @@ export class SecretsManagerBackend implements SecretBackend {
   readonly name: string;
   readonly #client: SecretsManagerClient;
   /** The last value read per reference, with the version it came from. */
-  readonly #known = new Map<string, { versionId: string; value: unknown }>();
+  readonly #known = new Map<string, { versionId: string; createdDate: Date | undefined; value: unknown }>();
   /** When each secret (by the id references use) is next due to rotate, as DescribeSecret or ListSecrets said. */
   readonly #nextRotation = new Map<string, number>();
   readonly #batcher = new SecretBatcher((ids, shown) => this.#batchGet(ids, shown));
@@ -84,7 +85,7 @@ export class SecretsManagerBackend implements SecretBackend {
     const known = this.#known.get(path);
     if (known && request.stage) {
       const current = await this.#versionInStage(request, context.label ?? path, context.signal);
-      if (current === known.versionId) return this.#result(known.versionId, known.value, request);
+      if (current === known.versionId) return this.#result(known, request);
     }
     // The first read of a current version goes into a batch with the others asked for at the same time.
     let answer: BatchedValue;
@@ -97,8 +98,9 @@ export class SecretsManagerBackend implements SecretBackend {
       throw await this.#explainUnreadable(error, request.secretId, what, context.signal);
     }
     const value = decodeValue(answer, what);
-    this.#known.set(path, { versionId: answer.versionId, value });
-    return this.#result(answer.versionId, value, request);
+    const read = { versionId: answer.versionId, createdDate: answer.createdDate, value };
+    this.#known.set(path, read);
+    return this.#result(read, request);
   }
 
   #send<T>(what: string, signal: AbortSignal, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
@@ -111,7 +113,7 @@ export class SecretsManagerBackend implements SecretBackend {
       ...(request.stage ? { VersionStage: request.stage } : { VersionId: request.versionId }),
     });
     const answer = await this.#send(what, signal, (abortSignal) => this.#client.send(command, { abortSignal }));
-    return { versionId: answer.VersionId ?? '', secretString: answer.SecretString, secretBinary: answer.SecretBinary };
+    return { versionId: answer.VersionId ?? '', createdDate: answer.CreatedDate, secretString: answer.SecretString, secretBinary: answer.SecretBinary };
   }
 
   async #batchGet(ids: string[], shown: string[]): Promise<BatchAnswer> {
@@ -127,6 +129,7 @@ export class SecretsManagerBackend implements SecretBackend {
       name: v.Name,
       arn: v.ARN,
       versionId: v.VersionId ?? '',
+      createdDate: v.CreatedDate,
       secretString: v.SecretString,
       secretBinary: v.SecretBinary,
     }));
@@ -219,14 +222,14 @@ export class SecretsManagerBackend implements SecretBackend {
     );
   }
 
-  #result(versionId: string, value: unknown, request: SecretRequest): FetchedSecret {
+  #result({ versionId, createdDate, value }: { versionId: string; createdDate: Date | undefined; value: unknown }, request: SecretRequest): FetchedSecret {
     // A pinned version never changes; a stage moves with rotations and is checked every refresh_interval, and
     // once more just after a scheduled rotation is due, so the new value arrives in seconds, not an interval later.
     const rotation = this.#nextRotation.get(request.secretId);
     const lifetime = request.versionId
       ? ({ kind: 'until-changed' } as const)
       : ({ kind: 'poll', intervalMs: this.config.refreshIntervalMs, checkAt: rotation === undefined ? undefined : rotation + ROTATION_GRACE_MS } as const);
-    return { value: new Sealed(value), version: `aws:${versionId}`, lifetime };
+    return { value: new Sealed(value), version: `aws:${versionId}`, lifetime, source: { id: versionId, order: [timeOrder(createdDate)] } };
   }
 }
 

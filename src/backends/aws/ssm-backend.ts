@@ -62,7 +62,8 @@ export class SsmBackend implements SecretBackend {
     const parameter = await this.#batcher.get(path, context.signal, shown);
     if (parameter.secretString === undefined)
       throw new SidecarError('SIDECAR_ERR_BACKEND_MALFORMED', `backend "${this.name}": ${shown}: the answer holds no value`, { retryable: false });
-    return { value: new Sealed(parameter.secretString), version: `ssm:${parameter.versionId}`, lifetime };
+    const source = { id: parameter.versionId, order: [Number(parameter.versionId) || 0] };
+    return { value: new Sealed(parameter.secretString), version: `ssm:${parameter.versionId}`, lifetime, source };
   }
 
   async close(): Promise<void> {

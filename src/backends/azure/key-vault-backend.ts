@@ -6,6 +6,7 @@ import { SidecarError, isSidecarError } from '../../errors.js';
 import { boundedCall, logAbandoned } from '../bounded-call.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
+import { timeOrder } from '../../source-version.js';
 import { RateLimiter } from '../rate-limiter.js';
 import type { FetchedSecret, FetchContext, Lifetime, SecretBackend } from '../types.js';
 import { azureError } from './azure-errors.js';
@@ -97,7 +98,12 @@ export class KeyVaultBackend implements SecretBackend {
       throw new SidecarError('SIDECAR_ERR_BACKEND_INACTIVE', `${what}: the secret expired at ${properties.expiresOn.toISOString()}`);
     }
     const value = this.#decode(secret.value ?? '', properties.contentType, request, what);
-    return { value: new Sealed(value), version: `az:${properties.version ?? ''}`, lifetime: this.#lifetime(request, properties.expiresOn) };
+    return {
+      value: new Sealed(value),
+      version: `az:${properties.version ?? ''}`,
+      lifetime: this.#lifetime(request, properties.expiresOn),
+      source: properties.version ? { id: properties.version, order: [timeOrder(properties.createdOn)] } : undefined,
+    };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { loggingUtils, type CallOptions } from 'google-gax';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
+import type { SourceVersion } from '../../source-version.js';
 import { boundedCall, logAbandoned } from '../bounded-call.js';
 import { RateLimiter } from '../rate-limiter.js';
 import type { FetchedSecret, FetchContext, SecretBackend } from '../types.js';
@@ -74,7 +75,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     };
     if (request.version !== undefined) {
       const read = await this.#access(`${secretName}/versions/${request.version}`, call, what);
-      return { value: new Sealed(read.value), version: `gcp:${read.versionName}`, lifetime: { kind: 'until-changed' } };
+      return { value: new Sealed(read.value), version: `gcp:${read.versionName}`, lifetime: { kind: 'until-changed' }, source: gcpSource(read.versionName) };
     }
     const known = this.#known.get(path);
     let versionName = `${secretName}/versions/latest`;
@@ -131,7 +132,12 @@ export class GcpSecretManagerBackend implements SecretBackend {
   }
 
   #result(read: { versionName: string; value: unknown }): FetchedSecret {
-    return { value: new Sealed(read.value), version: `gcp:${read.versionName}`, lifetime: { kind: 'poll', intervalMs: this.config.refreshIntervalMs } };
+    return {
+      value: new Sealed(read.value),
+      version: `gcp:${read.versionName}`,
+      lifetime: { kind: 'poll', intervalMs: this.config.refreshIntervalMs },
+      source: gcpSource(read.versionName),
+    };
   }
 }
 
@@ -140,4 +146,10 @@ function splitEndpoint(endpoint: string | undefined): [string | undefined, numbe
   if (endpoint === undefined) return [undefined, undefined];
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(endpoint);
   return [match?.[1] ?? endpoint, match?.[2] === undefined ? undefined : Number(match[2])];
+}
+
+/** "projects/p/secrets/s/versions/3": versions are numbered in the order they were added. */
+function gcpSource(versionName: string): SourceVersion {
+  const id = versionName.slice(versionName.lastIndexOf('/') + 1);
+  return { id, order: [Number(id) || 0] };
 }

@@ -7,6 +7,7 @@ import { formatDuration } from '../../config/duration.js';
 import { SidecarError, toSidecarError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { Sealed } from '../../sealed.js';
+import { timeOrder } from '../../source-version.js';
 import { fingerprint } from '../fingerprint.js';
 import type { CloseOptions, FetchedSecret, FetchContext, SecretBackend } from '../types.js';
 import { writeAudit } from '../../log/audit.js';
@@ -648,7 +649,8 @@ export class VaultBackend implements SecretBackend {
     // A version number comes back after `kv metadata delete` and a new put: its creation time and the data tell
     // versions apart, so a reused number (or a forced refresh) never keeps a stale value.
     const identity = `v${body.metadata?.version ?? 0}\n${body.metadata?.created_time ?? ''}\n${JSON.stringify(body.data)}`;
-    return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs } };
+    const source = { id: String(body.metadata?.version ?? 0), order: [timeOrder(body.metadata?.created_time), body.metadata?.version ?? 0] };
+    return { value: new Sealed(body.data), version: fingerprint(identity), lifetime: { kind: 'poll', intervalMs: this.config.staticRefreshMs }, source };
   }
 
   async #lookupMount(path: string, derived: boolean): Promise<MountInfo> {
