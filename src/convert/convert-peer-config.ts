@@ -135,7 +135,8 @@ function credentialFinding(go: PeerTemplateText, name: string, configFile: strin
 
 /** The variables a translated template reads with `env`, for env_allow. */
 function envNamesOf(template: string): string[] {
-  return [...template.matchAll(/\benv\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
+  // `env "NAME"`, or `deferred "env" "NAME"` inside an and/or argument.
+  return [...template.matchAll(/\benv"?\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
 }
 
 /**

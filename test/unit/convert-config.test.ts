@@ -178,6 +178,13 @@ template {
     expect(text).toContain('auth "kubernetes"');
   });
 
+  it('opens env_allow to a variable read inside an and/or argument (through deferred)', async () => {
+    const { resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
+      'a.tpl': '{{ if or false (env "ONLY_HERE") }}y{{ end }}\n',
+    });
+    expect(resolved.envAllow).toEqual(['ONLY_HERE']);
+  });
+
   it("does not open env_allow to the sidecar's own credential variables: a report line instead", async () => {
     const { result, resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
       'a.tpl': 'pod={{ env "POD_NAME" }}\ntoken={{ env "VAULT_TOKEN" }} key={{ env "AWS_SECRET_ACCESS_KEY" }}\n',
