@@ -330,6 +330,8 @@ class Parser {
 function describe(token: Token): string {
   if (token.kind === 'eof') return 'EOF';
   if (token.kind === 'rightDelim') return 'right delimiter';
+  // A literal is named by its kind, not quoted: it may be a password written in the template.
+  if (token.kind === 'string' || token.kind === 'rawString' || token.kind === 'char') return token.kind === 'char' ? 'character constant' : 'string';
   return `"${token.text}"`;
 }
 
