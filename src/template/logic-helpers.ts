@@ -36,31 +36,42 @@ function len(_state: RenderState, [value]: unknown[], options: HelperOptions): n
 }
 
 /**
- * The failure of a call Go would not have made: `and`/`or` evaluate their arguments lazily in Go
- * (`and .x (gt (len .x) 0)` never calls len on a missing .x), Handlebars evaluates them all first. The converter
- * writes such arguments through `deferred`, which keeps a failure here; `and`/`or` throw it only if they reach it.
+ * A call Go may never make: `and`/`or` evaluate their arguments lazily in Go (`and .x (gt (len .x) 0)` never
+ * calls len on a missing .x, nor reads a secret it does not reach); Handlebars evaluates them all first. The
+ * converter writes such arguments through `deferred`, which returns this; `and`/`or` run it only if they reach it.
  */
-export class Deferred {
-  readonly #error: Error;
-  constructor(error: Error) {
-    this.#error = error;
+export class Lazy {
+  readonly #run: () => unknown;
+  #done = false;
+  #value: unknown;
+  constructor(run: () => unknown) {
+    this.#run = run;
   }
-  get error(): Error {
-    return this.#error;
+  force(): unknown {
+    if (!this.#done) {
+      this.#value = this.#run();
+      this.#done = true;
+    }
+    return this.#value;
   }
   toString(): string {
-    throw this.#error;
+    return String(this.force());
   }
+}
+
+export function forced(value: unknown): unknown {
+  return value instanceof Lazy ? value.force() : value;
 }
 
 /** Go's and/or: the first argument that decides (empty for and, non-empty for or), else the last. */
 function decide(wanted: boolean): (state: RenderState, args: unknown[]) => unknown {
   return (_state, args) => {
-    for (const value of args) {
-      if (value instanceof Deferred) throw value.error;
+    let value: unknown;
+    for (const arg of args) {
+      value = forced(arg);
       if (goTruth(value) === wanted) return value;
     }
-    return args[args.length - 1];
+    return value;
   };
 }
 

@@ -169,7 +169,7 @@ export function deferCalls(code: string): string {
       continue;
     }
     const name = c === '(' ? /^\(([A-Za-z_][A-Za-z0-9_]*)(?=[\s)])/.exec(code.slice(i, i + 64))?.[1] : undefined;
-    if (name !== undefined && name !== 'lookup' && name !== 'deferred') {
+    if (name !== undefined && name !== 'deferred') {
       out += `(deferred "${name}"`;
       i += name.length;
       continue;

@@ -260,6 +260,20 @@ describe('and/or evaluate lazily, as in Go', () => {
     expect(body('and true (secret "pki/issue/web" "common_name=a.example.com" "ttl=1h").Data.certificate')).toBe('yes');
   });
 
+  it('does not read a secret an earlier argument made unnecessary (consul-template never requests it)', () => {
+    const { template } = translate('{{ if and (env "MISSING") (secret "kv1/other").Data.x }}y{{ else }}n{{ end }}');
+    const asked: string[] = [];
+    const result = renderTemplate(compileTemplate('app.hbs', template, false), {
+      store: { lookup: (key): SecretLookup => (asked.push(key), { status: 'missing' }) },
+      mask: false,
+      errorOnMissingKey: false,
+      env: {},
+      envAllow: ['MISSING'],
+    });
+    expect(result.status === 'complete' ? result.bytes.toString('utf8') : result.status).toBe('n');
+    expect(asked).toEqual([]);
+  });
+
   it('keeps a reference inside and/or among those checked when the template loads', () => {
     const { template } = translate('{{ if and true (secret "kv1/app").Data.api_key }}y{{ end }}');
     expect(template).toContain('(deferred "secret" "vault:kv1/app#api_key")');
