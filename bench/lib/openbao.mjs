@@ -45,11 +45,14 @@ export async function startOpenBao() {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const api = async (method, path, body) => {
-    const response = await fetch(`${address}/v1/${path}`, {
-      method,
-      headers: { 'X-Vault-Token': rootToken },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const request = () =>
+      fetch(`${address}/v1/${path}`, {
+        method,
+        headers: { 'X-Vault-Token': rootToken },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    // After a 300-second run the pooled connection may have been closed by the server: one more try, on a new one.
+    const response = await request().catch(request);
     if (!response.ok && response.status !== 204) throw new Error(`${method} ${path}: ${response.status}`);
   };
   const auditCount = () =>

@@ -19,6 +19,14 @@ import { providerCommands, providerSummary } from '../backends/provider-commands
 import { packageVersion } from './version.js';
 import { addConvertCommand } from './convert-command.js';
 
+/*
+ * What loads when (start-up is most of a `once` run): modules imported statically from here are in the image's
+ * start-up snapshot (scripts/build-snapshot.mjs), already evaluated when a process starts; what a command or a
+ * provider needs only sometimes (a backend's SDK, observability, a converter) is `await import()`-ed where it is
+ * used, as providers do through their descriptors. No module may compute per-process state at load time (a
+ * random key, the environment, a clock reading, an open file): the snapshot would give every process the same.
+ */
+
 export interface CliIo {
   readonly stdout: Writable;
   readonly stderr: Writable;

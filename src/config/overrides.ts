@@ -1,6 +1,7 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SidecarError } from '../errors.js';
 import type { ResolvedConfig } from './types.js';
+import { directoryHolding } from './within-directory.js';
 
 /**
  * Settings given on the command line that win over the config file: what an injecting webhook must control
@@ -29,6 +30,13 @@ export function applyOverrides(config: ResolvedConfig, overrides: CommandLineOve
   if (overrides.cacheDir !== undefined) {
     const cacheDir = overrides.cacheDir;
     if (!cacheDir.startsWith('/')) throw new SidecarError('SIDECAR_ERR_USAGE', `--cache-dir must be an absolute path`);
+    // The same rule as cache_dir: the application, which sees the destinations, must not see the token.
+    const inside = directoryHolding(next.templates.map((t) => dirname(t.destination)), cacheDir);
+    if (inside !== undefined)
+      throw new SidecarError(
+        'SIDECAR_ERR_USAGE',
+        `--cache-dir ${cacheDir} is inside ${inside}, a template's destination directory: the application would see the Vault token it holds; give it a volume of its own`,
+      );
     // Providers are not named here: a backend that keeps a cache has a cacheDir.
     const backends = next.backends.map((b) => ('cacheDir' in b ? Object.freeze({ ...b, cacheDir: join(cacheDir, `backend-${b.name}`) }) : b));
     next = { ...next, backends: Object.freeze(backends) };

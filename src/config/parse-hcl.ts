@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
-import { Language, Parser, type Node as SyntaxNode } from 'web-tree-sitter';
+import type { Parser, Node as SyntaxNode } from 'web-tree-sitter';
 import type { LocatedEntry, LocatedNode, Position } from './located.js';
 import { MAX_NESTING, MAX_SYNTAX_NODES } from './source-limits.js';
 import { configSyntaxError } from './syntax-error.js';
@@ -16,8 +16,11 @@ let parserPromise: Promise<Parser> | undefined;
 
 async function loadParser(): Promise<Parser> {
   // A config is parsed once per start or reload: V8's baseline WebAssembly compiler is fast enough for that,
-  // and skipping its optimizing tier saves about 20 MiB of peak memory (bench/once-vault.mjs).
+  // and skipping its optimizing tier saves about 20 MiB of peak memory (bench/bench.mjs).
   setFlagsFromString('--liftoff-only');
+  // Imported here, not at the top: the start-up snapshot (scripts/build-snapshot.mjs) holds no package from
+  // node_modules, only what the bundle carries; the grammar's WebAssembly is instantiated at run time anyway.
+  const { Language, Parser } = await import('web-tree-sitter');
   await Parser.init();
   const require = createRequire(import.meta.url);
   const wasm = await readFile(require.resolve('@tree-sitter-grammars/tree-sitter-hcl/tree-sitter-hcl.wasm'));

@@ -5,6 +5,10 @@ import { backendsSchema } from './backend-blocks.js';
 import { DURATION_BOUNDS } from './duration.js';
 import { duration, httpUrl } from './schema-fragments.js';
 
+// A config is validated once per start or reload: zod's default compiles a fast path for each object schema
+// with new Function(), which costs more than the one validation it speeds up.
+z.config({ jitless: true });
+
 /*
  * The config schema, written against the shape both HCL and JSON configs share: a labelled block
  * `backend "file" "local" {}` is `{backend: {file: {local: {…}}}}` and an unlabelled block is a list item.

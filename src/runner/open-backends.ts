@@ -6,7 +6,7 @@ import type { CloseOptions, SecretBackend } from '../backends/types.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 
-/** The name of the implicit certificates-only cache, beside the first template's destination. */
+/** The name of the implicit certificates-only cache, beside the destinations when they share one directory. */
 export const CERTIFICATE_CACHE_NAME = '.secrets-sidecar-certificates';
 
 /**
@@ -20,7 +20,8 @@ export function backendDependencies(
   live: boolean,
   adopt: boolean,
 ): BackendDependencies {
-  const first = config.templates[0];
+  const directories = new Set(config.templates.map((t) => dirname(t.destination)));
+  const [only] = directories;
   return {
     logger,
     env,
@@ -28,8 +29,9 @@ export function backendDependencies(
     live,
     writeFile: writeFileAtomically,
     adopt,
-    // It may sit beside the outputs: it holds nothing (certificates and their keys) they do not show already.
-    certificateCacheDir: first === undefined ? undefined : join(dirname(first.destination), CERTIFICATE_CACHE_NAME),
+    // It may sit beside the outputs only when they share one directory: it holds whole issuances (keys too), so
+    // beside a certificate whose key goes to another directory it would show whoever sees the first that key.
+    certificateCacheDir: directories.size === 1 && only !== undefined ? join(only, CERTIFICATE_CACHE_NAME) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 import { SidecarError, toSidecarError } from '../errors.js';
 import { ANNOTATION, AdmissionRefusal, quote, readInjectionRequest, wantsInjection } from './annotations.js';
 import type { KubeClient } from './kube-client.js';
-import { appContainerNames, isInjected, mutatePod } from './pod-mutation.js';
+import { appContainerNames, initContainerNames, injectionWarnings, isInjected, mutatePod } from './pod-mutation.js';
 import { readSidecarFacts, type SidecarFacts } from './sidecar-facts.js';
 import type { WebhookConfig } from './webhook-config.js';
 
@@ -87,12 +87,18 @@ export async function answerReview(text: string, deps: AdmissionDeps, facts: Fac
     const annotations = isObject(metadata['annotations']) ? metadata['annotations'] : {};
     if (!wantsInjection(annotations)) return allow('not annotated', label);
     if (isInjected(pod)) return allow('already injected', label);
-    const injection = readInjectionRequest(annotations, appContainerNames(pod), config.resources);
+    const injection = readInjectionRequest(annotations, appContainerNames(pod), config.resources, initContainerNames(pod));
     const sidecar = await facts.get(deps.kube, namespace, injection.configMap);
     const patch = mutatePod(pod, injection, sidecar, config);
+    const warnings = injectionWarnings(sidecar);
     return {
       status: 200,
-      body: reviewAnswer(uid, { allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }),
+      body: reviewAnswer(uid, {
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+        ...(warnings.length > 0 ? { warnings } : {}),
+      }),
       outcome: 'injected',
       reason: injection.mode,
       pod: label,

@@ -35,7 +35,7 @@ export interface InjectionRequest {
   readonly mode: InjectionMode;
   readonly configMap: string;
   readonly secretsPath: string;
-  /** App containers that get the secrets volume. */
+  /** Containers that get the secrets volume: app containers, and init containers when named. */
   readonly containers: readonly string[];
   readonly requests: ResourceAmounts;
   readonly limits: ResourceAmounts;
@@ -66,11 +66,16 @@ export function wantsInjection(annotations: Readonly<Record<string, unknown>>): 
   throw refuse(ANNOTATION.inject, `${quote(value)} is not "true" or "false"`);
 }
 
-/** Reads the annotations of a pod that asks for injection; `appContainers` are the names of its containers. */
+/**
+ * Reads the annotations of a pod that asks for injection; `appContainers` are the names of its containers, and
+ * `initContainers` of its own init containers, which get the secrets only when named (they run after the first
+ * render in every mode).
+ */
 export function readInjectionRequest(
   annotations: Readonly<Record<string, unknown>>,
   appContainers: readonly string[],
   resources: WebhookResources,
+  initContainers: readonly string[] = [],
 ): InjectionRequest {
   for (const key of Object.keys(annotations)) {
     if (key.startsWith(PREFIX) && !KNOWN.has(key))
@@ -96,12 +101,10 @@ export function readInjectionRequest(
   let containers = appContainers;
   if (listed !== undefined) {
     const names = listed.split(',').map((name) => name.trim());
-    const unknown = names.find((name) => !appContainers.includes(name));
+    const known = [...appContainers, ...initContainers];
+    const unknown = names.find((name) => !known.includes(name));
     if (names.length === 0 || unknown !== undefined)
-      throw refuse(
-        ANNOTATION.containers,
-        `${quote(unknown ?? listed)} is not a container of this pod (containers: ${appContainers.map((n) => quote(n)).join(', ')})`,
-      );
+      throw refuse(ANNOTATION.containers, `${quote(unknown ?? listed)} is not a container of this pod (containers: ${known.map((n) => quote(n)).join(', ')})`);
     containers = [...new Set(names)];
   }
 

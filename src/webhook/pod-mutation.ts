@@ -44,6 +44,14 @@ export function appContainerNames(pod: Json): string[] {
   });
 }
 
+/** The pod's own init containers that have a name (the API server refuses the pod otherwise). */
+export function initContainerNames(pod: Json): string[] {
+  const spec = isObject(pod['spec']) ? pod['spec'] : {};
+  return objects(spec['initContainers'])
+    .map((c) => c['name'])
+    .filter((name): name is string => typeof name === 'string' && name !== '');
+}
+
 /** Whether the webhook (or a hand-written manifest) already put the sidecar there: such a pod is left as it is. */
 export function isInjected(pod: Json): boolean {
   const annotations = isObject(pod['metadata']) ? pod['metadata']['annotations'] : undefined;
@@ -60,18 +68,28 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   const volumes = objects(spec['volumes']);
 
   checkDestinations(facts, request);
+  checkReaders(pod, request, facts);
   const tokenMounts = tokenVolumes(facts, request, config);
   const ours = [VOLUME.secrets, VOLUME.config, VOLUME.cache, ...tokenMounts.map((t) => t.volume.name)];
+  // The pod shares one network namespace: an app already on the probe port would keep the sidecar from binding it.
+  const taken = [...containers, ...initContainers].find((c) => objects(c['ports']).some((p) => p['containerPort'] === config.probePort));
+  if (taken)
+    throw new AdmissionRefusal(
+      `${ANNOTATION.inject}: container ${quote(taken['name'])} declares port ${config.probePort}, which the sidecar listens on for its probes (the webhook's probe_port)`,
+    );
   const clash = volumes.find((v) => ours.includes(v['name'] as string));
   if (clash) throw new AdmissionRefusal(`${ANNOTATION.inject}: the pod already has a volume named ${quote(clash['name'])}, which the sidecar needs`);
 
-  const appContainers = containers.map((container) => {
+  const withSecrets = (container: Json): Json => {
     if (!request.containers.includes(container['name'] as string)) return container;
     const mounts = objects(container['volumeMounts']);
     if (mounts.some((m) => m['mountPath'] === request.secretsPath))
       throw new AdmissionRefusal(`${ANNOTATION.secretsPath}: container ${quote(container['name'])} already mounts something at ${request.secretsPath}`);
     return { ...container, volumeMounts: [...mounts, { name: VOLUME.secrets, mountPath: request.secretsPath, readOnly: true }] };
-  });
+  };
+  const appContainers = containers.map(withSecrets);
+  // The pod's own init containers run after ours: after `once`, or once the native sidecar's first render is done.
+  const ownInit = initContainers.map(withSecrets);
 
   const base = sidecarBase(pod, request, config, tokenMounts);
   const listen = ['--listen', `$(${POD_IP_ENV}):${config.probePort}`];
@@ -85,17 +103,17 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   };
   const run = { ...base, name: SIDECAR_NAME, args: ['run', '-c', SIDECAR_CONFIG_FILE, ...listen, ...cache], ...probes };
 
-  let newInit = initContainers;
+  let newInit = ownInit;
   let newContainers = appContainers;
   if (request.mode === 'native') {
     // Started before the app and kept up; the app starts once the first render made /readyz answer 200.
     const native = { ...run, restartPolicy: 'Always', startupProbe: httpProbe('/readyz', config, { periodSeconds: 1, failureThreshold: 300 }) };
-    newInit = [native, ...initContainers];
+    newInit = [native, ...ownInit];
   } else if (request.mode === 'sidecar') {
-    newInit = [once, ...initContainers];
+    newInit = [once, ...ownInit];
     newContainers = [run, ...appContainers];
   } else {
-    newInit = [once, ...initContainers];
+    newInit = [once, ...ownInit];
   }
 
   const newVolumes = [
@@ -114,6 +132,16 @@ export function mutatePod(pod: Json, request: InjectionRequest, facts: SidecarFa
   ];
   if (facts.signalsProcess) patch.push({ op: 'add', path: '/spec/shareProcessNamespace', value: true });
   return patch;
+}
+
+/**
+ * What the API server shows whoever creates the pod (kubectl prints it): a shared process namespace lets a
+ * container of the sidecar's user, which the app's are, read the sidecar's files through /proc, its cache too.
+ */
+export function injectionWarnings(facts: SidecarFacts): string[] {
+  return facts.signalsProcess && facts.cachesLoginToken
+    ? ['secrets-sidecar: shareProcessNamespace lets the app read the Vault token in /proc/<sidecar>/root; notify by http']
+    : [];
 }
 
 function httpProbe(path: string, config: WebhookConfig, timing: { periodSeconds: number; failureThreshold: number }) {
@@ -182,6 +210,28 @@ function checkDestinations(facts: SidecarFacts, request: InjectionRequest): void
     );
 }
 
+/**
+ * The sidecar runs as the first served container's user: another served container that runs as another user
+ * (not root) could not read files only their owner may read, and would fail on them long after admission.
+ */
+function checkReaders(pod: Json, request: InjectionRequest, facts: SidecarFacts): void {
+  if (facts.ownerOnlyPerms === undefined) return;
+  const [first, ...others] = served(pod, request);
+  if (first === undefined) return;
+  const owner = runAs(pod, first)['runAsUser'];
+  if (owner === undefined) return;
+  const other = others.find((c) => {
+    const user = runAs(pod, c)['runAsUser'];
+    return user !== undefined && user !== owner;
+  });
+  if (other === undefined) return;
+  throw new AdmissionRefusal(
+    `${ANNOTATION.containers}: containers ${quote(first['name'])} (runAsUser ${owner}) and ${quote(other['name'])} (runAsUser ${runAs(pod, other)['runAsUser']}) run as different users, and sidecar.hcl writes files only their owner can read (perms ${ownerOnly(facts.ownerOnlyPerms)}); the sidecar runs as the first: list only containers of one user, or give the templates perms their group can read`,
+  );
+}
+
+const ownerOnly = (perms: number) => `0${perms.toString(8).padStart(3, '0')}`;
+
 /** What the injected containers share: image, resources, restricted security context, mounts. */
 function sidecarBase(pod: Json, request: InjectionRequest, config: WebhookConfig, tokens: readonly TokenMount[]): Json {
   const resources: Json = {};
@@ -205,17 +255,8 @@ function sidecarBase(pod: Json, request: InjectionRequest, config: WebhookConfig
 
 /** PodSecurity restricted, as the app's user and group when the pod or the first served container sets them. */
 function securityContext(pod: Json, request: InjectionRequest): Json {
-  const spec = pod['spec'] as Json;
-  const podContext = isObject(spec['securityContext']) ? spec['securityContext'] : {};
-  const served = objects(spec['containers']).find((c) => request.containers.includes(c['name'] as string));
-  const own = served && isObject(served['securityContext']) ? served['securityContext'] : {};
-  const id = (key: string): number | undefined => {
-    const value = own[key] ?? podContext[key];
-    // Root is not carried over: the sidecar stays non-root, and a root app reads its files anyway.
-    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-  };
-  const user = id('runAsUser');
-  const group = id('runAsGroup');
+  const [first] = served(pod, request);
+  const { runAsUser: user, runAsGroup: group } = first ? runAs(pod, first) : {};
   return {
     runAsNonRoot: true,
     ...(user !== undefined ? { runAsUser: user } : {}),
@@ -225,4 +266,22 @@ function securityContext(pod: Json, request: InjectionRequest): Json {
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };
+}
+
+/** The containers that get the secrets: app containers first, then the pod's own init containers. */
+function served(pod: Json, request: InjectionRequest): Json[] {
+  const spec = pod['spec'] as Json;
+  return [...objects(spec['containers']), ...objects(spec['initContainers'])].filter((c) => request.containers.includes(c['name'] as string));
+}
+
+/** A container's user and group: its own over the pod's; root is not carried over (a root app reads anyway). */
+function runAs(pod: Json, container: Json): { runAsUser?: number | undefined; runAsGroup?: number | undefined } {
+  const spec = pod['spec'] as Json;
+  const podContext = isObject(spec['securityContext']) ? spec['securityContext'] : {};
+  const own = isObject(container['securityContext']) ? container['securityContext'] : {};
+  const id = (key: string): number | undefined => {
+    const value = own[key] ?? podContext[key];
+    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  };
+  return { runAsUser: id('runAsUser'), runAsGroup: id('runAsGroup') };
 }

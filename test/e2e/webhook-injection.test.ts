@@ -6,11 +6,13 @@ import { makeDiskDir, removeDir } from '../support/dirs.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { makeServingCertificate, WebhookProcess, webhookCall } from '../support/webhook.js';
 import { mkdirSync, readFileSync, rmdirSync, existsSync, statSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { CLI } from '../support/cli.js';
 import { httpCall } from '../support/http.js';
-import { freePort } from '../support/openbao.js';
+import { expectNoSecrets } from '../support/leaks.js';
+import { appRoleCredentials, freePort, startOpenBao } from '../support/openbao.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- untyped Kubernetes JSON (see Json) */
 
@@ -256,6 +258,76 @@ async function refusal(pod: Json): Promise<string> {
   return String(answer.body['message']);
 }
 
+/** The pid of a process's child (the shell's current command), if it has one. */
+function childOf(pid: number): number | undefined {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? undefined : Number(text.split(' ')[0]);
+}
+
+/**
+ * The port the injected lines' 9102 becomes when run here: a free one, since other tests of the suite run sidecars
+ * on loopback at the same time.
+ */
+let probePort = 0;
+
+/** Asks the injected sidecar's /readyz until it answers 200 or the shell running it exits (bounded). */
+async function readyOnProbePort(child: ChildProcess): Promise<number> {
+  let ready = 0;
+  for (let attempt = 0; attempt < 300 && ready !== 200 && child.exitCode === null; attempt++) {
+    ready = (await httpCall(probePort, 'GET', '/readyz').catch(() => ({ status: 0 }))).status;
+    if (ready !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return ready;
+}
+
+/**
+ * Runs a classic pod's injected lines as the kubelet would, in a private mount namespace, as the app's user: the
+ * ConfigMap at /etc/secrets-sidecar, in-memory volumes with an emptyDir's 0777 root for the secrets and the cache;
+ * the init container's `once`, then the sidecar's `run`, started again `restarts` times after it dies (a
+ * container restart). The pod's IP is loopback here, and its probe port a free one.
+ */
+async function runInjected(pod: Json, configMap: string, restarts: number, body: (child: ChildProcess, stderr: () => string) => Promise<void>): Promise<void> {
+  const init = pod['spec']['initContainers'][0] as Json;
+  const sidecar = pod['spec']['containers'][0] as Json;
+  probePort = await freePort();
+  const expand = (args: string[]) => args.map((a) => a.replace('$(SECRETS_SIDECAR_POD_IP):9102', `127.0.0.1:${probePort}`)).join(' ');
+  const configMapDir = join(dir, `configmap-${configMap}`);
+  mkdirSync(configMapDir);
+  const data = ((await cp.apiOk('GET', `/api/v1/namespaces/${NS}/configmaps/${configMap}`)) as Json)['data'] as Record<string, string>;
+  for (const [key, text] of Object.entries(data)) await writeFile(join(configMapDir, key), text);
+  const mountPoints = ['/etc/secrets-sidecar', '/run/secrets-sidecar', '/var/cache/secrets-sidecar'].filter((p) => !existsSync(p));
+  for (const p of mountPoints) mkdirSync(p);
+  const user = `setpriv --reuid ${init['securityContext']['runAsUser']} --regid ${init['securityContext']['runAsGroup']} --clear-groups`;
+  const cli = `${user} ${process.execPath} ${CLI}`;
+  const script = [
+    'set -e',
+    'mount --make-rprivate /',
+    'mount -t tmpfs -o mode=0755 tmpfs /etc/secrets-sidecar',
+    `cp ${configMapDir}/* /etc/secrets-sidecar/`,
+    'mount -t tmpfs -o mode=0777 tmpfs /run/secrets-sidecar',
+    'mount -t tmpfs -o mode=0777 tmpfs /var/cache/secrets-sidecar',
+    `${cli} ${expand(init['args'])}`,
+    ...Array.from({ length: restarts }, () => `${cli} ${expand(sidecar['args'])} || true`),
+    `exec ${cli} ${expand(sidecar['args'])}`,
+  ].join('\n');
+  const child = spawn('unshare', ['-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  try {
+    await body(child, () => stderr);
+  } finally {
+    if (child.exitCode === null) {
+      // The shell's current command first: a `run` killed with the shell alone would outlive the test.
+      const current = childOf(child.pid!);
+      if (current !== undefined) process.kill(current, 'SIGKILL');
+      child.kill('SIGKILL');
+    }
+    await closed;
+    for (const p of mountPoints) rmdirSync(p);
+  }
+}
+
 describe('the injecting webhook, through a real API server', () => {
   it('native mode: an init container with restartPolicy Always and a startupProbe, volumes, read-only mounts, restricted', async () => {
     const created = await createPod(appPod('native', inject()));
@@ -318,6 +390,22 @@ describe('the injecting webhook, through a real API server', () => {
     expect(ours(containers[0])).toEqual([path, MOUNTS.config, MOUNTS.cache]);
     expect(ours(containers[1])).toEqual([{ ...path, readOnly: true }]);
     expect(ours(containers[2])).toEqual([]);
+  });
+
+  it("the pod's own init container named in containers gets the secrets read-only, after the sidecar; containers of other users are refused", async () => {
+    const pod0 = appPod('own-init', inject('web-secrets', { 'secrets-sidecar.io/containers': 'app,migrate' }), {
+      initContainers: [{ name: 'migrate', image: 'example/migrate:1', securityContext: restricted }],
+    });
+    expect((await createPod(pod0)).status).toBe(201);
+    const init = (await getPod('own-init'))['spec']['initContainers'] as Json[];
+    expect(init.map((c) => c['name'])).toEqual(['secrets-sidecar', 'migrate']);
+    expect(ours(init[1])).toEqual([{ ...MOUNTS.secrets, readOnly: true }]);
+
+    const mixed = appPod('mixed-users', inject());
+    mixed['spec']['containers'][1]['securityContext'] = { ...restricted, runAsUser: 5000 };
+    expect(await refusal(mixed)).toMatch(
+      /secrets-sidecar\.io\/containers: containers "app" \(runAsUser 2000\) and "metrics" \(runAsUser 5000\) run as different users/,
+    );
   });
 
   it('init-only mode for a Job: its pod gets `once` in an init container and nothing that outlives the app', async () => {
@@ -559,6 +647,10 @@ describe('the injecting webhook, through a real API server', () => {
       'add /metadata/annotations',
     ]);
     expect(patch[2]!['value']).toHaveLength(5000);
+    expect(response).not.toHaveProperty('warnings');
+    // A signalled process (a shared process namespace) beside a cached Vault login: the creator is warned.
+    const warned = JSON.parse((await post(review(appPod('warned', inject('kube-auth'))))).body)['response'] as Json;
+    expect(warned).toMatchObject({ allowed: true, warnings: [expect.stringMatching(/shareProcessNamespace lets the app read the Vault token/)] });
 
     const evil = appPod('evil', inject('web-secrets', { 'secrets-sidecar.io/containers': 'app\n{"allowed":true}\r\u0000' }));
     const refused = JSON.parse((await post(review(evil))).body)['response'] as Json;
@@ -615,53 +707,64 @@ describe('the injecting webhook, through a real API server', () => {
 
   it("the injected command lines run: `once` then `run`, with the mounts the pod would have, as the app's user, render the ConfigMap's config", async () => {
     const pod = await getPod('classic');
-    const init = pod['spec']['initContainers'][0] as Json;
-    const sidecar = pod['spec']['containers'][0] as Json;
-    // The kubelet expands $(VAR) from the container's env; the pod's IP is loopback here, and the probe port a free
-    // one, since other tests of the suite run sidecars on loopback at the same time.
-    const port = await freePort();
-    const expand = (args: string[]) => args.map((a) => a.replace('$(SECRETS_SIDECAR_POD_IP):9102', `127.0.0.1:${port}`));
-    const configMapDir = join(dir, 'configmap');
-    mkdirSync(configMapDir);
-    const data = ((await cp.apiOk('GET', `/api/v1/namespaces/${NS}/configmaps/web-secrets`)) as Json)['data'] as Record<string, string>;
-    for (const [key, text] of Object.entries(data)) await writeFile(join(configMapDir, key), text);
-    const mountPoints = ['/etc/secrets-sidecar', '/run/secrets-sidecar', '/var/cache/secrets-sidecar'].filter((p) => !existsSync(p));
-    for (const p of mountPoints) mkdirSync(p);
+    await runInjected(pod, 'web-secrets', 0, async (child, stderr) => {
+      expect(await readyOnProbePort(child), stderr()).toBe(200);
+      const rendered = `/proc/${child.pid}/root/run/secrets-sidecar/app.env`;
+      expect(readFileSync(rendered, 'utf8')).toBe(`PASSWORD=${PASSWORD}\n`);
+      // Owned by the app's user and group (the container's runAsUser over the pod's), readable by the app only.
+      expect(statSync(rendered)).toMatchObject({ uid: 4000, gid: 3000, mode: 0o100600 });
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.on('close', resolve));
+      expect(child.exitCode, stderr()).toBe(0);
+      expect(stderr()).not.toContain(PASSWORD);
+    });
+  });
+
+  it('the injected classic lines with Vault: `once`, `run` and a kill -9 restart of `run` hand over through the cache volume: 1 login, 1 certificate', async () => {
+    const bao = await startOpenBao();
     try {
-      const user = `setpriv --reuid ${init['securityContext']['runAsUser']} --regid ${init['securityContext']['runAsGroup']} --clear-groups`;
-      const script = [
-        'set -e',
-        'mount --make-rprivate /',
-        'mount -t tmpfs -o mode=0755 tmpfs /etc/secrets-sidecar',
-        `cp ${configMapDir}/* /etc/secrets-sidecar/`,
-        'mount -t tmpfs -o mode=0777 tmpfs /run/secrets-sidecar',
-        'mount -t tmpfs -o mode=0777 tmpfs /var/cache/secrets-sidecar',
-        `${user} ${process.execPath} ${CLI} "$@"`,
-        `exec ${user} ${process.execPath} ${CLI} ${expand(sidecar['args']).join(' ')}`,
-      ].join('\n');
-      const child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', ...expand(init['args'])], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const closed = new Promise((resolve) => child.on('close', resolve));
-      try {
-        let ready = 0;
-        for (let attempt = 0; attempt < 300 && ready !== 200 && child.exitCode === null; attempt++) {
-          ready = (await httpCall(port, 'GET', '/readyz').catch(() => ({ status: 0 }))).status;
-          if (ready !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        expect(ready, stderr).toBe(200);
-        const rendered = `/proc/${child.pid}/root/run/secrets-sidecar/app.env`;
-        expect(readFileSync(rendered, 'utf8')).toBe(`PASSWORD=${PASSWORD}\n`);
-        // Owned by the app's user and group (the container's runAsUser over the pod's), readable by the app only.
-        expect(statSync(rendered)).toMatchObject({ uid: 4000, gid: 3000, mode: 0o100600 });
-      } finally {
+      await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
+      await bao.api('POST', 'pki/root/generate/internal', { common_name: 'injected root', ttl: '87600h' });
+      await bao.api('POST', 'pki/roles/web', { allowed_domains: ['internal'], allow_subdomains: true, max_ttl: '72h' });
+      await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
+      await bao.api('PUT', 'sys/policies/acl/web', {
+        policy: 'path "pki/issue/web" {\n  capabilities = ["update"]\n}\npath "sys/internal/ui/mounts/*" {\n  capabilities = ["read"]\n}\n',
+      });
+      const login = await appRoleCredentials(bao, 'web', { token_policies: ['web'], token_ttl: '1h' });
+      const hcl = `backend "vault" "main" {\n  address = "${bao.address}"\n  auth "approle" {\n    role_id        = "${login.roleId}"\n    secret_id_file = "secret_id"\n  }\n}\ntemplate {\n  contents    = "{{#with (secret \\"main:pki/issue/web\\" common_name=\\"app.internal\\" ttl=\\"1h\\")}}{{certificate}}\\n{{private_key}}\\n{{/with}}"\n  destination = "/run/secrets-sidecar/tls.pem"\n}\n`;
+      await cp.apiOk('POST', `/api/v1/namespaces/${NS}/configmaps`, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'vault-secrets' },
+        data: { 'sidecar.hcl': hcl, secret_id: login.secretId },
+      });
+      const pod0 = appPod('classic-vault', inject('vault-secrets', { 'secrets-sidecar.io/mode': 'sidecar' }));
+      expect((await createPod(pod0)).status).toBe(201);
+      const pod = await getPod('classic-vault');
+      await runInjected(pod, 'vault-secrets', 1, async (child, stderr) => {
+        const tls = `/proc/${child.pid}/root/run/secrets-sidecar/tls.pem`;
+        expect(await readyOnProbePort(child), stderr()).toBe(200);
+        const serial = new X509Certificate(readFileSync(tls)).serialNumber;
+        // The sidecar container restarts (OOM, crash) with the same volumes; the shell then execs the last `run`.
+        const first = childOf(child.pid!);
+        expect(first).toBeDefined();
+        process.kill(first!, 'SIGKILL');
+        for (let i = 0; i < 300 && childOf(child.pid!) === first; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await readyOnProbePort(child), stderr()).toBe(200);
+        expect(new X509Certificate(readFileSync(tls)).serialNumber).toBe(serial);
+        const requests = await bao.auditedRequests();
+        expect(requests.filter((r) => r.path === 'auth/approle/login')).toHaveLength(1);
+        expect(requests.filter((r) => r.path === 'pki/issue/web')).toHaveLength(1);
+        // Each run adopted the token once left: the cache volume's 0777 root was no obstacle.
+        expect(stderr().match(/"event":"auth\.adopt","backend":"main","path":"[^"]*","outcome":"ok"/g) ?? [], stderr()).toHaveLength(2);
+        const key = readFileSync(tls, 'utf8').split('PRIVATE KEY-----\n')[1]?.split('\n')[0] ?? 'no key line';
         child.kill('SIGTERM');
-        await closed;
-      }
-      expect(child.exitCode, stderr).toBe(0);
-      expect(stderr).not.toContain(PASSWORD);
+        await new Promise((resolve) => child.on('close', resolve));
+        expect(child.exitCode, stderr()).toBe(0);
+        expectNoSecrets(stderr(), [login.secretId, key]);
+      });
     } finally {
-      for (const p of mountPoints) rmdirSync(p);
+      await bao.stop();
     }
   });
 

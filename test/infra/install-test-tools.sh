@@ -171,12 +171,5 @@ if [ ! -x "$helm" ] || [ "$(cat "$helm.version" 2>/dev/null)" != "$HELM_VERSION"
 fi
 echo "helm $HELM_VERSION" >&2
 
-# consul-template, the peer: the converter's differential tests render the original templates with it, and the
-# benchmarks run beside it. Built from its Go module (it reports its version itself).
-CONSUL_TEMPLATE_VERSION=0.42.1
-consul_template="$cache/bin/consul-template"
-if [ ! -x "$consul_template" ] || [[ "$("$consul_template" -version 2>&1)" != *"v$CONSUL_TEMPLATE_VERSION"* ]]; then
-  echo "building consul-template $CONSUL_TEMPLATE_VERSION into $cache/bin" >&2
-  GOBIN="$cache/bin" GOTOOLCHAIN=local CGO_ENABLED=0 go install -trimpath "github.com/hashicorp/consul-template@v$CONSUL_TEMPLATE_VERSION"
-fi
-"$consul_template" -version 2>&1 | head -n 1 >&2
+# consul-template, the peer of the converter's differential tests and of the benchmarks.
+bash "$root/test/infra/install-consul-template.sh"

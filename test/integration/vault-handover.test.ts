@@ -11,6 +11,7 @@ import { appRoleCredentials, startOpenBao, type OpenBao } from '../support/openb
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { mountDatabaseEngine } from '../support/database-engine.js';
 import { makeProject, type Project } from '../support/project.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -348,6 +349,33 @@ describe('what cannot be adopted is fetched anew, and the audit record says why'
   });
 });
 
+describe('a config pointed at another server', () => {
+  it('adopts nothing the old one issued: its token is never sent to the new address, its certificate never reused', async () => {
+    project = await handoverProject('cache_dir = "@ROOT@/cache"');
+    expect((await runCli(['once', '-c', project.config])).code).toBe(0);
+    const first = { creds: creds(project), serial: serial(project) };
+    const tokenFile = readdirSync(join(project.root, 'cache')).find((n) => n.startsWith('token-')) ?? '';
+    const { token } = JSON.parse(readFileSync(join(project.root, 'cache', tokenFile), 'utf8')) as { token: string };
+    // Another address (the same OpenBao behind it, so that what it is sent can be seen and counted).
+    const other = await startFaultProxy(bao.address);
+    try {
+      await project.write('sidecar.hcl', readFileSync(project.config, 'utf8').replace(bao.address, other.address));
+      const before = (await bao.auditedRequests()).length;
+      daemon = new Daemon(['-c', project.config]);
+      await started(daemon);
+      expect(daemon.count(audit('auth.adopt')) + daemon.count(audit('secret.adopt'))).toBe(0);
+      expect(other.count('/v1/auth/token/lookup-self')).toBe(0);
+      expect(other.count('/v1/sys/leases/lookup')).toBe(0);
+      expect(await issued(before)).toEqual({ logins: 1, credentials: 1, certificates: 1 });
+      expect(serial(project)).not.toBe(first.serial);
+      expectNoSecrets(daemon.stderr, [first.creds.password, creds(project).password, token, login.secretId]);
+    } finally {
+      await daemon?.stop();
+      await other.stop();
+    }
+  });
+});
+
 describe('certificates are reused across restarts without cache_dir', () => {
   it('a restart reuses the certificate (same serial) from the private certificates-only cache beside the outputs', async () => {
     project = await handoverProject('');
@@ -366,6 +394,28 @@ describe('certificates are reused across restarts without cache_dir', () => {
     const cacheDir = join(project.out, '.secrets-sidecar-certificates');
     expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
     expect(readdirSync(cacheDir).every((n) => !n.startsWith('token-') && !n.startsWith('lease-'))).toBe(true);
+  });
+});
+
+describe('the implicit certificates-only cache holds whole issuances, keys too', () => {
+  it('is not kept beside a certificate whose key goes to another directory, which the app may not see', async () => {
+    project = await handoverProject('');
+    const out = project.out;
+    const config = readFileSync(project.config, 'utf8')
+      .replace(`"${out}/db.txt"`, `"${out}/public/db.txt"`)
+      .replace('{{private_key}}\\n{{/with}}', '{{/with}}')
+      .replace(`"${out}/tls.pem"`, `"${out}/public/cert.pem"`)
+      .concat(`template {\n  contents = "{{#with (secret \\"${CERT}\\")}}{{private_key}}\\n{{/with}}"\n  destination = "${out}/private/key.pem"\n}\n`);
+    await project.write('sidecar.hcl', config);
+    daemon = new Daemon(['-c', project.config]);
+    await started(daemon);
+    const key = readFileSync(join(project.out, 'private', 'key.pem'), 'utf8').split('\n').find((line) => line.length > 40) ?? 'no key line';
+    const shown = (dir: string): string =>
+      readdirSync(dir, { withFileTypes: true })
+        .map((e) => (e.isDirectory() ? shown(join(dir, e.name)) : readFileSync(join(dir, e.name), 'utf8')))
+        .join('\n');
+    expect(shown(join(project.out, 'public'))).toContain('BEGIN CERTIFICATE');
+    expectNoSecrets(shown(join(project.out, 'public')), [key]);
   });
 });
 

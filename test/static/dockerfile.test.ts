@@ -33,6 +33,22 @@ describe('Dockerfile (checked statically: no Docker engine runs here)', () => {
     expect(finalStage.find((l) => l.startsWith('VOLUME '))).toContain('/run/secrets-sidecar');
   });
 
+  it('builds the start-up snapshot in a stage of its own from the image it runs in, and starts from it with the flags it was built with', () => {
+    const froms = INSTRUCTIONS.filter((l) => l.startsWith('FROM '));
+    // V8 loads a snapshot only in the Node binary that made it: both stages from the same image.
+    expect(froms).toContain('FROM ${NODE_IMAGE} AS snapshot');
+    expect(froms[froms.length - 1]).toBe('FROM ${NODE_IMAGE}');
+    const snapshotStage = INSTRUCTIONS.slice(INSTRUCTIONS.indexOf('FROM ${NODE_IMAGE} AS snapshot'), INSTRUCTIONS.lastIndexOf('FROM ${NODE_IMAGE}'));
+    // Made where it runs (/app), so the paths it derives from its own location hold.
+    expect(snapshotStage).toContain('WORKDIR /app');
+    expect(snapshotStage).toContain('RUN node scripts/build-snapshot.mjs');
+    const finalStage = INSTRUCTIONS.slice(INSTRUCTIONS.lastIndexOf('FROM ${NODE_IMAGE}'));
+    expect(finalStage).toContain('COPY --from=snapshot /app/dist ./dist');
+    const entrypoint = JSON.parse(finalStage.find((l) => l.startsWith('ENTRYPOINT '))?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
+    const flags = JSON.parse(readFileSync(join(REPO_ROOT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
+    expect(entrypoint).toEqual(['/usr/bin/tini', '--', 'node', ...flags, '--snapshot-blob', '/app/dist/snapshot/sidecar.blob', '--']);
+  });
+
   it("pins tini to the version Debian bookworm (the image's base) ships", () => {
     // This machine runs the same Debian release; test/infra installs tini from it.
     const installed = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'tini'], { encoding: 'utf8' });

@@ -7,6 +7,16 @@ import { JsonLines } from './json-lines.js';
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
+/**
+ * node's arguments for the CLI with `args`: the bin, or the start-up snapshot as the image starts it (its V8
+ * flags, the blob, "--"); SIDECAR_TEST_SNAPSHOT=1 makes the snapshot the default, so the suite can run on either.
+ */
+export function cliArgv(args: readonly string[], snapshot = process.env['SIDECAR_TEST_SNAPSHOT'] === '1'): string[] {
+  if (!snapshot) return [CLI, ...args];
+  const flags = JSON.parse(readFileSync(join(REPO_ROOT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
+  return [...flags, '--snapshot-blob', join(REPO_ROOT, 'dist', 'snapshot', 'sidecar.blob'), '--', ...args];
+}
+
 export interface CliResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -31,10 +41,14 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs the built CLI to completion, as a user would. */
-export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; snapshot?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     registerSidecarCredentials(options.env ?? {}, configTextOf(args));
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv(args, options.snapshot), {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: childEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -68,7 +82,7 @@ export class Daemon {
 
   constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
     registerSidecarCredentials(options.env ?? {}, configTextOf(args));
-    this.child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, cliArgv(['run', ...args]), { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) =>
       this.child.on('close', (code, signal) => {
         // Not stdout: in `run` it carries the supervised child's own output (an app may print what it reads).

@@ -32,6 +32,16 @@ describe('command-line overrides (what an injecting webhook controls)', () => {
     expect(() => applyOverrides(config, { cacheDir: 'relative' })).toThrow(/--cache-dir must be an absolute path/);
   });
 
+  it("refuses a --cache-dir inside, or equal to, a template's destination directory, as cache_dir is refused", async () => {
+    const config = await parseConfig(`${VAULT}template {\n  contents = "x"\n  destination = "/run/app/out/a.txt"\n}\n`, '/etc/s/sidecar.hcl');
+    for (const dir of ['/run/app/out', '/run/app/out/.cache', '/run/app/out/../out/c']) {
+      expect(() => applyOverrides(config, { cacheDir: dir }), dir).toThrow(
+        expect.objectContaining({ code: 'SIDECAR_ERR_USAGE', message: expect.stringContaining("a template's destination directory") as string }) as Error,
+      );
+    }
+    expect(applyOverrides(config, { cacheDir: '/run/app/out-cache' }).backends.find((b) => b.name === 'main')).toMatchObject({ cacheDir: '/run/app/out-cache/backend-main' });
+  });
+
   it('refuses a --listen that is not host:port, as a usage error', () => {
     for (const bad of ['9102', ':9102', 'host:', 'host:99999', 'a b:1', 'x:1\n']) {
       expect(() => parseListenAddress(bad), bad).toThrow(expect.objectContaining({ code: 'SIDECAR_ERR_USAGE' }) as Error);

@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionRefusal, quote, readInjectionRequest, wantsInjection } from '../../src/webhook/annotations.js';
-import { isInjected, mutatePod, type JsonPatchOperation } from '../../src/webhook/pod-mutation.js';
-import { factsOf, readSidecarFacts } from '../../src/webhook/sidecar-facts.js';
+import { injectionWarnings, isInjected, mutatePod, type JsonPatchOperation } from '../../src/webhook/pod-mutation.js';
+import { factsOf, readSidecarFacts, type SidecarFacts } from '../../src/webhook/sidecar-facts.js';
 import { parseWebhookConfig, type WebhookConfig } from '../../src/webhook/webhook-config.js';
 
 const config: Promise<WebhookConfig> = parseWebhookConfig(
   'webhook {\n  address = "0.0.0.0:8443"\n  tls_cert_file = "/t/c"\n  tls_key_file = "/t/k"\n  image = "r/s:1"\n}\n',
   '/w/webhook.hcl',
 );
-const NO_FACTS = { signalsProcess: false, kubernetesTokenFiles: [], rolloutInCluster: false, destinations: ['/run/secrets-sidecar/a'] };
+const NO_FACTS: SidecarFacts = {
+  signalsProcess: false,
+  kubernetesTokenFiles: [],
+  rolloutInCluster: false,
+  destinations: ['/run/secrets-sidecar/a'],
+  cachesLoginToken: false,
+  ownerOnlyPerms: 0o600,
+};
 
 type Pod = Record<string, unknown> & { spec: Record<string, unknown> };
 function pod(spec: Record<string, unknown> = {}): Pod {
@@ -83,6 +90,9 @@ describe('the mutation', () => {
     expect(() => mutatePod(pod({ volumes: [{ name: 'secrets-sidecar-cache' }] }), request, NO_FACTS, cfg)).toThrow(
       /^secrets-sidecar\.io\/inject: the pod already has a volume named "secrets-sidecar-cache"/,
     );
+    expect(() => mutatePod(pod({ containers: [{ name: 'app', ports: [{ containerPort: 9102 }] }] }), request, NO_FACTS, cfg)).toThrow(
+      /^secrets-sidecar\.io\/inject: container "app" declares port 9102, which the sidecar listens on/,
+    );
     const mounted = pod({ containers: [{ name: 'app', volumeMounts: [{ name: 'x', mountPath: '/run/secrets-sidecar' }] }] });
     expect(() => mutatePod(mounted, request, NO_FACTS, cfg)).toThrow(
       /^secrets-sidecar\.io\/secrets-path: container "app" already mounts something at \/run\/secrets-sidecar/,
@@ -106,7 +116,66 @@ describe('the mutation', () => {
       kubernetesTokenFiles: ['/var/run/secrets/kubernetes.io/serviceaccount/token'],
       rolloutInCluster: false,
       destinations: ['/run/secrets-sidecar/x'],
+      cachesLoginToken: true,
+      ownerOnlyPerms: 0o600,
     });
+    // A shared process namespace would show the app the cached login token: whoever creates the pod is warned.
+    expect(injectionWarnings(facts)).toEqual([expect.stringMatching(/shareProcessNamespace lets the app read the Vault token/) as string]);
+    expect(injectionWarnings({ ...facts, signalsProcess: false })).toEqual([]);
+    const given = await readSidecarFacts(
+      'backend "vault" "v" {\n  auth "token" {\n    token_file = "/t"\n  }\n}\nnotify "app" {\n  pid_file = "/run/app/pid"\n}\n',
+    );
+    expect(given.cachesLoginToken).toBe(false);
+  });
+
+  it('refuses served containers of different users when a file only its owner can read would reach them', async () => {
+    const cfg = await config;
+    const two = (a: number | undefined, b: number | undefined, podUser?: number) =>
+      pod({
+        ...(podUser === undefined ? {} : { securityContext: { runAsUser: podUser } }),
+        containers: [
+          { name: 'app', ...(a === undefined ? {} : { securityContext: { runAsUser: a } }) },
+          { name: 'logger', ...(b === undefined ? {} : { securityContext: { runAsUser: b } }) },
+        ],
+      });
+    const mutate = (p: Pod, facts = NO_FACTS, containers?: string) => {
+      const annotations = { 'secrets-sidecar.io/config': 'cm', ...(containers ? { 'secrets-sidecar.io/containers': containers } : {}) };
+      return mutatePod(p, readInjectionRequest(annotations, ['app', 'logger'], cfg.resources), facts, cfg);
+    };
+    expect(() => mutate(two(1000, 2000))).toThrow(
+      /^secrets-sidecar\.io\/containers: containers "app" \(runAsUser 1000\) and "logger" \(runAsUser 2000\) run as different users, .*perms 0600/,
+    );
+    expect(() => mutate(two(undefined, 2000, 1000))).toThrow(/runAsUser 1000\) and "logger" \(runAsUser 2000\)/);
+    // Served alone, of one user, as root, or with files their group can read: admitted.
+    expect(() => mutate(two(1000, 2000), NO_FACTS, 'app')).not.toThrow();
+    expect(() => mutate(two(undefined, 1000, 1000))).not.toThrow();
+    expect(() => mutate(two(1000, 0))).not.toThrow();
+    expect(() => mutate(two(1000, 2000), { ...NO_FACTS, ownerOnlyPerms: undefined })).not.toThrow();
+    const groupReadable = await readSidecarFacts('template {\n  contents = "x"\n  destination = "/run/secrets-sidecar/x"\n  perms = "0640"\n}\n');
+    expect(groupReadable.ownerOnlyPerms).toBeUndefined();
+  });
+
+  it("mounts the secrets into the pod's own init containers when named, after ours in every mode", async () => {
+    const cfg = await config;
+    const p = pod({ initContainers: [{ name: 'migrate', volumeMounts: [{ name: 'x', mountPath: '/x' }] }, { name: 'other' }] });
+    const secrets = { name: 'secrets-sidecar-secrets', mountPath: '/run/secrets-sidecar', readOnly: true };
+    for (const mode of ['native', 'sidecar', 'init-only']) {
+      const annotations = { 'secrets-sidecar.io/config': 'cm', 'secrets-sidecar.io/mode': mode, 'secrets-sidecar.io/containers': 'app,migrate' };
+      const request = readInjectionRequest(annotations, ['app'], cfg.resources, ['migrate', 'other']);
+      const init = valueAt(mutatePod(p, request, NO_FACTS, cfg), '/spec/initContainers');
+      expect(init.map((c) => c['name']).slice(1)).toEqual(['migrate', 'other']);
+      expect(init[1]!['volumeMounts']).toEqual([{ name: 'x', mountPath: '/x' }, secrets]);
+      expect(init[2]!['volumeMounts']).toBeUndefined();
+    }
+    // Unnamed, they get nothing (the default is every app container), and an unknown name is still refused.
+    const plain = valueAt(
+      mutatePod(p, readInjectionRequest({ 'secrets-sidecar.io/config': 'cm' }, ['app'], cfg.resources, ['migrate']), NO_FACTS, cfg),
+      '/spec/initContainers',
+    );
+    expect(plain[1]!['volumeMounts']).toEqual([{ name: 'x', mountPath: '/x' }]);
+    expect(() =>
+      readInjectionRequest({ 'secrets-sidecar.io/config': 'cm', 'secrets-sidecar.io/containers': 'nope' }, ['app'], cfg.resources, ['migrate']),
+    ).toThrow(/is not a container of this pod \(containers: "app", "migrate"\)/);
   });
 
   it('gives a sidecar whose rollout target works in-cluster the service-account directory, which admission gave it no copy of', async () => {

@@ -9,7 +9,7 @@ import {
   refreshInterval,
   requestTimeout,
 } from '../../config/schema-fragments.js';
-import { isAbsolute, relative } from 'node:path';
+import { directoryHolding } from '../../config/within-directory.js';
 import { defineProvider, type ConfigFacts, type ResolveContext } from '../provider.js';
 
 export interface VaultBackendConfig {
@@ -144,10 +144,7 @@ function resolveAuth(raw: z.output<typeof authSchema> | undefined, { path, inval
  */
 function checkCacheDir(cacheDir: string | undefined, facts: ConfigFacts): void {
   if (cacheDir === undefined) return;
-  const inside = facts.destinationDirectories.find((dir) => {
-    const path = relative(dir, cacheDir);
-    return path === '' || (!path.startsWith('..') && !isAbsolute(path));
-  });
+  const inside = directoryHolding(facts.destinationDirectories, cacheDir);
   if (inside !== undefined)
     throw facts.invalid(
       ['cache_dir'],

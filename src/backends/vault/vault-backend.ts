@@ -159,7 +159,9 @@ export class VaultBackend implements SecretBackend {
     this.#adopt = keep.adopt;
     const cacheDir = keep.keep ? (config.cacheDir ?? keep.certificateCacheDir) : undefined;
     // The token is kept per auth settings: a run configured with another role does not adopt this one's token.
-    const cacheKey = { backend: config.name, auth: JSON.stringify(config.auth) };
+    // Everything is kept per server too: a config pointed at another Vault (or namespace) never sends it the old
+    // one's token, nor reuses a certificate another CA issued.
+    const cacheKey = { backend: JSON.stringify([config.name, address, this.#namespace]), auth: JSON.stringify(config.auth) };
     this.#cache = cacheDir === undefined ? undefined : new VaultCache(cacheDir, cacheKey, writeFile, config.cacheDir !== undefined);
     const cache = this.#cache;
     this.#tokens = new TokenManager(config.auth, {

@@ -69,7 +69,7 @@ export class VaultTimeoutError extends Error {
 /**
  * The Vault HTTP API over Node's own client with a keep-alive pool of `maxConnections` sockets. Secret reads,
  * writes, renewals and revocations go through here rather than through node-vault: its axios stack and response
- * schema validation cost about a fifth of the CPU of a 500-secret `once` run (bench/once-vault.mjs), for calls
+ * schema validation cost about a fifth of the CPU of a 500-secret `once` run (bench/bench.mjs), for calls
  * that need none of it.
  */
 export class VaultHttp {
