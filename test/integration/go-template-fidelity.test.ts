@@ -192,6 +192,7 @@ function pemShape(text: string): string {
 
 const ISSUED: Record<string, string> = {
   pkiCert: `{{ with pkiCert "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}`,
+  'computed-write-argument': `{{ $d := "example.com" }}{{ with secret "pki/issue/web" (printf "common_name=c.%s" $d) "ttl=1h" }}{{ .Data.certificate }}{{ end }}`,
   'secret-with-write-arguments': `{{ with secret "pki/issue/web" "common_name=b.example.com" "ttl=1h" }}{{ .Data.certificate }}
 {{ .Data.private_key }}
 {{ .Data.issuing_ca }}

@@ -111,6 +111,11 @@ function quoted(text: string, ctx: CallContext): string {
 function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[] {
   const out: string[] = [];
   for (let i = 1; i < args.exprs.length; i++) {
+    const computed = computedWriteArgument(args, i, ctx);
+    if (computed !== undefined) {
+      out.push(computed);
+      continue;
+    }
     const text = literal(args, i);
     const eq = text?.indexOf('=') ?? -1;
     if (text === undefined || eq <= 0)
@@ -121,6 +126,25 @@ function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[
     out.push(`${key}=${quoted(text.slice(eq + 1), ctx)}`);
   }
   return out;
+}
+
+/**
+ * `(printf "common_name=%s.svc" $name)`: the key is the format's text before "=", the value the printf of the
+ * rest (`common_name=(printf "%s.svc" name)`), as consul-template splits the computed text at its first "=".
+ */
+function computedWriteArgument(args: CallArgs, i: number, ctx: CallContext): string | undefined {
+  const node = args.nodes[i];
+  const code = (args.exprs[i] as Expr).code;
+  if (node?.kind !== 'pipeline' || node.pipe.cmds.length !== 1) return undefined;
+  const [fn, format] = node.pipe.cmds[0]?.args ?? [];
+  if (fn?.kind !== 'identifier' || fn.name !== 'printf' || format?.kind !== 'string') return undefined;
+  const eq = format.value.indexOf('=');
+  // The key must be written out whole: no verb before the "=".
+  if (eq <= 0 || format.value.slice(0, eq).includes('%') || !code.startsWith('(printf ')) return undefined;
+  const key = format.value.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return undefined;
+  const rest = code.slice('(printf '.length + quoted(format.value, ctx).length);
+  return `${key}=(printf ${quoted(format.value.slice(eq + 1), ctx)}${rest}`;
 }
 
 /**

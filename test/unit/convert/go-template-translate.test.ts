@@ -72,6 +72,15 @@ describe('translating secrets', () => {
     expect(render(template)).toBe('CERT');
   });
 
+  it('passes a write argument computed with printf ("common_name=%s") as the key and the printf of the rest', () => {
+    const { template, findings } = translate(
+      '{{ $d := "example.com" }}{{ with secret "pki/issue/web" (printf "common_name=a.%s" $d) "ttl=1h" }}{{ .Data.certificate }}{{ end }}',
+    );
+    expect(findings).toEqual([]);
+    expect(template).toContain('(secret "vault:pki/issue/web" common_name=(printf "a.%s" d) ttl="1h")');
+    expect(render(template)).toBe('CERT');
+  });
+
   it('gives pkiCert its Cert, Key and CA, each ending in a line break as consul-template re-encodes them', () => {
     expect(converted('{{ with pkiCert "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}')).toBe('CERT\nKEY\nCA\n');
   });
