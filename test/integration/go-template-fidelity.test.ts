@@ -180,6 +180,8 @@ end
   'and-or-short-circuit': `{{ with secret "kv1/app" }}{{ if and .Data.missing (gt (len .Data.missing) 0) }}yes{{ else }}no{{ end }}
 {{ if or (not .Data.missing) (len .Data.missing) }}yes{{ end }} {{ or .Data.missing "fallback" }} {{ and .Data.zeta (printf "%s!" .Data.zeta) }}
 {{ end }}`,
+  print: `{{ print "a" 1 2 "b" true }}|{{ print }}|{{ 1.5 }}|{{ index "abc" }}|{{ with secret (print "secret/data/" "app") }}{{ print .Data.data.user "-" .Data.data.port }}{{ end }}
+`,
   'unicode-case-and-quote': `{{ "Straße ΑΣ İ ǅ" | toUpper }} {{ "Straße ΑΣ İ ǅ" | toLower }}
 {{ printf "%q" "a\\u0001é\\u00a0\\u007f\\u0007\\u000b😀\\U0010ffff" }}
 `,

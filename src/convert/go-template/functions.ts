@@ -214,6 +214,14 @@ function printf(args: CallArgs, ctx: CallContext): Expr {
   return { code: call('printf', ...args.exprs.map((e) => e.code)), kind: VALUE };
 }
 
+/** Go's print (fmt.Sprint): operands side by side, with a space between two that are not text (known here for literals). */
+function print(args: CallArgs, ctx: CallContext): Expr {
+  if (args.exprs.length === 0) return { code: '(printf "")', kind: VALUE };
+  const notText = (n: Arg | undefined) => n?.kind === 'number' || n?.kind === 'bool';
+  const format = args.nodes.map((n, i) => (i > 0 && notText(args.nodes[i - 1]) && notText(n) ? ' %v' : '%v')).join('');
+  return { code: call('printf', quoted(format, ctx), ...args.exprs.map((e) => e.code)), kind: VALUE };
+}
+
 export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   secret(args, ctx) {
     if (args.exprs.length === 0) fail(ctx, 'secret', 'takes a path');
@@ -258,6 +266,7 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   sprig_contains: simple('contains', lastFirst, 2),
   indent: simple('indent', lastFirst, 2),
   printf,
+  print,
   eq: simple('eq', same, 2, Infinity),
   ne: simple('ne', same, 2),
   not: simple('not', same, 1),

@@ -100,7 +100,9 @@ class Translator {
           if (literal !== undefined) return [{ type: 'text', text: literal }];
           const value = this.#pipeline(node.pipe, scope);
           if (!isPlain(value.kind)) this.#refuse(node.pipe.pos, 'printing a whole secret', 'print its fields (`.Data.data.key`) or pass it to toJSON');
-          return [{ type: 'tag', role: 'inline', text: `{{${asMustacheBody(value.code)}}}` }];
+          // A literal as a mustache's whole body would be looked up as a name (`{{1.5}}`, `{{"a"}}`): printf prints it.
+          const body = /^["'0-9-]/.test(value.code) ? `printf "%v" ${value.code}` : asMustacheBody(value.code);
+          return [{ type: 'tag', role: 'inline', text: `{{${body}}}` }];
         });
       case 'if':
       case 'with':

@@ -72,6 +72,12 @@ describe('translating secrets', () => {
     expect(render(template)).toBe('CERT');
   });
 
+  it("translates Go's print, with Sprint's spaces between two operands that are not text", () => {
+    expect(converted('{{ print "a" 1 2 "b" true }}|{{ with secret (print "kv1/" "app") }}{{ print .Data.api_key }}{{ end }}')).toBe('a1 2btrue|key-1');
+    // A literal that is not printed as text (1.5, index of a literal) is not looked up as a name either.
+    expect(converted('{{ print }}|{{ 1.5 }}|{{ index "abc" }}|{{ -2.5 }}')).toBe('|1.5|abc|-2.5');
+  });
+
   it('passes a write argument computed with printf ("common_name=%s") as the key and the printf of the rest', () => {
     const { template, findings } = translate(
       '{{ $d := "example.com" }}{{ with secret "pki/issue/web" (printf "common_name=a.%s" $d) "ttl=1h" }}{{ .Data.certificate }}{{ end }}',
