@@ -62,6 +62,7 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
       if (!isCredentialVariable(variable)) envNames.add(variable);
       else own.push(credentialFinding(go, variable, peer.file));
     }
+    if (COMPUTED_ENV.test(result.template)) own.push(computedEnvFinding(go, peer.file));
     findings.push(...own);
     if (own.length === 0 && configFindings === 0) clean++;
     files.set(name, { text: result.template, mode: go.mode });
@@ -135,8 +136,24 @@ function credentialFinding(go: PeerTemplateText, name: string, configFile: strin
 
 /** The variables a translated template reads with `env`, for env_allow. */
 function envNamesOf(template: string): string[] {
-  // `env "NAME"`, or `deferred "env" "NAME"` inside an and/or argument.
-  return [...template.matchAll(/\benv"?\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
+  // `{{env "NAME"}}`, `(env "NAME")`, or `(deferred "env" "NAME")` inside an and/or argument; not text that says so.
+  return [...template.matchAll(/(?:\{\{|\()(?:deferred "env"|env)\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
+}
+
+/** `env` given a computed name: which names it reads is known only at run time, so env_allow cannot list them. */
+const COMPUTED_ENV = /(?:\{\{|\()(?:deferred "env"|env)\s+(?!")/;
+
+function computedEnvFinding(go: PeerTemplateText, configFile: string): ConversionFinding {
+  const at = go.text.search(/\benv\s+[^\s"]/);
+  const before = go.text.slice(0, Math.max(0, at));
+  const finding = {
+    file: go.file,
+    line: before.split('\n').length,
+    column: before.length - before.lastIndexOf('\n'),
+    construct: 'env with a computed name',
+    advice: "translated, but the names it can take are not known here: list them in sidecar.hcl's env_allow, or the render fails",
+  };
+  return go.offset ? inConfig(finding, go.offset, configFile) : finding;
 }
 
 /**

@@ -178,6 +178,14 @@ template {
     expect(text).toContain('auth "kubernetes"');
   });
 
+  it('reports env with a computed name, whose names env_allow cannot list, and reads no name from plain text', async () => {
+    const { result, resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
+      'a.tpl': 'run: env "FROM_TEXT" sh\n{{ env (printf "%s_HOST" "DB") }}\n',
+    });
+    expect(resolved.envAllow).toEqual([]);
+    expect(result.findings.map((f) => `${f.line}:${f.column}:${f.construct}`)).toEqual(['2:4:env with a computed name']);
+  });
+
   it('opens env_allow to a variable read inside an and/or argument (through deferred)', async () => {
     const { resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
       'a.tpl': '{{ if or false (env "ONLY_HERE") }}y{{ end }}\n',
