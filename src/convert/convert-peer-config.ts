@@ -62,6 +62,7 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
       if (!isCredentialVariable(variable)) envNames.add(variable);
       else own.push(credentialFinding(go, variable, peer.file));
     }
+    if (COMPUTED_ENV.test(result.template)) own.push(computedEnvFinding(go, peer.file));
     findings.push(...own);
     if (own.length === 0 && configFindings === 0) clean++;
     files.set(name, { text: result.template, mode: go.mode });
@@ -79,7 +80,9 @@ export async function convertPeerConfig(options: ConvertOptions): Promise<Conver
 
   files.set(CONFIG_FILE, { text: config, mode: peer.mode });
   files.set(REPORT_FILE, { text: report, mode: peer.mode });
-  await mkdir(join(options.outDir, 'templates'), { recursive: true, mode: 0o755 });
+  await mkdir(join(options.outDir, 'templates'), { recursive: true, mode: 0o755 }).catch((cause: unknown) => {
+    throw new SidecarError('SIDECAR_ERR_OUTPUT_WRITE', `cannot create --out ${options.outDir}: ${(cause as Error).message}`, { cause });
+  });
   for (const [name, { text, mode }] of files) {
     // "wx": never through a link or over a file someone put there meanwhile.
     await writeFile(join(options.outDir, name), text, { flag: 'wx', mode: mode & 0o644 }).catch((cause: unknown) => {
@@ -133,7 +136,24 @@ function credentialFinding(go: PeerTemplateText, name: string, configFile: strin
 
 /** The variables a translated template reads with `env`, for env_allow. */
 function envNamesOf(template: string): string[] {
-  return [...template.matchAll(/\benv\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
+  // `{{env "NAME"}}`, `(env "NAME")`, or `(deferred "env" "NAME")` inside an and/or argument; not text that says so.
+  return [...template.matchAll(/(?:\{\{|\()(?:deferred "env"|env)\s+"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1] ?? '');
+}
+
+/** `env` given a computed name: which names it reads is known only at run time, so env_allow cannot list them. */
+const COMPUTED_ENV = /(?:\{\{|\()(?:deferred "env"|env)\s+(?!")/;
+
+function computedEnvFinding(go: PeerTemplateText, configFile: string): ConversionFinding {
+  const at = go.text.search(/\benv\s+[^\s"]/);
+  const before = go.text.slice(0, Math.max(0, at));
+  const finding = {
+    file: go.file,
+    line: before.split('\n').length,
+    column: before.length - before.lastIndexOf('\n'),
+    construct: 'env with a computed name',
+    advice: "translated, but the names it can take are not known here: list them in sidecar.hcl's env_allow, or the render fails",
+  };
+  return go.offset ? inConfig(finding, go.offset, configFile) : finding;
 }
 
 /**

@@ -7,7 +7,7 @@ import { parseJsonConfig } from '../config/parse-json.js';
 import { MAX_CONFIG_BYTES, checkConfigSource, checkValueCharacters, decodeConfig } from '../config/source-limits.js';
 import { SidecarError } from '../errors.js';
 import type { ConversionFinding } from './conversion-finding.js';
-import { PeerBlock } from './peer-block.js';
+import { PeerBlock, type PeerFile } from './peer-block.js';
 
 /**
  * A peer's config file (HCL, or JSON), read with our own parsing machinery: the same size, depth and UTF-8 limits, and a broken
@@ -36,20 +36,35 @@ export async function readPeerHcl(file: string): Promise<{ root: PeerBlock; repo
 export const MAX_TEMPLATE_BYTES = 1024 * 1024;
 
 /**
+ * What all the sources one config names may total: a 1 MiB config can hold thousands of template blocks naming
+ * the same large file, each read, translated and held until written (~8 MiB of memory per MiB of source).
+ */
+export const MAX_TOTAL_TEMPLATE_BYTES = 16 * 1024 * 1024;
+
+/** Source bytes read so far, per config file being converted. */
+const sourceBytesRead = new WeakMap<PeerFile, number>();
+
+/**
  * A template source file, read as the peer reads it. Only a regular file: a device (/dev/zero) or a FIFO would
  * never end, and a directory is a mistake. The error names the option in the config, not the file's contents.
  */
-export async function readTemplateSource(path: string, file: string, pos: Position): Promise<{ text: string; mode: number }> {
+export async function readTemplateSource(path: string, peer: PeerFile, pos: Position): Promise<{ text: string; mode: number }> {
+  const file = peer.file;
+  const before = sourceBytesRead.get(peer) ?? 0;
+  const left = MAX_TOTAL_TEMPLATE_BYTES - before;
   let bytes: Buffer;
   try {
-    bytes = await readBounded(path, { maxBytes: MAX_TEMPLATE_BYTES, regularOnly: true });
+    bytes = await readBounded(path, { maxBytes: Math.min(MAX_TEMPLATE_BYTES, left), regularOnly: true });
+    sourceBytesRead.set(peer, before + bytes.length);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT'
         ? 'no such file'
         : code === 'EFBIG'
-          ? `larger than ${MAX_TEMPLATE_BYTES / 1024 / 1024} MiB`
+          ? left < MAX_TEMPLATE_BYTES
+            ? `the sources this config names would total more than ${MAX_TOTAL_TEMPLATE_BYTES / 1024 / 1024} MiB; convert it in parts`
+            : `larger than ${MAX_TEMPLATE_BYTES / 1024 / 1024} MiB`
           : code === 'EINVAL'
             ? 'not a regular file'
             : (cause as Error).message;

@@ -47,7 +47,7 @@ export async function readTemplateBlock(block: PeerBlock, defaults: TemplateDefa
     const path = peerPath(defaults.base, source);
     go = {
       file: path,
-      ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))),
+      ...(await readTemplateSource(path, block.peer, block.keyPos('source'))),
       offset: undefined,
       nameHint: basename(path),
       ...delimiters,

@@ -188,7 +188,7 @@ async function readEnvTemplate(name: string, block: PeerBlock, base: string): Pr
     return {
       name,
       errorOnMissingKey,
-      go: { file: path, ...(await readTemplateSource(path, block.peer.file, block.keyPos('source'))), offset: undefined, nameHint: basename(path) },
+      go: { file: path, ...(await readTemplateSource(path, block.peer, block.keyPos('source'))), offset: undefined, nameHint: basename(path) },
     };
   }
   return {

@@ -208,8 +208,11 @@ function collectLiteralRefs(ast: unknown): LiteralRef[] {
     if (Array.isArray(node)) return node.forEach(visit);
     if (node === null || typeof node !== 'object') return;
     const n = node as AstNode;
-    const first = n.params?.[0];
-    if ((n.path?.original === 'secret' || n.path?.original === 'list') && first?.type === 'StringLiteral' && typeof first.value === 'string') {
+    // `(deferred "secret" "ref")`, written by convert inside and/or, names its reference one place later.
+    const deferredCall = n.path?.original === 'deferred' && n.params?.[0]?.type === 'StringLiteral';
+    const name = deferredCall ? n.params?.[0]?.value : n.path?.original;
+    const first = n.params?.[deferredCall ? 1 : 0];
+    if ((name === 'secret' || name === 'list') && first?.type === 'StringLiteral' && typeof first.value === 'string') {
       refs.push({ text: first.value, line: n.loc?.start?.line ?? 0 });
     }
     for (const [key, value] of Object.entries(n)) if (key !== 'loc' && typeof value === 'object') visit(value);

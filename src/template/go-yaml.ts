@@ -168,11 +168,13 @@ class Emitter {
   doubleQuoted(value: string, allowBreaks: boolean): void {
     this.put('"');
     const chars = [...value];
+    // yaml.v2's is_bom looks at the start of the text whatever the position: after a leading BOM, all is escaped.
+    const bom = value.startsWith('\ufeff');
     let spaces = false;
     for (let i = 0; i < chars.length; i++) {
       const c = chars[i] as string;
       const code = c.codePointAt(0) as number;
-      if (!isPrintable(code) || code === 0xfeff || isBreak(c) || c === '"' || c === '\\') {
+      if (bom || !isPrintable(code) || code === 0xfeff || isBreak(c) || c === '"' || c === '\\') {
         this.put(`\\${escapeOf(code)}`);
         spaces = false;
       } else if (c === ' ') {
@@ -301,7 +303,6 @@ const YAML_SPECIAL = new Set([
   '-.inf',
   '-.Inf',
   '-.INF',
-  '<<',
 ]);
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const BASE60 = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
@@ -320,15 +321,9 @@ function resolvesToOther(s: string): boolean {
   return YAML_FLOAT.test(plain) || BASE60.test(s);
 }
 
+/** yaml.v2's is_printable, which reads UTF-8 bytes: U+0085 and every character past U+FFFF (emoji) are not. */
 function isPrintable(c: number): boolean {
-  return (
-    c === 0x0a ||
-    (c >= 0x20 && c <= 0x7e) ||
-    c === 0x85 ||
-    (c >= 0xa0 && c <= 0xd7ff) ||
-    (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff) ||
-    (c >= 0x10000 && c <= 0x10ffff)
-  );
+  return c === 0x0a || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
 }
 
 function isBreak(c: string): boolean {

@@ -45,6 +45,7 @@ export const HELPER_SHAPES: Readonly<Record<string, HelperShape>> = {
   and: { args: 1, maxArgs: Infinity, hash: [], block: false, usage: '{{#if (and a b)}}…{{/if}}' },
   or: { args: 1, maxArgs: Infinity, hash: [], block: false, usage: '{{#if (or a b)}}…{{/if}}' },
   len: { args: 1, hash: [], block: false, usage: '{{len value}}' },
+  deferred: { args: 1, maxArgs: Infinity, hash: 'any', block: false, usage: '{{#if (and a (deferred "len" a))}}…{{/if}} (written by convert)' },
   lt: { args: 2, hash: [], block: false, usage: '{{#if (lt a b)}}…{{/if}}' },
   le: { args: 2, hash: [], block: false, usage: '{{#if (le a b)}}…{{/if}}' },
   gt: { args: 2, hash: [], block: false, usage: '{{#if (gt a b)}}…{{/if}}' },

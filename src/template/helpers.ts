@@ -6,9 +6,9 @@ import { BLOCK_HELPERS } from './block-helpers.js';
 import { GO_FORMAT_HELPERS } from './go-helpers.js';
 import { define, helperError, lineOf, passMask, reserve, textOf } from './helper-kit.js';
 import type { RenderState, SecretLookup } from './render-state.js';
-import { LOGIC_HELPERS } from './logic-helpers.js';
+import { forced, Lazy, LOGIC_HELPERS } from './logic-helpers.js';
 import { parseSecretRef, secretKey, selectKey, type SecretRef } from './secret-ref.js';
-import { derivedLabel, originOf, shown, taintValue } from './taint.js';
+import { derivedLabel, isPending, originOf, shown, taintValue } from './taint.js';
 import { TEXT_HELPERS } from './text-helpers.js';
 
 export { helperError, lineOf } from './helper-kit.js';
@@ -258,6 +258,24 @@ function list(state: RenderState, [written]: unknown[], options: HelperOptions):
   return secret(state, [listing], options);
 }
 
+/** Handlebars' `lookup` (own properties only), on a value a deferred call computed. */
+function lazyLookup(state: RenderState, [object, key]: unknown[], options: HelperOptions): unknown {
+  if (isPending(state, object) || isPending(state, key)) return state.pending;
+  // Into maps and lists only: a character of a text would leave its secret's taint behind.
+  if (object === null || typeof object !== 'object' || (typeof key !== 'string' && typeof key !== 'number')) return undefined;
+  return (options as HelperOptions & { lookupProperty: (o: unknown, k: string | number) => unknown }).lookupProperty(object, key);
+}
+
+/** `(deferred "len" x)`: the call, made only when `and`/`or` reach it (see Lazy). */
+function deferred(state: RenderState, [name, ...args]: unknown[], options: HelperOptions): Lazy {
+  if (name === 'lookup') return new Lazy(() => lazyLookup(state, args.map(forced), options));
+  if (typeof name !== 'string' || name === 'deferred' || !Object.hasOwn(HELPERS, name))
+    throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'deferred takes the name of a helper and its arguments');
+  const helper = (HELPERS as Record<string, (...all: unknown[]) => unknown>)[name] as (...all: unknown[]) => unknown;
+  // and/or decide for themselves which of their arguments they reach; any other helper needs them all.
+  return new Lazy(() => helper(...(name === 'and' || name === 'or' ? args : args.map(forced)), options));
+}
+
 export const HELPERS = {
   secret: define('secret', secret, false),
   list: define('list', list, false),
@@ -272,4 +290,5 @@ export const HELPERS = {
   ...GO_FORMAT_HELPERS,
   ...LOGIC_HELPERS,
   ...BLOCK_HELPERS,
+  deferred: define('deferred', deferred, false),
 } as const;

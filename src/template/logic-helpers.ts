@@ -35,6 +35,46 @@ function len(_state: RenderState, [value]: unknown[], options: HelperOptions): n
   throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'len takes a text, a list or a map');
 }
 
+/**
+ * A call Go may never make: `and`/`or` evaluate their arguments lazily in Go (`and .x (gt (len .x) 0)` never
+ * calls len on a missing .x, nor reads a secret it does not reach); Handlebars evaluates them all first. The
+ * converter writes such arguments through `deferred`, which returns this; `and`/`or` run it only if they reach it.
+ */
+export class Lazy {
+  readonly #run: () => unknown;
+  #done = false;
+  #value: unknown;
+  constructor(run: () => unknown) {
+    this.#run = run;
+  }
+  force(): unknown {
+    if (!this.#done) {
+      this.#value = this.#run();
+      this.#done = true;
+    }
+    return this.#value;
+  }
+  toString(): string {
+    return String(this.force());
+  }
+}
+
+export function forced(value: unknown): unknown {
+  return value instanceof Lazy ? value.force() : value;
+}
+
+/** Go's and/or: the first argument that decides (empty for and, non-empty for or), else the last. */
+function decide(wanted: boolean): (state: RenderState, args: unknown[]) => unknown {
+  return (_state, args) => {
+    let value: unknown;
+    for (const arg of args) {
+      value = forced(arg);
+      if (goTruth(value) === wanted) return value;
+    }
+    return value;
+  };
+}
+
 export const LOGIC_HELPERS = {
   len: define('len', len),
   lt: define('lt', order('lt')),
@@ -44,6 +84,6 @@ export const LOGIC_HELPERS = {
   eq: define('eq', (_state, [first, ...others]) => others.some((other) => other === first)),
   ne: define('ne', (_state, [a, b]) => a !== b),
   not: define('not', (_state, [value]) => !goTruth(value)),
-  and: define('and', (_state, args) => args.find((v) => !goTruth(v)) ?? args[args.length - 1], false),
-  or: define('or', (_state, args) => args.find((v) => goTruth(v)) ?? args[args.length - 1], false),
+  and: define('and', decide(false), false),
+  or: define('or', decide(true), false),
 } as const;

@@ -1,6 +1,6 @@
 import type { HelperOptions } from 'handlebars';
 import { define, helperError, reserve, textOf, type Body } from './helper-kit.js';
-import type { RenderState } from './render-state.js';
+import { renderTooLarge, type RenderState } from './render-state.js';
 import { derivedLabel, originOf, taintValue } from './taint.js';
 
 /*
@@ -41,16 +41,25 @@ function join(state: RenderState, [list, separator]: unknown[], options: HelperO
   return parts.join(sep);
 }
 
+/**
+ * Go's ToUpper/ToLower map each character on its own (Unicode's simple case mapping): "ß" stays "ß", "İ" lowers
+ * to "i" and a final "Σ" to "σ", where JavaScript's full mapping gives "SS", "i̇" and "ς".
+ */
 function upper(state: RenderState, [value]: unknown[], options: HelperOptions): string {
   const text = textOf(state, value, 'upper', options);
-  reserve(state, text.length * 3);
-  return text.toUpperCase();
+  reserve(state, text.length);
+  return text.replace(/[a-z]+|[^\0-\x7f]/gu, (c) => {
+    if (c.length > 1 || c < '\x80') return c.toUpperCase();
+    const mapped = c.toUpperCase();
+    return [...mapped].length === 1 ? mapped : c;
+  });
 }
 
 function lower(state: RenderState, [value]: unknown[], options: HelperOptions): string {
   const text = textOf(state, value, 'lower', options);
-  reserve(state, text.length * 3);
-  return text.toLowerCase();
+  reserve(state, text.length);
+  // The one character whose full lowercase is longer (U+0130 → "i" + U+0307) lowers to its first: "i".
+  return text.replace(/[A-Z]+|[^\0-\x7f]/gu, (c) => (c.length > 1 || c < '\x80' ? c.toLowerCase() : (String.fromCodePoint(c.toLowerCase().codePointAt(0) as number))));
 }
 
 /** Go's strings.TrimSpace: Unicode white space, U+0085 and U+00A0 included. */
@@ -71,6 +80,8 @@ function contains(state: RenderState, [haystack, needle]: unknown[], options: He
 function printf(state: RenderState, [format, ...args]: unknown[], options: HelperOptions): string {
   const fmt = textOf(state, format, 'printf (format)', options);
   let next = 0;
+  // Sized as it is built: many verbs over a large value would otherwise build a string past what memory holds.
+  let size = fmt.length;
   const out = fmt.replace(/%([^a-zA-Z%]*)([a-zA-Z%])/g, (whole, flags: string, verb: string) => {
     if (verb === '%' && flags === '') return '%';
     if (flags !== '' || !'sdvqt'.includes(verb)) {
@@ -79,7 +90,10 @@ function printf(state: RenderState, [format, ...args]: unknown[], options: Helpe
       throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf supports %s, %d, %v, %q, %t and %% only${which}`);
     }
     if (next >= args.length) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf has more verbs than arguments (${args.length})`);
-    return formatOne(state, verb, args[next++], options);
+    const piece = formatOne(state, verb, args[next++], options);
+    size += piece.length;
+    if (size > state.maxBytes) throw renderTooLarge(state.name, state.maxBytes);
+    return piece;
   });
   if (next < args.length) throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', `printf was given ${args.length} arguments for ${next} verbs`);
   reserve(state, out.length);
@@ -95,11 +109,27 @@ function formatOne(state: RenderState, verb: string, value: unknown, options: He
       if (typeof value !== 'boolean') throw helperError(options, 'SIDECAR_ERR_RENDER_FAILED', 'printf %t takes true or false');
       return String(value);
     case 'q':
-      return JSON.stringify(textOf(state, value, 'printf %q', options));
+      return goStrconvQuote(textOf(state, value, 'printf %q', options));
     default:
       if (value === null || value === undefined) return '<nil>';
       return textOf(state, value, `printf %${verb}`, options);
   }
+}
+
+const QUOTE_SHORT: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+
+/** Go's strconv.Quote (%q): printable characters as they are, others as \a…\v, \xXX, \uXXXX or \UXXXXXXXX. */
+function goStrconvQuote(text: string): string {
+  const escaped = text.replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S} ]|["\\]/gu, (c) => {
+    const short = QUOTE_SHORT[c];
+    if (short !== undefined) return short;
+    const code = c.codePointAt(0) as number;
+    // A lone surrogate is not UTF-8: Go's JSON decoder made it U+FFFD, which prints.
+    if (code >= 0xd800 && code <= 0xdfff) return '\ufffd';
+    if (code < 0x80) return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16).padStart(8, '0')}`;
+  });
+  return `"${escaped}"`;
 }
 
 /**

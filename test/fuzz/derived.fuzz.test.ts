@@ -86,6 +86,9 @@ const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
     tie('e').map((x) => `(and ${x} ${x})`),
     tie('e').map((x) => `(printf "%d" (len ${x}))`),
     tie('e').map((x) => `(or (not ${x}) ${x})`),
+    // What convert writes for a lazy and/or argument.
+    tie('e').map((x) => `(and ${x} (deferred "secret" ${x}))`),
+    tie('e').map((x) => `(or ${x} (deferred "len" (deferred "upper" ${x})))`),
   ),
 })).e;
 const statement = fc.oneof(

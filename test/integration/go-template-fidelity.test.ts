@@ -80,6 +80,10 @@ beforeAll(async () => {
       K: 'upper',
       _u: 'under',
       '9': 'nine',
+      emoji: 'a😀b',
+      nel: 'a\u0085b',
+      bom: '\ufeffx é',
+      merge: '<<',
     },
   });
   await bao.api('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
@@ -171,6 +175,16 @@ end
 {{ $n := 0 }}{{ range $i, $x := split "," "a,b,c" }}{{ $n = $i }}{{ end }} last={{ $n }}
 {{ if gt (len $app.Data.data) 3 }}many{{ end }} {{ len "héllo" }} {{ if lt "a" "b" }}lt{{ end }}
 {{ end }}`,
+  'path-with-fragment': `{{ with secret "kv1/app#zeta" }}{{ .Data.alpha }}{{ end }}
+`,
+  'and-or-short-circuit': `{{ with secret "kv1/app" }}{{ if and .Data.missing (gt (len .Data.missing) 0) }}yes{{ else }}no{{ end }}
+{{ if or (not .Data.missing) (len .Data.missing) }}yes{{ end }} {{ or .Data.missing "fallback" }} {{ and .Data.zeta (printf "%s!" .Data.zeta) }}
+{{ end }}`,
+  print: `{{ print "a" 1 2 "b" true }}|{{ print }}|{{ 1.5 }}|{{ index "abc" }}|{{ with secret (print "secret/data/" "app") }}{{ print .Data.data.user "-" .Data.data.port }}{{ end }}
+`,
+  'unicode-case-and-quote': `{{ "Straße ΑΣ İ ǅ" | toUpper }} {{ "Straße ΑΣ İ ǅ" | toLower }}
+{{ printf "%q" "a\\u0001é\\u00a0\\u007f\\u0007\\u000b😀\\U0010ffff" }}
+`,
 };
 
 /** Issued certificates and keys differ between two issuances: PEM bodies are compared by their framing only. */
@@ -180,6 +194,7 @@ function pemShape(text: string): string {
 
 const ISSUED: Record<string, string> = {
   pkiCert: `{{ with pkiCert "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}`,
+  'computed-write-argument': `{{ $d := "example.com" }}{{ with secret "pki/issue/web" (printf "common_name=c.%s" $d) "ttl=1h" }}{{ .Data.certificate }}{{ end }}`,
   'secret-with-write-arguments': `{{ with secret "pki/issue/web" "common_name=b.example.com" "ttl=1h" }}{{ .Data.certificate }}
 {{ .Data.private_key }}
 {{ .Data.issuing_ca }}

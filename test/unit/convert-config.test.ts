@@ -178,6 +178,21 @@ template {
     expect(text).toContain('auth "kubernetes"');
   });
 
+  it('reports env with a computed name, whose names env_allow cannot list, and reads no name from plain text', async () => {
+    const { result, resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
+      'a.tpl': 'run: env "FROM_TEXT" sh\n{{ env (printf "%s_HOST" "DB") }}\n',
+    });
+    expect(resolved.envAllow).toEqual([]);
+    expect(result.findings.map((f) => `${f.line}:${f.column}:${f.construct}`)).toEqual(['2:4:env with a computed name']);
+  });
+
+  it('opens env_allow to a variable read inside an and/or argument (through deferred)', async () => {
+    const { resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
+      'a.tpl': '{{ if or false (env "ONLY_HERE") }}y{{ end }}\n',
+    });
+    expect(resolved.envAllow).toEqual(['ONLY_HERE']);
+  });
+
   it("does not open env_allow to the sidecar's own credential variables: a report line instead", async () => {
     const { result, resolved } = await convert('consul-template', 'template {\n  source = "a.tpl"\n  destination = "x"\n}\n', {
       'a.tpl': 'pod={{ env "POD_NAME" }}\ntoken={{ env "VAULT_TOKEN" }} key={{ env "AWS_SECRET_ACCESS_KEY" }}\n',
@@ -391,6 +406,29 @@ describe('convert: hostile and broken input', () => {
     expect(fifo.message).toMatch(/not a regular file/);
     const big = await failure('consul-template', 'template {\n  source = "big.tpl"\n  destination = "x"\n}\n', { 'big.tpl': 'x'.repeat(2 * 1024 * 1024) });
     expect(big.message).toMatch(/larger than 1 MiB/);
+  });
+
+  it('bounds what all the sources of one config total: many blocks naming one large file are refused before translating', async () => {
+    const blocks = Array.from({ length: 20 }, (_, i) => `template {\n  source = "big.tpl"\n  destination = "out-${i}"\n}\n`).join('');
+    const error = await failure('consul-template', blocks, { 'big.tpl': 'x'.repeat(1000 * 1000) });
+    expect(error.code).toBe('SIDECAR_ERR_TEMPLATE_READ');
+    expect(error.message).toMatch(/peer\.hcl:66:3: .*would total more than 16 MiB/);
+    expect(await readdir(join(dir as string, 'converted')).catch(() => 'none')).toBe('none');
+  });
+
+  it('gives a coded error for an --out it cannot create (a dangling link, a file on the way)', async () => {
+    dir = await makeTmpfsDir('convert-unit-');
+    await writeFile(join(dir, 'peer.hcl'), 'template {\n  contents = "x"\n  destination = "out"\n}\n');
+    await writeFile(join(dir, 'file'), 'x');
+    await symlink(join(dir, 'nowhere', 'deeper'), join(dir, 'dangling'));
+    for (const outDir of [join(dir, 'dangling'), join(dir, 'file', 'sub')]) {
+      const error = await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir, check: false, cwd: dir, translate: translateGoTemplate }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SidecarError);
+      expect((error as SidecarError).code).toBe('SIDECAR_ERR_OUTPUT_WRITE');
+    }
   });
 
   it('writes only inside --out, and keeps destinations exactly, whatever they and the source names look like', async () => {

@@ -14,6 +14,7 @@ const STORE: Record<string, unknown> = {
   'v:dir/k1': { v: 'one' },
   'v:dir/k2': { v: SECRET },
   'v:text': `a-${SECRET}-b`,
+  'v:large': 'x'.repeat(200_000),
   'v:big': Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, 'v'])),
 };
 
@@ -127,6 +128,21 @@ describe('string helpers', () => {
     expect(failure('{{printf "%s %s" "x"}}').message).toContain('more verbs than arguments');
     // A format computed from a secret is not quoted.
     expect(failure('{{printf (replace (secret "v:app#secret") "canary" "%x")}}').message).not.toContain('%x');
+  });
+
+  it("upper and lower map each character on its own, as Go's ToUpper and ToLower do", () => {
+    // consul-template v0.42.1 prints "STRAßE ΑΣ İ ǅ" and "straße ασ i ǆ" for these.
+    expect(render('{{upper "Straße ΑΣ İ ǅ"}} {{lower "Straße ΑΣ İ ǅ"}}')).toBe('STRAßE ΑΣ İ Ǆ straße ασ i ǆ');
+  });
+
+  it("printf %q quotes as Go's strconv.Quote", () => {
+    // consul-template v0.42.1: "a\x01é\u00a0\x7f\a\v😀\U0010ffff"
+    expect(render('{{printf "%q" "a\u0001é\u00a0\u007f\u0007\u000b😀\udbff\udfff"}}')).toBe('"a\\x01é\\u00a0\\x7f\\a\\v😀\\U0010ffff"');
+  });
+
+  it('printf stops at the size limit while it builds, not after building a string past what memory holds', () => {
+    const error = failure(`{{printf "${'%s'.repeat(3000)}" ${'(secret "v:large") '.repeat(3000)}}}`);
+    expect(error.code).toBe('SIDECAR_ERR_RENDER_TOO_LARGE');
   });
 
   it('keeps results derived from a secret out of error messages', () => {

@@ -78,8 +78,9 @@ function arity(name: string, args: CallArgs, ctx: CallContext, min: number, max 
 function reference(args: CallArgs, ctx: CallContext): { code: string; path: string | undefined } {
   const backend = ctx.vaultBackend;
   const written = literal(args, 0);
+  // consul-template parses the path as a URL: what follows a "#" is a fragment it drops; ours would read a key.
   if (written !== undefined) {
-    const path = written.trim().replace(/^\/+|\/+$/g, '');
+    const path = written.replace(/#.*$/s, '').trim().replace(/^\/+|\/+$/g, '');
     return { code: quoted(`${backend}:${path}`, ctx), path };
   }
   const first = args.exprs[0] as Expr;
@@ -88,6 +89,8 @@ function reference(args: CallArgs, ctx: CallContext): { code: string; path: stri
   if (node?.kind === 'pipeline' && node.pipe.cmds.length === 1) {
     const [fn, format] = node.pipe.cmds[0]?.args ?? [];
     if (fn?.kind === 'identifier' && fn.name === 'printf' && format?.kind === 'string' && first.code.startsWith('(printf ')) {
+      if (format.value.includes('#'))
+        fail(ctx, 'a path with "#"', 'consul-template drops what follows "#" in a path (a URL fragment); write the path without it');
       const rest = first.code.slice('(printf '.length + quoted(format.value, ctx).length);
       return { code: `(printf ${quoted(`${backend}:${format.value.replace(/^\/+/, '')}`, ctx)}${rest}`, path: format.value };
     }
@@ -108,6 +111,11 @@ function quoted(text: string, ctx: CallContext): string {
 function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[] {
   const out: string[] = [];
   for (let i = 1; i < args.exprs.length; i++) {
+    const computed = computedWriteArgument(args, i, ctx);
+    if (computed !== undefined) {
+      out.push(computed);
+      continue;
+    }
     const text = literal(args, i);
     const eq = text?.indexOf('=') ?? -1;
     if (text === undefined || eq <= 0)
@@ -118,6 +126,25 @@ function writeArguments(name: string, args: CallArgs, ctx: CallContext): string[
     out.push(`${key}=${quoted(text.slice(eq + 1), ctx)}`);
   }
   return out;
+}
+
+/**
+ * `(printf "common_name=%s.svc" $name)`: the key is the format's text before "=", the value the printf of the
+ * rest (`common_name=(printf "%s.svc" name)`), as consul-template splits the computed text at its first "=".
+ */
+function computedWriteArgument(args: CallArgs, i: number, ctx: CallContext): string | undefined {
+  const node = args.nodes[i];
+  const code = (args.exprs[i] as Expr).code;
+  if (node?.kind !== 'pipeline' || node.pipe.cmds.length !== 1) return undefined;
+  const [fn, format] = node.pipe.cmds[0]?.args ?? [];
+  if (fn?.kind !== 'identifier' || fn.name !== 'printf' || format?.kind !== 'string') return undefined;
+  const eq = format.value.indexOf('=');
+  // The key must be written out whole: no verb before the "=".
+  if (eq <= 0 || format.value.slice(0, eq).includes('%') || !code.startsWith('(printf ')) return undefined;
+  const key = format.value.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return undefined;
+  const rest = code.slice('(printf '.length + quoted(format.value, ctx).length);
+  return `${key}=(printf ${quoted(format.value.slice(eq + 1), ctx)}${rest}`;
 }
 
 /**
@@ -139,6 +166,43 @@ const same = (e: readonly Expr[]) => e;
 /** Go's helpers take the piped value last; ours take it first. */
 const lastFirst = (e: readonly Expr[]) => [e[e.length - 1] as Expr, ...e.slice(0, -1)];
 
+/**
+ * Go's and/or evaluate an argument only when the ones before it did not decide (`and .x (gt (len .x) 0)`); ours
+ * receive them evaluated. A written argument after the first has its calls made through `deferred`, whose failure
+ * and/or throw only if they reach it. (A piped value is evaluated first in Go too.)
+ */
+function lazy(ours: 'and' | 'or'): Translation {
+  return (args, ctx) => {
+    arity(ours, args, ctx, 1, Infinity);
+    const codes = args.exprs.map((e, i) => (i > 0 && args.nodes[i] !== undefined ? deferCalls(e.code) : e.code));
+    return { code: call(ours, ...codes), kind: VALUE };
+  };
+}
+
+/** `(gt (len x) 0)` → `(deferred "gt" (deferred "len" x) 0)`; string literals and `[…]` segments are left as they are. */
+export function deferCalls(code: string): string {
+  let out = '';
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i] as string;
+    if (c === '"' || c === "'" || c === '[') {
+      const close = c === '[' ? ']' : c;
+      let j = i + 1;
+      while (j < code.length && code[j] !== close) j += code[j] === '\\' && code[j + 1] === close ? 2 : 1;
+      out += code.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    const name = c === '(' ? /^\(([A-Za-z_][A-Za-z0-9_]*)(?=[\s)])/.exec(code.slice(i, i + 64))?.[1] : undefined;
+    if (name !== undefined && name !== 'deferred') {
+      out += `(deferred "${name}"`;
+      i += name.length;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 /** printf: only %s, %d, %v, %q, %t and %% (with no flags or width) convert. */
 function printf(args: CallArgs, ctx: CallContext): Expr {
   if (args.exprs.length === 0) fail(ctx, 'printf', 'takes a format');
@@ -148,6 +212,14 @@ function printf(args: CallArgs, ctx: CallContext): Expr {
     if (bad) fail(ctx, `printf verb ${bad[0]}`, 'only %s, %d, %v, %q, %t and %% convert; format the value another way');
   }
   return { code: call('printf', ...args.exprs.map((e) => e.code)), kind: VALUE };
+}
+
+/** Go's print (fmt.Sprint): operands side by side, with a space between two that are not text (known here for literals). */
+function print(args: CallArgs, ctx: CallContext): Expr {
+  if (args.exprs.length === 0) return { code: '(printf "")', kind: VALUE };
+  const notText = (n: Arg | undefined) => n?.kind === 'number' || n?.kind === 'bool';
+  const format = args.nodes.map((n, i) => (i > 0 && notText(args.nodes[i - 1]) && notText(n) ? ' %v' : '%v')).join('');
+  return { code: call('printf', quoted(format, ctx), ...args.exprs.map((e) => e.code)), kind: VALUE };
 }
 
 export const FUNCTIONS: Readonly<Record<string, Translation>> = {
@@ -194,11 +266,12 @@ export const FUNCTIONS: Readonly<Record<string, Translation>> = {
   sprig_contains: simple('contains', lastFirst, 2),
   indent: simple('indent', lastFirst, 2),
   printf,
+  print,
   eq: simple('eq', same, 2, Infinity),
   ne: simple('ne', same, 2),
   not: simple('not', same, 1),
-  and: simple('and', same, 1, Infinity),
-  or: simple('or', same, 1, Infinity),
+  and: lazy('and'),
+  or: lazy('or'),
   len: simple('len', same, 1),
   lt: simple('lt', same, 2),
   le: simple('le', same, 2),

@@ -52,6 +52,8 @@ export class GoTemplateSyntaxError extends Error {
   constructor(
     message: string,
     readonly pos: Position,
+    /** A limit of the converter's (nesting depth), not an error consul-template makes too. */
+    readonly converterLimit = false,
   ) {
     super(message);
   }

@@ -22,7 +22,8 @@ export function unquoteGoString(quoted: string, pos: Position): string {
     }
     const e = body[i + 1] ?? '';
     const bad = (): never => {
-      throw new GoTemplateSyntaxError(`invalid escape \\${e} in string ${quoted}`, pos);
+      // The string itself is not quoted: templates hold passwords written in them, and the report goes to a terminal.
+      throw new GoTemplateSyntaxError(`invalid escape \\${e} in a string`, pos);
     };
     if (e in SIMPLE) {
       flush();

@@ -64,6 +64,10 @@ class Parser {
     throw new GoTemplateSyntaxError(message, pos);
   }
 
+  #tooDeep(message: string, pos: Position): never {
+    throw new GoTemplateSyntaxError(message, pos, true);
+  }
+
   #peek(): Token {
     return this.tokens[this.#at] as Token;
   }
@@ -88,7 +92,7 @@ class Parser {
 
   /** Nodes until `{{end}}`/`{{else}}` (returned, its keyword consumed) or the end of the file. */
   #list(): [Node[], Token | undefined] {
-    if (++this.#depth > MAX_DEPTH) this.#fail(`blocks nested deeper than ${MAX_DEPTH}`, this.#peek().pos);
+    if (++this.#depth > MAX_DEPTH) this.#tooDeep(`blocks nested deeper than ${MAX_DEPTH}`, this.#peek().pos);
     try {
       return this.#listBody();
     } finally {
@@ -173,7 +177,13 @@ class Parser {
       if (next.kind === 'keyword' && next.text === kind) {
         // `{{else if x}}`: an if inside the else, sharing this one's `{{end}}`.
         this.#nextNonSpace();
-        elseList = [this.#branch(kind, next.pos, true)];
+        // A chain nests like blocks do (here, in the translator and in Handlebars): it counts towards the same limit.
+        if (++this.#depth > MAX_DEPTH) this.#tooDeep(`blocks (else-if included) nested deeper than ${MAX_DEPTH}`, next.pos);
+        try {
+          elseList = [this.#branch(kind, next.pos, true)];
+        } finally {
+          this.#depth--;
+        }
         return { kind, pipe, list, elseList, chained, pos };
       }
       this.#expect('rightDelim', 'else');
@@ -306,7 +316,7 @@ class Parser {
       case 'rawString':
         return { kind: 'string', value: token.text.slice(1, -1).replace(/\r/g, ''), pos };
       case 'leftParen': {
-        if (++this.#depth > MAX_DEPTH) this.#fail(`parentheses nested deeper than ${MAX_DEPTH}`, pos);
+        if (++this.#depth > MAX_DEPTH) this.#tooDeep(`parentheses nested deeper than ${MAX_DEPTH}`, pos);
         const pipe = this.#pipeline('paren', 'rightParen');
         this.#depth--;
         return { kind: 'pipeline', pipe, pos };
@@ -320,6 +330,8 @@ class Parser {
 function describe(token: Token): string {
   if (token.kind === 'eof') return 'EOF';
   if (token.kind === 'rightDelim') return 'right delimiter';
+  // A literal is named by its kind, not quoted: it may be a password written in the template.
+  if (token.kind === 'string' || token.kind === 'rawString' || token.kind === 'char') return token.kind === 'char' ? 'character constant' : 'string';
   return `"${token.text}"`;
 }
 

@@ -26,7 +26,7 @@ export function translateGoTemplate(source: string, options: TranslateOptions): 
       line: error.pos.line,
       column: error.pos.column,
       construct: 'syntax error',
-      advice: `${error.message}; consul-template would refuse this file too`,
+      advice: error.converterLimit ? `${error.message}, more than the converter takes: split the template` : `${error.message}; consul-template would refuse this file too`,
     };
     return { template: `{{unconverted ${hbStringSafe(marker(finding))}}}`, findings: [finding] };
   }
@@ -100,7 +100,9 @@ class Translator {
           if (literal !== undefined) return [{ type: 'text', text: literal }];
           const value = this.#pipeline(node.pipe, scope);
           if (!isPlain(value.kind)) this.#refuse(node.pipe.pos, 'printing a whole secret', 'print its fields (`.Data.data.key`) or pass it to toJSON');
-          return [{ type: 'tag', role: 'inline', text: `{{${asMustacheBody(value.code)}}}` }];
+          // A literal as a mustache's whole body would be looked up as a name (`{{1.5}}`, `{{"a"}}`): printf prints it.
+          const body = /^["'0-9-]/.test(value.code) ? `printf "%v" ${value.code}` : asMustacheBody(value.code);
+          return [{ type: 'tag', role: 'inline', text: `{{${body}}}` }];
         });
       case 'if':
       case 'with':
@@ -233,7 +235,25 @@ class Translator {
   #call(name: string, args: CallArgs, pos: Position): Expr {
     const translate = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
     if (!translate) this.#refuse(pos, name, unsupportedAdvice(name));
+    if (name === 'index') args = this.#indexStruct(args, pos);
+    // consul-template passes its secret struct (RequestID, LeaseID, Data: {data, metadata}); ours hands out the
+    // data itself, so `secret "p" | toJSON` or `len .Data` (KV v2) would compute on something else.
+    for (const expr of args.exprs)
+      if (!isPlain(expr.kind))
+        this.#refuse(pos, `${name} of a whole secret`, 'pass it the data: `.Data` (KV v1, dynamic) or `.Data.data` (KV v2), or a field of it');
     return translate(args, { vaultBackend: this.options.vaultBackend, pos });
+  }
+
+  /** `index .Data "data" "key"` walks consul-template's secret struct like the fields `.Data.data.key` do. */
+  #indexStruct(args: CallArgs, pos: Position): CallArgs {
+    let [base, ...keys] = args.exprs;
+    let nodes = args.nodes.slice(1);
+    while (base !== undefined && !isPlain(base.kind) && nodes[0]?.kind === 'string') {
+      base = this.#field(base, nodes[0].value, pos);
+      keys = keys.slice(1);
+      nodes = nodes.slice(1);
+    }
+    return base === undefined ? args : { exprs: [base, ...keys], nodes: [args.nodes[0], ...nodes] };
   }
 
   #operand(arg: Arg, scope: Scope): Expr {

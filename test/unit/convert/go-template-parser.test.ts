@@ -132,6 +132,9 @@ describe('Go template parser', () => {
     expect(syntaxError('{{ f ) }}').message).toBe('unexpected right paren');
     expect(syntaxError('{{ .A').message).toBe('unclosed action');
     expect(syntaxError('{{ "bad \\q" }}').message).toContain('invalid escape');
+    // A literal in a broken action is never quoted back: it may be a password written in the template.
+    for (const source of ['{{ "hunter2-pw\\q" }}', '{{ end "hunter2-pw" }}', '{{ if "a" }}{{ else "hunter2-pw" }}{{ end }}', '{{ ( `hunter2-pw` }}'])
+      expect(syntaxError(source).message).not.toContain('hunter2');
     expect(syntaxError('{{ 12ab }}').message).toContain('bad number syntax');
     expect(syntaxError('{{ f | }}').message).toBe('missing command after |');
   });

@@ -72,6 +72,21 @@ describe('translating secrets', () => {
     expect(render(template)).toBe('CERT');
   });
 
+  it("translates Go's print, with Sprint's spaces between two operands that are not text", () => {
+    expect(converted('{{ print "a" 1 2 "b" true }}|{{ with secret (print "kv1/" "app") }}{{ print .Data.api_key }}{{ end }}')).toBe('a1 2btrue|key-1');
+    // A literal that is not printed as text (1.5, index of a literal) is not looked up as a name either.
+    expect(converted('{{ print }}|{{ 1.5 }}|{{ index "abc" }}|{{ -2.5 }}')).toBe('|1.5|abc|-2.5');
+  });
+
+  it('passes a write argument computed with printf ("common_name=%s") as the key and the printf of the rest', () => {
+    const { template, findings } = translate(
+      '{{ $d := "example.com" }}{{ with secret "pki/issue/web" (printf "common_name=a.%s" $d) "ttl=1h" }}{{ .Data.certificate }}{{ end }}',
+    );
+    expect(findings).toEqual([]);
+    expect(template).toContain('(secret "vault:pki/issue/web" common_name=(printf "a.%s" d) ttl="1h")');
+    expect(render(template)).toBe('CERT');
+  });
+
   it('gives pkiCert its Cert, Key and CA, each ending in a line break as consul-template re-encodes them', () => {
     expect(converted('{{ with pkiCert "pki/issue/web" "common_name=a.example.com" "ttl=1h" }}{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}')).toBe('CERT\nKEY\nCA\n');
   });
@@ -96,7 +111,7 @@ describe('translating control flow, variables and functions', () => {
     const source =
       '{{ with secret "secret/data/app" }}{{ if eq .Data.data.user "root" }}r{{ else if and (ne .Data.data.user "x") (not "") }}a{{ else }}e{{ end }}{{ end }}';
     const { template } = translate(source);
-    expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (not ""))}}a{{else}}e{{/if}}');
+    expect(template).toContain('{{#if (eq this.user "root")}}r{{else if (and (ne this.user "x") (deferred "not" ""))}}a{{else}}e{{/if}}');
     expect(render(template)).toBe('a');
     expect(converted('{{ with secret "kv1/app" }}{{ if gt (len .Data) 1 }}{{ len .Data }}{{ end }}{{ if lt 1 2 }}<{{ end }}{{ end }}')).toBe('2<');
   });
@@ -236,10 +251,73 @@ describe('what cannot be translated', () => {
   });
 });
 
+describe("consul-template's secret struct passed to functions", () => {
+  it('refuses a whole secret, a KV v2 .Data or a pkiCert as a function argument instead of computing on the data', () => {
+    const source =
+      '{{ secret "secret/data/app" | toJSON }}{{ with secret "secret/data/app" }}{{ .Data | toJSON }}{{ len .Data }}{{ end }}' +
+      '{{ with pkiCert "pki/issue/web" "common_name=a.example.com" }}{{ toJSON . }}{{ end }}';
+    expect(translate(source).findings.map((f) => f.construct)).toEqual(['toJSON of a whole secret', 'toJSON of a whole secret', 'len of a whole secret', 'toJSON of a whole secret']);
+  });
+
+  it('walks the struct with index as with fields: index .Data "data" "user" on KV v2', () => {
+    expect(converted('{{ with secret "secret/data/app" }}{{ index .Data "data" "user" }}|{{ index . "Data" "data" "tls.crt" }}{{ end }}')).toBe('app|CRT');
+    expect(converted('{{ with secret "kv1/app" }}{{ index .Data "b-2" }}{{ end }}')).toBe('two');
+  });
+});
+
+describe('and/or evaluate lazily, as in Go', () => {
+  it('does not make a call an earlier argument of and/or made unnecessary', () => {
+    const body = (cond: string) => converted(`{{ with secret "kv1/app" }}{{ if ${cond} }}yes{{ else }}no{{ end }}{{ end }}`);
+    expect(body('and .Data.missing (gt (len .Data.missing) 0)')).toBe('no');
+    expect(body('or (not .Data.missing) (len .Data.missing)')).toBe('yes');
+    expect(body('and .Data.api_key (and .Data.missing (len .Data.missing))')).toBe('no');
+    expect(body('and true (eq "(len x)" "(len x)") (eq (index .Data "b-2") "two")')).toBe('yes');
+    expect(body('and true (secret "pki/issue/web" "common_name=a.example.com" "ttl=1h").Data.certificate')).toBe('yes');
+  });
+
+  it('does not read a secret an earlier argument made unnecessary (consul-template never requests it)', () => {
+    const { template } = translate('{{ if and (env "MISSING") (secret "kv1/other").Data.x }}y{{ else }}n{{ end }}');
+    const asked: string[] = [];
+    const result = renderTemplate(compileTemplate('app.hbs', template, false), {
+      store: { lookup: (key): SecretLookup => (asked.push(key), { status: 'missing' }) },
+      mask: false,
+      errorOnMissingKey: false,
+      env: {},
+      envAllow: ['MISSING'],
+    });
+    expect(result.status === 'complete' ? result.bytes.toString('utf8') : result.status).toBe('n');
+    expect(asked).toEqual([]);
+  });
+
+  it('keeps a reference inside and/or among those checked when the template loads', () => {
+    const { template } = translate('{{ if and true (secret "kv1/app").Data.api_key }}y{{ end }}');
+    expect(template).toContain('(deferred "secret" "vault:kv1/app#api_key")');
+    expect(compileTemplate('app.hbs', template, false).literalRefs.map((r) => r.text)).toEqual(['vault:kv1/app#api_key']);
+  });
+
+  it('still fails where Go fails: a failing argument that and/or reach', () => {
+    const { template, findings } = translate('{{ with secret "kv1/app" }}{{ if and .Data.api_key (gt (len .Data.missing) 0) }}yes{{ end }}{{ end }}');
+    expect(findings).toEqual([]);
+    expect(() => render(template)).toThrow(/len takes a text, a list or a map/);
+  });
+});
+
+describe('paths that look like references', () => {
+  it('drops what follows "#" in a literal path, as consul-template does (a URL fragment), instead of reading a key', () => {
+    // consul-template v0.42.1 reads kv1/app for "kv1/app#n".
+    expect(converted('{{ with secret "kv1/app#b-2" }}{{ .Data.api_key }}{{ end }}')).toBe('key-1');
+    expect(translate('{{ with secret (printf "kv1/%s#x" "app") }}{{ .Data.api_key }}{{ end }}').findings.map((f) => f.construct)).toEqual(['a path with "#"']);
+  });
+});
+
 describe('hostile input', () => {
-  it('refuses nesting deeper than any real template, with a finding instead of a stack overflow', () => {
+  it('refuses nesting (and else-if chains) deeper than any real template, with a finding instead of a stack overflow', () => {
     const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
     expect(deep.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('nested deeper than 200') as unknown }]);
+    const chain = translate(`{{ if eq 1 2 }}${Array.from({ length: 5000 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
+    expect(chain.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('deeper than 200, more than the converter takes') as unknown }]);
+    const longest = translate(`{{ if eq 1 2 }}${Array.from({ length: 150 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
+    expect(render(longest.template)).toBe('1');
     const parens = translate(`{{ ${'('.repeat(5000)}1${')'.repeat(5000)} }}`);
     expect(parens.findings[0]?.advice).toContain('nested deeper than 200');
   });
