@@ -59,7 +59,9 @@ function lower(state: RenderState, [value]: unknown[], options: HelperOptions): 
   const text = textOf(state, value, 'lower', options);
   reserve(state, text.length);
   // The one character whose full lowercase is longer (U+0130 → "i" + U+0307) lowers to its first: "i".
-  return text.replace(/[A-Z]+|[^\0-\x7f]/gu, (c) => (c.length > 1 || c < '\x80' ? c.toLowerCase() : (String.fromCodePoint(c.toLowerCase().codePointAt(0) as number))));
+  return text.replace(/[A-Z]+|[^\0-\x7f]/gu, (c) =>
+    c.length > 1 || c < '\x80' ? c.toLowerCase() : String.fromCodePoint(c.toLowerCase().codePointAt(0) as number),
+  );
 }
 
 /** Go's strings.TrimSpace: Unicode white space, U+0085 and U+00A0 included. */
@@ -116,7 +118,17 @@ function formatOne(state: RenderState, verb: string, value: unknown, options: He
   }
 }
 
-const QUOTE_SHORT: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+const QUOTE_SHORT: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+};
 
 /** Go's strconv.Quote (%q): printable characters as they are, others as \a…\v, \xXX, \uXXXX or \UXXXXXXXX. */
 function goStrconvQuote(text: string): string {

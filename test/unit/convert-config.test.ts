@@ -422,7 +422,14 @@ describe('convert: hostile and broken input', () => {
     await writeFile(join(dir, 'file'), 'x');
     await symlink(join(dir, 'nowhere', 'deeper'), join(dir, 'dangling'));
     for (const outDir of [join(dir, 'dangling'), join(dir, 'file', 'sub')]) {
-      const error = await convertPeerConfig({ from: 'consul-template', configFile: 'peer.hcl', outDir, check: false, cwd: dir, translate: translateGoTemplate }).then(
+      const error = await convertPeerConfig({
+        from: 'consul-template',
+        configFile: 'peer.hcl',
+        outDir,
+        check: false,
+        cwd: dir,
+        translate: translateGoTemplate,
+      }).then(
         () => undefined,
         (e: unknown) => e,
       );

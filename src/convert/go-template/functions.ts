@@ -80,7 +80,10 @@ function reference(args: CallArgs, ctx: CallContext): { code: string; path: stri
   const written = literal(args, 0);
   // consul-template parses the path as a URL: what follows a "#" is a fragment it drops; ours would read a key.
   if (written !== undefined) {
-    const path = written.replace(/#.*$/s, '').trim().replace(/^\/+|\/+$/g, '');
+    const path = written
+      .replace(/#.*$/s, '')
+      .trim()
+      .replace(/^\/+|\/+$/g, '');
     return { code: quoted(`${backend}:${path}`, ctx), path };
   }
   const first = args.exprs[0] as Expr;

@@ -26,7 +26,9 @@ export function translateGoTemplate(source: string, options: TranslateOptions): 
       line: error.pos.line,
       column: error.pos.column,
       construct: 'syntax error',
-      advice: error.converterLimit ? `${error.message}, more than the converter takes: split the template` : `${error.message}; consul-template would refuse this file too`,
+      advice: error.converterLimit
+        ? `${error.message}, more than the converter takes: split the template`
+        : `${error.message}; consul-template would refuse this file too`,
     };
     return { template: `{{unconverted ${hbStringSafe(marker(finding))}}}`, findings: [finding] };
   }

@@ -256,7 +256,12 @@ describe("consul-template's secret struct passed to functions", () => {
     const source =
       '{{ secret "secret/data/app" | toJSON }}{{ with secret "secret/data/app" }}{{ .Data | toJSON }}{{ len .Data }}{{ end }}' +
       '{{ with pkiCert "pki/issue/web" "common_name=a.example.com" }}{{ toJSON . }}{{ end }}';
-    expect(translate(source).findings.map((f) => f.construct)).toEqual(['toJSON of a whole secret', 'toJSON of a whole secret', 'len of a whole secret', 'toJSON of a whole secret']);
+    expect(translate(source).findings.map((f) => f.construct)).toEqual([
+      'toJSON of a whole secret',
+      'toJSON of a whole secret',
+      'len of a whole secret',
+      'toJSON of a whole secret',
+    ]);
   });
 
   it('walks the struct with index as with fields: index .Data "data" "user" on KV v2', () => {
@@ -315,7 +320,9 @@ describe('hostile input', () => {
     const deep = translate(`${'{{ if true }}'.repeat(5000)}x${'{{ end }}'.repeat(5000)}`);
     expect(deep.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('nested deeper than 200') as unknown }]);
     const chain = translate(`{{ if eq 1 2 }}${Array.from({ length: 5000 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
-    expect(chain.findings).toMatchObject([{ construct: 'syntax error', advice: expect.stringContaining('deeper than 200, more than the converter takes') as unknown }]);
+    expect(chain.findings).toMatchObject([
+      { construct: 'syntax error', advice: expect.stringContaining('deeper than 200, more than the converter takes') as unknown },
+    ]);
     const longest = translate(`{{ if eq 1 2 }}${Array.from({ length: 150 }, (_, i) => `{{ else if eq 1 ${i} }}${i}`).join('')}{{ end }}`);
     expect(render(longest.template)).toBe('1');
     const parens = translate(`{{ ${'('.repeat(5000)}1${')'.repeat(5000)} }}`);
