@@ -75,13 +75,14 @@ export class ReloadDispatcher {
           logger.warn({ notify: target.name, attempt, retryInMs: delayMs, error: errorFields(error) }, 'notify failed, retrying');
         },
       });
-      logger.info({ notify: target.name, detail }, 'notified');
+      // The audit record (and the metrics it feeds) before the log line: whoever reads the log finds both in place.
       writeAudit(logger, { event: 'reload.notify', target: target.name, outcome: 'ok', durationMs: Date.now() - started });
+      logger.info({ notify: target.name, detail }, 'notified');
     } catch (error) {
       if (controller.signal.aborted) return;
       const coded = toSidecarError(error);
-      logger.error({ notify: target.name, error: errorFields(coded) }, 'notify failed');
       writeAudit(logger, { event: 'reload.notify', target: target.name, outcome: 'error', durationMs: Date.now() - started, errorCode: coded.code });
+      logger.error({ notify: target.name, error: errorFields(coded) }, 'notify failed');
     } finally {
       if (this.#inFlight.get(target.name) === controller) this.#inFlight.delete(target.name);
     }
