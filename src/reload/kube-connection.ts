@@ -2,9 +2,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readBounded } from '../bounded-read.js';
 import { SidecarError } from '../errors.js';
+import { SERVICE_ACCOUNT_DIR, inClusterServer } from '../kubernetes-pod.js';
 
-/** Where the kubelet mounts a pod's service-account token, CA and namespace. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** For tests only: another directory laid out as the kubelet lays out SERVICE_ACCOUNT_DIR. */
 export const SERVICE_ACCOUNT_DIR_ENV = 'SECRETS_SIDECAR_SERVICE_ACCOUNT_DIR';
 
@@ -43,21 +42,17 @@ async function readToken(path: string, what: string): Promise<string> {
 /** In-cluster: the service-account token, CA and namespace the kubelet mounts, and the service address Kubernetes sets. */
 export async function inClusterConnection(env: Readonly<Record<string, string | undefined>>): Promise<KubeConnection> {
   const dir = env[SERVICE_ACCOUNT_DIR_ENV] || SERVICE_ACCOUNT_DIR;
-  const host = env['KUBERNETES_SERVICE_HOST'];
-  const port = env['KUBERNETES_SERVICE_PORT'] || '443';
-  if (!host)
+  const server = inClusterServer(env, (problem) => connectionError(problem));
+  if (server === undefined)
     throw connectionError(
       'a rollout target without kubeconfig runs in-cluster, and KUBERNETES_SERVICE_HOST is not set',
       'set kubeconfig in the rollout block when not in a pod',
     );
-  if (!/^\d{1,5}$/.test(port)) throw connectionError('KUBERNETES_SERVICE_PORT is not a port number');
-  // An address, not a URL: anything else (a path, a user@) would send the token elsewhere.
-  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw connectionError('KUBERNETES_SERVICE_HOST is not a host name or IP address');
   const tokenFile = join(dir, 'token');
   await readToken(tokenFile, 'the service-account token');
   const namespace = (await readSmall(join(dir, 'namespace'), 'the service-account namespace').catch(() => undefined))?.toString('utf8').trim();
   return {
-    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    server,
     ca: await readSmall(join(dir, 'ca.crt'), 'the cluster CA'),
     cert: undefined,
     key: undefined,

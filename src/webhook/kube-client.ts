@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:https';
 import { readBounded } from '../bounded-read.js';
 import { SidecarError } from '../errors.js';
+import { inClusterServer } from '../kubernetes-pod.js';
 import { setSafeTimeout } from '../timer.js';
 import type { KubernetesAccess } from './webhook-config.js';
 
@@ -25,7 +26,7 @@ export interface KubeClient {
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 export async function createKubeClient(access: KubernetesAccess, env: Readonly<Record<string, string | undefined>>, timeoutMs: number): Promise<KubeClient> {
-  const server = access.server ?? inClusterServer(env);
+  const server = access.server ?? inClusterServerOf(env);
   const ca = await readBounded(access.caFile, { maxBytes: 1024 * 1024 }).catch((cause: unknown) => {
     throw new SidecarError('SIDECAR_ERR_CONFIG_READ', `cannot read the API server's CA ${access.caFile}: ${(cause as Error).message}`, { cause });
   });
@@ -76,10 +77,9 @@ export async function createKubeClient(access: KubernetesAccess, env: Readonly<R
   };
 }
 
-function inClusterServer(env: Readonly<Record<string, string | undefined>>): string {
-  const host = env['KUBERNETES_SERVICE_HOST'];
-  const port = env['KUBERNETES_SERVICE_PORT'] ?? '443';
-  if (!host)
+function inClusterServerOf(env: Readonly<Record<string, string | undefined>>): string {
+  const server = inClusterServer(env, (problem) => new SidecarError('SIDECAR_ERR_CONFIG_INVALID', `webhook.kubernetes.server is not set, and ${problem}`));
+  if (server === undefined)
     throw new SidecarError('SIDECAR_ERR_CONFIG_INVALID', 'webhook.kubernetes.server is not set and KUBERNETES_SERVICE_HOST is empty (not in a cluster)');
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return server;
 }

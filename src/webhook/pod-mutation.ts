@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { ANNOTATION, AdmissionRefusal, CACHE_PATH, CONFIG_PATH, quote, type InjectionRequest } from './annotations.js';
 import { SIDECAR_CONFIG_FILE, type SidecarFacts } from './sidecar-facts.js';
 import type { WebhookConfig } from './webhook-config.js';
+import { SERVICE_ACCOUNT_DIR } from '../kubernetes-pod.js';
 
 /*
  * The injection itself: what a pod gets, as a JSONPatch. Whole arrays are replaced ("add" on an existing member
@@ -17,8 +18,6 @@ export const VOLUME = Object.freeze({
   token: 'secrets-sidecar-token',
   kubeApi: 'secrets-sidecar-kube-api',
 });
-/** Where the kubelet mounts a pod's service-account token, CA and namespace; an in-cluster client reads them there. */
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The env variable the sidecar's --listen address takes the pod's IP from. */
 export const POD_IP_ENV = 'SECRETS_SIDECAR_POD_IP';
 

@@ -6,6 +6,7 @@ import { formatPath, parseConfigTree, readConfigText, schemaError } from '../con
 import { locate, toPlain, type PathSegment } from '../config/located.js';
 import { formatLocation } from '../config/syntax-error.js';
 import { SidecarError } from '../errors.js';
+import { SERVICE_ACCOUNT_DIR } from '../kubernetes-pod.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { parseQuantity } from './quantity.js';
 
@@ -63,8 +64,6 @@ export interface WebhookConfig {
   /** The budget of one API call (reading a ConfigMap, a page of the start-up scan). */
   readonly apiTimeoutMs: number;
 }
-
-export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 const durationIn = (minMs: number, maxMs: number, why: string) =>
   z.string().transform((text, ctx) => {
@@ -234,8 +233,8 @@ function resolveWebhook(
     tokenExpirationSeconds: Math.round((raw.kubernetes_auth?.expiration ?? WEBHOOK_DEFAULTS.tokenExpirationSeconds * 1000) / 1000),
     kubernetes: Object.freeze({
       server: k.server,
-      caFile: resolve(base, k.ca_file ?? `${IN_CLUSTER_DIR}/ca.crt`),
-      tokenFile: resolve(base, k.token_file ?? `${IN_CLUSTER_DIR}/token`),
+      caFile: resolve(base, k.ca_file ?? `${SERVICE_ACCOUNT_DIR}/ca.crt`),
+      tokenFile: resolve(base, k.token_file ?? `${SERVICE_ACCOUNT_DIR}/token`),
     }),
     apiTimeoutMs: raw.api_timeout ?? WEBHOOK_DEFAULTS.apiTimeoutMs,
   });
@@ -246,14 +245,14 @@ export async function ownNamespace(config: WebhookConfig, env: Readonly<Record<s
   if (config.namespace) return config.namespace;
   const fromEnv = env['POD_NAMESPACE'];
   if (fromEnv && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(fromEnv)) return fromEnv;
-  const fromFile = await readBounded(`${IN_CLUSTER_DIR}/namespace`, { maxBytes: 253 }).then(
+  const fromFile = await readBounded(`${SERVICE_ACCOUNT_DIR}/namespace`, { maxBytes: 253 }).then(
     (bytes) => bytes.toString('utf8').trim(),
     () => '',
   );
   if (fromFile) return fromFile;
   throw new SidecarError(
     'SIDECAR_ERR_CONFIG_INVALID',
-    `${config.file}: webhook.namespace is not set, and neither POD_NAMESPACE nor ${IN_CLUSTER_DIR}/namespace gives it`,
+    `${config.file}: webhook.namespace is not set, and neither POD_NAMESPACE nor ${SERVICE_ACCOUNT_DIR}/namespace gives it`,
     {
       hint: 'the webhook never injects into its own namespace, so it must know it: set webhook.namespace',
     },

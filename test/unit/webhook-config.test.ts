@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseWebhookConfig } from '../../src/webhook/webhook-config.js';
 import { parseQuantity } from '../../src/webhook/quantity.js';
+import { createKubeClient } from '../../src/webhook/kube-client.js';
 
 const minimal = `webhook {
   address       = "0.0.0.0:8443"
@@ -84,5 +85,22 @@ describe('Kubernetes quantities', () => {
     expect(parseQuantity('2e3')).toBe(2000);
     expect(parseQuantity('1.5')).toBe(1.5);
     for (const bad of ['', '-1', '1 Gi', '1GiB', '../1', '1\n', 'Infinity', '1e999']) expect(parseQuantity(bad), bad).toBeUndefined();
+  });
+});
+
+describe("the webhook's in-cluster address", () => {
+  it('is built from KUBERNETES_SERVICE_HOST and _PORT as the rollout target builds it: a host that is not an address is refused', async () => {
+    const access = { server: undefined, caFile: '/nonexistent/ca.crt', tokenFile: '/nonexistent/token' };
+    for (const host of ['evil.example/x?', 'user@10.0.0.1', '10.0.0.1#']) {
+      await expect(createKubeClient(access, { KUBERNETES_SERVICE_HOST: host }, 1000), host).rejects.toMatchObject({
+        code: 'SIDECAR_ERR_CONFIG_INVALID',
+        message: expect.stringContaining('KUBERNETES_SERVICE_HOST is not a host name or IP address') as string,
+      });
+    }
+    await expect(createKubeClient(access, {}, 1000)).rejects.toMatchObject({ message: expect.stringContaining('KUBERNETES_SERVICE_HOST is empty') as string });
+    // A good address gets as far as reading the CA.
+    await expect(createKubeClient(access, { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, 1000)).rejects.toMatchObject({
+      code: 'SIDECAR_ERR_CONFIG_READ',
+    });
   });
 });

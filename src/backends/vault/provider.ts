@@ -10,6 +10,7 @@ import {
   requestTimeout,
 } from '../../config/schema-fragments.js';
 import { directoryHolding } from '../../config/within-directory.js';
+import { SERVICE_ACCOUNT_DIR } from '../../kubernetes-pod.js';
 import { defineProvider, type ConfigFacts, type ResolveContext } from '../provider.js';
 
 export interface VaultBackendConfig {
@@ -68,7 +69,7 @@ export type VaultAuthConfig =
   | { readonly method: 'jwt' | 'kubernetes'; readonly mount: string; readonly role: string; readonly jwtFile: string };
 
 /** Where a pod's service-account token is mounted. */
-export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const KUBERNETES_SERVICE_ACCOUNT_TOKEN = `${SERVICE_ACCOUNT_DIR}/token`;
 
 const jwtAuthSchema = z.strictObject({
   role: z.string().min(1),
