@@ -1,7 +1,5 @@
 import { Option, type Command } from 'commander';
 import type { Writable } from 'node:stream';
-import { convertPeerConfig } from '../convert/convert-peer-config.js';
-import { translateGoTemplate } from '../convert/go-template/translate.js';
 import type { PeerKind } from '../convert/peer-config.js';
 import { SidecarError } from '../errors.js';
 
@@ -28,6 +26,11 @@ export function addConvertCommand(program: Command, io: { stdout: Writable; cwd:
     .action(async (config: string, flags: ConvertFlags) => {
       try {
         if (!flags.check && !flags.out) throw new SidecarError('SIDECAR_ERR_USAGE', 'convert needs --out DIR (or --check to only report)');
+        // Loaded only for this command: `once` and `run` never parse Go templates (see program.ts on what loads when).
+        const [{ convertPeerConfig }, { translateGoTemplate }] = await Promise.all([
+          import('../convert/convert-peer-config.js'),
+          import('../convert/go-template/translate.js'),
+        ]);
         const result = await convertPeerConfig({
           from: flags.from,
           configFile: config,
