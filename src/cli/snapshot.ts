@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startupSnapshot } from 'node:v8';
+import { warmUp } from './snapshot-warm-up.js';
 import { startCli } from './start.js';
 
 /*
@@ -17,4 +18,10 @@ startupSnapshot.setDeserializeMainFunction(() => {
   (globalThis as { __sidecarModuleUrl?: string }).__sidecarModuleUrl = pathToFileURL(main).href;
   // `node --snapshot-blob` leaves the script out of argv: put it back where the CLI expects it.
   void startCli([process.execPath, main, ...process.argv.slice(1)]);
+});
+
+// Before the blob is written (the builder runs the event loop to its end first); a failure fails the build.
+warmUp().catch((error: unknown) => {
+  process.stderr.write(`the start-up snapshot warm-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
 });
