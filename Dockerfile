@@ -47,5 +47,5 @@ EXPOSE 9102
 USER 1000:1000
 # node starts from the snapshot (the loaded bundle) with the flags of scripts/node-flags.json; "--" ends node's
 # own options, so that --version or --log-level reach secrets-sidecar.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=1", "--v8-pool-size=1", "--snapshot-blob", "/app/dist/snapshot/sidecar.blob", "--"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=1", "--v8-pool-size=1", "--no-opt", "--optimize-for-size", "--snapshot-blob", "/app/dist/snapshot/sidecar.blob", "--"]
 CMD ["run", "-c", "/etc/secrets-sidecar/sidecar.hcl"]
