@@ -3,18 +3,6 @@
  * the tree-sitter grammar it replaced: random trees of blocks and attributes, random spacing, comments, escapes
  * and heredocs, CRLF or LF. Everything it writes is valid HCL as HashiCorp's parser reads it.
  */
-export function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  // mulberry32: small, seeded, good enough to spread cases.
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class HclCorpus {
   private readonly newline: string;
 

@@ -4,7 +4,8 @@ import type { LocatedNode } from '../../src/config/located.js';
 import { parseHclConfig } from '../../src/config/parse-hcl.js';
 import { checkConfigSource } from '../../src/config/source-limits.js';
 import { SidecarError } from '../../src/errors.js';
-import { HclCorpus, mutate, randomSource } from '../support/hcl-corpus.js';
+import { HclCorpus, mutate } from '../support/hcl-corpus.js';
+import { seededRandom } from '../support/seeded-random.js';
 import { parseHclWithTreeSitter } from '../support/tree-sitter-hcl.js';
 
 /*
@@ -122,7 +123,7 @@ const report = (tally: Tally) => JSON.stringify({ ...tally, differences: Object.
 describe('the hand-written HCL parser against the tree-sitter grammar', () => {
   it('reads generated configs and the shipped examples into the same tree, every position included', async () => {
     const tally = newTally();
-    const random = randomSource(SEED);
+    const random = seededRandom(SEED);
     for (let i = 0; i < CONFIGS; i++) await compare(new HclCorpus(random).config(), tally);
     for (const file of ['sidecar.example.hcl', 'examples/quickstart/sidecar.hcl']) await compare(await readFile(file, 'utf8'), tally);
     console.log(`differential, valid configs: ${report(tally)}`);
@@ -134,7 +135,7 @@ describe('the hand-written HCL parser against the tree-sitter grammar', () => {
 
   it('refuses what the grammar refused, mutated and truncated configs included, and differs only where HCL does', async () => {
     const tally = newTally();
-    const random = randomSource(SEED + 1);
+    const random = seededRandom(SEED + 1);
     for (let i = 0; i < CONFIGS; i++) {
       const text = new HclCorpus(random).config();
       for (let m = 0; m < MUTANTS_PER_CONFIG; m++) await compare(mutate(text, random), tally);
