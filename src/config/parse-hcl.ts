@@ -70,6 +70,8 @@ class HclParser {
       if (isPunct(token, '=') && labels.length === 0) return this.attribute(target, name, depth);
       if (isPunct(token, '{')) return this.block(target, name, labels, token, depth);
       if (token.kind !== 'string' && token.kind !== 'ident') throw this.unexpected(token);
+      // Each label nests the block one object deeper in the tree (`a "x" "y" {}` is {a: {x: {y: {}}}}).
+      this.checkDepth(depth + 1 + labels.length, token.pos);
       labels.push(token);
     }
   }

@@ -167,6 +167,14 @@ describe('hostile input', () => {
     expect(refusal(`x = ${'['.repeat(100_000)}`)).toBe(`1:${5 + MAX_NESTING}: ${deep}`);
   });
 
+  it('counts block labels as nesting: 40,000 labels made a tree that overflowed the stack of every walk over it', async () => {
+    expect(refusal(`a ${'x '.repeat(40_000)}{}\n`)).toBe(`1:${3 + 2 * MAX_NESTING}: ${deep}`);
+    expect(refusal(`${'a {\n'.repeat(MAX_NESTING - 1)}b "x" "y" {}\n`)).toBe(`${MAX_NESTING}:7: ${deep}`);
+    expect(plain(`${'a {\n'.repeat(MAX_NESTING - 2)}b "x" "y" {}\n${'}\n'.repeat(MAX_NESTING - 2)}`)).toBeDefined();
+    const error = await loadError(`a ${'"x" '.repeat(40_000)}{}\n`, FILE);
+    expect(error.code).toBe('SIDECAR_ERR_CONFIG_SYNTAX');
+  });
+
   it('refuses more syntax elements than any real config, a million-element list among them', () => {
     const limit = `1:1: the config has more than ${MAX_SYNTAX_NODES} syntax elements`;
     expect(refusal(`x = [${'1,'.repeat(1_000_000)}1]\n`)).toBe(limit);
