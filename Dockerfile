@@ -8,7 +8,7 @@ ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# --ignore-scripts: no dependency runs code at build time (the HCL grammar is used as WebAssembly).
+# --ignore-scripts: no dependency runs code at build time.
 RUN npm ci --ignore-scripts
 COPY scripts ./scripts
 COPY src ./src

@@ -1,8 +1,8 @@
 // Builds dist/cli/main.js: one ES module bundle of src/ and its small dependencies, with each backend in its
 // own chunk loaded on first use. Start-up is most of a one-shot run, and Node spends it resolving and reading
 // hundreds of files; one bundle cuts a `once` run from about 0.5 s to 0.15 s (bench/). Packages that are big
-// and optional (the AWS SDK, the pretty printer), that carry files they find by path (the HCL grammar's
-// WebAssembly), or that node-vault's CommonJS tree loads itself stay in node_modules and load on demand.
+// and optional (the AWS SDK, the pretty printer), or that node-vault's CommonJS tree loads itself stay in
+// node_modules and load on demand.
 import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -48,7 +48,7 @@ const shared = {
   mainFields: ['module', 'main'],
   plugins: [zodEnglishOnly],
   alias: { 'source-map': new URL('./stubs/no-source-map.cjs', import.meta.url).pathname },
-  external: ['pino-pretty', 'web-tree-sitter', '@tree-sitter-grammars/*', ...(await providerExternals())],
+  external: ['pino-pretty', ...(await providerExternals())],
   sourcemap: false,
   logLevel: 'warning',
 };

@@ -1,387 +1,331 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import type { Parser, Node as SyntaxNode } from 'web-tree-sitter';
 import type { LocatedEntry, LocatedNode, Position } from './located.js';
+import { HclLexer, describeToken, type Token } from './hcl-lexer.js';
 import { MAX_NESTING, MAX_SYNTAX_NODES } from './source-limits.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /*
- * HCL2 is parsed by the tree-sitter HCL grammar (a real HCL2 parser, run as WebAssembly so that no native build
- * is needed). This module only turns its syntax tree into values: a config is data, so interpolation, variables,
- * function calls and operators are rejected with their position rather than evaluated.
+ * The config's HCL2, read by hand: attributes, blocks with labels, and literal values (strings, heredocs,
+ * numbers, negative numbers, true/false/null, tuples, objects). A config is data, so variables, function calls,
+ * operators, conditionals and for-expressions are refused at their position rather than evaluated. HCL's own
+ * rules on new lines hold: an attribute ends its line, a multi-line block closes on a line of its own, and a
+ * block on one line holds at most one attribute. Recursion stops at MAX_NESTING levels, so no input can
+ * overflow the stack; every error is located and names at most one punctuation character, never a value.
  */
-
-let parserPromise: Promise<Parser> | undefined;
-
-async function loadParser(): Promise<Parser> {
-  // A config is parsed once per start or reload: V8's baseline WebAssembly compiler is fast enough for that,
-  // and skipping its optimizing tier saves about 20 MiB of peak memory (bench/bench.mjs).
-  setFlagsFromString('--liftoff-only');
-  // Imported here, not at the top: the start-up snapshot (scripts/build-snapshot.mjs) holds no package from
-  // node_modules, only what the bundle carries; the grammar's WebAssembly is instantiated at run time anyway.
-  const { Language, Parser } = await import('web-tree-sitter');
-  await Parser.init();
-  const require = createRequire(import.meta.url);
-  const wasm = await readFile(require.resolve('@tree-sitter-grammars/tree-sitter-hcl/tree-sitter-hcl.wasm'));
-  const parser = new Parser();
-  parser.setLanguage(await Language.load(wasm));
-  return parser;
-}
-
-export async function parseHclConfig(source: string, file: string): Promise<LocatedNode> {
-  parserPromise ??= loadParser();
-  const parser = await parserPromise;
-  const tree = parser.parse(source);
-  if (!tree) throw configSyntaxError(file, { line: 1, column: 1 }, 'the HCL parser returned no tree');
-  try {
-    const root = tree.rootNode;
-    // Before anything recurses over the tree (100,000 nested blocks would overflow the stack) or converts it.
-    checkShape(root, file);
-    if (root.hasError) throw describeSyntaxError(root, file);
-    const converter = new HclConverter(source, file);
-    const body = root.namedChildren.find((node) => node?.type === 'body');
-    const object = root.namedChildren.find((node) => node?.type === 'object');
-    if (object) throw configSyntaxError(file, positionOf(object), 'a config file must be a body of attributes and blocks, not an object');
-    return converter.body(body ?? null, { line: 1, column: 1 });
-  } finally {
-    tree.delete();
-  }
-}
-
-function positionOf(node: SyntaxNode): Position {
-  return { line: node.startPosition.row + 1, column: node.startPosition.column + 1 };
-}
-
-function describeSyntaxError(root: SyntaxNode, file: string): Error {
-  const culprit = strayToken(findFirstError(root) ?? root);
-  if (culprit.isMissing) return configSyntaxError(file, positionOf(culprit), `syntax error: missing "${culprit.type}"`);
-  // The offending text can be part of a literal token or password: name only a punctuation character.
-  const first = culprit.text.trimStart().charAt(0);
-  const what = /^[{}[\]()=,:;"'#<>\\$%*/.!?|&+-]$/.test(first) ? `unexpected "${first}"` : 'unexpected text';
-  return configSyntaxError(file, positionOf(culprit), `syntax error: ${what}`);
-}
-
-/** What an ERROR node may hold that is well-formed in itself: the part before the stray token. */
-const WELL_FORMED = new Set(['identifier', 'string_lit', 'block_start', 'block_end', 'body', 'block', 'attribute', 'comment', 'expression', '{', '}', '=']);
-
-/**
- * Tree-sitter wraps everything it could not place in one ERROR node, which may start at the top of the file: the
- * stray token is its first child that is not a well-formed piece (in `token = a:b`, the ":").
- */
-function strayToken(node: SyntaxNode): SyntaxNode {
-  if (node.type !== 'ERROR') return node;
-  return node.children.find((c): c is SyntaxNode => c !== null && c.endIndex > c.startIndex && !WELL_FORMED.has(c.type)) ?? node;
-}
-
-/** The first error in document order, found without recursion (an error can sit deep in a nested tree). */
-function findFirstError(root: SyntaxNode): SyntaxNode | undefined {
-  let node = root;
-  for (;;) {
-    if (node.isMissing || node.type === 'ERROR') return node;
-    const next = node.children.find((c): c is SyntaxNode => c !== null && c.hasError);
-    if (!next) return node.isError ? node : undefined;
-    node = next;
-  }
-}
-
-/** Syntax nodes that open a level of nesting in the config's data. */
-const NESTING_NODES = new Set(['block', 'tuple', 'object', 'function_call', 'template_interpolation', 'parenthesized_expression', 'ERROR']);
-
-/**
- * Refuses a document nested deeper than MAX_NESTING or made of more than MAX_SYNTAX_NODES nodes, walking the tree
- * with a cursor (no recursion). Depth first, so a deep document is refused for its depth after a few nodes.
- */
-function checkShape(root: SyntaxNode, file: string): void {
-  const cursor = root.walk();
-  try {
-    const levels: number[] = [];
-    for (let visited = 1; ; visited++) {
-      if (visited > MAX_SYNTAX_NODES)
-        throw configSyntaxError(
-          file,
-          { line: 1, column: 1 },
-          `the config has more than ${MAX_SYNTAX_NODES} syntax elements`,
-          'move large lists or template contents into files',
-        );
-      const level = (levels[levels.length - 1] ?? 0) + (NESTING_NODES.has(cursor.nodeType) ? 1 : 0);
-      if (level > MAX_NESTING) {
-        const { row, column } = cursor.startPosition;
-        throw configSyntaxError(file, { line: row + 1, column: column + 1 }, `blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`);
-      }
-      if (cursor.gotoFirstChild()) {
-        levels.push(level);
-        continue;
-      }
-      while (!cursor.gotoNextSibling()) {
-        if (!cursor.gotoParent()) return;
-        levels.pop();
-      }
-    }
-  } finally {
-    cursor.delete();
-  }
-}
 
 type ObjectNode = Extract<LocatedNode, { kind: 'object' }>;
 
-class HclConverter {
-  constructor(
-    private readonly source: string,
-    private readonly file: string,
-  ) {}
+const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '==', '!=', '<', '>', '<=', '>=', '&&', '||']);
+/** What may follow a bare word for it to read as a variable (or a traversal of one) rather than stray text. */
+const AFTER_VARIABLE = new Set(['.', '[', ',', ']', '}', ')']);
+const VARIABLE = 'an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes';
+const OPERATORS = 'operators are not supported; the config takes literal values only';
 
-  body(body: SyntaxNode | null, pos: Position): ObjectNode {
-    const result: ObjectNode = { kind: 'object', pos, entries: new Map() };
-    for (const item of body?.namedChildren ?? []) {
-      if (!item) continue;
-      if (item.type === 'attribute') this.attribute(result, item);
-      else if (item.type === 'block') this.block(result, item);
-    }
-    return result;
+export function parseHclConfig(source: string, file: string): LocatedNode {
+  return new HclParser(source, file).config();
+}
+
+class HclParser {
+  private readonly lexer: HclLexer;
+  /** Values made so far, weighed with the tokens against MAX_SYNTAX_NODES. */
+  private values = 0;
+  /** Lists known to hold only objects (every list of blocks): a block is appended without checking them again. */
+  private readonly objectLists = new WeakSet<LocatedNode[]>();
+
+  constructor(
+    source: string,
+    private readonly file: string,
+  ) {
+    this.lexer = new HclLexer(source, file);
   }
 
-  private attribute(target: ObjectNode, node: SyntaxNode): void {
-    const [nameNode, valueNode] = node.namedChildren;
-    if (!nameNode || !valueNode) throw this.error(node, 'incomplete attribute');
-    const name = nameNode.text;
-    const previous = target.entries.get(name);
+  config(): ObjectNode {
+    const first = this.skipNewlines();
+    if (isPunct(first, '{')) throw this.error(first.pos, 'a config file must be a body of attributes and blocks, not an object');
+    const root: ObjectNode = { kind: 'object', pos: { line: 1, column: 1 }, entries: new Map() };
+    this.body(root, 0, undefined);
+    return root;
+  }
+
+  /** Attributes and blocks up to the end of the file, or up to the `}` that closes the block opened by `open`. */
+  private body(target: ObjectNode, depth: number, open: Token | undefined): void {
+    for (;;) {
+      const token = this.skipNewlines();
+      if (token.kind === 'eof') {
+        if (open) throw this.error(open.pos, 'syntax error: this block is never closed by "}"');
+        return;
+      }
+      this.lexer.next();
+      if (isPunct(token, '}') && open) return;
+      if (token.kind !== 'ident') throw this.unexpected(token);
+      this.values += 2;
+      this.checkSize();
+      this.item(target, token, depth);
+      this.endOfLine();
+    }
+  }
+
+  private item(target: ObjectNode, name: Token, depth: number): void {
+    const labels: Token[] = [];
+    for (let token = this.lexer.next(); ; token = this.lexer.next()) {
+      if (isPunct(token, '=') && labels.length === 0) return this.attribute(target, name, depth);
+      if (isPunct(token, '{')) return this.block(target, name, labels, token, depth);
+      if (token.kind !== 'string' && token.kind !== 'ident') throw this.unexpected(token);
+      // Each label nests the block one object deeper in the tree (`a "x" "y" {}` is {a: {x: {y: {}}}}).
+      this.checkDepth(depth + 1 + labels.length, token.pos);
+      labels.push(token);
+    }
+  }
+
+  private attribute(target: ObjectNode, name: Token, depth: number): void {
+    const previous = target.entries.get(name.text);
     if (previous) {
       const kind = previous.node.kind === 'scalar' || previous.node.kind === 'array' ? 'attribute' : 'block or attribute';
-      throw this.error(nameNode, `"${name}" is already defined as an ${kind} at line ${previous.keyPos.line}`);
+      throw this.error(name.pos, `"${name.text}" is already defined as an ${kind} at line ${previous.keyPos.line}`);
     }
-    target.entries.set(name, { keyPos: positionOf(nameNode), node: this.expression(valueNode) });
+    target.entries.set(name.text, { keyPos: name.pos, node: this.value(name, depth) });
+  }
+
+  /** The value after `name =` (or `name:` in an object), which starts on the same line. */
+  private value(name: Token, depth: number): LocatedNode {
+    const next = this.lexer.peek();
+    if (next.kind === 'newline' || next.kind === 'eof') throw this.error(name.pos, 'syntax error: no value after "=" on this line');
+    return this.expression(this.lexer.next(), depth);
+  }
+
+  /** An attribute or a block ends its line (or the file). */
+  private endOfLine(): void {
+    const token = this.lexer.next();
+    if (token.kind !== 'newline' && token.kind !== 'eof') throw this.unexpected(token, '; an attribute or block ends its line');
   }
 
   /**
    * `type "a" "b" { … }` becomes `{type: {a: {b: body}}}` and an unlabelled `type { … }` is appended to a list,
    * which is the shape of HCL's own JSON form and of our JSON configs.
    */
-  private block(target: ObjectNode, node: SyntaxNode): void {
-    const children = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
-    const typeNode = children[0];
-    if (!typeNode) throw this.error(node, 'block without a type');
-    const labels = children.filter((c, i) => i > 0 && (c.type === 'string_lit' || c.type === 'identifier'));
-    const bodyNode = children.find((c) => c.type === 'body') ?? null;
-    const body = this.body(bodyNode, positionOf(node));
-    const type = typeNode.text;
-    const existing = target.entries.get(type);
+  private block(target: ObjectNode, type: Token, labels: readonly Token[], open: Token, depth: number): void {
+    this.checkDepth(depth + 1, type.pos);
+    const body: ObjectNode = { kind: 'object', pos: type.pos, entries: new Map() };
+    this.oneBlockBody(body, open, depth + 1);
+    const existing = target.entries.get(type.text);
 
     if (labels.length === 0) {
       if (!existing) {
-        target.entries.set(type, { keyPos: positionOf(typeNode), node: { kind: 'array', pos: positionOf(typeNode), items: [body] } });
-      } else if (existing.node.kind === 'array' && existing.node.items.every((item) => item.kind === 'object')) {
+        const items = [body];
+        this.objectLists.add(items);
+        target.entries.set(type.text, { keyPos: type.pos, node: { kind: 'array', pos: type.pos, items } });
+      } else if (existing.node.kind === 'array' && this.holdsOnlyObjects(existing.node.items)) {
         existing.node.items.push(body);
       } else {
-        throw this.error(typeNode, `block "${type}" clashes with "${type}" at line ${existing.keyPos.line}`);
+        throw this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
       }
       return;
     }
 
     let container: ObjectNode;
     if (!existing) {
-      container = { kind: 'object', pos: positionOf(typeNode), entries: new Map() };
-      target.entries.set(type, { keyPos: positionOf(typeNode), node: container });
+      container = { kind: 'object', pos: type.pos, entries: new Map() };
+      target.entries.set(type.text, { keyPos: type.pos, node: container });
     } else if (existing.node.kind === 'object') {
       container = existing.node;
     } else {
-      throw this.error(typeNode, `block "${type}" clashes with "${type}" at line ${existing.keyPos.line}`);
+      throw this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
     }
-    labels.forEach((labelNode, index) => {
-      const label = labelNode.type === 'string_lit' ? this.stringLiteral(labelNode) : labelNode.text;
-      const last = index === labels.length - 1;
-      const entry: LocatedEntry | undefined = container.entries.get(label);
-      if (last) {
+    labels.forEach((label, index) => {
+      const entry: LocatedEntry | undefined = container.entries.get(label.text);
+      if (index === labels.length - 1) {
         if (entry) {
-          const all = labels.map((l) => `"${l.type === 'string_lit' ? this.stringLiteral(l) : l.text}"`).join(' ');
-          throw this.error(labelNode, `duplicate block ${type} ${all} (first defined at line ${entry.keyPos.line})`);
+          const all = labels.map((l) => `"${l.text}"`).join(' ');
+          throw this.error(label.pos, `duplicate block ${type.text} ${all} (first defined at line ${entry.keyPos.line})`);
         }
-        container.entries.set(label, { keyPos: positionOf(labelNode), node: body });
+        container.entries.set(label.text, { keyPos: label.pos, node: body });
         return;
       }
-      if (entry && entry.node.kind !== 'object') throw this.error(labelNode, `block label "${label}" clashes with an earlier definition`);
-      const next: ObjectNode = entry?.node.kind === 'object' ? entry.node : { kind: 'object', pos: positionOf(labelNode), entries: new Map() };
-      if (!entry) container.entries.set(label, { keyPos: positionOf(labelNode), node: next });
+      if (entry && entry.node.kind !== 'object') throw this.error(label.pos, `block label "${label.text}" clashes with an earlier definition`);
+      const next: ObjectNode = entry?.node.kind === 'object' ? entry.node : { kind: 'object', pos: label.pos, entries: new Map() };
+      if (!entry) container.entries.set(label.text, { keyPos: label.pos, node: next });
       container = next;
     });
   }
 
-  private expression(node: SyntaxNode): LocatedNode {
-    const pos = positionOf(node);
-    switch (node.type) {
-      case 'expression': {
-        const inner = node.namedChildren[0];
-        if (!inner) throw this.error(node, 'empty expression');
-        return this.expression(inner);
-      }
-      case 'literal_value': {
-        const inner = node.namedChildren[0];
-        if (!inner) throw this.error(node, 'empty literal');
-        return this.expression(inner);
-      }
-      case 'numeric_lit':
-        return { kind: 'scalar', pos, value: this.number(node) };
-      case 'bool_lit':
-        return { kind: 'scalar', pos, value: node.text === 'true' };
-      case 'null_lit':
-        return { kind: 'scalar', pos, value: null };
-      case 'string_lit':
-        return { kind: 'scalar', pos, value: this.stringLiteral(node) };
-      case 'template_expr': {
-        const inner = node.namedChildren[0];
-        if (!inner) throw this.error(node, 'empty template');
-        return { kind: 'scalar', pos, value: inner.type === 'heredoc_template' ? this.heredoc(inner) : this.quotedTemplate(inner) };
-      }
-      case 'collection_value': {
-        const inner = node.namedChildren[0];
-        if (!inner) throw this.error(node, 'empty collection');
-        return inner.type === 'tuple' ? this.tuple(inner) : this.object(inner);
-      }
-      case 'operation':
-        return this.negativeNumber(node);
-      case 'variable_expr':
-        // Never quoted back: an unquoted value is often a pasted token.
-        throw this.error(node, 'an unquoted word here reads as a variable; the config takes literal values only: put the value in double quotes');
-      default:
-        throw this.error(node, `${node.type.replace(/_/g, ' ')} is not supported; the config takes literal values only`);
-    }
+  /** Checked once per list, so that n blocks of one type cost n steps, not n². */
+  private holdsOnlyObjects(items: LocatedNode[]): boolean {
+    if (this.objectLists.has(items)) return true;
+    if (!items.every((item) => item.kind === 'object')) return false;
+    this.objectLists.add(items);
+    return true;
   }
 
-  private number(node: SyntaxNode): number {
-    const value = Number(node.text);
-    if (!Number.isFinite(value)) throw this.error(node, 'this number is out of range');
+  /** After `{`: a body on lines of its own, `{}`, or one attribute on the block's line (HCL's one-line block). */
+  private oneBlockBody(body: ObjectNode, open: Token, depth: number): void {
+    const first = this.lexer.peek();
+    if (first.kind === 'newline') return this.body(body, depth, open);
+    if (isPunct(this.lexer.next(), '}')) return;
+    if (first.kind !== 'ident') throw this.unexpected(first);
+    if (!isPunct(this.lexer.peek(), '=')) {
+      throw this.error(first.pos, 'syntax error: a block on one line holds at most one attribute (name = value); write a longer block on several lines');
+    }
+    this.lexer.next();
+    this.attribute(body, first, depth);
+    const close = this.lexer.next();
+    if (!isPunct(close, '}')) throw this.unexpected(close, '; a block on one line holds at most one attribute and ends with "}"');
+  }
+
+  /** A value whose first token, `start`, is already read; an operator after it is refused. */
+  private expression(start: Token, depth: number): LocatedNode {
+    this.values += start.kind === 'string' || start.kind === 'heredoc' ? 4 : 2;
+    this.checkSize();
+    const value = this.primary(start, depth);
+    const after = this.lexer.peek();
+    if (after.kind === 'punct' && BINARY_OPERATORS.has(after.text)) throw this.error(start.pos, OPERATORS);
+    if (isPunct(after, '?')) throw this.error(start.pos, 'conditional is not supported; the config takes literal values only');
     return value;
   }
 
-  private negativeNumber(node: SyntaxNode): LocatedNode {
-    const unary = node.namedChildren[0];
-    const operand = unary?.type === 'unary_operation' ? unary.namedChildren[0] : undefined;
-    const literal = operand?.type === 'literal_value' ? operand.namedChildren[0] : undefined;
-    if (unary && literal?.type === 'numeric_lit' && unary.text.trimStart().startsWith('-')) {
-      return { kind: 'scalar', pos: positionOf(node), value: -this.number(literal) };
+  private primary(token: Token, depth: number): LocatedNode {
+    const { pos } = token;
+    switch (token.kind) {
+      case 'number':
+        return { kind: 'scalar', pos, value: this.number(token) };
+      case 'string':
+      case 'heredoc':
+        return { kind: 'scalar', pos, value: token.text };
+      case 'ident':
+        if (token.text === 'true' || token.text === 'false') return { kind: 'scalar', pos, value: token.text === 'true' };
+        if (token.text === 'null') return { kind: 'scalar', pos, value: null };
+        throw this.bareWord(token);
+      case 'punct':
+        break;
+      default:
+        throw this.unexpected(token);
     }
-    throw this.error(node, 'operators are not supported; the config takes literal values only');
+    switch (token.text) {
+      case '-': {
+        const operand = this.lexer.next();
+        if (operand.kind !== 'number') throw this.error(pos, OPERATORS);
+        return { kind: 'scalar', pos, value: -this.number(operand) };
+      }
+      case '!':
+        throw this.error(pos, OPERATORS);
+      case '[':
+        return this.tuple(token, depth + 1);
+      case '{':
+        return this.object(token, depth + 1);
+      case '(': {
+        this.checkDepth(depth + 1, pos);
+        const inner = this.expression(this.skipNewlinesAndRead(), depth + 1);
+        const close = this.skipNewlinesAndRead();
+        if (!isPunct(close, ')')) throw this.unexpected(close);
+        return inner;
+      }
+      default:
+        throw this.unexpected(token);
+    }
   }
 
-  private tuple(node: SyntaxNode): LocatedNode {
-    const items = node.namedChildren.filter((c): c is SyntaxNode => c?.type === 'expression').map((c) => this.expression(c));
-    return { kind: 'array', pos: positionOf(node), items };
+  /** A bare word that is not a literal: a variable, a function call, or text that is not HCL at all. */
+  private bareWord(word: Token): Error {
+    const next = this.lexer.peek();
+    if (isPunct(next, '(')) return this.error(word.pos, 'function call is not supported; the config takes literal values only');
+    if (next.kind === 'punct' && BINARY_OPERATORS.has(next.text)) return this.error(word.pos, OPERATORS);
+    if (isPunct(next, '?')) return this.error(word.pos, 'conditional is not supported; the config takes literal values only');
+    // Never quoted back: an unquoted value is often a pasted token.
+    if (next.kind === 'newline' || next.kind === 'eof' || (next.kind === 'punct' && AFTER_VARIABLE.has(next.text))) return this.error(word.pos, VARIABLE);
+    return this.unexpected(next);
   }
 
-  private object(node: SyntaxNode): LocatedNode {
+  private number(token: Token): number {
+    const value = Number(token.text);
+    if (!Number.isFinite(value)) throw this.error(token.pos, 'this number is out of range');
+    return value;
+  }
+
+  /** `[a, b]`: new lines between items are free, a comma after the last one too. */
+  private tuple(open: Token, depth: number): LocatedNode {
+    this.checkDepth(depth, open.pos);
+    const items: LocatedNode[] = [];
+    for (;;) {
+      const token = this.skipNewlinesAndRead();
+      if (isPunct(token, ']')) break;
+      if (items.length === 0) this.refuseFor(open, token);
+      items.push(this.expression(token, depth));
+      const separator = this.skipNewlinesAndRead();
+      if (isPunct(separator, ']')) break;
+      if (!isPunct(separator, ',')) throw this.unexpected(separator);
+    }
+    return { kind: 'array', pos: open.pos, items };
+  }
+
+  /** `{key = value, "key": value}`: items are separated by a comma or a new line. */
+  private object(open: Token, depth: number): LocatedNode {
+    this.checkDepth(depth, open.pos);
     const entries = new Map<string, LocatedEntry>();
-    for (const element of node.namedChildren) {
-      if (element?.type !== 'object_elem') continue;
-      const keyNode = element.childForFieldName('key');
-      const valueNode = element.childForFieldName('val');
-      if (!keyNode || !valueNode) throw this.error(element, 'incomplete object element');
-      const key = this.objectKey(keyNode);
-      if (entries.has(key)) throw this.error(keyNode, `duplicate key "${key}"`);
-      entries.set(key, { keyPos: positionOf(keyNode), node: this.expression(valueNode) });
+    for (;;) {
+      const token = this.skipNewlinesAndRead();
+      if (isPunct(token, '}')) break;
+      if (entries.size === 0) this.refuseFor(open, token);
+      const key = this.objectKey(token, depth);
+      if (entries.has(key)) throw this.error(token.pos, `duplicate key "${key}"`);
+      const equals = this.lexer.next();
+      if (!isPunct(equals, '=') && !isPunct(equals, ':')) throw this.unexpected(equals);
+      entries.set(key, { keyPos: token.pos, node: this.value(token, depth) });
+      const separator = this.lexer.peek();
+      if (isPunct(separator, ',') || separator.kind === 'newline') this.lexer.next();
+      else if (!isPunct(separator, '}')) throw this.unexpected(separator, '; object items are separated by a comma or a new line');
     }
-    return { kind: 'object', pos: positionOf(node), entries };
+    return { kind: 'object', pos: open.pos, entries };
   }
 
   /** Object keys may be bare words (which HCL would otherwise read as variables) or strings. */
-  private objectKey(node: SyntaxNode): string {
-    const inner = node.type === 'expression' ? node.namedChildren[0] : node;
-    if (inner?.type === 'variable_expr') return inner.text;
-    const value = this.expression(node);
-    if (value.kind !== 'scalar' || typeof value.value !== 'string') throw this.error(node, 'an object key must be a name or a string');
+  private objectKey(token: Token, depth: number): string {
+    if (token.kind === 'ident' && token.text !== 'true' && token.text !== 'false' && token.text !== 'null') return token.text;
+    const value = this.expression(token, depth);
+    if (value.kind !== 'scalar' || typeof value.value !== 'string') throw this.error(token.pos, 'an object key must be a name or a string');
     return value.value;
   }
 
-  /** A quoted string, exactly as written between its quotes (the grammar's literal tokens leave out edge spaces). */
-  private stringLiteral(node: SyntaxNode): string {
-    return this.quotedText(
-      node,
-      node.namedChildren.filter((c): c is SyntaxNode => c !== null),
-    );
-  }
-
-  private quotedTemplate(node: SyntaxNode): string {
-    const parts = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
-    const interpolation = parts.find((p) => p.type !== 'template_literal' && p.type !== 'quoted_template_start' && p.type !== 'quoted_template_end');
-    if (interpolation) throw this.interpolationError(interpolation);
-    return this.quotedText(node, parts);
-  }
-
-  private quotedText(node: SyntaxNode, parts: readonly SyntaxNode[]): string {
-    const open = parts.find((p) => p.type === 'quoted_template_start');
-    const close = parts.find((p) => p.type === 'quoted_template_end');
-    if (!open || !close) throw this.error(node, 'unterminated string');
-    return this.unescape(this.source.slice(open.endIndex, close.startIndex), open);
-  }
-
-  /** Heredoc bodies are taken from the source text: everything between the marker lines, `<<-` un-indented. */
-  private heredoc(node: SyntaxNode): string {
-    const children = node.namedChildren.filter((c): c is SyntaxNode => c !== null);
-    const interpolation = children.find((c) => c.type === 'template_interpolation' || c.type === 'template_directive');
-    if (interpolation) throw this.interpolationError(interpolation);
-    const start = children.find((c) => c.type === 'heredoc_start');
-    const markers = children.filter((c) => c.type === 'heredoc_identifier');
-    const open = markers[0];
-    const close = markers[markers.length - 1];
-    if (!start || !open || !close || open === close) throw this.error(node, 'unterminated heredoc');
-    const bodyStart = this.source.indexOf('\n', open.endIndex) + 1;
-    const bodyEnd = this.source.lastIndexOf('\n', close.startIndex) + 1;
-    let lines = this.source.slice(bodyStart, Math.max(bodyStart, bodyEnd)).split('\n');
-    lines.pop(); // the text ends with the newline before the closing marker
-    if (start.text.trim() === '<<-') {
-      const indents = lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)?.[0].length ?? 0);
-      const strip = indents.length ? Math.min(...indents) : 0;
-      lines = lines.map((l) => l.slice(strip));
+  /** `[for x in xs: …]` and `{for k, v in m: …}`: HCL reads `for` first in a tuple or object as this, always. */
+  private refuseFor(open: Token, first: Token): void {
+    if (first.kind === 'ident' && first.text === 'for') {
+      throw this.error(open.pos, 'for expr is not supported; the config takes literal values only');
     }
-    return lines.map((l) => l.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).join('\n') + (lines.length ? '\n' : '');
   }
 
-  /** `raw` starts right after `opening` (a string's opening quote), on the same line: errors point at the escape. */
-  private unescape(raw: string, opening: SyntaxNode): string {
-    const at = (offset: number): Position => ({ line: opening.endPosition.row + 1, column: opening.endPosition.column + offset + 1 });
-    return raw.replace(
-      /\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))|\$\$\{|%%\{/gs,
-      (match: string, u4: string | undefined, u8: string | undefined, single: string | undefined, offset: number) => {
-        if (match === '$${') return '${';
-        if (match === '%%{') return '%{';
-        const hex = u4 ?? u8;
-        if (hex !== undefined) {
-          const codePoint = parseInt(hex, 16);
-          // A lone surrogate would be written out as U+FFFD: a silent change, so it is refused like an invalid escape.
-          if (codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) {
-            throw configSyntaxError(
-              this.file,
-              at(offset),
-              'invalid escape: not a Unicode scalar value (the range is \\u0000-\\uD7FF, \\uE000-\\uFFFF, \\U00010000-\\U0010FFFF)',
-            );
-          }
-          return String.fromCodePoint(codePoint);
-        }
-        switch (single) {
-          case 'n':
-            return '\n';
-          case 'r':
-            return '\r';
-          case 't':
-            return '\t';
-          case '"':
-            return '"';
-          case '\\':
-            return '\\';
-          case 'u':
-          case 'U':
-            throw configSyntaxError(this.file, at(offset), `invalid escape: \\${single} takes exactly ${single === 'u' ? 4 : 8} hexadecimal digits`);
-          default:
-            throw configSyntaxError(this.file, at(offset), 'invalid escape; the escapes are \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN');
-        }
-      },
-    );
+  /** Tokens and values, about as many as the tree-sitter grammar made nodes (the limit was set on its count). */
+  private checkSize(): void {
+    if (this.values + this.lexer.count > MAX_SYNTAX_NODES) {
+      throw configSyntaxError(
+        this.file,
+        { line: 1, column: 1 },
+        `the config has more than ${MAX_SYNTAX_NODES} syntax elements`,
+        'move large lists or template contents into files',
+      );
+    }
   }
 
-  private interpolationError(node: SyntaxNode): Error {
-    return this.error(node, 'interpolation (${…} or %{…}) is not supported in the config; write "$${" for a literal "${"');
+  private checkDepth(depth: number, pos: Position): void {
+    if (depth > MAX_NESTING) throw this.error(pos, `blocks, lists and objects are nested more than ${MAX_NESTING} levels deep here`);
   }
 
-  private error(node: SyntaxNode, message: string): Error {
-    return configSyntaxError(this.file, positionOf(node), message);
+  /** The next token that is not a new line, left unread. */
+  private skipNewlines(): Token {
+    while (this.lexer.peek().kind === 'newline') this.lexer.next();
+    return this.lexer.peek();
   }
+
+  private skipNewlinesAndRead(): Token {
+    this.skipNewlines();
+    return this.lexer.next();
+  }
+
+  private unexpected(token: Token, advice = ''): Error {
+    return this.error(token.pos, `syntax error: unexpected ${describeToken(token)}${advice}`);
+  }
+
+  private error(pos: Position, message: string): Error {
+    return configSyntaxError(this.file, pos, message);
+  }
+}
+
+function isPunct(token: Token, text: string): boolean {
+  return token.kind === 'punct' && token.text === text;
 }

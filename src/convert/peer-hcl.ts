@@ -24,7 +24,7 @@ export async function readPeerHcl(file: string): Promise<{ root: PeerBlock; repo
   }
   const text = checkConfigSource(decodeConfig(bytes, file), file);
   // The peers read JSON configs too (HCL 1 parses them): a name ending in .json is JSON, as for sidecar.hcl.
-  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : await parseHclConfig(text, file);
+  const tree = extname(file).toLowerCase() === '.json' ? parseJsonConfig(text, file) : parseHclConfig(text, file);
   checkValueCharacters(tree, file);
   if (tree.kind !== 'object') throw new SidecarError('SIDECAR_ERR_CONFIG_SYNTAX', `${file}:1:1: expected a body of attributes and blocks`);
   const report: ConversionFinding[] = [];

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, type LogRecord } from '../support/cli.js';
 import { REPO_ROOT, removeDir } from '../support/dirs.js';
 import { makeProject, type Project } from '../support/project.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /*
  * Crash safety: the built CLI in `run` mode renders a stream of changes into 20 files while it is killed with
@@ -20,18 +21,6 @@ const TARGET_KILLS = Number(process.env['CHAOS_KILLS'] ?? 50);
 const SEED = Number(process.env['CHAOS_SEED'] ?? Date.now() % 2 ** 31);
 /** Bounds, whatever the machine: the loop stops itself. */
 const MAX_ROUNDS = 2000;
-
-/** mulberry32: small, seeded, good enough to pick delays and subsets reproducibly. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A few KiB whose first line is the SHA-256 of the rest. */
 function version(template: number, round: number): string {
@@ -51,7 +40,7 @@ describe('crash safety under kill -9 (built CLI)', () => {
     `renders ${TARGET_RENDERS} times across ${TEMPLATES} files through ${TARGET_KILLS} kill -9s without a partial, empty or mixed file or a leftover temp file`,
     { timeout: 300_000 },
     async () => {
-      const rand = random(SEED);
+      const rand = seededRandom(SEED);
       const values = (round: number, changed: readonly number[], previous: Record<string, string>) =>
         Object.fromEntries(
           Array.from({ length: TEMPLATES }, (_, t) => [`t${t}`, changed.includes(t) ? version(t, round) : (previous[`t${t}`] ?? version(t, 0))]),
