@@ -14,18 +14,38 @@ import { runCli } from './program.js';
  * first use), a render's nonces are its own, and the logger writes nowhere and is dropped.
  */
 
-const CONFIG = JSON.stringify({
-  log_level: 'info',
-  backend: {
-    vault: { main: { address: 'http://127.0.0.1:8200', max_connections: 10, auth: { token: { token_file: '/warm-up/token' } } } },
-    file: { local: { path: '/warm-up/secrets.json' } },
-  },
-  template: [
-    { source: '/warm-up/a.hbs', destination: '/dev/shm/warm-up/a.env', perms: '0640', wait: { min: '1s', max: '5s' } },
-    { source: '/warm-up/b.hbs', destination: '/dev/shm/warm-up/b.env', notify: ['app'] },
-  ],
-  notify: { app: { pid_file: '/warm-up/app.pid', signal: 'SIGHUP' } },
-});
+/** Written in HCL, as most configs are; JSON configs share everything after the parser. */
+const CONFIG = `
+log_level = "info"
+backend "vault" "main" {
+  address         = "http://127.0.0.1:8200"
+  max_connections = 10
+  auth "token" {
+    token_file = "/warm-up/token"
+  }
+}
+backend "file" "local" {
+  path = "/warm-up/secrets.json"
+}
+template {
+  source      = "/warm-up/a.hbs"
+  destination = "/dev/shm/warm-up/a.env"
+  perms       = "0640"
+  wait {
+    min = "1s"
+    max = "5s"
+  }
+}
+template {
+  source      = "/warm-up/b.hbs"
+  destination = "/dev/shm/warm-up/b.env"
+  notify      = ["app"] # a comment
+}
+notify "app" {
+  pid_file = "/warm-up/app.pid"
+  signal   = "SIGHUP"
+}
+`;
 
 const TEMPLATE = [
   'USER={{secret "main:secret/app#username"}}',
@@ -48,7 +68,7 @@ export async function warmUp(): Promise<void> {
   const nowhere = new Writable({ write: (_chunk, _encoding, done) => done() });
   // The command line (commander builds the whole program at each start), without running a command.
   await runCli(['node', 'secrets-sidecar', '--version'], { stdout: nowhere, stderr: nowhere, env: {}, signals: new EventEmitter() });
-  await parseConfig(CONFIG, '/warm-up/sidecar.json');
+  await parseConfig(CONFIG, '/warm-up/sidecar.hcl');
   const template = compileTemplate('warm-up.hbs', TEMPLATE, true);
   renderTemplate(template, {
     store: { lookup: (_key, ref) => ({ status: 'ready', value: VALUES[ref.path] }) },
