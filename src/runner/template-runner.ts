@@ -41,6 +41,8 @@ export type RenderOutcome = 'written' | 'unchanged' | 'incomplete' | 'failed';
 export class TemplateRunner {
   /** Secret keys the last render read; a change to any of them re-renders. */
   deps: ReadonlySet<string> = new Set();
+  /** The last render stopped reading a secret the one before it read: a view may have lost its last reader. */
+  depsDropped = false;
   rendered = false;
   /** Render passes made, complete or not: after the first, `deps` is known. */
   passes = 0;
@@ -117,6 +119,7 @@ export class TemplateRunner {
       audit('error', undefined, toSidecarError(error).code);
       return 'failed';
     }
+    this.depsDropped = [...this.deps].some((key) => !result.used.has(key));
     this.deps = result.used;
     this.passes++;
     if (result.status === 'incomplete') {
