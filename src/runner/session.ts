@@ -141,7 +141,7 @@ export class Session {
 
   /** A secret got a new value: re-render the templates that use it. */
   onUpdate(key: string): void {
-    for (const runner of this.#runners) if (runner.deps.has(key)) runner.schedule();
+    for (const runner of this.#runners) if (runner.deps.has(key)) runner.changed(key);
   }
 
   #afterRender(runner: TemplateRunner, outcome: RenderOutcome): void {
