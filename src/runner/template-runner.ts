@@ -8,6 +8,7 @@ import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import { Quiescence } from './quiescence.js';
+import { renderTurn } from './render-turn.js';
 import type { TemplateOutput } from './template-output.js';
 import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
@@ -114,8 +115,8 @@ export class TemplateRunner {
 
   async #render(): Promise<RenderOutcome> {
     if (this.#stopped) return 'unchanged';
-    // Renders are synchronous: let probes and I/O in between them, so templates due together never add up.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Renders are synchronous: probes and I/O get in between them, so templates due together never add up.
+    await renderTurn();
     if (this.#stopped || !this.#dirty) return 'unchanged';
     this.#dirty = false;
     const { job, watcher, logger, output } = this.options;

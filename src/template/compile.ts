@@ -14,7 +14,8 @@ export type TemplateFunction = (context: unknown, options: Handlebars.RuntimeOpt
 export interface CompiledTemplate {
   /** What messages call the template (its source path, or its place in the config). */
   readonly name: string;
-  readonly run: TemplateFunction;
+  /** The template's JavaScript, generated on the first call (see generatedOnFirstUse). */
+  readonly program: () => TemplateFunction;
   /** References written as string literals (`{{secret "a:b"}}`), checkable before any render. */
   readonly literalRefs: readonly LiteralRef[];
   /** The most a render may produce; more fails (SIDECAR_ERR_RENDER_TOO_LARGE). */
@@ -127,13 +128,32 @@ export function compileTemplate(name: string, source: string, strict: boolean, m
     const ast = handlebars.parse(source);
     rejectPartials(ast);
     checkHelperCalls(ast);
-    const environment = new compilers.Compiler().compile(ast, options);
-    const spec = new TaintingCompiler().compile(environment, options, undefined, true) as TemplateSpec;
-    const run = handlebars.template(spec) as unknown as TemplateFunction;
-    return { name, run, literalRefs: collectLiteralRefs(ast), maxBytes, lineStarts: lineStartsOf(source) };
+    const program = new compilers.Compiler().compile(ast, options);
+    return { name, program: generatedOnFirstUse(name, program, options), literalRefs: collectLiteralRefs(ast), maxBytes, lineStarts: lineStartsOf(source) };
   } catch (error) {
     throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
   }
+}
+
+/**
+ * Generates the template's JavaScript on its first render rather than at load: that step is two thirds of
+ * compiling, and on its first render it overlaps the fetches that the templates rendered before it started.
+ * Everything that refuses a template (syntax, unknown helpers, helper shapes, partials) has run at load.
+ */
+function generatedOnFirstUse(name: string, compiled: unknown, options: object): () => TemplateFunction {
+  let program: unknown = compiled;
+  let run: TemplateFunction | undefined;
+  return () => {
+    if (run === undefined) {
+      try {
+        run = handlebars.template(new TaintingCompiler().compile(program, options, undefined, true) as TemplateSpec);
+      } catch (error) {
+        throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
+      }
+      program = undefined;
+    }
+    return run;
+  };
 }
 
 function describeSyntaxError(error: unknown): string {

@@ -32,7 +32,7 @@ function gatedBackend() {
     close: () => Promise.resolve(),
   };
   /** Answers the fetch of `path` (waiting for it to be asked, if need be). */
-  const release = async (path: string, value: string, version = "v1") => {
+  const release = async (path: string, value: string, version = 'v1') => {
     if (!pending.has(path)) await new Promise<void>((resolve) => waiting.set(path, resolve));
     const resolve = pending.get(path);
     pending.delete(path);
