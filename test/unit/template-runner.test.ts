@@ -87,23 +87,23 @@ function setUp(source: string) {
       wake = check;
       check();
     });
+  running.push(async () => {
+    await runner.stop();
+    await watcher.stop();
+  });
   return { runner, watcher, release: gated.release, writes, outcomes, rendered, capture };
 }
 
-let stopAll: (() => Promise<void>) | undefined;
+let running: (() => Promise<void>)[] = [];
 afterEach(async () => {
   vi.useRealTimers();
-  await stopAll?.();
-  stopAll = undefined;
+  await Promise.all(running.map((stop) => stop()));
+  running = [];
 });
 
 describe('template runner', () => {
   it('renders an incomplete template again only once every secret it missed has arrived', async () => {
     const t = setUp('{{secret "g:a"}} {{secret "g:b"}} {{secret "g:c"}}');
-    stopAll = async () => {
-      await t.runner.stop();
-      await t.watcher.stop();
-    };
     t.runner.schedule();
     await t.rendered('incomplete');
     expect(t.runner.passes).toBe(1);
@@ -124,10 +124,6 @@ describe('template runner', () => {
   it('renders at once when a secret the incomplete render did read changes what it asks for', async () => {
     // The reference is read from g:name; the secret it first names never arrives.
     const t = setUp('{{secret (secret "g:name")}}');
-    stopAll = async () => {
-      await t.runner.stop();
-      await t.watcher.stop();
-    };
     t.runner.schedule();
     await t.rendered('incomplete');
     await t.release('name', 'g:a');
@@ -147,7 +143,6 @@ describe('template runner', () => {
   it('does not render twice for a change the render already under way has read', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
     const t = setUp('{{secret "g:a"}}');
-    stopAll = () => t.runner.stop();
     const first = t.release('a', VALUES.a);
     t.watcher.request('g:a', { backend: 'g', path: 'a', shown: 'g:a', label: 'g:a', pathLabel: 'a', derived: false });
     await first;
