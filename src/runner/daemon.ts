@@ -11,6 +11,7 @@ import { Watcher } from '../watch/watcher.js';
 import { backendDependencies, closeBackends } from './open-backends.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { preflight } from './preflight.js';
+import { compactHeapSoon } from './compact-heap.js';
 import { Session, type SessionChild } from './session.js';
 import type { Observability } from '../observe/observability.js';
 import type { VersionMap } from '../reload/rollout-annotation.js';
@@ -269,6 +270,7 @@ export class Daemon {
         this.#observability?.markRendered();
         // The child starts only once every file and variable it needs is in place.
         this.#supervisor?.start();
+        compactHeapSoon();
       },
     });
   }

@@ -3,6 +3,7 @@ import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import type { LoadedTemplate } from './load-templates.js';
+import { renderTurn } from './render-turn.js';
 import { storeOf } from './watcher-store.js';
 
 /** Secrets can be named by other secrets; this bounds how deep such chains may go. */
@@ -15,8 +16,7 @@ export const MAX_RENDER_PASSES = 16;
 export async function renderToCompletion(template: LoadedTemplate, watcher: Watcher, options: Omit<RenderOptions, 'store'>): Promise<Buffer> {
   const store = storeOf(watcher);
   for (let pass = 0; pass < MAX_RENDER_PASSES; pass++) {
-    // Renders are synchronous: between them, timers (once --timeout) and I/O get their turn.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await renderTurn();
     const result = renderTemplate(template.compiled, { ...options, store });
     if (result.status === 'complete') return result.bytes;
     await Promise.all(

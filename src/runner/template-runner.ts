@@ -8,6 +8,7 @@ import type { RenderOptions } from '../template/render-state.js';
 import { renderTemplate } from '../template/render.js';
 import type { Watcher } from '../watch/watcher.js';
 import { Quiescence } from './quiescence.js';
+import { renderTurn } from './render-turn.js';
 import type { TemplateOutput } from './template-output.js';
 import { setSafeTimeout, type SafeTimer } from '../timer.js';
 
@@ -41,6 +42,8 @@ export type RenderOutcome = 'written' | 'unchanged' | 'incomplete' | 'failed';
 export class TemplateRunner {
   /** Secret keys the last render read; a change to any of them re-renders. */
   deps: ReadonlySet<string> = new Set();
+  /** The last render stopped reading a secret the one before it read: a view may have lost its last reader. */
+  depsDropped = false;
   rendered = false;
   /** Render passes made, complete or not: after the first, `deps` is known. */
   passes = 0;
@@ -48,6 +51,13 @@ export class TemplateRunner {
   #chain: Promise<void> = Promise.resolve();
   /** Renders queued or running; with a pending quiescence timer, the template counts as busy. */
   #queued = 0;
+  /**
+   * Something changed since a render last read the secrets. A render due to a change that an earlier render
+   * already read (a secret arriving between a timer firing and its render running) has nothing to do.
+   */
+  #dirty = false;
+  /** What the last, incomplete render found missing and asked for. */
+  #awaiting = new Set<string>();
   #stopped = false;
   #writeFailures = 0;
   #retryTimer: SafeTimer | undefined;
@@ -60,9 +70,21 @@ export class TemplateRunner {
     return this.options.job;
   }
 
-  /** A secret this template uses changed (or arrived). */
+  /** Render: at start, or for a reason other than one secret (a retry). */
   schedule(): void {
+    this.#dirty = true;
     if (!this.#stopped) this.#quiescence.touch(!this.rendered);
+  }
+
+  /**
+   * A secret this template reads changed (or arrived). An incomplete render waits for every secret it found
+   * missing: rendering again before the last of them arrives would only find that one missing again, and with
+   * 5 secrets per template and 200 templates that is 1,000 renders instead of 200. A change to a secret it did
+   * read renders at once, since it may change which secrets the template asks for.
+   */
+  changed(key: string): void {
+    if (this.#awaiting.delete(key) && this.#awaiting.size > 0) return;
+    this.schedule();
   }
 
   /** A render is waiting out its quiet period, queued or running: a reload now would come too early. */
@@ -93,9 +115,10 @@ export class TemplateRunner {
 
   async #render(): Promise<RenderOutcome> {
     if (this.#stopped) return 'unchanged';
-    // Renders are synchronous: let probes and I/O in between them, so templates due together never add up.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (this.#stopped) return 'unchanged';
+    // Renders are synchronous: probes and I/O get in between them, so templates due together never add up.
+    await renderTurn();
+    if (this.#stopped || !this.#dirty) return 'unchanged';
+    this.#dirty = false;
     const { job, watcher, logger, output } = this.options;
     const started = Date.now();
     const audit = (outcome: 'ok' | 'error', result?: 'written' | 'unchanged', errorCode?: string) =>
@@ -113,12 +136,15 @@ export class TemplateRunner {
       result = renderTemplate(job.compiled, { ...this.options.renderOptions, errorOnMissingKey: job.errorOnMissingKey });
     } catch (error) {
       // deps stay as the last pass left them, so a fix to any of those secrets triggers another try.
+      this.#awaiting.clear();
       logger.error({ template: job.name, error: errorFields(error) }, 'render failed; the destination keeps its last good content');
       audit('error', undefined, toSidecarError(error).code);
       return 'failed';
     }
+    this.depsDropped = [...this.deps].some((key) => !result.used.has(key));
     this.deps = result.used;
     this.passes++;
+    this.#awaiting = new Set(result.status === 'incomplete' ? result.missing.keys() : []);
     if (result.status === 'incomplete') {
       for (const [key, ref] of result.missing) watcher.request(key, ref);
       return 'incomplete';
@@ -147,6 +173,9 @@ export class TemplateRunner {
     const delay = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (this.#writeFailures - 1));
     this.options.logger.error({ template: this.options.job.name, error: errorFields(coded), retryInMs: delay }, 'write failed; retrying');
     this.#retryTimer?.clear();
-    this.#retryTimer = setSafeTimeout(() => this.#enqueueRender(), delay);
+    this.#retryTimer = setSafeTimeout(() => {
+      this.#dirty = true;
+      this.#enqueueRender();
+    }, delay);
   }
 }

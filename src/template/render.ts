@@ -24,10 +24,12 @@ const FINAL_CODES = new Set(['SIDECAR_ERR_RENDER_BUDGET', 'SIDECAR_ERR_RENDER_TO
  * The render state is never in Handlebars' data frame: nothing internal is reachable from the template.
  */
 export function renderTemplate(template: CompiledTemplate, options: RenderOptions, budget?: number): RenderResult {
+  // Generating the code (on the first render) is not the template's work: it counts against no budget.
+  const run = template.program();
   const state = createRenderState(options, template.maxBytes, template.name, template.lineStarts, budget);
   let bytes: Buffer;
   try {
-    const text = withRenderState(state, () => template.run({}, RUNTIME_OPTIONS));
+    const text = withRenderState(state, () => run({}, RUNTIME_OPTIONS));
     bytes = assemble(text, state);
     if (bytes.length > template.maxBytes) throw renderTooLarge(template.name, template.maxBytes);
   } catch (error) {
