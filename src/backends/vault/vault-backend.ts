@@ -451,11 +451,20 @@ export class VaultBackend implements SecretBackend {
    * end, so its revocation would land in that second and cost a request to gain nothing one can count on.
    */
   #replaced(path: string, leaseId: string): void {
+    // Leases left to run out stay listed for revoke_leases_on_exit until they end; then they go, or a long run
+    // would keep one entry per replacement for good.
+    const now = Date.now();
+    const held = new Set(this.#leaseOf.values());
+    for (const [id, endsAt] of this.#leases) {
+      if (endsAt > now || held.has(id)) continue;
+      this.#leases.delete(id);
+      this.#leaseLabels.delete(id);
+    }
     const old = this.#leaseOf.get(path);
     this.#leaseOf.set(path, leaseId);
     if (old === undefined || old === leaseId || !this.#live || !this.config.revokeReplacedLeases) return;
     const endsAt = this.#leases.get(old) ?? 0;
-    const revokeAt = Date.now() + this.config.rotationMarginMs;
+    const revokeAt = now + this.config.rotationMarginMs;
     if (endsAt <= revokeAt + TTL_GRANULARITY_MS) return;
     const timer = setSafeTimeout(() => {
       this.#revocations.delete(timer);
