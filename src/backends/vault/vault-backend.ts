@@ -446,15 +446,26 @@ export class VaultBackend implements SecretBackend {
 
   /**
    * `path` now holds `leaseId`. The lease it replaces is revoked once the app has had the rotation margin to
-   * switch to the new one (it was signalled before that), unless it runs out sooner by itself.
+   * switch to the new one (it was signalled before that), unless it runs out by itself by then, or within the
+   * second its end is known to: a replacement at max TTL is scheduled the margin and that second before the
+   * end, so its revocation would land in that second and cost a request to gain nothing one can count on.
    */
   #replaced(path: string, leaseId: string): void {
+    // Leases left to run out stay listed for revoke_leases_on_exit until they end; then they go, or a long run
+    // would keep one entry per replacement for good.
+    const now = Date.now();
+    const held = new Set(this.#leaseOf.values());
+    for (const [id, endsAt] of this.#leases) {
+      if (endsAt > now || held.has(id)) continue;
+      this.#leases.delete(id);
+      this.#leaseLabels.delete(id);
+    }
     const old = this.#leaseOf.get(path);
     this.#leaseOf.set(path, leaseId);
     if (old === undefined || old === leaseId || !this.#live || !this.config.revokeReplacedLeases) return;
     const endsAt = this.#leases.get(old) ?? 0;
-    const revokeAt = Date.now() + this.config.rotationMarginMs;
-    if (endsAt <= revokeAt) return;
+    const revokeAt = now + this.config.rotationMarginMs;
+    if (endsAt <= revokeAt + TTL_GRANULARITY_MS) return;
     const timer = setSafeTimeout(() => {
       this.#revocations.delete(timer);
       void this.#revoke(old, this.#closing.signal);

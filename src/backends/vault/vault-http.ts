@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { formatDuration } from '../../config/duration.js';
 import { deadlineSignal } from '../../timer.js';
 import { linkSignals } from '../bounded-call.js';
@@ -25,7 +26,7 @@ export interface VaultRequestOptions {
   /** Ends the request early (a stopped watch, the shutdown's budget); it rejects with the signal's reason. */
   readonly signal?: AbortSignal | undefined;
   /** Instead of the shared pool (revocations at exit, which must not queue behind one another). */
-  readonly agent?: HttpAgent | HttpsAgent | undefined;
+  readonly agent?: HttpAgent | Https.Agent | undefined;
 }
 
 /** A non-2xx answer: the status and Vault's `errors` list, never the request (its headers hold the token). */
@@ -74,19 +75,20 @@ export class VaultTimeoutError extends Error {
  */
 export class VaultHttp {
   readonly #base: URL;
-  readonly #agent: HttpAgent | HttpsAgent;
-  readonly #secure: boolean;
+  readonly #agent: HttpAgent | Https.Agent;
+  /** node:https (and TLS under it), loaded only for an https address: a plain-HTTP Vault never pays for it. */
+  readonly #https: typeof Https | undefined;
 
   constructor(private readonly options: VaultHttpOptions) {
     this.#base = new URL(options.address.endsWith('/') ? options.address : `${options.address}/`);
-    this.#secure = this.#base.protocol === 'https:';
+    this.#https = this.#base.protocol === 'https:' ? (createRequire(import.meta.url)('node:https') as typeof Https) : undefined;
     const pool = { keepAlive: true, maxSockets: options.maxConnections };
-    this.#agent = this.#secure ? new HttpsAgent({ ...pool, ...options.tls }) : new HttpAgent(pool);
+    this.#agent = this.#https ? new this.#https.Agent({ ...pool, ...options.tls }) : new HttpAgent(pool);
   }
 
   /** An agent of its own, with the pool's TLS settings: destroying it ends its calls and no others. */
-  separateAgent(maxSockets = Infinity): HttpAgent | HttpsAgent {
-    return this.#secure ? new HttpsAgent({ ...this.options.tls, keepAlive: false, maxSockets }) : new HttpAgent({ keepAlive: false, maxSockets });
+  separateAgent(maxSockets = Infinity): HttpAgent | Https.Agent {
+    return this.#https ? new this.#https.Agent({ ...this.options.tls, keepAlive: false, maxSockets }) : new HttpAgent({ keepAlive: false, maxSockets });
   }
 
   /**
@@ -104,7 +106,7 @@ export class VaultHttp {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    const send = this.#secure ? httpsRequest : httpRequest;
+    const send = this.#https?.request ?? httpRequest;
     return boundedCall(
       this.options.timeoutMs,
       options.signal,
