@@ -80,7 +80,7 @@ export class Daemon {
   readonly #output: JsonLines;
   #onChildStarted: ((pid: number) => void) | undefined;
 
-  constructor(args: readonly string[], options: { env?: Record<string, string>; snapshot?: boolean } = {}) {
+  constructor(args: readonly string[], options: { env?: Record<string, string>; snapshot?: boolean | undefined } = {}) {
     registerSidecarCredentials(options.env ?? {}, configTextOf(args));
     this.child = spawn(process.execPath, cliArgv(['run', ...args], options.snapshot), {
       cwd: REPO_ROOT,
