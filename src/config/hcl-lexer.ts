@@ -23,6 +23,14 @@ const NUMBER = /[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const TWO_CHAR_OPERATORS = new Set(['==', '!=', '<=', '>=', '&&', '||']);
 /** Punctuation an error may name: the rest could be part of a pasted token or password. */
 const NAMEABLE = /^[{}[\]()=,:;"'#<>\\$%*/.!?|&+-]$/;
+/**
+ * Go's unicode.IsSpace, which HCL takes for a heredoc's indentation and around its closing marker: not
+ * JavaScript's \s, which counts U+FEFF and leaves U+0085 out.
+ */
+const SPACE = String.raw`\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
+const LEADING_SPACE = new RegExp(`^[${SPACE}]*`);
+const ONLY_SPACE = new RegExp(`^[${SPACE}]*$`);
+const LONE_CR = 'syntax error: a carriage return (CR) that is not part of a line end (CR LF)';
 
 export function describeToken(token: Token): string {
   if (token.kind === 'eof') return 'end of file';
@@ -132,6 +140,12 @@ export class HclLexer {
         throw this.error(open, 'syntax error: this string is not closed on its line (a string of several lines is a heredoc: <<EOT)');
       }
       if (char === '"') break;
+      if (char === '\r') {
+        if (source[at + 1] === '\n')
+          throw this.error(open, 'syntax error: this string is not closed on its line (a string of several lines is a heredoc: <<EOT)');
+        // HCL refuses it too; read as text, it would be a CR in the value that no editor shows.
+        throw this.error(this.position(at), LONE_CR);
+      }
       if (char === '\\') {
         parts.push(source.slice(chunkStart, at));
         const escape = this.escape(at);
@@ -211,6 +225,8 @@ export class HclLexer {
         throw this.error(open, 'syntax error: this heredoc is never closed by a line holding only its marker');
       }
       const line = source.slice(at, end);
+      const cr = line.indexOf('\r');
+      if (cr !== -1 && cr !== line.length - 1) throw this.error(this.position(at + cr), LONE_CR);
       if (trimmedEquals(line, marker)) {
         this.offset = end;
         if (source[end - 1] === '\r') this.offset--;
@@ -223,9 +239,11 @@ export class HclLexer {
     }
     let body = lines;
     if (strip) {
-      const indents = lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)![0].length);
+      // As HCL: a line of spaces only neither counts nor loses its spaces.
+      const blank = (l: string) => ONLY_SPACE.test(l);
+      const indents = lines.filter((l) => !blank(l)).map((l) => LEADING_SPACE.exec(l)![0].length);
       const indent = indents.reduce((a, b) => Math.min(a, b), Infinity);
-      if (Number.isFinite(indent) && indent > 0) body = lines.map((l) => l.slice(indent));
+      if (Number.isFinite(indent) && indent > 0) body = lines.map((l) => (blank(l) ? l : l.slice(indent)));
     }
     return body.map((l) => l.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).join('\n') + (body.length ? '\n' : '');
   }
@@ -241,9 +259,8 @@ export class HclLexer {
 
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' };
 
-/** Whether `line` is `marker` with only spaces, tabs and a CR around it. */
+/** Whether `line` is `marker` with only spaces (a CR among them) around it. */
 function trimmedEquals(line: string, marker: string): boolean {
-  const start = /^[ \t]*/.exec(line)![0].length;
-  if (!line.startsWith(marker, start)) return false;
-  return /^[ \t\r]*$/.test(line.slice(start + marker.length));
+  const start = LEADING_SPACE.exec(line)![0].length;
+  return line.startsWith(marker, start) && ONLY_SPACE.test(line.slice(start + marker.length));
 }

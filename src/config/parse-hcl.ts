@@ -30,6 +30,8 @@ class HclParser {
   private values = 0;
   /** Lists known to hold only objects (every list of blocks): a block is appended without checking them again. */
   private readonly objectLists = new WeakSet<LocatedNode[]>();
+  /** The bodies of labelled blocks: another block's labels may not run through one (`a "x" {}`, `a "x" "y" {}`). */
+  private readonly labelledBodies = new WeakSet<LocatedNode>();
 
   constructor(
     source: string,
@@ -130,13 +132,14 @@ class HclParser {
     } else {
       throw this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
     }
+    this.labelledBodies.add(body);
     labels.forEach((label, index) => {
       const entry: LocatedEntry | undefined = container.entries.get(label.text);
+      if (entry && (index === labels.length - 1 || this.labelledBodies.has(entry.node))) {
+        const all = labels.map((l) => `"${l.text}"`).join(' ');
+        throw this.error(label.pos, `duplicate block ${type.text} ${all} (first defined at line ${entry.keyPos.line})`);
+      }
       if (index === labels.length - 1) {
-        if (entry) {
-          const all = labels.map((l) => `"${l.text}"`).join(' ');
-          throw this.error(label.pos, `duplicate block ${type.text} ${all} (first defined at line ${entry.keyPos.line})`);
-        }
         container.entries.set(label.text, { keyPos: label.pos, node: body });
         return;
       }
@@ -234,8 +237,12 @@ class HclParser {
   }
 
   private number(token: Token): number {
-    const value = Number(token.text);
-    if (!Number.isFinite(value)) throw this.error(token.pos, 'this number is out of range');
+    const { text } = token;
+    const value = Number(text);
+    // A double holds neither 1e-400 nor 9007199254740993 (HCL's numbers do): refused, not read as 0 or …992.
+    const underflow = value === 0 && /[1-9]/.test(text.split(/[eE]/)[0]!);
+    const inexactInteger = /^[0-9]+$/.test(text) && !Number.isSafeInteger(value);
+    if (!Number.isFinite(value) || underflow || inexactInteger) throw this.error(token.pos, 'this number is out of range');
     return value;
   }
 

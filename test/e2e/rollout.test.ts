@@ -64,7 +64,7 @@ async function rotate(path: string, value: string): Promise<void> {
 async function sidecar(
   secretPath: string,
   workload: string,
-  extra: { rollout?: string; top?: string; contents?: string; prepare?: (root: string) => Promise<Record<string, string>> } = {},
+  extra: { rollout?: string; top?: string; contents?: string; prepare?: (root: string) => Promise<Record<string, string>>; snapshot?: boolean } = {},
 ) {
   const project = await makeProject({
     config: `
@@ -90,7 +90,7 @@ ${extra.rollout ?? `    namespace  = "${NS}"\n    kubeconfig = "@ROOT@/kubeconfi
   projects.push(project);
   await kube.writeKubeconfig(join(project.root, 'kubeconfig'), sidecarToken);
   const env = (await extra.prepare?.(project.root)) ?? {};
-  const daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken, ...env } });
+  const daemon = new Daemon(['-c', project.config], { env: { VAULT_TOKEN: bao.rootToken, ...env }, snapshot: extra.snapshot });
   daemons.push(daemon);
   return { project, daemon, file: () => readFileSync(join(project.out, 'app.env'), 'utf8') };
 }
@@ -284,12 +284,15 @@ notify "web" {
     });
     projects.push(plain);
     const without = await traced(plain.root);
-    const daemon = new Daemon(['-c', plain.config], { env: { VAULT_TOKEN: bao.rootToken, ...without.env } });
+    // The bin, also under SIDECAR_TEST_SNAPSHOT=1: the hook sees the bin's ESM chunks load, while the snapshot's
+    // one CommonJS script require()s them, past any ESM resolve hook.
+    const daemon = new Daemon(['-c', plain.config], { env: { VAULT_TOKEN: bao.rootToken, ...without.env }, snapshot: false });
     daemons.push(daemon);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
     expect(await readFile(without.trace, 'utf8')).toBe('');
 
     const withRollout = await sidecar('lazy', 'app', {
+      snapshot: false,
       prepare: async (root) => {
         const hooked = await traced(root);
         trace = hooked.trace;

@@ -236,13 +236,15 @@ describe('GCP Secret Manager backend (real client and credentials, against the w
     const resolveHook = `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) {\n  if (/google|grpc|protobuf/.test(s)) appendFileSync(${JSON.stringify(trace)}, s + '\\n');\n  return next(s, c);\n}\n`;
     await writeFile(hook, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolveHook)}));\n`);
     await writeFile(trace, '');
-    const fileOnly = await runCli(['once', '-c', project.config], { env: { NODE_OPTIONS: `--import=${hook}` } });
+    // The bin, also under SIDECAR_TEST_SNAPSHOT=1: the snapshot's one CommonJS script require()s the client,
+    // past any ESM resolve hook.
+    const fileOnly = await runCli(['once', '-c', project.config], { env: { NODE_OPTIONS: `--import=${hook}` }, snapshot: false });
     expect(fileOnly.code, fileOnly.stderr).toBe(0);
     expect(await readFile(trace, 'utf8')).toBe('');
     // The same hook sees it when a gcp_secret_manager block is configured.
     gcp.addVersion('lazy', 'gcp-lazy-5c5c');
     await writeConfig(config(template('{{secret "g:lazy"}}', 'lazy')));
-    const withGcp = await runCli(['once', '-c', project.config], { env: { ...metadataEnv(project.root), NODE_OPTIONS: `--import=${hook}` } });
+    const withGcp = await runCli(['once', '-c', project.config], { env: { ...metadataEnv(project.root), NODE_OPTIONS: `--import=${hook}` }, snapshot: false });
     expect(withGcp.code, withGcp.stderr).toBe(0);
     expect(await readFile(trace, 'utf8')).toContain('@google-cloud/secret-manager');
     expectNoSecrets(fileOnly.stderr + withGcp.stderr, ['file-value-4b4b', 'gcp-lazy-5c5c', ...gcp.credentials]);

@@ -80,9 +80,13 @@ export class Daemon {
   readonly #output: JsonLines;
   #onChildStarted: ((pid: number) => void) | undefined;
 
-  constructor(args: readonly string[], options: { env?: Record<string, string> } = {}) {
+  constructor(args: readonly string[], options: { env?: Record<string, string>; snapshot?: boolean | undefined } = {}) {
     registerSidecarCredentials(options.env ?? {}, configTextOf(args));
-    this.child = spawn(process.execPath, cliArgv(['run', ...args]), { cwd: REPO_ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, cliArgv(['run', ...args], options.snapshot), {
+      cwd: REPO_ROOT,
+      env: childEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.exited = new Promise((resolve) =>
       this.child.on('close', (code, signal) => {
         // Not stdout: in `run` it carries the supervised child's own output (an app may print what it reads).

@@ -326,7 +326,8 @@ class HclConverter {
     if (start.text.trim() === '<<-') {
       const indents = lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)?.[0].length ?? 0);
       const strip = indents.length ? Math.min(...indents) : 0;
-      lines = lines.map((l) => l.slice(strip));
+      // As hashicorp/hcl does (which the old code did not): a line of spaces only keeps them.
+      lines = lines.map((l) => (l.trim() === '' ? l : l.slice(strip)));
     }
     return lines.map((l) => l.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).join('\n') + (lines.length ? '\n' : '');
   }

@@ -39,6 +39,7 @@ const HCL_REFUSES: readonly { rule: RegExp; at?: (char: string, before: string) 
   { rule: /a heredoc starts with <<MARKER or <<-MARKER and a new line/ }, // `<<EOT ` (a space after the marker)
   { rule: /unexpected end of line$/ }, // a word alone on its line, `a\n= 1`
   { rule: /unexpected text$/, at: (char) => char === '\r' }, // a CR that does not end a line
+  { rule: /a carriage return \(CR\) that is not part of a line end/, at: (char) => char === '\r' }, // the same in a string or heredoc
   { rule: /unexpected "\."$/ }, // `6.e17`, `"x"\n.y`: a traversal after a literal, which the grammar dropped
   { rule: /interpolation/, at: (_char, before) => !before.includes('=') }, // `${` in a block label, kept as text
 ];

@@ -232,3 +232,39 @@ describe('hostile input', () => {
     expect(config.templates[0]?.contents).toBe('x');
   });
 });
+
+// Each case read by hashicorp/hcl v2's hclsyntax (ParseConfig, then the values), our parser reading differently.
+describe('where hashicorp/hcl reads differently from the first hand-written parser', () => {
+  it('keeps the blank lines of a <<- heredoc as written: only lines with text lose the common indentation', () => {
+    expect(plain('a = <<-EOT\n    x\n        \n  \n\n    y\nEOT\n')).toEqual({ a: 'x\n        \n  \n\ny\n' });
+    expect(plain('a = <<-EOT\r\n  x\r\n  \r\n  y\r\nEOT\r\n')).toEqual({ a: 'x\r\n  \r\ny\r\n' });
+  });
+
+  it('counts any Unicode space as <<- indentation and around a closing marker, as Go’s unicode.IsSpace does', () => {
+    expect(plain('a = <<-EOT\n\u00a0\u3000x\n\u00a0\u3000\ty\nEOT\n')).toEqual({ a: 'x\n\ty\n' });
+    expect(plain('a = <<EOT\nx\n\u2003EOT\u00a0\u000b\n')).toEqual({ a: 'x\n' });
+    // Not U+FEFF, which JavaScript's \s counts as a space and Go does not.
+    expect(refusal('a = <<EOT\nx\nEOT\ufeff\n')).toMatch(/^1:5: syntax error: this heredoc is never closed/);
+  });
+
+  it('refuses a carriage return that ends no line inside a string or a heredoc, where it read as text', () => {
+    const SECRET = 's3cr3t-cr';
+    expect(refusal(`a = "${SECRET}\r${SECRET}"\n`)).toBe('1:15: syntax error: a carriage return (CR) that is not part of a line end (CR LF)');
+    expect(refusal(`a = <<EOT\n${SECRET}\r${SECRET}\nEOT\n`)).toBe('2:10: syntax error: a carriage return (CR) that is not part of a line end (CR LF)');
+    expect(refusal(`a = <<EOT\r\nx\r\r\nEOT\r\n`)).toBe('2:2: syntax error: a carriage return (CR) that is not part of a line end (CR LF)');
+    expect(plain('a = "x" # a comment may hold a lone \r\nb = <<EOT\r\ny\r\nEOT\r\n')).toEqual({ a: 'x', b: 'y\r\n' });
+  });
+
+  it('refuses a number that a double cannot hold as written, instead of reading another one', () => {
+    expect(refusal('a = 1e-400\n')).toBe('1:5: this number is out of range');
+    expect(refusal('a = 9007199254740993\n')).toBe('1:5: this number is out of range');
+    expect(refusal('a = -9007199254740993\n')).toBe('1:6: this number is out of range');
+    expect(plain('a = 0e-400\nb = 9007199254740991\nc = 1e-300\nd = 0.000\n')).toEqual({ a: 0, b: 9007199254740991, c: 1e-300, d: 0 });
+  });
+
+  it('refuses a block whose labels run through an earlier block of fewer labels, in either order', () => {
+    expect(refusal('a "x" {}\na "x" "y" {}\n')).toBe('2:3: duplicate block a "x" "y" (first defined at line 1)');
+    expect(refusal('a "x" "y" {}\na "x" {}\n')).toBe('2:3: duplicate block a "x" (first defined at line 1)');
+    expect(plain('a "x" "y" {}\na "x" "z" {}\na "w" {}\n')).toEqual({ a: { x: { y: {}, z: {} }, w: {} } });
+  });
+});
