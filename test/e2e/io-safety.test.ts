@@ -255,7 +255,10 @@ describe('destinations', () => {
     extraDirs.push(disk);
     // create_dest_dirs = false: the sidecar must not recreate `out` in the instant the swap leaves it missing.
     const files = [1, 2, 3, 4].map((n) => template(`{{secret \\"local:s\\"}}-${n}`, `@OUT@/f${n}`, '  create_dest_dirs = false\n')).join('');
-    project = await makeProject({ config: fileBackend() + files, secrets: { s: `${SECRET}-0` } });
+    project = await makeProject({ config: fileBackend('@ROOT@/source/secrets.json') + files });
+    const secretsFile = join(project.root, 'source', 'secrets.json');
+    await mkdir(join(project.root, 'source'));
+    await writeFile(secretsFile, JSON.stringify({ s: `${SECRET}-0` }));
     await mkdir(project.out, { mode: 0o700 });
     daemon = new Daemon(['-c', project.config]);
     await daemon.waitFor((r) => r.msg === 'all templates rendered');
@@ -283,7 +286,7 @@ describe('destinations', () => {
     setImmediate(swapLoop);
     for (let i = 1; i <= 30; i++) {
       const mark = daemon.mark;
-      await writeFile(project.secretsFile, JSON.stringify({ s: `${SECRET}-${i}` }));
+      await writeFile(secretsFile, JSON.stringify({ s: `${SECRET}-${i}` }));
       await daemon.waitFor((r) => (r.msg === 'rendered' && r['outcome'] === 'written') || r.msg === 'write failed; retrying', mark);
     }
     swapping = false;
@@ -293,7 +296,7 @@ describe('destinations', () => {
     expect(daemon.child.exitCode).toBeNull();
     // Restored, the last value arrives (the retries of refused writes, or the next change).
     const last = `${SECRET}-last`;
-    await writeFile(project.secretsFile, JSON.stringify({ s: last }));
+    await writeFile(secretsFile, JSON.stringify({ s: last }));
     await expect.poll(() => readFile(join(out, 'f4'), 'utf8').catch(() => ''), { timeout: 20_000 }).toBe(`${last}-4`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
   }, 60_000);
