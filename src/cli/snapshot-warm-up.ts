@@ -9,7 +9,8 @@ import { runCli } from './program.js';
 /*
  * Run once while the start-up snapshot is built (snapshot.ts). V8 keeps the bytecode of the functions that ran
  * in the blob, so a process started from it does not compile config validation, template compiling and
- * rendering, log writing and building the command line again: that lazy compilation was a fifth of a one-template `once` (CPU profile).
+ * rendering, log writing and building the command line again: that lazy compilation was about a fifth of a
+ * one-template `once` (CPU profile).
  * Only work that leaves nothing per-process behind: no backend is opened (the file fingerprint key is made on
  * first use), a render's nonces are its own, and the logger writes nowhere and is dropped.
  */
