@@ -142,7 +142,7 @@ export function compileTemplate(name: string, source: string, strict: boolean, m
     const program = new compilers.Compiler().compile(ast, options);
     return { name, program: generatedOnFirstUse(name, program, options), literalRefs: collectLiteralRefs(ast), maxBytes, lineStarts: lineStartsOf(source) };
   } catch (error) {
-    throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
+    throw templateSyntaxError(name, error);
   }
 }
 
@@ -163,7 +163,7 @@ function generatedOnFirstUse(name: string, compiled: unknown, options: object): 
         calledHelpers = called;
         template = runtime.template(new TaintingCompiler().compile(program, options, undefined, true) as TemplateSpec);
       } catch (error) {
-        throw new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
+        throw templateSyntaxError(name, error);
       } finally {
         calledHelpers = undefined;
       }
@@ -174,6 +174,11 @@ function generatedOnFirstUse(name: string, compiled: unknown, options: object): 
     }
     return run;
   };
+}
+
+/** Handlebars' parse or code-generation error, as the coded error that names the template and line. */
+function templateSyntaxError(name: string, error: unknown): SidecarError {
+  return new SidecarError('SIDECAR_ERR_TEMPLATE_SYNTAX', `template "${name}" ${describeSyntaxError(error)}`, { cause: error });
 }
 
 function describeSyntaxError(error: unknown): string {
