@@ -118,7 +118,7 @@ class HclParser {
       } else if (existing.node.kind === 'array' && this.holdsOnlyObjects(existing.node.items)) {
         existing.node.items.push(body);
       } else {
-        throw this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
+        throw this.clash(type, existing);
       }
       return;
     }
@@ -130,7 +130,7 @@ class HclParser {
     } else if (existing.node.kind === 'object') {
       container = existing.node;
     } else {
-      throw this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
+      throw this.clash(type, existing);
     }
     this.labelledBodies.add(body);
     labels.forEach((label, index) => {
@@ -322,6 +322,11 @@ class HclParser {
   private skipNewlinesAndRead(): Token {
     this.skipNewlines();
     return this.lexer.next();
+  }
+
+  /** A block whose type is already taken by an attribute, or by blocks of the other kind (labelled or not). */
+  private clash(type: Token, existing: LocatedEntry): Error {
+    return this.error(type.pos, `block "${type.text}" clashes with "${type.text}" at line ${existing.keyPos.line}`);
   }
 
   private unexpected(token: Token, advice = ''): Error {
